@@ -1,0 +1,341 @@
+"""Turn a data-set spec (a built-in name or a path) into model-space tensors with a seeded held-out split.
+
+Model space (what a diffusion model trains on):
+- points, (N, 2): standardised per dimension with the training split's mean and standard deviation, so the
+  unit-variance prior p(x_T) = N(0, I) (MATH.md M5) is the right scale for every toy and every user file;
+- images, (N, C, H, W): x = 2 * pixel / 255 - 1 in [-1, 1] (MATH.md), with every source first brought to 8-bit
+  pixels, so the values lie on the grid that the discrete decoder (M16) assumes.
+
+Every problem with the user's input raises :class:`DataError` with one line that says what was wrong and what
+is expected; a GUI can show ``str(error)`` as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .images import load_array_file, load_digits, load_idx, load_image_folder, make_shapes, resize_images
+from .toys import TOY_DATASETS, make_toy
+
+logger = logging.getLogger(__name__)
+
+BUILTIN_DATASETS: dict[str, str] = {
+    **{name: "points" for name in TOY_DATASETS},
+    "digits": "images",
+    "shapes": "images",
+}
+DEFAULT_DATASET = "moons"
+
+# Built-in image sets default to 16 x 16: big enough to read a digit or tell a triangle from a square, small
+# enough that a U-Net trains in minutes on a laptop CPU.
+DIGITS_DEFAULT_SIZE = 16
+SHAPES_DEFAULT_SIZE = 16
+# User images keep their size when it is square, even (so a U-Net can halve it) and at most this ...
+MAX_KEPT_IMAGE_SIZE = 64
+# ... and are otherwise resized to this (also the default for a folder, whose images may all differ).
+FALLBACK_IMAGE_SIZE = 32
+
+_ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
+_SHAPE_EXPECTATION = "(N, 2) points or (N, H, W) / (N, H, W, C) / (N, C, H, W) images with C = 1 or 3"
+# A second entropy word keeps the split's random stream apart from the generators' default_rng(seed).
+_SPLIT_STREAM = 0x5E1D
+
+
+class DataError(ValueError):
+    """Bad input data: the message is one line naming the source, what was wrong, and what is expected."""
+
+
+@dataclass
+class DataSet:
+    """A data set in model space, split into training and held-out parts.
+
+    Shapes: points give ``train`` (N_train, 2), ``heldout`` (N_heldout, 2), ``shift`` and ``scale`` (2,);
+    images give ``train`` (N_train, C, H, W) and ``heldout`` (N_heldout, C, H, W) in [-1, 1], with ``shift`` =
+    0 and ``scale`` = 1 of shape (1,), unused.
+    """
+
+    name: str  # the built-in name, or the file / folder name
+    kind: str  # "points" or "images"
+    train: torch.Tensor  # float32, model space
+    heldout: torch.Tensor  # float32, model space; never trained on (for likelihoods and sample metrics)
+    shift: torch.Tensor  # points: model = (data - shift) / scale
+    scale: torch.Tensor
+    # (file, reason) for every unreadable image of a folder
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    labels: torch.Tensor | None = None  # int64 (N_train,), the class of each training item (digits only)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """Shape of one item: (2,) for points, (C, H, W) for images."""
+        return tuple(self.train.shape[1:])
+
+    @property
+    def num_dims(self) -> int:
+        """D, the number of values in one item (the divisor of bits/dim, MATH.md M17)."""
+        return math.prod(self.data_shape)
+
+    def to_data_space(self, x: torch.Tensor) -> torch.Tensor:
+        """Map model-space values (..., *data_shape) back to data coordinates.
+
+        Points: x * scale + shift (the inverse of the standardisation). Images: x clamped to [-1, 1], the
+        valid pixel range, since a sampler can overshoot it slightly.
+        """
+        if self.kind == "points":
+            return x * self.scale.to(x) + self.shift.to(x)
+        return x.clamp(-1.0, 1.0)
+
+    def to_uint8_images(self, x: torch.Tensor) -> np.ndarray:
+        """Model-space images (N, C, H, W) to displayable uint8 pixels (N, H, W, C): round((x + 1) * 127.5).
+
+        Values outside [-1, 1] are clipped first, so overshooting samples saturate instead of wrapping around.
+        """
+        if self.kind != "images":
+            raise ValueError(f"{self.name} holds points, not images; to_uint8_images needs an image data set")
+        pixels = ((x.detach().to("cpu", torch.float32).clamp(-1.0, 1.0) + 1.0) * 127.5).round()
+        return pixels.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+    @property
+    def log_scale_per_dim(self) -> float:
+        """Mean of log(scale) over dimensions: the log-Jacobian of the standardisation, per dimension.
+
+        Since model = (data - shift) / scale, log p_data(y) = log p_model(x) - sum(log scale), so a negative
+        log-likelihood in nats/dim converts as: nats/dim in data coordinates = nats/dim in model space + this.
+        It is 0 for images (scale 1: their bits/dim are computed on the pixel grid directly).
+        """
+        return float(torch.log(self.scale.double()).mean())
+
+
+def _split_indices(n: int, heldout_fraction: float, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded permutation cut into (train, heldout) indices; the held-out part has at least one item."""
+    if n < 2:
+        raise DataError(f"{name}: holds {n} item{'s' if n != 1 else ''}; need at least 2 to hold one out")
+    num_heldout = min(max(1, round(n * heldout_fraction)), n - 1)
+    order = np.random.default_rng([seed, _SPLIT_STREAM]).permutation(n)
+    return np.sort(order[num_heldout:]), np.sort(order[:num_heldout])
+
+
+def _points_dataset(name: str, points: np.ndarray, seed: int, heldout_fraction: float) -> DataSet:
+    """Standardise (N, 2) points with the training split's statistics (float64, so the shift is exact)."""
+    train_idx, heldout_idx = _split_indices(len(points), heldout_fraction, seed, name)
+    values = points.astype(np.float64)
+    shift = values[train_idx].mean(axis=0)
+    scale = values[train_idx].std(axis=0)
+    flat = np.flatnonzero(scale <= 1e-12 * np.maximum(1.0, np.abs(shift)))
+    if flat.size:
+        raise DataError(
+            f"{name}: coordinate {flat[0]} of the training points is constant; cannot standardise it"
+        )
+    model = (values - shift) / scale
+    return DataSet(
+        name=name,
+        kind="points",
+        train=torch.from_numpy(model[train_idx].astype(np.float32)),
+        heldout=torch.from_numpy(model[heldout_idx].astype(np.float32)),
+        shift=torch.from_numpy(shift.astype(np.float32)),
+        scale=torch.from_numpy(scale.astype(np.float32)),
+    )
+
+
+def _image_size_for(height: int, width: int, image_size: int | None) -> int:
+    if image_size is not None:
+        return image_size
+    keep = height == width and height <= MAX_KEPT_IMAGE_SIZE and height % 2 == 0
+    return height if keep else FALLBACK_IMAGE_SIZE
+
+
+def _images_dataset(
+    name: str,
+    pixels: np.ndarray,
+    seed: int,
+    heldout_fraction: float,
+    labels: np.ndarray | None = None,
+    skipped: list[tuple[str, str]] | None = None,
+) -> DataSet:
+    """uint8 (N, C, H, W) pixels to [-1, 1] tensors, x = 2 * pixel / 255 - 1 (MATH.md)."""
+    train_idx, heldout_idx = _split_indices(len(pixels), heldout_fraction, seed, name)
+    model = torch.from_numpy(pixels).float() * (2.0 / 255.0) - 1.0
+    return DataSet(
+        name=name,
+        kind="images",
+        train=model[torch.from_numpy(train_idx)].contiguous(),
+        heldout=model[torch.from_numpy(heldout_idx)].contiguous(),
+        shift=torch.zeros(1),
+        scale=torch.ones(1),
+        skipped=list(skipped or []),
+        labels=None if labels is None else torch.from_numpy(labels[train_idx].astype(np.int64)),
+    )
+
+
+def _as_nchw(name: str, array: np.ndarray) -> np.ndarray:
+    """View an image array as (N, C, H, W), C in {1, 3}, from (N, H, W), (N, H, W, C) or (N, C, H, W).
+
+    A 4-D array whose axis 1 and axis 3 could both be channels (e.g. (N, 3, 5, 3)) is read as NCHW, PyTorch's
+    layout.
+    """
+    if array.ndim == 3:
+        return array[:, None]
+    if array.ndim == 4:
+        if array.shape[1] in (1, 3):
+            return array
+        if array.shape[3] in (1, 3):
+            return array.transpose(0, 3, 1, 2)
+    hint = " (a label file? pass the images file)" if array.ndim == 1 else ""
+    raise DataError(f"{name}: expected shape {_SHAPE_EXPECTATION}, got {tuple(array.shape)}{hint}")
+
+
+def _to_pixels(name: str, images: np.ndarray) -> np.ndarray:
+    """Bring image values to uint8 0..255, detecting the range from the values.
+
+    uint8 / integers in 0..255 are pixels already. Floats are read as [0, 1] when all values lie there, else
+    as [-1, 1] when they lie there, else as 0..255; then rounded to the 8-bit grid. (Floats meant as 0..255
+    whose maximum is <= 1, i.e. a nearly black set, are therefore read as [0, 1].)
+    """
+    if images.dtype == np.uint8:
+        return images
+    if images.dtype == np.bool_:
+        return images.astype(np.uint8) * 255
+    low, high = float(images.min()), float(images.max())
+    if images.dtype.kind in "iu":
+        if low < 0 or high > 255:
+            raise DataError(f"{name}: integer image values span [{low:g}, {high:g}]; expected 0..255")
+        return images.astype(np.uint8)
+    if low >= 0.0 and high <= 1.0:
+        pixels = images.astype(np.float64) * 255.0
+    elif low >= -1.0 and high <= 1.0:
+        pixels = (images.astype(np.float64) + 1.0) * 127.5
+    elif low >= 0.0 and high <= 255.0:
+        pixels = images.astype(np.float64)
+    else:
+        raise DataError(
+            f"{name}: image values span [{low:g}, {high:g}]; "
+            "expected uint8 0..255 or floats in [0, 1], [-1, 1] or [0, 255]"
+        )
+    return np.rint(pixels).astype(np.uint8)
+
+
+def _dataset_from_array(
+    name: str, array: np.ndarray, image_size: int | None, seed: int, heldout_fraction: float
+) -> DataSet:
+    """Validate a raw array from a file and build points or images from it."""
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{name}: expected numbers, got dtype {array.dtype}")
+    if array.ndim == 0 or array.size == 0:
+        raise DataError(f"{name} holds no data (shape {tuple(array.shape)})")
+    if array.dtype.kind == "f":
+        num_bad = int(np.count_nonzero(~np.isfinite(array)))
+        if num_bad:
+            raise DataError(f"{name} contains {num_bad} NaN/inf values")
+    if array.ndim == 2 and array.shape[1] == 2:
+        return _points_dataset(name, array, seed, heldout_fraction)
+    images = _as_nchw(name, array)
+    pixels = _to_pixels(name, images)
+    size = _image_size_for(pixels.shape[2], pixels.shape[3], image_size)
+    return _images_dataset(name, resize_images(np.ascontiguousarray(pixels), size), seed, heldout_fraction)
+
+
+def _is_idx(path: Path) -> bool:
+    """MNIST-style names ('train-images-idx3-ubyte', 't10k-images.idx3-ubyte', '*.idx'), maybe with '.gz'."""
+    base = path.name.lower().removesuffix(".gz")
+    return "ubyte" in base or Path(base).suffix.startswith(".idx")
+
+
+def _read_path(path: Path, image_size: int | None) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Read a folder (uint8 NCHW images) or a file (its raw array); returns (array, skipped files)."""
+    try:
+        if path.is_dir():
+            return load_image_folder(path, image_size or FALLBACK_IMAGE_SIZE)
+        if _is_idx(path):
+            return load_idx(path), []
+        if path.suffix.lower() not in _ARRAY_SUFFIXES:
+            raise DataError(
+                f"{path.name}: unsupported file type; expected a folder of images, a .npy, .npz or .csv "
+                "file, or an IDX file (*-ubyte, optionally .gz)"
+            )
+        return load_array_file(path), []
+    except DataError:
+        raise
+    except ValueError as exc:  # the readers' messages already name the file and fit on one line
+        raise DataError(str(exc)) from exc
+    except OSError as exc:  # e.g. permission denied, a file vanishing mid-read
+        raise DataError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
+
+
+def load_dataset(
+    spec: str | os.PathLike[str],
+    image_size: int | None = None,
+    num_points: int = 8192,
+    num_images: int = 2048,
+    seed: int = 0,
+    heldout_fraction: float = 0.1,
+) -> DataSet:
+    """Load a built-in data set or a file / folder into model space, with a seeded train / held-out split.
+
+    Args:
+        spec: a toy name (:data:`~ddpm_studio.core.data.toys.TOY_DATASETS`), "digits" (1797 UCI digits,
+            default 16 x 16, grey), "shapes" (procedural shapes, default 16 x 16, RGB), or a path to
+            - a folder of PNG/JPEG/BMP/GIF/WebP images (recursive; unreadable files are skipped and listed in
+              ``DataSet.skipped``; default size 32),
+            - a .npy / .npz array: (N, 2) gives points; (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or
+              3 gives images, as uint8 or as floats in [0, 1], [-1, 1] or [0, 255] (detected from the values),
+            - a .csv of (x, y) points (an optional header line is skipped),
+            - an IDX file (MNIST's '*-ubyte', optionally gzipped).
+        image_size: side length of image sets. None keeps a file's size when it is square, even and at most
+            64, and resizes anything else to 32 (short side to size, then centre crop). Ignored for points.
+        num_points: total number of toy points (train + held-out). File points are used as they are.
+        num_images: total number of "shapes" images. Other image sources are used in full.
+        seed: seeds the toy / shapes generators and the split; the same arguments always give the same
+            DataSet.
+        heldout_fraction: share of items held out, in (0, 1); at least one item is held out and one kept.
+
+    Returns:
+        A :class:`DataSet` (points standardised with the training split's mean and std; images in [-1, 1]).
+
+    Raises:
+        DataError: unknown name or missing path, unreadable or empty data, NaN/inf values, an unsupported
+            shape, dtype or value range, or fewer than 2 items.
+    """
+    if not 0.0 < heldout_fraction < 1.0:
+        raise DataError(f"held-out fraction must lie strictly between 0 and 1, got {heldout_fraction}")
+    if image_size is not None and (not isinstance(image_size, (int, np.integer)) or image_size < 2):
+        raise DataError(f"image size must be an integer >= 2, got {image_size!r}")
+    spec_text = os.fspath(spec)
+
+    if spec_text in TOY_DATASETS:
+        dataset = _points_dataset(
+            spec_text, make_toy(spec_text, max(num_points, 0), seed), seed, heldout_fraction
+        )
+    elif spec_text == "digits":
+        pixels, labels = load_digits(image_size or DIGITS_DEFAULT_SIZE)
+        dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction, labels=labels)
+    elif spec_text == "shapes":
+        pixels = make_shapes(max(num_images, 0), image_size or SHAPES_DEFAULT_SIZE, seed)
+        dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction)
+    else:
+        path = Path(spec_text).expanduser()
+        if not path.exists():
+            raise DataError(
+                f"{spec_text}: no such file or folder, and not a built-in data set "
+                f"({', '.join(BUILTIN_DATASETS)})"
+            )
+        array, skipped = _read_path(path, image_size)
+        if path.is_dir():
+            dataset = _images_dataset(path.name, array, seed, heldout_fraction, skipped=skipped)
+        else:
+            dataset = _dataset_from_array(path.name, array, image_size, seed, heldout_fraction)
+
+    logger.info(
+        "data set %s: %s %s, %d train / %d held out",
+        dataset.name,
+        dataset.kind,
+        dataset.data_shape,
+        len(dataset.train),
+        len(dataset.heldout),
+    )
+    return dataset

@@ -1,0 +1,87 @@
+"""The point denoiser: a residual MLP for 2-D (or D-dim) toy data (MATH.md, "Network").
+
+It takes t through the same sinusoidal embedding and MLP as the U-Net (:class:`TimeEmbedding`) and adds it
+inside every block, the MLP analogue of Ho et al. 2020's residual blocks; the last layer of each branch and
+the output layer start at zero as in Nichol & Dhariwal 2021 (improved-diffusion), so training starts from the
+identity.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ddpm_studio.core.models.embedding import TimeEmbedding
+
+
+class MLPBlock(nn.Module):
+    """h + F(h, t): LayerNorm, SiLU, Linear, + Linear(SiLU(emb)), SiLU, dropout, Linear (zero-initialised).
+
+    Shapes: h (B, hidden), emb (B, emb_dim) -> (B, hidden).
+    """
+
+    def __init__(self, hidden: int, emb_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden)
+        self.linear_in = nn.Linear(hidden, hidden)
+        self.emb_proj = nn.Linear(emb_dim, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.linear_out = nn.Linear(hidden, hidden)
+        nn.init.zeros_(self.linear_out.weight)
+        nn.init.zeros_(self.linear_out.bias)
+
+    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        branch = self.linear_in(F.silu(self.norm(h))) + self.emb_proj(F.silu(emb))
+        return h + self.linear_out(self.dropout(F.silu(branch)))
+
+
+class MLPDenoiser(nn.Module):
+    """Residual MLP denoiser for points: (x_t, t) -> eps, mu, x0 or v (+ variance under M13).
+
+    Args:
+        data_dim: D, the dimension of a point (2 for the toy sets).
+        out_dim: width of the prediction; 2 x data_dim for a learned variance (M13).
+        hidden: width of the residual stream.
+        num_blocks: number of residual blocks.
+        time_dim: width of the sinusoidal timestep embedding; its MLP maps it to ``hidden``.
+        dropout: dropout rate inside the blocks.
+
+    The constructor arguments are kept in ``self.config`` so that ``MLPDenoiser(**model.config)`` rebuilds it.
+    """
+
+    def __init__(
+        self,
+        data_dim: int = 2,
+        out_dim: int = 2,
+        hidden: int = 256,
+        num_blocks: int = 3,
+        time_dim: int = 128,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.config = {
+            "data_dim": data_dim,
+            "out_dim": out_dim,
+            "hidden": hidden,
+            "num_blocks": num_blocks,
+            "time_dim": time_dim,
+            "dropout": dropout,
+        }
+        self.time_embedding = TimeEmbedding(time_dim, hidden)
+        self.input_layer = nn.Linear(data_dim, hidden)
+        self.blocks = nn.ModuleList(MLPBlock(hidden, hidden, dropout) for _ in range(num_blocks))
+        self.output_norm = nn.LayerNorm(hidden)
+        self.output_layer = nn.Linear(hidden, out_dim)
+        nn.init.zeros_(self.output_layer.weight)
+        nn.init.zeros_(self.output_layer.bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Predict from noisy points x (B, data_dim) at timesteps t (B,): (B, out_dim)."""
+        if t.shape != (x.shape[0],):
+            raise ValueError(f"MLPDenoiser expects t of shape ({x.shape[0]},), got {tuple(t.shape)}")
+        emb = self.time_embedding(t)
+        h = self.input_layer(x)
+        for block in self.blocks:
+            h = block(h, emb)
+        return self.output_layer(F.silu(self.output_norm(h)))

@@ -1,0 +1,167 @@
+"""Named model sizes, and ``build_model`` to turn a preset and a data shape into a denoiser.
+
+Each preset names one U-Net (for images) and one residual MLP (for points). Attention resolutions are written
+in pixels for a 32x32 input, as in Ho et al. 2020 ("attention at 16x16"); ``build_model`` turns them into
+down-sampling levels (32 -> level 0, 16 -> level 1, 8 -> level 2, ...) and places attention at the same levels
+for any image size, so 28x28 MNIST gets attention at 14x14 where CIFAR-10 gets it at 16x16.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+
+from torch import nn
+
+from ddpm_studio.core.models.mlp import MLPDenoiser
+from ddpm_studio.core.models.unet import UNet, feature_resolutions
+
+# The image size that preset attention resolutions refer to.
+REFERENCE_IMAGE_SIZE = 32
+
+_MLP_BASE = {"hidden": 512, "num_blocks": 4, "time_dim": 128, "dropout": 0.0}
+
+MODEL_PRESETS: dict[str, dict] = {
+    # ~1.1M parameters at 16x16x1; one forward+backward at batch 64 takes about a quarter of a second on two
+    # CPU threads, so a thousand steps fit in minutes on a laptop.
+    "tiny": {
+        "description": "~1.1M parameters: trains on a laptop CPU in minutes (small grey images, toy points).",
+        "unet": {
+            "base_channels": 32,
+            "channel_mults": (1, 2, 2),
+            "num_res_blocks": 1,
+            "attention_resolutions": (8,),  # the lowest of the three levels (4x4 for 16x16 input)
+            "dropout": 0.0,
+            "num_heads": 1,
+        },
+        "mlp": {"hidden": 128, "num_blocks": 3, "time_dim": 128, "dropout": 0.0},
+    },
+    "small": {
+        "description": "~4.4M parameters: digits and MNIST-sized data on a CPU or a small GPU.",
+        "unet": {
+            "base_channels": 64,
+            "channel_mults": (1, 2, 2),
+            "num_res_blocks": 1,
+            "attention_resolutions": (8,),
+            "dropout": 0.1,
+            "num_heads": 1,
+        },
+        "mlp": {"hidden": 256, "num_blocks": 3, "time_dim": 128, "dropout": 0.0},
+    },
+    "base": {
+        "description": "~14.5M parameters: 32x32 colour images on a GPU.",
+        "unet": {
+            "base_channels": 96,
+            "channel_mults": (1, 2, 2),
+            "num_res_blocks": 2,
+            "attention_resolutions": (16,),
+            "dropout": 0.1,
+            "num_heads": 1,
+        },
+        "mlp": _MLP_BASE,
+    },
+    # Ho et al. 2020, appendix B: the 35.7M-parameter CIFAR-10 model.
+    "ddpm-cifar": {
+        "description": "Ho et al. 2020's 35.7M-parameter CIFAR-10 U-Net (GPU; the MLP of 'base' for points).",
+        "unet": {
+            "base_channels": 128,
+            "channel_mults": (1, 2, 2, 2),
+            "num_res_blocks": 2,
+            "attention_resolutions": (16,),
+            "dropout": 0.1,
+            "num_heads": 1,
+        },
+        "mlp": _MLP_BASE,
+    },
+}
+
+
+def _data_shape(data_shape: Sequence[int]) -> tuple[int, ...]:
+    """Validate ``data_shape`` as (D,) or (C, H, W) of positive integers and return it as a tuple."""
+    expected = "(D,) for points or (C, H, W) for images, with positive integer sizes"
+    try:
+        shape = tuple(operator.index(size) for size in data_shape)
+    except TypeError:
+        raise ValueError(f"data_shape must be {expected}; got {data_shape!r}") from None
+    if len(shape) not in (1, 3) or any(size < 1 for size in shape):
+        raise ValueError(f"data_shape must be {expected}; got {shape}")
+    return shape
+
+
+def _attention_at(reference_resolutions: Sequence[int], image_size: int, num_levels: int) -> tuple[int, ...]:
+    """Rescale attention resolutions given for a 32x32 input to the feature sizes of an ``image_size`` input.
+
+    A reference resolution r is the level log2(32 / r); the result is the side length at that level for the
+    real input (see :func:`feature_resolutions`), e.g. (16,) becomes (14,) for 28x28 and (8,) for 16x16.
+    """
+    sizes = feature_resolutions(image_size, num_levels)
+    rescaled = []
+    for resolution in reference_resolutions:
+        level = math.log2(REFERENCE_IMAGE_SIZE / resolution)
+        if level != int(level):
+            raise ValueError(f"preset attention resolution {resolution} is not 32 / 2^k")
+        if int(level) < num_levels:
+            rescaled.append(sizes[int(level)])
+    return tuple(rescaled)
+
+
+def build_model(
+    preset: str,
+    data_shape: tuple[int, ...],
+    learned_variance: bool = False,
+    dropout: float | None = None,
+) -> nn.Module:
+    """Build the denoiser of a preset for data of one shape.
+
+    Args:
+        preset: a key of :data:`MODEL_PRESETS`.
+        data_shape: (D,) for points (gives an :class:`MLPDenoiser`) or (C, H, W) for images (a :class:`UNet`).
+        learned_variance: double the output channels/features for the variance interpolation u (MATH.md M13).
+        dropout: overrides the preset's dropout when given.
+
+    Returns:
+        a module mapping (x (B, *data_shape), t (B,)) to (B, *data_shape) (twice the channels under M13).
+    """
+    if preset not in MODEL_PRESETS:
+        raise ValueError(f"unknown model preset {preset!r}; choose one of: {', '.join(MODEL_PRESETS)}")
+    shape = _data_shape(data_shape)
+    settings = MODEL_PRESETS[preset]
+    out_factor = 2 if learned_variance else 1
+
+    if len(shape) == 1:
+        mlp = dict(settings["mlp"])
+        if dropout is not None:
+            mlp["dropout"] = dropout
+        return MLPDenoiser(data_dim=shape[0], out_dim=out_factor * shape[0], **mlp)
+
+    channels, height, width = shape
+    unet = dict(settings["unet"])
+    if dropout is not None:
+        unet["dropout"] = dropout
+    # Attention is placed by the shorter side; the level it lands on is the same for either side.
+    image_size = min(height, width)
+    unet["attention_resolutions"] = _attention_at(
+        unet["attention_resolutions"], image_size, len(unet["channel_mults"])
+    )
+    return UNet(in_channels=channels, out_channels=out_factor * channels, image_size=image_size, **unet)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of scalar parameters in ``model`` (shared parameters counted once)."""
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def format_parameter_count(n: int) -> str:
+    """A parameter count to three significant figures with a K/M/B suffix.
+
+    850000 -> "850K", 1020000 -> "1.02M", 35746307 -> "35.7M"; counts under 1000 are written in full ("850").
+    """
+    if n < 0:
+        raise ValueError(f"a parameter count cannot be negative, got {n}")
+    # Round first, so 999_999 becomes "1M" rather than "1e+03K".
+    rounded = float(f"{n:.3g}")
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if rounded >= scale:
+            return f"{rounded / scale:.3g}{suffix}"
+    return f"{int(rounded)}"

@@ -1,0 +1,198 @@
+"""A trained model ready to sample: the diffusion process, the (EMA) network and the data's coordinates.
+
+:class:`DiffusionPipeline` is what the CLI's ``sample``, the studio and the evaluation code share. It is built
+either from a live :class:`~ddpm_studio.core.training.trainer.Trainer` or from a run folder with
+:func:`load_pipeline` (no data set needed: the standardisation is stored in the checkpoint).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ddpm_studio.core.diffusion import GaussianDiffusion
+from ddpm_studio.core.models import build_model
+from ddpm_studio.core.runs import RunError, latest_loadable_checkpoint, read_config
+from ddpm_studio.core.sampling import SampleStep
+from ddpm_studio.core.schedule import make_betas
+from ddpm_studio.core.training.config import ConfigError, DiffusionConfig, RunConfig
+
+
+def build_diffusion(config: DiffusionConfig, kind: str) -> GaussianDiffusion:
+    """The process of a run: images use the 8-bit decoder and (by default) clip x0_hat; points neither."""
+    clip = config.clip_x0 if config.clip_x0 is not None else kind == "images"
+    return GaussianDiffusion(
+        make_betas(config.schedule, config.num_timesteps),
+        parameterization=config.parameterization,
+        variance=config.variance,
+        clip_x0=clip,
+        decoder="discrete" if kind == "images" else "gaussian",
+    )
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on CUDA (where tensor cores make it pay); None (full precision) elsewhere."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+class FloatOutput(nn.Module):
+    """Wrap a network so its output is float32 even under bf16 autocast: the diffusion maths stays precise."""
+
+    def __init__(self, net: nn.Module, device: torch.device) -> None:
+        super().__init__()
+        self.net = net
+        self.amp_dtype = autocast_dtype(device)
+        self.channels_last = device.type == "cuda"
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.amp_dtype is None:
+            return self.net(x, t)
+        with torch.autocast(device_type=x.device.type, dtype=self.amp_dtype):
+            out = self.net(x, t)
+        return out.float().contiguous()
+
+
+@dataclass
+class DiffusionPipeline:
+    """Everything needed to sample a trained run and show the samples in the data's own coordinates.
+
+    Attributes:
+        config: the run's settings. diffusion: the T-step process. network: the (EMA) denoiser, eval mode.
+        kind: "points" or "images". data_shape: (D,) or (C, H, W).
+        shift, scale: points standardisation (model = (data - shift) / scale), shape (D,); None for images.
+        step: training steps behind these weights.
+    """
+
+    config: RunConfig
+    diffusion: GaussianDiffusion
+    network: nn.Module
+    kind: str
+    data_shape: tuple[int, ...]
+    device: torch.device
+    shift: torch.Tensor | None = None
+    scale: torch.Tensor | None = None
+    step: int = 0
+
+    def sample(
+        self,
+        num_samples: int,
+        num_steps: int | None = None,
+        method: str = "ancestral",
+        eta: float = 0.0,
+        seed: int | None = 0,
+    ) -> Iterator[SampleStep]:
+        """Reverse process (M20-M22) for ``num_samples`` samples in model space; one record per step."""
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f"the number of samples must be a positive integer, got {num_samples!r}")
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=self.device).manual_seed(int(seed))
+        model = FloatOutput(self.network, self.device).eval()
+        return self.diffusion.sample(
+            model, (num_samples, *self.data_shape), num_steps=num_steps, method=method, eta=eta,
+            generator=generator, device=self.device,
+        )
+
+    def sample_final(self, num_samples: int, **kwargs) -> torch.Tensor:
+        """Run :meth:`sample` to the end; the final x_0 in model space, on the CPU."""
+        last = None
+        for last in self.sample(num_samples, **kwargs):
+            pass
+        assert last is not None
+        return last.x.detach().cpu()
+
+    def to_data_space(self, x: torch.Tensor) -> torch.Tensor:
+        """Model space -> the data's coordinates: points un-standardised; images clamped to [-1, 1]."""
+        x = x.detach().cpu().float()
+        if self.kind == "points":
+            assert self.shift is not None and self.scale is not None
+            return x * self.scale + self.shift
+        return x.clamp(-1.0, 1.0)
+
+    def to_uint8(self, x: torch.Tensor) -> np.ndarray:
+        """Images in model space (N, C, H, W) -> uint8 pixels (N, H, W, C) (MATH.md x = 2 p / 255 - 1)."""
+        pixels = ((x.detach().cpu().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        return pixels.permute(0, 2, 3, 1).numpy().copy()
+
+
+def data_shape_from_meta(meta: dict) -> tuple[int, ...]:
+    shape = meta.get("data_shape")
+    if not isinstance(shape, list) or not shape or not all(isinstance(s, int) and s > 0 for s in shape):
+        raise RunError(f"checkpoint metadata has no valid data shape (got {shape!r})")
+    return tuple(shape)
+
+
+def load_network_state(net: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, source: str) -> None:
+    """Copy ``prefix``-ed tensors into ``net``, refusing missing, extra or mis-shaped tensors by name."""
+    own = net.state_dict()
+    given = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    missing = sorted(set(own) - set(given))
+    extra = sorted(set(given) - set(own))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} tensor(s) such as {missing[0]!r}")
+        if extra:
+            parts.append(f"{len(extra)} unexpected tensor(s) such as {extra[0]!r}")
+        raise RunError(f"{source} does not fit this model: {'; '.join(parts)}")
+    for name, value in given.items():
+        if tuple(value.shape) != tuple(own[name].shape):
+            raise RunError(
+                f"{source} does not fit this model: {prefix}{name} has shape {tuple(value.shape)}, "
+                f"the model expects {tuple(own[name].shape)}"
+            )
+    net.load_state_dict(given)
+
+
+def load_run_config(run_dir: str | os.PathLike[str]) -> RunConfig:
+    """The validated :class:`RunConfig` of a run folder (:class:`RunError` naming the bad field)."""
+    raw = read_config(run_dir)
+    try:
+        return RunConfig.from_dict(raw)
+    except ConfigError as exc:
+        raise RunError(f"{Path(run_dir) / 'config.json'}: {exc}") from None
+
+
+def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> DiffusionPipeline:
+    """The EMA weights of a run folder's newest loadable checkpoint, ready to sample.
+
+    Raises:
+        RunError: not a run folder, no loadable checkpoint, or a checkpoint that does not match the config.
+    """
+    from ddpm_studio.core.device import resolve_device
+
+    config = load_run_config(run_dir)
+    found = latest_loadable_checkpoint(run_dir)
+    if found is None:
+        raise RunError(f"{run_dir} holds no loadable checkpoint yet (train it first)")
+    path, tensors, meta = found
+    kind = meta.get("kind")
+    if kind not in ("points", "images"):
+        raise RunError(f"{path.name}: unknown data kind {kind!r} in the checkpoint")
+    data_shape = data_shape_from_meta(meta)
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    try:
+        net = build_model(config.model.preset, data_shape, learned_variance=config.diffusion.variance == "learned",
+                          dropout=config.model.dropout)
+    except ValueError as exc:
+        raise RunError(f"{run_dir}: {exc}") from None
+    load_network_state(net, tensors, "ema.", path.name)
+    net = net.to(dev).eval().requires_grad_(False)
+    shift = tensors.get("data.shift") if kind == "points" else None
+    scale = tensors.get("data.scale") if kind == "points" else None
+    if kind == "points" and (shift is None or scale is None):
+        raise RunError(f"{path.name} lacks the data standardisation (data.shift / data.scale)")
+    return DiffusionPipeline(
+        config=config, diffusion=build_diffusion(config.diffusion, kind), network=net, kind=kind,
+        data_shape=data_shape, device=dev, shift=shift, scale=scale, step=int(meta.get("step", 0)),
+    )

@@ -1,0 +1,240 @@
+"""Run settings as dataclasses (nanoGPT-style configuration as data), saved as ``config.json`` in the run folder.
+
+A :class:`RunConfig` holds four groups: data, model, diffusion and training. ``to_dict`` / ``from_dict`` round-trip
+through JSON; ``from_dict`` and :meth:`RunConfig.validate` name the field that is wrong and what it should be.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ddpm_studio.core.diffusion import LOSSES, PARAMETERIZATIONS, VARIANCES
+from ddpm_studio.core.sampling import METHODS
+from ddpm_studio.core.schedule import SCHEDULES
+
+
+class ConfigError(ValueError):
+    """A setting is missing, of the wrong type or out of range; the message names the field."""
+
+
+@dataclass
+class DataConfig:
+    """Where the training data comes from."""
+
+    dataset: str = "moons"  # a built-in name (moons, ring, digits, shapes, ...) or a path to a folder / file
+    image_size: int | None = None  # images are resized to this square size; None keeps the data set's default
+    num_points: int = 8192  # how many points a 2-D toy set draws
+    num_images: int = 2048  # how many images the procedural shapes set draws
+
+
+@dataclass
+class ModelConfig:
+    """Which network to build (see ``ddpm_studio.core.models.MODEL_PRESETS``)."""
+
+    preset: str = "tiny"  # tiny, small, base or ddpm-cifar; 2-D data always gets the MLP of that size
+    dropout: float | None = None  # None keeps the preset's dropout
+
+
+@dataclass
+class DiffusionConfig:
+    """The diffusion process and what the network predicts (MATH.md M1-M13)."""
+
+    schedule: str = "linear"  # "linear" (M1, Ho et al.) or "cosine" (M2, Nichol & Dhariwal)
+    num_timesteps: int = 1000  # T
+    parameterization: str = "eps"  # eps (M7), mean (M8), x0 (M9) or v (M10)
+    variance: str = "fixed_large"  # fixed_large (M11), fixed_small (M12) or learned (M13)
+    clip_x0: bool | None = None  # clip x0_hat to [-1, 1]; None: on for images, off for 2-D points
+
+
+@dataclass
+class TrainConfig:
+    """The optimisation loop."""
+
+    steps: int = 3000  # optimiser steps in all (a resumed run continues to this number)
+    batch_size: int = 256
+    lr: float = 2e-3  # AdamW peak learning rate
+    warmup: int = 100  # linear learning-rate warm-up steps
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # clip the global gradient norm to this (0 disables)
+    ema_decay: float = 0.995  # exponential moving average of the weights, used for sampling
+    loss: str = "simple"  # simple (M18), vlb (M17) or hybrid (M19)
+    seed: int = 0
+    device: str = "auto"  # auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps
+    log_every: int = 10  # steps between loss reports (and metrics.jsonl lines)
+    preview_every: int = 500  # steps between preview samples (0 disables)
+    preview_count: int = 16  # how many samples a preview draws
+    preview_steps: int = 50  # reverse steps a preview takes (respaced, M21)
+    checkpoint_every: int = 1000  # steps between checkpoints (0: only at the end)
+    keep_checkpoints: int = 2  # how many step checkpoints to keep
+
+
+@dataclass
+class SampleConfig:
+    """How the studio and the CLI sample a trained run (M20-M22)."""
+
+    num_samples: int = 64
+    num_steps: int | None = None  # None: all T steps
+    method: str = "ancestral"  # ancestral or ddim
+    eta: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class RunConfig:
+    """Every setting of a training run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> RunConfig:
+        """Build and validate from a JSON-like dict; unknown keys and wrong types raise :class:`ConfigError`."""
+        if not isinstance(raw, dict):
+            raise ConfigError(f"a run config must be a JSON object, got {type(raw).__name__}")
+        groups = {}
+        for f in fields(cls):
+            section = raw.get(f.name, {})
+            if not isinstance(section, dict):
+                raise ConfigError(f"config field '{f.name}' must be an object, got {type(section).__name__}")
+            groups[f.name] = _section_from_dict(f.default_factory, f.name, section)  # type: ignore[arg-type]
+        unknown = sorted(set(raw) - {f.name for f in fields(cls)} - {"version", "package_version"})
+        if unknown:
+            raise ConfigError(f"unknown config section(s): {', '.join(unknown)}")
+        config = cls(**groups)
+        config.validate()
+        return config
+
+    def validate(self) -> RunConfig:
+        """Check every field; raise :class:`ConfigError` naming the first bad one. Returns self."""
+        d, m, diff, t = self.data, self.model, self.diffusion, self.train
+        _require(isinstance(d.dataset, str) and d.dataset.strip() != "", "data.dataset", "a data set name or path")
+        if d.image_size is not None:
+            _int_in("data.image_size", d.image_size, 4, 512)
+        _int_in("data.num_points", d.num_points, 16, 10_000_000)
+        _int_in("data.num_images", d.num_images, 16, 1_000_000)
+        _require(isinstance(m.preset, str), "model.preset", "a preset name")
+        if m.dropout is not None:
+            _float_in("model.dropout", m.dropout, 0.0, 0.95)
+        _one_of("diffusion.schedule", diff.schedule, SCHEDULES)
+        _int_in("diffusion.num_timesteps", diff.num_timesteps, 1, 100_000)
+        if diff.schedule == "linear" and diff.num_timesteps <= 20:
+            raise ConfigError(
+                f"diffusion.num_timesteps: the linear schedule needs T >= 21, got {diff.num_timesteps} "
+                "(use the cosine schedule for shorter chains)"
+            )
+        _one_of("diffusion.parameterization", diff.parameterization, PARAMETERIZATIONS)
+        _one_of("diffusion.variance", diff.variance, VARIANCES)
+        _one_of("train.loss", t.loss, LOSSES)
+        if diff.variance == "learned" and t.loss == "simple":
+            raise ConfigError(
+                "train.loss: a learned variance needs the 'vlb' or 'hybrid' loss; L_simple gives the variance "
+                "no signal (MATH.md M19)"
+            )
+        _int_in("train.steps", t.steps, 1, 100_000_000)
+        _int_in("train.batch_size", t.batch_size, 1, 1_000_000)
+        _float_in("train.lr", t.lr, 1e-12, 10.0)
+        _int_in("train.warmup", t.warmup, 0, 100_000_000)
+        _float_in("train.weight_decay", t.weight_decay, 0.0, 10.0)
+        _float_in("train.grad_clip", t.grad_clip, 0.0, 1e6)
+        _float_in("train.ema_decay", t.ema_decay, 0.0, 1.0)
+        _int_in("train.seed", t.seed, 0, 2**63 - 1)
+        _require(isinstance(t.device, str) and t.device != "", "train.device", "auto, cpu, cuda, cuda:N or mps")
+        _int_in("train.log_every", t.log_every, 1, 1_000_000)
+        _int_in("train.preview_every", t.preview_every, 0, 100_000_000)
+        _int_in("train.preview_count", t.preview_count, 1, 1024)
+        _int_in("train.preview_steps", t.preview_steps, 1, diff.num_timesteps if diff.num_timesteps >= 1 else 1)
+        _int_in("train.checkpoint_every", t.checkpoint_every, 0, 100_000_000)
+        _int_in("train.keep_checkpoints", t.keep_checkpoints, 1, 1000)
+        return self
+
+
+def validate_sample_config(config: SampleConfig, num_timesteps: int) -> SampleConfig:
+    """Check a :class:`SampleConfig` against a process of ``num_timesteps`` steps."""
+    _int_in("num_samples", config.num_samples, 1, 100_000)
+    if config.num_steps is not None:
+        _int_in("num_steps", config.num_steps, 1, num_timesteps)
+    _one_of("method", config.method, METHODS)
+    _float_in("eta", config.eta, 0.0, 1.0)
+    _int_in("seed", config.seed, 0, 2**63 - 1)
+    return config
+
+
+def default_config(dataset: str = "moons", kind: str = "points") -> RunConfig:
+    """Settings that give a good result quickly on a laptop CPU for this kind of data.
+
+    2-D points: an MLP trained 3000 steps at batch 256, lr 2e-3 (samples sit on the data in well under a minute).
+    Images: the tiny U-Net, batch 64, lr 5e-4 (Ho et al. used 2e-4 at batch 128 for CIFAR-10; the tiny net and
+    small images tolerate more), 4000 steps, cosine schedule (Nichol & Dhariwal: better for small images).
+    """
+    config = RunConfig(data=DataConfig(dataset=dataset))
+    if kind == "images":
+        config.diffusion.schedule = "cosine"
+        config.train.steps = 4000
+        config.train.batch_size = 64
+        config.train.lr = 5e-4
+        config.train.ema_decay = 0.999
+        config.train.preview_every = 500
+        config.train.checkpoint_every = 1000
+    return config
+
+
+# ----------------------------------------------------------------- helpers
+def _section_from_dict(factory: type, name: str, raw: dict[str, Any]) -> Any:
+    default = factory()
+    known = {f.name: f for f in fields(default)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown config field(s) in '{name}': {', '.join(unknown)}")
+    values = {}
+    for key, value in raw.items():
+        values[key] = _coerce(f"{name}.{key}", getattr(default, key), value)
+    return factory(**values)
+
+
+def _coerce(name: str, default: Any, value: Any) -> Any:
+    """Accept JSON values of the default's type (ints for floats too; None where the default is None)."""
+    if value is None:
+        return None
+    if isinstance(default, bool):
+        _require(isinstance(value, bool), name, "true or false")
+        return value
+    if isinstance(default, int) and not isinstance(default, bool):
+        _require(isinstance(value, int) and not isinstance(value, bool), name, "an integer")
+        return value
+    if isinstance(default, float):
+        _require(isinstance(value, (int, float)) and not isinstance(value, bool), name, "a number")
+        return float(value)
+    if isinstance(default, str):
+        _require(isinstance(value, str), name, "a string")
+        return value
+    # defaults of None: int | None, float | None, bool | None
+    _require(isinstance(value, (int, float, bool, str)), name, "a number, a boolean or a string")
+    return value
+
+
+def _require(ok: bool, name: str, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{name} must be {expected}")
+
+
+def _int_in(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+
+
+def _float_in(name: str, value: Any, low: float, high: float) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not low <= value <= high:
+        raise ConfigError(f"{name} must be a finite number in [{low:g}, {high:g}], got {value!r}")
+
+
+def _one_of(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")

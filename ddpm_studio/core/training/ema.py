@@ -1,0 +1,29 @@
+"""Exponential moving average of model weights (Ho et al. 2020 sample with EMA decay 0.9999)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class EMA:
+    """Keeps ``shadow = decay * shadow + (1 - decay) * weights`` after every optimiser step.
+
+    The shadow is a full copy of the network (in eval mode, no gradients), so it can be called for sampling.
+    Buffers (none in our networks, but GroupNorm-free nets may have them) are copied as they are.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = float(decay)
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        params = [p for p in model.parameters()]
+        shadow = [p for p in self.model.parameters()]
+        # lerp_(w, 1 - decay) == decay * shadow + (1 - decay) * w; the foreach form is one fused kernel per group
+        torch._foreach_lerp_(shadow, params, 1.0 - self.decay)
+        for b_shadow, b in zip(self.model.buffers(), model.buffers()):
+            b_shadow.copy_(b)

@@ -1,0 +1,387 @@
+"""The training loop as a generator of events (Qt-free; the CLI and the studio drive the same object).
+
+    trainer = Trainer(config, run_dir="runs/moons")
+    for event in trainer.train():      # TrainStep, PreviewReady, CheckpointSaved, Heartbeat, TrainingFinished
+        ...
+
+Every step yields, so a consumer can pause (stop pulling) or stop (:meth:`Trainer.request_stop`, honoured before
+the next step, followed by a final checkpoint). Checkpoints hold the model, EMA, optimiser, step and every RNG
+state, so a resumed run continues bit for bit on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ddpm_studio import __version__
+from ddpm_studio.core.data import DataSet, load_dataset
+from ddpm_studio.core.device import resolve_device
+from ddpm_studio.core.models import build_model, count_parameters
+from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, build_diffusion, load_network_state
+from ddpm_studio.core.runs import (
+    RunError,
+    append_metrics,
+    checkpoint_path,
+    latest_loadable_checkpoint,
+    list_checkpoints,
+    prune_checkpoints,
+    save_checkpoint,
+    truncate_metrics,
+    write_config,
+)
+from ddpm_studio.core.training.config import ConfigError, RunConfig
+from ddpm_studio.core.training.distributed import DistContext, distributed_device, init_distributed
+from ddpm_studio.core.training.ema import EMA
+from ddpm_studio.core.training.events import (
+    CheckpointSaved,
+    Heartbeat,
+    PreviewReady,
+    TrainEvent,
+    TrainingFinished,
+    TrainStep,
+)
+
+#: How many bands of t the per-band loss reports (issue: "which timesteps are learned first").
+NUM_T_BANDS = 10
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or inf; the message names the step and suggests a fix."""
+
+    def __init__(self, step: int, config: RunConfig) -> None:
+        hint = "lower the learning rate"
+        if config.train.loss != "simple":
+            hint += ", or try the 'simple' / 'hybrid' loss" if config.diffusion.variance != "learned" else \
+                ", or try the 'hybrid' loss"
+        super().__init__(
+            f"the loss became NaN/inf at step {step}; training stopped and the last good checkpoint was kept "
+            f"({hint}; lr is {config.train.lr:g})"
+        )
+        self.step = step
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (read-only or full disk); the trainer's state in memory is intact."""
+
+
+class Trainer:
+    """Builds data, network, diffusion, optimiser and EMA from a :class:`RunConfig` and trains them.
+
+    Args:
+        config: every setting (validated here).
+        run_dir: where config.json, metrics.jsonl and checkpoints go; None trains in memory only.
+        dataset: an already loaded :class:`DataSet` (otherwise loaded from ``config.data``).
+        resume: continue from the newest loadable checkpoint in ``run_dir``.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: str | os.PathLike[str] | None = None,
+        dataset: DataSet | None = None,
+        resume: bool = False,
+    ) -> None:
+        self.config = config.validate()
+        tc = config.train
+        self.dist: DistContext = init_distributed(tc.device)
+        self.device = distributed_device(self.dist, tc.device) or resolve_device(tc.device)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        if resume and self.run_dir is None:
+            raise ConfigError("resume needs a run folder")
+        if self.run_dir is not None and not resume and list_checkpoints(self.run_dir):
+            raise RunError(
+                f"{self.run_dir} already holds a trained run; resume it or choose another folder (nothing was "
+                "overwritten)"
+            )
+        self.dataset = dataset or load_dataset(
+            config.data.dataset, image_size=config.data.image_size, num_points=config.data.num_points,
+            num_images=config.data.num_images, seed=tc.seed,
+        )
+        self.kind = self.dataset.kind
+        self.data_shape = tuple(self.dataset.data_shape)
+        num_train = int(self.dataset.train.shape[0])
+        if tc.batch_size > num_train:
+            raise ConfigError(
+                f"train.batch_size {tc.batch_size} is larger than the {num_train} training items of "
+                f"{self.dataset.name}; choose at most {num_train}"
+            )
+
+        torch.manual_seed(tc.seed)  # the network's initial weights depend on the seed alone
+        learned = config.diffusion.variance == "learned"
+        net = build_model(config.model.preset, self.data_shape, learned_variance=learned,
+                          dropout=config.model.dropout)
+        self.num_parameters = count_parameters(net)
+        net = net.to(self.device)
+        if self.device.type == "cuda" and self.kind == "images":
+            net = net.to(memory_format=torch.channels_last)
+        self.net = net
+        self.ema = EMA(net, tc.ema_decay)
+        self.diffusion = build_diffusion(config.diffusion, self.kind)
+        self.diffusion.check_finite = False  # divergence is caught on the loss (no per-step host sync)
+        self.optimizer = torch.optim.AdamW(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_net: nn.Module = DistributedDataParallel(net, device_ids=ids)
+        else:
+            self.train_net = net
+        self.model_fn = FloatOutput(self.train_net, self.device)
+        self.train_data = self.dataset.train.to(self.device)
+        # Batches, timesteps and noise come from one seeded generator per rank (per-rank seeding for DDP).
+        self.generator = torch.Generator(device=self.device).manual_seed(tc.seed + 1_000_003 * self.dist.rank)
+        self.step = 0
+        self.elapsed = 0.0
+        self._stop = False
+        if resume:
+            self._resume()
+        elif self.run_dir is not None and self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_config(self.run_dir, config.to_dict())
+
+    # ------------------------------------------------------------------ control
+    def request_stop(self) -> None:
+        """Ask the loop to stop before its next step (safe to call from another thread)."""
+        self._stop = True
+
+    @property
+    def total_steps(self) -> int:
+        return self.config.train.steps
+
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up to the peak rate, then constant (Ho et al. 2020 used 5000 warm-up steps)."""
+        tc = self.config.train
+        return tc.lr * min(1.0, (step + 1) / tc.warmup) if tc.warmup > 0 else tc.lr
+
+    # ------------------------------------------------------------------ the loop
+    def train(self) -> Iterator[TrainEvent]:
+        """Train up to ``config.train.steps``, yielding an event after every step.
+
+        May be called again after it returned or raised (e.g. after a stop, or a failed checkpoint write with
+        a new ``run_dir``): it continues from :attr:`step`.
+
+        Raises:
+            TrainingDiverged: the loss became NaN / inf (no checkpoint of the bad state is written).
+            CheckpointWriteError: the run folder cannot be written.
+        """
+        self._stop = False
+        tc = self.config.train
+        T = self.diffusion.num_timesteps
+        dev = self.device
+        window = _Window(dev)
+        self.train_net.train()
+        last_time = time.perf_counter()
+        check_every_step = dev.type == "cpu"  # a host sync is free on the CPU; on GPUs check at log points
+        while self.step < tc.steps:
+            if self._stop:
+                yield from self._finish("stopped")
+                return
+            lr = self.lr_at(self.step)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            index = torch.randint(0, self.train_data.shape[0], (tc.batch_size,), device=dev, generator=self.generator)
+            x0 = self.train_data.index_select(0, index)
+            t = torch.randint(0, T, (tc.batch_size,), device=dev, generator=self.generator)
+            noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+            losses = self.diffusion.training_losses(self.model_fn, x0, t, noise, loss=tc.loss)
+            loss = losses["loss"].mean()
+            if check_every_step and not math.isfinite(loss.item()):
+                raise TrainingDiverged(self.step + 1, self.config)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if tc.grad_clip > 0:
+                nn.utils.clip_grad_norm_(self.net.parameters(), tc.grad_clip)
+            self.optimizer.step()
+            self.ema.update(self.net)
+            self.step += 1
+            window.add(losses, t * NUM_T_BANDS // T)
+
+            if self.step % tc.log_every == 0 or self.step == tc.steps:
+                now = time.perf_counter()
+                self.elapsed += now - last_time
+                event = window.report(self, lr, now - last_time)
+                last_time = now
+                if not math.isfinite(event.loss):
+                    raise TrainingDiverged(self.step, self.config)
+                if self.run_dir is not None and self.dist.is_main:
+                    self._write(append_metrics, self.run_dir, [event.to_record()])
+                yield event
+            else:
+                yield Heartbeat(self.step)
+            if tc.preview_every and self.step % tc.preview_every == 0 and self.dist.is_main:
+                started = time.perf_counter()
+                yield PreviewReady(self.step, self.preview())
+                last_time += time.perf_counter() - started  # previews do not count as training time
+            if tc.checkpoint_every and self.step % tc.checkpoint_every == 0 and self.step < tc.steps:
+                path = self.save_checkpoint()
+                if path is not None:
+                    yield CheckpointSaved(self.step, path)
+        yield from self._finish("completed")
+
+    def _finish(self, reason: str) -> Iterator[TrainEvent]:
+        path = self.save_checkpoint()
+        if path is not None:
+            yield CheckpointSaved(self.step, path)
+        yield TrainingFinished(self.step, reason)
+
+    # ------------------------------------------------------------------ sampling
+    def pipeline(self) -> DiffusionPipeline:
+        """The EMA weights as a :class:`DiffusionPipeline` (shares the weights; sample between steps)."""
+        points = self.kind == "points"
+        return DiffusionPipeline(
+            config=self.config, diffusion=build_diffusion(self.config.diffusion, self.kind),
+            network=self.ema.model, kind=self.kind, data_shape=self.data_shape, device=self.device,
+            shift=self.dataset.shift.detach().cpu() if points else None,
+            scale=self.dataset.scale.detach().cpu() if points else None, step=self.step,
+        )
+
+    def preview(self) -> torch.Tensor:
+        """A few EMA samples (respaced to ``preview_steps``, M21) as a CPU copy in model space."""
+        tc = self.config.train
+        # a fixed seed: successive previews show the same x_T, so the user sees the model change, not the noise
+        rng_state = torch.get_rng_state()
+        samples = self.pipeline().sample_final(tc.preview_count, num_steps=tc.preview_steps, seed=tc.seed)
+        torch.set_rng_state(rng_state)  # sampling must not perturb the training stream (exact resume)
+        return samples.clone()
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """Everything a resume needs: (tensors, JSON metadata)."""
+        tensors: dict[str, torch.Tensor] = {}
+        for name, value in self.net.state_dict().items():
+            tensors[f"model.{name}"] = value
+        for name, value in self.ema.model.state_dict().items():
+            tensors[f"ema.{name}"] = value
+        opt = self.optimizer.state_dict()
+        for index, state in opt["state"].items():
+            for key, value in state.items():
+                tensors[f"optim.{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+        tensors["rng.torch"] = torch.get_rng_state()
+        tensors["rng.generator"] = self.generator.get_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.kind == "points":
+            tensors["data.shift"] = self.dataset.shift
+            tensors["data.scale"] = self.dataset.scale
+        meta = {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "kind": self.kind,
+            "data_shape": list(self.data_shape),
+            "num_parameters": self.num_parameters,
+            "package_version": __version__,
+            "config": self.config.to_dict(),
+            "param_groups": opt["param_groups"],
+        }
+        return tensors, meta
+
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint of the current state to the run folder (rank 0 only); None without a folder."""
+        if self.run_dir is None or not self.dist.is_main:
+            return None
+        tensors, meta = self.state_tensors()
+        path = checkpoint_path(self.run_dir, self.step)
+        self._write(save_checkpoint, path, tensors, meta)
+        self._write(prune_checkpoints, self.run_dir, self.config.train.keep_checkpoints)
+        return path
+
+    def set_run_dir(self, run_dir: str | os.PathLike[str]) -> None:
+        """Move future writes to another folder (e.g. after a full disk); writes the config there."""
+        self.run_dir = Path(run_dir)
+        self._write(lambda: (self.run_dir.mkdir(parents=True, exist_ok=True),
+                             write_config(self.run_dir, self.config.to_dict())))
+
+    def _write(self, fn: Callable, *args) -> None:
+        try:
+            fn(*args)
+        except OSError as exc:
+            raise CheckpointWriteError(
+                f"cannot write to the run folder {self.run_dir}: {exc.strerror or exc}; training stopped, the "
+                "model is still in memory: choose another folder and save again"
+            ) from exc
+
+    def _resume(self) -> None:
+        assert self.run_dir is not None
+        found = latest_loadable_checkpoint(self.run_dir)
+        if found is None:
+            raise RunError(f"{self.run_dir} holds no loadable checkpoint to resume from")
+        path, tensors, meta = found
+        saved_config = meta.get("config", {})
+        for section in ("model", "diffusion"):
+            wanted = asdict(getattr(self.config, section))
+            if saved_config.get(section) != wanted:
+                raise RunError(f"{path.name} was trained with {section} settings {saved_config.get(section)}; "
+                               f"the config asks for {wanted}")
+        if list(self.data_shape) != meta.get("data_shape"):
+            raise RunError(f"{path.name} was trained on data of shape {meta.get('data_shape')}, "
+                           f"this data has shape {list(self.data_shape)}")
+        load_network_state(self.net, tensors, "model.", path.name)
+        load_network_state(self.ema.model, tensors, "ema.", path.name)
+        self.optimizer.load_state_dict(_optimizer_state(tensors, meta, path.name))
+        torch.set_rng_state(tensors["rng.torch"])
+        if self.dist.is_main:
+            self.generator.set_state(tensors["rng.generator"])
+        else:  # other ranks: a fresh per-rank stream that still depends on the step
+            self.generator.manual_seed(self.config.train.seed + 1_000_003 * self.dist.rank + int(meta["step"]))
+        if "rng.cuda" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.step = int(meta["step"])
+        self.elapsed = float(meta.get("elapsed", 0.0))
+        if self.dist.is_main:
+            truncate_metrics(self.run_dir, self.step)
+
+
+class _Window:
+    """Loss sums since the last report, kept on the device (no per-step host sync)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums = torch.zeros(3, dtype=torch.float64, device=self.device)
+        self.band_sum = torch.zeros(NUM_T_BANDS, dtype=torch.float64, device=self.device)
+        self.band_count = torch.zeros(NUM_T_BANDS, dtype=torch.float64, device=self.device)
+        self.steps = 0
+
+    def add(self, losses: dict[str, torch.Tensor], bands: torch.Tensor) -> None:
+        per_example = losses["loss"].detach().double()
+        self.sums += torch.stack([per_example.mean(), losses["mse"].double().mean(), losses["vlb"].double().mean()])
+        self.band_sum.index_add_(0, bands, per_example)
+        self.band_count.index_add_(0, bands, torch.ones_like(per_example))
+        self.steps += 1
+
+    def report(self, trainer: Trainer, lr: float, seconds: float) -> TrainStep:
+        loss, mse, vlb = (self.sums / max(self.steps, 1)).tolist()
+        sums, counts = self.band_sum.tolist(), self.band_count.tolist()
+        bands = tuple(s / c if c > 0 else None for s, c in zip(sums, counts))
+        event = TrainStep(
+            step=trainer.step, total_steps=trainer.total_steps, loss=loss, mse=mse, vlb=vlb, lr=lr,
+            steps_per_sec=self.steps / seconds if seconds > 0 else 0.0, elapsed=trainer.elapsed,
+            band_losses=bands,
+        )
+        self.reset()
+        return event
+
+
+def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict, source: str) -> dict:
+    """Rebuild an optimizer state_dict from ``optim.<index>.<key>`` tensors and the JSON param groups."""
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        if not name.startswith("optim."):
+            continue
+        _, index, key = name.split(".", 2)
+        state.setdefault(int(index), {})[key] = value
+    groups = meta.get("param_groups")
+    if not isinstance(groups, list):
+        raise RunError(f"{source} lacks the optimizer's parameter groups")
+    return {"state": state, "param_groups": json.loads(json.dumps(groups))}

@@ -1,0 +1,322 @@
+"""The headless command line: ``ddpm-studio train | sample | evaluate | compare`` (``--help`` on each).
+
+Every user error (bad arguments, missing files, a folder that is not a run, a checkpoint from another model, a
+diverged loss, a full disk) ends with ONE line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem to report in one line with exit status 2."""
+
+
+# ---------------------------------------------------------------------------- progress
+class ProgressBar:
+    """A one-line text progress bar on stderr, redrawn at most ~10 times a second."""
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.total = max(1, total)
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self._last_draw = 0.0
+        self._start = time.perf_counter()
+        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last_done = -1
+
+    def update(self, done: int, info: str = "", force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        # on a terminal redraw ~10x a second; in a log file write a line every ~5 s
+        interval = 0.1 if self._tty else 5.0
+        finished = done >= self.total and self._last_done < self.total
+        if done == self._last_done or (not force and not finished and now - self._last_draw < interval):
+            return
+        self._last_draw = now
+        self._last_done = done
+        frac = min(1.0, done / self.total)
+        width = 28
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        elapsed = now - self._start
+        eta = elapsed / frac - elapsed if frac > 0 else 0.0
+        line = f"{self.label} [{bar}] {done}/{self.total} {info} eta {_duration(eta)}"
+        self.stream.write(("\r" + line + "\x1b[K") if self._tty else line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+
+
+# ---------------------------------------------------------------------------- parsers
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line and exit status 2 (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{self.prog}: {message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ddpm_studio import __version__
+    from ddpm_studio.core.data import BUILTIN_DATASETS
+    from ddpm_studio.core.diffusion import LOSSES, PARAMETERIZATIONS, VARIANCES
+    from ddpm_studio.core.models import MODEL_PRESETS
+    from ddpm_studio.core.sampling import METHODS
+    from ddpm_studio.core.schedule import SCHEDULES
+
+    parser = _Parser(
+        prog="ddpm-studio",
+        description="Train denoising diffusion models and sample them. With no command, opens the studio.",
+    )
+    parser.add_argument("--version", action="version", version=f"ddpm-studio {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a model headless into a run folder",
+                           description="Train a diffusion model; the run folder holds config, metrics and "
+                           "checkpoints. Works under torchrun for several GPUs.")
+    train.add_argument("--data", default=None,
+                       help=f"built-in data set ({', '.join(BUILTIN_DATASETS)}) or a path to a folder / .npy / "
+                       ".npz / .csv / IDX file (default: moons)")
+    train.add_argument("--out", required=True, type=Path, help="run folder to create (or to resume)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--model", choices=list(MODEL_PRESETS), help="network preset (default: tiny)")
+    train.add_argument("--param", choices=PARAMETERIZATIONS, help="what the network predicts (default: eps)")
+    train.add_argument("--variance", choices=VARIANCES, help="reverse-process variance (default: fixed_large)")
+    train.add_argument("--loss", choices=LOSSES, help="training objective (default: simple)")
+    train.add_argument("--schedule", choices=SCHEDULES, help="beta schedule (default: linear for 2-D, cosine for images)")
+    train.add_argument("--T", dest="num_timesteps", type=_positive_int, help="diffusion steps T (default: 1000)")
+    train.add_argument("--steps", type=_positive_int, help="optimiser steps in all (a resume continues to this)")
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--lr", type=_float, help="peak learning rate")
+    train.add_argument("--warmup", type=int, help="learning-rate warm-up steps")
+    train.add_argument("--ema-decay", type=_float)
+    train.add_argument("--grad-clip", type=_float, help="global gradient-norm clip (0 disables)")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
+    train.add_argument("--image-size", type=_positive_int, help="resize images to this square size")
+    train.add_argument("--clip-x0", dest="clip_x0", action=argparse.BooleanOptionalAction, default=None,
+                       help="clip x0_hat to [-1, 1] when forming the mean (default: on for images)")
+    train.add_argument("--log-every", type=_positive_int)
+    train.add_argument("--preview-every", type=int, help="steps between preview sample grids (0: none)")
+    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: only at the end)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sample = sub.add_parser("sample", help="draw samples from a trained run",
+                            description="Sample a run's EMA weights; .png writes a grid or scatter plot, .npz the "
+                            "samples in the data's own coordinates.")
+    sample.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
+    sample.add_argument("--num", type=_positive_int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--steps", type=_positive_int, help="reverse steps K <= T (default: all T; fewer respaces)")
+    sample.add_argument("--method", choices=METHODS, default="ancestral")
+    sample.add_argument("--eta", type=_float, default=0.0, help="DDIM eta in [0, 1] (0: deterministic)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", default="auto")
+    sample.add_argument("--out", required=True, type=Path, help="output .png or .npz")
+    sample.add_argument("--trajectory", action="store_true",
+                        help="(.npz) also store x_t and x0_hat at up to 100 steps of the reverse process")
+    sample.add_argument("--quiet", action="store_true")
+    return parser
+
+
+# ---------------------------------------------------------------------------- train
+def _train_config(args: argparse.Namespace):
+    """The RunConfig and DataSet for ``train``: defaults for the data's kind, then the given flags."""
+    from ddpm_studio.core.data import load_dataset
+    from ddpm_studio.core.pipeline import load_run_config
+    from ddpm_studio.core.training.config import default_config
+
+    if args.resume:
+        config = load_run_config(args.out)
+        ignored = [f"--{n.replace('_', '-')}" for n in ("data", "model", "param", "variance", "loss", "schedule",
+                                                         "num_timesteps", "batch_size", "lr", "seed", "image_size")
+                   if getattr(args, n) is not None]
+        if ignored:
+            print(f"note: resuming keeps the run's own settings; ignored {' '.join(ignored)}", file=sys.stderr)
+    else:
+        data = args.data or "moons"
+        probe = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
+        config = default_config(data if not os.path.exists(data) else os.path.abspath(data), probe.kind)
+        if args.image_size is not None:
+            config.data.image_size = args.image_size
+        for flag, section, name in [
+            ("model", "model", "preset"), ("param", "diffusion", "parameterization"),
+            ("variance", "diffusion", "variance"), ("loss", "train", "loss"),
+            ("schedule", "diffusion", "schedule"), ("num_timesteps", "diffusion", "num_timesteps"),
+            ("batch_size", "train", "batch_size"), ("lr", "train", "lr"), ("warmup", "train", "warmup"),
+            ("ema_decay", "train", "ema_decay"), ("grad_clip", "train", "grad_clip"), ("seed", "train", "seed"),
+            ("clip_x0", "diffusion", "clip_x0"),
+        ]:
+            if getattr(args, flag) is not None:
+                setattr(getattr(config, section), name, getattr(args, flag))
+    for flag, name in [("steps", "steps"), ("device", "device"), ("log_every", "log_every"),
+                       ("preview_every", "preview_every"), ("checkpoint_every", "checkpoint_every")]:
+        if getattr(args, flag) is not None:
+            setattr(config.train, name, getattr(args, flag))
+    config.validate()
+    return config
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ddpm_studio.core.previews import save_preview
+    from ddpm_studio.core.models import format_parameter_count
+    from ddpm_studio.core.training.events import CheckpointSaved, PreviewReady, TrainingFinished, TrainStep
+    from ddpm_studio.core.training.trainer import Trainer
+
+    config = _train_config(args)
+    trainer = Trainer(config, run_dir=args.out, resume=args.resume)
+    main = trainer.dist.is_main
+    if main:
+        print(f"{trainer.dataset.name}: {trainer.kind} {trainer.data_shape}, {len(trainer.dataset.train)} training "
+              f"items | {config.model.preset} network, {format_parameter_count(trainer.num_parameters)} parameters "
+              f"| {config.diffusion.parameterization} / {config.diffusion.variance} / {config.train.loss} | "
+              f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
+              file=sys.stderr)
+        if trainer.dataset.skipped:
+            print(f"skipped {len(trainer.dataset.skipped)} unreadable file(s); see the log", file=sys.stderr)
+    bar = ProgressBar(config.train.steps, "train", enabled=main and not args.quiet)
+    bar.update(trainer.step, force=True)
+    loss_text = ""
+    try:
+        for event in trainer.train():
+            if isinstance(event, TrainStep):
+                loss_text = f"loss {event.loss:.4f} {event.steps_per_sec:.1f} it/s"
+            elif isinstance(event, PreviewReady) and main:
+                save_preview(trainer.pipeline(), event.samples, args.out / "samples" / f"preview_{event.step:08d}.png",
+                             reference=trainer.dataset.heldout)
+            elif isinstance(event, CheckpointSaved):
+                pass
+            elif isinstance(event, TrainingFinished) and main:
+                bar.update(event.step, loss_text, force=True)
+                bar.close()
+                print(f"done: {event.step} steps ({event.reason}); checkpoint in {args.out / 'checkpoints'}",
+                      file=sys.stderr)
+            bar.update(trainer.step, loss_text)
+    except KeyboardInterrupt:
+        bar.close()
+        trainer.save_checkpoint()
+        print(f"interrupted at step {trainer.step}; saved a checkpoint: resume with --resume", file=sys.stderr)
+        return 130
+    finally:
+        from ddpm_studio.core.training.distributed import shutdown_distributed
+
+        shutdown_distributed(trainer.dist)
+    return 0
+
+
+# ---------------------------------------------------------------------------- sample
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ddpm_studio.core.export import save_npz, subsample_indices
+    from ddpm_studio.core.previews import save_preview
+    from ddpm_studio.core.pipeline import load_pipeline
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".png", ".npz"):
+        raise CliError(f"--out must end in .png or .npz, got {args.out.name!r}")
+    if args.trajectory and suffix != ".npz":
+        raise CliError("--trajectory needs an .npz output")
+    pipeline = load_pipeline(args.run_dir, args.device)
+    T = pipeline.diffusion.num_timesteps
+    if args.steps is not None and args.steps > T:
+        raise CliError(f"--steps {args.steps} exceeds the run's T = {T}")
+    if not 0.0 <= args.eta <= 1.0:
+        raise CliError(f"--eta must lie in [0, 1], got {args.eta}")
+    steps = args.steps or T
+    keep = set(subsample_indices(steps, 100)) if args.trajectory else set()
+    traj_t, traj_x, traj_x0 = [], [], []
+    bar = ProgressBar(steps, "sample", enabled=not args.quiet)
+    final = None
+    for record in pipeline.sample(args.num, num_steps=args.steps, method=args.method, eta=args.eta, seed=args.seed):
+        if record.index in keep:
+            traj_t.append(record.t)
+            traj_x.append(_to_data(pipeline, record.x))
+            traj_x0.append(_to_data(pipeline, record.x0_hat))
+        final = record.x
+        bar.update(record.index + 1)
+    bar.close()
+    assert final is not None
+    final = final.detach().cpu()
+    if suffix == ".png":
+        save_preview(pipeline, final, args.out)
+    else:
+        arrays = {"samples": _to_data(pipeline, final)}
+        if args.trajectory:
+            arrays.update(trajectory_t=np.asarray(traj_t, dtype=np.int64), trajectory_x=np.stack(traj_x),
+                          trajectory_x0_hat=np.stack(traj_x0))
+        save_npz(args.out, **arrays)
+    print(f"wrote {args.num} samples ({steps} {args.method} steps) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _to_data(pipeline, x) -> np.ndarray:
+    """Points in the data's own coordinates (float32 (N, D)); images as uint8 (N, H, W, C)."""
+    if pipeline.kind == "points":
+        return pipeline.to_data_space(x).numpy().astype(np.float32)
+    return pipeline.to_uint8(x)
+
+
+# ---------------------------------------------------------------------------- entry
+COMMANDS = {"train": cmd_train, "sample": cmd_sample}
+
+
+def run_cli(argv: list[str]) -> int:
+    """Parse ``argv`` and run one command; user errors print one line and return 2."""
+    from ddpm_studio.core.data import DataError
+    from ddpm_studio.core.runs import RunError
+    from ddpm_studio.core.training.config import ConfigError
+    from ddpm_studio.core.training.trainer import CheckpointWriteError, TrainingDiverged
+
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        handler = COMMANDS[args.command]
+        return handler(args)
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0) if isinstance(exc.code, int) else 0
+    except (CliError, DataError, RunError, ConfigError, TrainingDiverged, CheckpointWriteError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:  # bad settings caught at the core's API boundary
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,43 @@
+"""Turn samples in model space into a picture: an image grid for images, a scatter plot for 2-D points."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ddpm_studio.core.export import image_grid, save_png, scatter_image, upscale_nearest
+from ddpm_studio.core.pipeline import DiffusionPipeline
+
+#: Grids are enlarged to at least this many pixels across so 16 x 16 digits are readable.
+MIN_GRID_PIXELS = 384
+
+
+def preview_image(
+    pipeline: DiffusionPipeline, samples: torch.Tensor, reference: torch.Tensor | None = None
+) -> np.ndarray:
+    """A uint8 (H, W, C) picture of ``samples`` (model space, (N, ...)).
+
+    Images: a grid, upscaled (nearest) so it is at least ~384 pixels wide. Points: a scatter in the data's own
+    coordinates with ``reference`` (model-space data, e.g. the held-out set) in grey behind.
+    """
+    if pipeline.kind == "images":
+        grid = image_grid(pipeline.to_uint8(samples))
+        factor = max(1, math.ceil(MIN_GRID_PIXELS / grid.shape[1]))
+        return upscale_nearest(grid, factor)
+    points = pipeline.to_data_space(samples).numpy()
+    background = pipeline.to_data_space(reference).numpy() if reference is not None else None
+    return scatter_image(points, background=background)
+
+
+def save_preview(
+    pipeline: DiffusionPipeline,
+    samples: torch.Tensor,
+    path: str | os.PathLike[str],
+    reference: torch.Tensor | None = None,
+) -> Path:
+    """Write :func:`preview_image` as a PNG (atomically)."""
+    return save_png(path, preview_image(pipeline, samples, reference))

@@ -1,0 +1,206 @@
+"""Sample-quality scores against closed forms and independent computations (linear programming, scipy)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.optimize
+import scipy.spatial.distance
+import torch
+
+from ddpm_studio.core import metrics
+from ddpm_studio.core.metrics import (
+    frechet_distance,
+    gaussian_stats,
+    off_support_fraction,
+    sliced_wasserstein,
+    sliced_wasserstein_floor,
+)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+def _random_spd(rng: np.random.Generator, dim: int) -> np.ndarray:
+    factor = rng.standard_normal((dim, dim))
+    return factor @ factor.T + 0.1 * np.eye(dim)
+
+
+# ------------------------------------------------------------------ sliced Wasserstein
+def test_sw_of_a_cloud_with_itself_is_zero(rng):
+    a = rng.standard_normal((500, 3))
+    assert sliced_wasserstein(a, a) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_sw_is_symmetric(rng):
+    a, b = rng.standard_normal((300, 3)), rng.standard_normal((450, 3)) + 0.5
+    assert sliced_wasserstein(a, b) == pytest.approx(sliced_wasserstein(b, a), rel=1e-12)
+
+
+def test_sw_with_unequal_sizes_sees_an_identical_measure(rng):
+    # a and a repeated twice are the same empirical measure; the exact quantile matching must give 0.
+    a = rng.standard_normal((101, 2))
+    assert sliced_wasserstein(a, np.concatenate([a, a])) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("dim", [2, 5])
+def test_sw_of_an_exact_shift_is_norm_over_sqrt_dim(rng, dim):
+    # b = a + m: every projected distance is exactly |m . theta|, so SW2^2 = E_theta[(m . theta)^2] = |m|^2 / D.
+    # Only the Monte Carlo over 4096 directions is left: std of the mean ~ 1% of SW2^2.
+    a = rng.standard_normal((400, dim))
+    shift = rng.standard_normal(dim)
+    shift *= 2.0 / np.linalg.norm(shift)
+    expected = 2.0 / math.sqrt(dim)
+    assert sliced_wasserstein(a, a + shift, num_projections=4096) == pytest.approx(expected, rel=0.02)
+
+
+def test_sw_between_shifted_gaussians_in_2d(rng):
+    # Independent samples of N(0, I) and N(m, I): SW2 -> |m| / sqrt(2), up to sampling noise of ~1%.
+    m = np.array([3.0, -1.0])
+    a = rng.standard_normal((4000, 2))
+    b = rng.standard_normal((3000, 2)) + m
+    assert sliced_wasserstein(a, b, num_projections=1024) == pytest.approx(np.linalg.norm(m) / math.sqrt(2), rel=0.04)
+
+
+def _w2_by_linear_programming(x: np.ndarray, y: np.ndarray) -> float:
+    """W2 between 1-D empirical measures as the optimal transport linear program, independent of sorting."""
+    n, m = len(x), len(y)
+    cost = (x[:, None] - y[None, :]) ** 2
+    rows = np.kron(np.eye(n), np.ones((1, m)))
+    cols = np.kron(np.ones((1, n)), np.eye(m))
+    result = scipy.optimize.linprog(
+        cost.ravel(),
+        A_eq=np.concatenate([rows, cols]),
+        b_eq=np.concatenate([np.full(n, 1 / n), np.full(m, 1 / m)]),
+        bounds=(0, None),
+        method="highs",
+    )
+    assert result.success
+    return math.sqrt(result.fun)
+
+
+@pytest.mark.parametrize(("n", "m"), [(5, 7), (6, 4), (8, 8)])
+def test_sw_in_1d_equals_optimal_transport(rng, n, m):
+    # In 1-D every direction is +-1, so SW2 is W2 itself.
+    x, y = rng.standard_normal(n), rng.standard_normal(m) * 2.0 + 1.0
+    sw = sliced_wasserstein(x[:, None], y[:, None], num_projections=3)
+    assert sw == pytest.approx(_w2_by_linear_programming(x, y), rel=1e-6)
+
+
+def test_sw_accepts_tensors_and_is_seeded(rng):
+    a, b = rng.standard_normal((200, 4)), rng.standard_normal((250, 4))
+    from_numpy = sliced_wasserstein(a, b, seed=3)
+    assert sliced_wasserstein(torch.from_numpy(a).float(), torch.from_numpy(b), seed=3) == pytest.approx(
+        from_numpy, rel=1e-6
+    )
+    assert sliced_wasserstein(a, b, seed=3) == from_numpy
+    assert sliced_wasserstein(a, b, seed=4) != from_numpy
+
+
+def test_sw_rejects_mismatched_or_non_finite_clouds(rng):
+    with pytest.raises(ValueError, match="dimension"):
+        sliced_wasserstein(rng.standard_normal((10, 2)), rng.standard_normal((10, 3)))
+    bad = rng.standard_normal((10, 2))
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        sliced_wasserstein(bad, rng.standard_normal((10, 2)))
+
+
+def test_sw_floor_is_small_for_a_big_sample_and_shrinks_with_size(rng):
+    data = rng.standard_normal((20000, 2))
+    big = sliced_wasserstein_floor(data)
+    small = sliced_wasserstein_floor(data[:200])
+    assert 0.0 < big < 0.06  # unit-variance data: a few hundredths
+    assert big < small
+    # A real difference (a shift of 0.5) stands far above the floor.
+    assert sliced_wasserstein(data[:10000], data[10000:] + 0.5) > 10 * big
+
+
+# ------------------------------------------------------------------ off-support fraction
+def test_off_support_of_data_against_itself_is_zero(rng):
+    data = rng.standard_normal((1000, 2))
+    assert off_support_fraction(data, data) == 0.0
+
+
+def test_off_support_of_far_away_points_is_one(rng):
+    data = rng.standard_normal((500, 2))
+    assert off_support_fraction(data + 100.0, data) == 1.0
+
+
+def test_off_support_with_an_explicit_radius():
+    data = np.array([[0.0, 0.0], [1.0, 0.0]])
+    samples = np.array([[0.0, 0.4], [0.0, 0.6], [3.0, 0.0]])  # nearest distances 0.4, 0.6, 2.0
+    assert off_support_fraction(samples, data, radius=0.5) == pytest.approx(2 / 3)
+
+
+def test_off_support_default_radius_is_twice_the_data_spacing():
+    # A unit grid: every data point's nearest neighbour is at 1, so the default radius is 2 x 1.
+    grid = np.stack(np.meshgrid(np.arange(10.0), np.arange(10.0)), axis=-1).reshape(-1, 2)
+    samples = np.array([[-1.9, 0.0], [-2.1, 0.0], [4.5, 4.5], [9.0, 11.5]])  # nearest 1.9, 2.1, 0.71, 2.5
+    assert off_support_fraction(samples, grid) == pytest.approx(2 / 4)
+
+
+def test_off_support_in_blocks_matches_brute_force(rng, monkeypatch):
+    # Tiny blocks force many chunks (and self-exclusion at an offset); compare with scipy's full matrix.
+    monkeypatch.setattr(metrics, "_CDIST_BLOCK_ENTRIES", 1000)
+    data = rng.standard_normal((300, 3))
+    samples = rng.standard_normal((250, 3)) * 3.0
+    within = scipy.spatial.distance.cdist(data, data)
+    np.fill_diagonal(within, np.inf)
+    radius = 2.0 * np.percentile(within.min(axis=1), 99)
+    expected = np.mean(scipy.spatial.distance.cdist(samples, data).min(axis=1) > radius)
+    assert 0.0 < expected < 1.0
+    assert off_support_fraction(samples, data) == pytest.approx(expected)
+
+
+# ------------------------------------------------------------------ Fréchet distance
+def test_gaussian_stats_match_numpy(rng):
+    features = rng.standard_normal((50, 4)).astype(np.float32) * [1.0, 2.0, 3.0, 4.0]
+    mu, sigma = gaussian_stats(features)
+    assert mu.dtype == np.float64 and sigma.dtype == np.float64
+    assert mu.shape == (4,) and sigma.shape == (4, 4)
+    np.testing.assert_allclose(mu, features.astype(np.float64).mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(sigma, np.cov(features.astype(np.float64), rowvar=False), rtol=1e-12)
+
+
+def test_frechet_of_identical_stats_is_zero(rng):
+    mu, sigma = rng.standard_normal(6), _random_spd(rng, 6)
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(("m1", "s1", "m2", "s2"), [(0.0, 1.0, 0.0, 2.0), (1.5, 0.3, -2.0, 0.7), (3.0, 1.0, 3.0, 1.0)])
+def test_frechet_in_1d_is_the_gaussian_w2_closed_form(m1, s1, m2, s2):
+    # Variances s^2 in, so d^2 = (m1 - m2)^2 + s1^2 + s2^2 - 2 s1 s2 = (m1 - m2)^2 + (s1 - s2)^2.
+    got = frechet_distance(np.array([m1]), np.array([[s1**2]]), np.array([m2]), np.array([[s2**2]]))
+    assert got == pytest.approx((m1 - m2) ** 2 + (s1 - s2) ** 2, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_frechet_matches_scipy_sqrtm(seed):
+    rng = np.random.default_rng(seed)
+    dim = 8
+    mu1, mu2 = rng.standard_normal(dim), rng.standard_normal(dim)
+    sigma1, sigma2 = _random_spd(rng, dim), _random_spd(rng, dim)
+    cross = scipy.linalg.sqrtm(sigma1 @ sigma2).real
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1 + sigma2 - 2.0 * cross)
+    assert frechet_distance(mu1, sigma1, mu2, sigma2) == pytest.approx(expected, rel=1e-8)
+    assert frechet_distance(mu2, sigma2, mu1, sigma1) == pytest.approx(expected, rel=1e-8)
+
+
+def test_frechet_is_stable_for_singular_covariances(rng):
+    # Fewer samples than dimensions (as with few samples of big features): both covariances are rank 9 of 20.
+    mu1, sigma1 = gaussian_stats(rng.standard_normal((10, 20)))
+    mu2, sigma2 = gaussian_stats(rng.standard_normal((10, 20)))
+    distance = frechet_distance(mu1, sigma1, mu2, sigma2)
+    assert np.isfinite(distance) and distance > 0.0
+    assert frechet_distance(mu1, sigma1, mu1, sigma1) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_frechet_rejects_mismatched_shapes(rng):
+    with pytest.raises(ValueError, match="sigma2"):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(3), np.eye(4))

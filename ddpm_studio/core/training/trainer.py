@@ -361,6 +361,11 @@ class _Window:
         self.steps += 1
 
     def report(self, trainer: Trainer, lr: float, seconds: float) -> TrainStep:
+        if trainer.dist.enabled:  # every rank reports at the same step, so the collective lines up
+            import torch.distributed as dist
+
+            dist.all_reduce(self.sums)
+            self.sums /= trainer.dist.world_size
         loss, mse, vlb = (self.sums / max(self.steps, 1)).tolist()
         sums, counts = self.band_sum.tolist(), self.band_count.tolist()
         bands = tuple(s / c if c > 0 else None for s, c in zip(sums, counts))

@@ -149,7 +149,7 @@ class RunConfig:
         _int_in("train.log_every", t.log_every, 1, 1_000_000)
         _int_in("train.preview_every", t.preview_every, 0, 100_000_000)
         _int_in("train.preview_count", t.preview_count, 1, 1024)
-        _int_in("train.preview_steps", t.preview_steps, 1, diff.num_timesteps if diff.num_timesteps >= 1 else 1)
+        _int_in("train.preview_steps", t.preview_steps, 1, 100_000)  # capped at T when used
         _int_in("train.checkpoint_every", t.checkpoint_every, 0, 100_000_000)
         _int_in("train.keep_checkpoints", t.keep_checkpoints, 1, 1000)
         return self

@@ -249,7 +249,8 @@ class Trainer:
         tc = self.config.train
         # a fixed seed: successive previews show the same x_T, so the user sees the model change, not the noise
         rng_state = torch.get_rng_state()
-        samples = self.pipeline().sample_final(tc.preview_count, num_steps=tc.preview_steps, seed=tc.seed)
+        steps = min(tc.preview_steps, self.diffusion.num_timesteps)
+        samples = self.pipeline().sample_final(tc.preview_count, num_steps=steps, seed=tc.seed)
         torch.set_rng_state(rng_state)  # sampling must not perturb the training stream (exact resume)
         return samples.clone()
 

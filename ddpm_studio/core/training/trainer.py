@@ -145,8 +145,7 @@ class Trainer:
         if resume:
             self._resume()
         elif self.run_dir is not None and self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            write_config(self.run_dir, config.to_dict())
+            self.set_run_dir(self.run_dir)
 
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
@@ -305,9 +304,10 @@ class Trainer:
         try:
             fn(*args)
         except OSError as exc:
+            state = "the model is still in memory: " if self.step else ""
             raise CheckpointWriteError(
-                f"cannot write to the run folder {self.run_dir}: {exc.strerror or exc}; training stopped, the "
-                "model is still in memory: choose another folder and save again"
+                f"cannot write to the run folder {self.run_dir}: {exc.strerror or exc}; {state}choose another "
+                "folder and save again"
             ) from exc
 
     def _resume(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import colorsys
 import functools
 import gzip
-import importlib.resources
+import io
 import logging
 import math
 import os
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+
+from ddpm_studio.core.resources import read_resource
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +77,7 @@ def _check_size(size: int) -> None:
 @functools.lru_cache(maxsize=1)
 def _digits_8x8() -> tuple[np.ndarray, np.ndarray]:
     """The bundled UCI digits: (1797, 8, 8) uint8 in 0..16 and (1797,) int64 labels, parsed once."""
-    resource = importlib.resources.files("ddpm_studio.resources") / "digits.csv.gz"
-    with resource.open("rb") as raw, gzip.open(raw, "rt") as text:
+    with gzip.open(io.BytesIO(read_resource("digits.csv.gz")), "rt") as text:
         table = np.loadtxt(text, delimiter=",", dtype=np.int64)
     pixels = table[:, :64].reshape(-1, 8, 8).astype(np.uint8)
     labels = table[:, 64]

@@ -76,19 +76,30 @@ class Pair:
 
 def our_unet(channels: int, size: int) -> UNet:
     """The benchmark configuration: base 64, mults (1, 2, 2), 2 residual blocks, attention at 1/4 resolution."""
-    return UNet(channels, channels, base_channels=64, channel_mults=(1, 2, 2), num_res_blocks=2,
-                attention_resolutions=((size + 3) // 4,), image_size=size)
+    return UNet(
+        channels,
+        channels,
+        base_channels=64,
+        channel_mults=(1, 2, 2),
+        num_res_blocks=2,
+        attention_resolutions=((size + 3) // 4,),
+        image_size=size,
+    )
 
 
 def peer_unet(channels: int, size: int, width: int):
     from diffusers import UNet2DModel
 
     return UNet2DModel(
-        sample_size=size, in_channels=channels, out_channels=channels, layers_per_block=2,
+        sample_size=size,
+        in_channels=channels,
+        out_channels=channels,
+        layers_per_block=2,
         block_out_channels=(width, 2 * width, 2 * width),
         down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
         up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
-        norm_num_groups=32 if width % 32 == 0 else 16, attention_head_dim=2 * width,
+        norm_num_groups=32 if width % 32 == 0 else 16,
+        attention_head_dim=2 * width,
     )
 
 
@@ -123,53 +134,68 @@ def bench_unets(device: torch.device, quick: bool, results: dict) -> None:
         train_batch, sample_batch = 256, 64
     amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
     rows = []
-    for channels, size in ([(1, 28)] if quick else [(1, 28), (3, 32)]):
-        pair = matched_pair(channels, size)
-        nets = {"ours": pair.ours.to(device), "diffusers": pair.peer.to(device)}
-        calls = {"ours": nets["ours"], "diffusers": peer_call(nets["diffusers"])}
-        opts = {k: torch.optim.AdamW(v.parameters(), lr=1e-4) for k, v in nets.items()}
-        gen = torch.Generator(device="cpu").manual_seed(0)
-        x0 = (torch.rand(train_batch, channels, size, size, generator=gen) * 2 - 1).to(device)
-        t = torch.randint(0, 1000, (train_batch,), generator=gen).to(device)
-        noise = torch.randn(x0.shape, generator=gen).to(device)
-
-        def train_step(name: str) -> Callable[[], None]:
-            def step() -> None:
-                with amp():
-                    loss = diffusion.training_losses(calls[name], x0, t, noise)["loss"].float().mean()
-                opts[name].zero_grad(set_to_none=True)
-                loss.backward()
-                opts[name].step()
-            return step
-
-        xs = torch.randn(sample_batch, channels, size, size, generator=gen).to(device)
-        ts = torch.full((sample_batch,), 500, dtype=torch.long).to(device)
-
-        def sample_step(name: str) -> Callable[[], None]:
-            def step() -> None:
-                with torch.inference_mode(), amp():
-                    diffusion.p_mean_variance(calls[name](xs, ts).float(), xs, ts)
-            return step
-
-        train = interleaved({k: train_step(k) for k in nets}, device, warmup, reps)
-        sample = interleaved({k: sample_step(k) for k in nets}, device, warmup, reps)
-        flops = training_flops(calls["ours"], diffusion, x0, t, noise)
-        row = {
-            "image": f"{size}x{size}x{channels}", "ours_params": pair.ours_params, "peer_params": pair.peer_params,
-            "train_batch": train_batch, "sample_batch": sample_batch, "bf16_autocast": cuda,
-            "train_ms_ours": train["ours"] * 1e3, "train_ms_peer": train["diffusers"] * 1e3,
-            "train_ratio": train["diffusers"] / train["ours"],
-            "sample_ms_ours": sample["ours"] * 1e3, "sample_ms_peer": sample["diffusers"] * 1e3,
-            "sample_ratio": sample["diffusers"] / sample["ours"],
-            "train_gflop": flops / 1e9, "train_gflops_per_s": flops / train["ours"] / 1e9,
-        }
+    for channels, size in [(1, 28)] if quick else [(1, 28), (3, 32)]:
+        row = _bench_pair(channels, size, device, diffusion, train_batch, sample_batch, amp, warmup, reps)
+        row["bf16_autocast"] = cuda
         rows.append(row)
-        print(f"  {row['image']}: params ours {pair.ours_params:,} / diffusers {pair.peer_params:,} | train "
-              f"{row['train_ms_ours']:.0f} vs {row['train_ms_peer']:.0f} ms (x{row['train_ratio']:.2f}) | sample "
-              f"{row['sample_ms_ours']:.1f} vs {row['sample_ms_peer']:.1f} ms (x{row['sample_ratio']:.2f}) | "
-              f"{row['train_gflops_per_s']:.1f} GFLOP/s", flush=True)
-        del nets, calls, opts
+        print(
+            f"  {row['image']}: params ours {row['ours_params']:,} / diffusers {row['peer_params']:,} | train "
+            f"{row['train_ms_ours']:.0f} vs {row['train_ms_peer']:.0f} ms (x{row['train_ratio']:.2f}) | sample "
+            f"{row['sample_ms_ours']:.1f} vs {row['sample_ms_peer']:.1f} ms (x{row['sample_ratio']:.2f}) | "
+            f"{row['train_gflops_per_s']:.1f} GFLOP/s",
+            flush=True,
+        )
     results["unet"] = rows
+
+
+def _bench_pair(channels, size, device, diffusion, train_batch, sample_batch, amp, warmup, reps) -> dict:
+    """One resolution: interleaved training and sampling steps of both networks on identical inputs."""
+    pair = matched_pair(channels, size)
+    nets = {"ours": pair.ours.to(device), "diffusers": pair.peer.to(device)}
+    calls = {"ours": nets["ours"], "diffusers": peer_call(nets["diffusers"])}
+    opts = {k: torch.optim.AdamW(v.parameters(), lr=1e-4) for k, v in nets.items()}
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    x0 = (torch.rand(train_batch, channels, size, size, generator=gen) * 2 - 1).to(device)
+    t = torch.randint(0, 1000, (train_batch,), generator=gen).to(device)
+    noise = torch.randn(x0.shape, generator=gen).to(device)
+    xs = torch.randn(sample_batch, channels, size, size, generator=gen).to(device)
+    ts = torch.full((sample_batch,), 500, dtype=torch.long).to(device)
+
+    def train_step(name: str) -> Callable[[], None]:
+        def step() -> None:
+            with amp():
+                loss = diffusion.training_losses(calls[name], x0, t, noise)["loss"].float().mean()
+            opts[name].zero_grad(set_to_none=True)
+            loss.backward()
+            opts[name].step()
+
+        return step
+
+    def sample_step(name: str) -> Callable[[], None]:
+        def step() -> None:
+            with torch.inference_mode(), amp():
+                diffusion.p_mean_variance(calls[name](xs, ts).float(), xs, ts)
+
+        return step
+
+    train = interleaved({k: train_step(k) for k in nets}, device, warmup, reps)
+    sample = interleaved({k: sample_step(k) for k in nets}, device, warmup, reps)
+    flops = training_flops(calls["ours"], diffusion, x0, t, noise)
+    return {
+        "image": f"{size}x{size}x{channels}",
+        "ours_params": pair.ours_params,
+        "peer_params": pair.peer_params,
+        "train_batch": train_batch,
+        "sample_batch": sample_batch,
+        "train_ms_ours": train["ours"] * 1e3,
+        "train_ms_peer": train["diffusers"] * 1e3,
+        "train_ratio": train["diffusers"] / train["ours"],
+        "sample_ms_ours": sample["ours"] * 1e3,
+        "sample_ms_peer": sample["diffusers"] * 1e3,
+        "sample_ratio": sample["diffusers"] / sample["ours"],
+        "train_gflop": flops / 1e9,
+        "train_gflops_per_s": flops / train["ours"] / 1e9,
+    }
 
 
 def training_flops(model, diffusion, x0, t, noise) -> float:
@@ -233,12 +259,17 @@ def bench_points(device: torch.device, quick: bool, results: dict) -> None:
                     trainer.request_stop()
         start = time.perf_counter()
     results["points"] = {
-        "steps_per_sec": statistics.median(speeds), "floor": floor, "history": history,
+        "steps_per_sec": statistics.median(speeds),
+        "floor": floor,
+        "history": history,
         "steps_to_2x_floor": reached[0] if reached else None,
         "seconds_to_2x_floor": reached[1] if reached else None,
     }
-    print(f"  ring MLP: {results['points']['steps_per_sec']:.0f} steps/s; floor {floor:.4f}; 2x floor reached "
-          + (f"at step {reached[0]} after {reached[1]:.1f} s of training" if reached else "not reached"), flush=True)
+    print(
+        f"  ring MLP: {results['points']['steps_per_sec']:.0f} steps/s; floor {floor:.4f}; 2x floor reached "
+        + (f"at step {reached[0]} after {reached[1]:.1f} s of training" if reached else "not reached"),
+        flush=True,
+    )
 
 
 def bench_studio(quick: bool, results: dict) -> None:
@@ -247,15 +278,23 @@ def bench_studio(quick: bool, results: dict) -> None:
 
     results["studio"] = measure_studio_overhead(steps=60 if quick else 600)
     s = results["studio"]
-    print(f"  studio: headless {s['headless_s']:.2f} s, studio {s['studio_s']:.2f} s "
-          f"(overhead {s['overhead_pct']:+.1f} %); longest stall training {s['max_stall_training_ms']:.0f} ms, "
-          f"sampling {s['max_stall_sampling_ms']:.0f} ms", flush=True)
+    print(
+        f"  studio: headless {s['headless_s']:.2f} s, studio {s['studio_s']:.2f} s "
+        f"(overhead {s['overhead_pct']:+.1f} %); longest stall training {s['max_stall_training_ms']:.0f} ms, "
+        f"sampling {s['max_stall_sampling_ms']:.0f} ms",
+        flush=True,
+    )
 
 
 def machine() -> dict:
-    info = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-            "threads": torch.get_num_threads()}
+    info = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     try:
@@ -273,13 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write every figure to this JSON file")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--skip-studio", action="store_true", help="skip the studio overhead measurement")
-    parser.add_argument("--only", choices=["unet", "peak", "points", "studio"], action="append",
-                        help="run only these sections (repeatable)")
+    parser.add_argument(
+        "--only",
+        choices=["unet", "peak", "points", "studio"],
+        action="append",
+        help="run only these sections (repeatable)",
+    )
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     results: dict = {"machine": machine(), "device": str(device), "quick": args.quick}
-    print(f"DDPM Studio benchmarks on {device} ({results['machine']['processor']}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads)", flush=True)
+    print(
+        f"DDPM Studio benchmarks on {device} ({results['machine']['processor']}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads)",
+        flush=True,
+    )
     sections = args.only or ["peak", "unet", "points", "studio"]
     if "peak" in sections:
         bench_peak(device, args.quick, results)

@@ -48,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.lr:
         config.train.lr = args.lr
     trainer = Trainer(config)
-    print(f"digits on {trainer.device}: {args.preset}, batch {config.train.batch_size}, lr {config.train.lr}",
-          flush=True)
+    print(
+        f"digits on {trainer.device}: {args.preset}, batch {config.train.batch_size}, lr {config.train.lr}", flush=True
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     seconds, start = 0.0, time.perf_counter()
     for event in trainer.train():
@@ -58,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
             pipeline = trainer.pipeline()
             samples = pipeline.sample_final(64, num_steps=100, seed=0)
             save_preview(pipeline, samples, args.out / f"grid_{event.step:05d}.png")
-            print(f"step {event.step}: loss {event.loss:.4f}, {seconds:.1f} s of training, "
-                  f"{event.steps_per_sec:.1f} steps/s", flush=True)
+            print(
+                f"step {event.step}: loss {event.loss:.4f}, {seconds:.1f} s of training, "
+                f"{event.steps_per_sec:.1f} steps/s",
+                flush=True,
+            )
             start = time.perf_counter()
     if torch.cuda.is_available():
         print(f"peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")

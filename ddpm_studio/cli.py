@@ -107,19 +107,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ddpm-studio {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    train = sub.add_parser("train", help="train a model headless into a run folder",
-                           description="Train a diffusion model; the run folder holds config, metrics and "
-                           "checkpoints. Works under torchrun for several GPUs.")
-    train.add_argument("--data", default=None,
-                       help=f"built-in data set ({', '.join(BUILTIN_DATASETS)}) or a path to a folder / .npy / "
-                       ".npz / .csv / IDX file (default: moons)")
+    train = sub.add_parser(
+        "train",
+        help="train a model headless into a run folder",
+        description="Train a diffusion model; the run folder holds config, metrics and "
+        "checkpoints. Works under torchrun for several GPUs.",
+    )
+    train.add_argument(
+        "--data",
+        default=None,
+        help=f"built-in data set ({', '.join(BUILTIN_DATASETS)}) or a path to a folder / .npy / "
+        ".npz / .csv / IDX file (default: moons)",
+    )
     train.add_argument("--out", required=True, type=Path, help="run folder to create (or to resume)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--model", choices=list(MODEL_PRESETS), help="network preset (default: tiny)")
     train.add_argument("--param", choices=PARAMETERIZATIONS, help="what the network predicts (default: eps)")
     train.add_argument("--variance", choices=VARIANCES, help="reverse-process variance (default: fixed_large)")
     train.add_argument("--loss", choices=LOSSES, help="training objective (default: simple)")
-    train.add_argument("--schedule", choices=SCHEDULES, help="beta schedule (default: linear for 2-D, cosine for images)")
+    train.add_argument(
+        "--schedule", choices=SCHEDULES, help="beta schedule (default: linear for 2-D, cosine for images)"
+    )
     train.add_argument("--T", dest="num_timesteps", type=_positive_int, help="diffusion steps T (default: 1000)")
     train.add_argument("--steps", type=_positive_int, help="optimiser steps in all (a resume continues to this)")
     train.add_argument("--batch-size", type=_positive_int)
@@ -130,16 +138,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
     train.add_argument("--image-size", type=_positive_int, help="resize images to this square size")
-    train.add_argument("--clip-x0", dest="clip_x0", action=argparse.BooleanOptionalAction, default=None,
-                       help="clip x0_hat to [-1, 1] when forming the mean (default: on for images)")
+    train.add_argument(
+        "--clip-x0",
+        dest="clip_x0",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="clip x0_hat to [-1, 1] when forming the mean (default: on for images)",
+    )
     train.add_argument("--log-every", type=_positive_int)
     train.add_argument("--preview-every", type=int, help="steps between preview sample grids (0: none)")
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: only at the end)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    sample = sub.add_parser("sample", help="draw samples from a trained run",
-                            description="Sample a run's EMA weights; .png writes a grid or scatter plot, .npz the "
-                            "samples in the data's own coordinates.")
+    sample = sub.add_parser(
+        "sample",
+        help="draw samples from a trained run",
+        description="Sample a run's EMA weights; .png writes a grid or scatter plot, .npz the "
+        "samples in the data's own coordinates.",
+    )
     sample.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
     sample.add_argument("--num", type=_positive_int, default=64, help="number of samples (default 64)")
     sample.add_argument("--steps", type=_positive_int, help="reverse steps K <= T (default: all T; fewer respaces)")
@@ -148,9 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", default="auto")
     sample.add_argument("--out", required=True, type=Path, help="output .png or .npz")
-    sample.add_argument("--trajectory", action="store_true",
-                        help="(.npz) also store x_t and x0_hat at up to 100 steps of the reverse process")
+    sample.add_argument(
+        "--trajectory",
+        action="store_true",
+        help="(.npz) also store x_t and x0_hat at up to 100 steps of the reverse process",
+    )
     sample.add_argument("--quiet", action="store_true")
+    from ddpm_studio.cli_eval import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -163,9 +185,23 @@ def _train_config(args: argparse.Namespace):
 
     if args.resume:
         config = load_run_config(args.out)
-        ignored = [f"--{n.replace('_', '-')}" for n in ("data", "model", "param", "variance", "loss", "schedule",
-                                                         "num_timesteps", "batch_size", "lr", "seed", "image_size")
-                   if getattr(args, n) is not None]
+        ignored = [
+            f"--{n.replace('_', '-')}"
+            for n in (
+                "data",
+                "model",
+                "param",
+                "variance",
+                "loss",
+                "schedule",
+                "num_timesteps",
+                "batch_size",
+                "lr",
+                "seed",
+                "image_size",
+            )
+            if getattr(args, n) is not None
+        ]
         if ignored:
             print(f"note: resuming keeps the run's own settings; ignored {' '.join(ignored)}", file=sys.stderr)
     else:
@@ -175,17 +211,29 @@ def _train_config(args: argparse.Namespace):
         if args.image_size is not None:
             config.data.image_size = args.image_size
         for flag, section, name in [
-            ("model", "model", "preset"), ("param", "diffusion", "parameterization"),
-            ("variance", "diffusion", "variance"), ("loss", "train", "loss"),
-            ("schedule", "diffusion", "schedule"), ("num_timesteps", "diffusion", "num_timesteps"),
-            ("batch_size", "train", "batch_size"), ("lr", "train", "lr"), ("warmup", "train", "warmup"),
-            ("ema_decay", "train", "ema_decay"), ("grad_clip", "train", "grad_clip"), ("seed", "train", "seed"),
+            ("model", "model", "preset"),
+            ("param", "diffusion", "parameterization"),
+            ("variance", "diffusion", "variance"),
+            ("loss", "train", "loss"),
+            ("schedule", "diffusion", "schedule"),
+            ("num_timesteps", "diffusion", "num_timesteps"),
+            ("batch_size", "train", "batch_size"),
+            ("lr", "train", "lr"),
+            ("warmup", "train", "warmup"),
+            ("ema_decay", "train", "ema_decay"),
+            ("grad_clip", "train", "grad_clip"),
+            ("seed", "train", "seed"),
             ("clip_x0", "diffusion", "clip_x0"),
         ]:
             if getattr(args, flag) is not None:
                 setattr(getattr(config, section), name, getattr(args, flag))
-    for flag, name in [("steps", "steps"), ("device", "device"), ("log_every", "log_every"),
-                       ("preview_every", "preview_every"), ("checkpoint_every", "checkpoint_every")]:
+    for flag, name in [
+        ("steps", "steps"),
+        ("device", "device"),
+        ("log_every", "log_every"),
+        ("preview_every", "preview_every"),
+        ("checkpoint_every", "checkpoint_every"),
+    ]:
         if getattr(args, flag) is not None:
             setattr(config.train, name, getattr(args, flag))
     config.validate()
@@ -193,8 +241,8 @@ def _train_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.models import format_parameter_count
+    from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.training.events import CheckpointSaved, PreviewReady, TrainingFinished, TrainStep
     from ddpm_studio.core.training.trainer import Trainer
 
@@ -202,11 +250,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = Trainer(config, run_dir=args.out, resume=args.resume)
     main = trainer.dist.is_main
     if main:
-        print(f"{trainer.dataset.name}: {trainer.kind} {trainer.data_shape}, {len(trainer.dataset.train)} training "
-              f"items | {config.model.preset} network, {format_parameter_count(trainer.num_parameters)} parameters "
-              f"| {config.diffusion.parameterization} / {config.diffusion.variance} / {config.train.loss} | "
-              f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
-              file=sys.stderr)
+        print(
+            f"{trainer.dataset.name}: {trainer.kind} {trainer.data_shape}, {len(trainer.dataset.train)} training "
+            f"items | {config.model.preset} network, {format_parameter_count(trainer.num_parameters)} parameters "
+            f"| {config.diffusion.parameterization} / {config.diffusion.variance} / {config.train.loss} | "
+            f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
+            file=sys.stderr,
+        )
         if trainer.dataset.skipped:
             print(f"skipped {len(trainer.dataset.skipped)} unreadable file(s); see the log", file=sys.stderr)
     bar = ProgressBar(config.train.steps, "train", enabled=main and not args.quiet)
@@ -217,15 +267,21 @@ def cmd_train(args: argparse.Namespace) -> int:
             if isinstance(event, TrainStep):
                 loss_text = f"loss {event.loss:.4f} {event.steps_per_sec:.1f} it/s"
             elif isinstance(event, PreviewReady) and main:
-                save_preview(trainer.pipeline(), event.samples, args.out / "samples" / f"preview_{event.step:08d}.png",
-                             reference=trainer.dataset.heldout)
+                save_preview(
+                    trainer.pipeline(),
+                    event.samples,
+                    args.out / "samples" / f"preview_{event.step:08d}.png",
+                    reference=trainer.dataset.heldout,
+                )
             elif isinstance(event, CheckpointSaved):
                 pass
             elif isinstance(event, TrainingFinished) and main:
                 bar.update(event.step, loss_text, force=True)
                 bar.close()
-                print(f"done: {event.step} steps ({event.reason}); checkpoint in {args.out / 'checkpoints'}",
-                      file=sys.stderr)
+                print(
+                    f"done: {event.step} steps ({event.reason}); checkpoint in {args.out / 'checkpoints'}",
+                    file=sys.stderr,
+                )
             bar.update(trainer.step, loss_text)
     except KeyboardInterrupt:
         bar.close()
@@ -242,8 +298,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- sample
 def cmd_sample(args: argparse.Namespace) -> int:
     from ddpm_studio.core.export import save_npz, subsample_indices
-    from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.pipeline import load_pipeline
+    from ddpm_studio.core.previews import save_preview
 
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".npz"):
@@ -276,8 +332,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         arrays = {"samples": _to_data(pipeline, final)}
         if args.trajectory:
-            arrays.update(trajectory_t=np.asarray(traj_t, dtype=np.int64), trajectory_x=np.stack(traj_x),
-                          trajectory_x0_hat=np.stack(traj_x0))
+            arrays.update(
+                trajectory_t=np.asarray(traj_t, dtype=np.int64),
+                trajectory_x=np.stack(traj_x),
+                trajectory_x0_hat=np.stack(traj_x0),
+            )
         save_npz(args.out, **arrays)
     print(f"wrote {args.num} samples ({steps} {args.method} steps) to {args.out}", file=sys.stderr)
     return 0
@@ -307,7 +366,9 @@ def run_cli(argv: list[str]) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        handler = COMMANDS[args.command]
+        from ddpm_studio import cli_eval
+
+        handler = {**COMMANDS, **cli_eval.COMMANDS}[args.command]
         return handler(args)
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int) else 0

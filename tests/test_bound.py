@@ -2,7 +2,6 @@
 
 import math
 
-import pytest
 import torch
 
 from ddpm_studio.core.diffusion import GaussianDiffusion

@@ -17,8 +17,24 @@ from ddpm_studio.core.runs import list_checkpoints, read_metrics
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("cli") / "moons"
-    code = run_cli(["train", "--data", "moons", "--steps", "30", "--T", "50", "--log-every", "10",
-                    "--preview-every", "15", "--out", str(run), "--quiet"])
+    code = run_cli(
+        [
+            "train",
+            "--data",
+            "moons",
+            "--steps",
+            "30",
+            "--T",
+            "50",
+            "--log-every",
+            "10",
+            "--preview-every",
+            "15",
+            "--out",
+            str(run),
+            "--quiet",
+        ]
+    )
     assert code == 0
     return run
 
@@ -28,7 +44,9 @@ def test_train_writes_a_run_folder(trained_run):
     assert [r["step"] for r in read_metrics(trained_run)] == [10, 20, 30]
     assert [s for s, _ in list_checkpoints(trained_run)] == [30]
     assert sorted(p.name for p in (trained_run / "samples").iterdir()) == [
-        "preview_00000015.png", "preview_00000030.png"]
+        "preview_00000015.png",
+        "preview_00000030.png",
+    ]
 
 
 def test_resume_continues_the_step_count(trained_run, tmp_path):
@@ -46,8 +64,23 @@ def test_sample_png_and_npz_with_trajectory(trained_run, tmp_path):
     assert run_cli(["sample", str(trained_run), "--num", "50", "--steps", "10", "--out", str(png), "--quiet"]) == 0
     assert Image.open(png).size == (512, 512)
     npz = tmp_path / "s.npz"
-    assert run_cli(["sample", str(trained_run), "--num", "20", "--out", str(npz), "--trajectory",
-                    "--method", "ddim", "--quiet"]) == 0
+    assert (
+        run_cli(
+            [
+                "sample",
+                str(trained_run),
+                "--num",
+                "20",
+                "--out",
+                str(npz),
+                "--trajectory",
+                "--method",
+                "ddim",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     data = np.load(npz)
     assert data["samples"].shape == (20, 2)
     assert data["trajectory_t"].shape == (50,) and data["trajectory_t"][0] == 49 and data["trajectory_t"][-1] == 0
@@ -57,31 +90,56 @@ def test_sample_png_and_npz_with_trajectory(trained_run, tmp_path):
 
 def test_sample_images_npz_is_uint8_hwc(tmp_path):
     run = tmp_path / "digits"
-    assert run_cli(["train", "--data", "digits", "--image-size", "8", "--steps", "2", "--batch-size", "8",
-                    "--T", "30", "--preview-every", "0", "--out", str(run), "--quiet"]) == 0
+    assert (
+        run_cli(
+            [
+                "train",
+                "--data",
+                "digits",
+                "--image-size",
+                "8",
+                "--steps",
+                "2",
+                "--batch-size",
+                "8",
+                "--T",
+                "30",
+                "--preview-every",
+                "0",
+                "--out",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "d.npz"
-    assert run_cli(["sample", str(run), "--num", "3", "--steps", "5", "--out", str(out), "--trajectory",
-                    "--quiet"]) == 0
+    assert (
+        run_cli(["sample", str(run), "--num", "3", "--steps", "5", "--out", str(out), "--trajectory", "--quiet"]) == 0
+    )
     data = np.load(out)
     assert data["samples"].dtype == np.uint8 and data["samples"].shape == (3, 8, 8, 1)
     assert data["trajectory_x"].shape == (5, 3, 8, 8, 1)
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["train", "--data", "nosuchset", "--out", "{tmp}/r"], "no such file or folder"),
-    (["train", "--data", "moons", "--steps", "-4", "--out", "{tmp}/r"], "positive integer"),
-    (["train", "--data", "moons", "--lr", "nan", "--out", "{tmp}/r"], "train.lr"),
-    (["train", "--data", "moons", "--lr", "0", "--out", "{tmp}/r"], "train.lr"),
-    (["train", "--data", "moons", "--T", "0", "--out", "{tmp}/r"], "positive integer"),
-    (["train", "--data", "moons", "--batch-size", "999999", "--out", "{tmp}/r"], "larger than"),
-    (["train", "--data", "moons", "--device", "tpu", "--out", "{tmp}/r"], "unknown device"),
-    (["train", "--data", "moons", "--variance", "learned", "--out", "{tmp}/r"], "vlb"),
-    (["train", "--out", "{tmp}/r", "--resume"], "not a folder"),
-    (["train", "--data", "moons", "--param", "score", "--out", "{tmp}/r"], "invalid choice"),
-    (["sample", "{tmp}", "--out", "{tmp}/x.png"], "not a DDPM Studio run folder"),
-    (["sample", "{tmp}/missing", "--out", "{tmp}/x.png"], "not a folder"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["train", "--data", "nosuchset", "--out", "{tmp}/r"], "no such file or folder"),
+        (["train", "--data", "moons", "--steps", "-4", "--out", "{tmp}/r"], "positive integer"),
+        (["train", "--data", "moons", "--lr", "nan", "--out", "{tmp}/r"], "train.lr"),
+        (["train", "--data", "moons", "--lr", "0", "--out", "{tmp}/r"], "train.lr"),
+        (["train", "--data", "moons", "--T", "0", "--out", "{tmp}/r"], "positive integer"),
+        (["train", "--data", "moons", "--batch-size", "999999", "--out", "{tmp}/r"], "larger than"),
+        (["train", "--data", "moons", "--device", "tpu", "--out", "{tmp}/r"], "unknown device"),
+        (["train", "--data", "moons", "--variance", "learned", "--out", "{tmp}/r"], "vlb"),
+        (["train", "--out", "{tmp}/r", "--resume"], "not a folder"),
+        (["train", "--data", "moons", "--param", "score", "--out", "{tmp}/r"], "invalid choice"),
+        (["sample", "{tmp}", "--out", "{tmp}/x.png"], "not a DDPM Studio run folder"),
+        (["sample", "{tmp}/missing", "--out", "{tmp}/x.png"], "not a folder"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_errors_are_one_line_with_exit_2(argv, match, tmp_path, capsys):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert run_cli(argv) == 2
@@ -120,6 +178,7 @@ def test_checkpoint_from_another_model_is_refused(trained_run, tmp_path, capsys)
 
 def test_help_on_every_command():
     for command in ([], ["train"], ["sample"]):
-        result = subprocess.run([sys.executable, "-m", "ddpm_studio", *command, "--help"], capture_output=True,
-                                text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "ddpm_studio", *command, "--help"], capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 0 and "usage:" in result.stdout

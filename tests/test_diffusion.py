@@ -157,9 +157,12 @@ def test_learned_variance_interpolates_log_range(betas):
     post = ((1 - ab[ti - 1]) / (1 - ab[ti]) * betas[ti]).item()
     x = torch.zeros(1, 2, dtype=torch.float64)
     t = torch.tensor([ti])
-    for u, want in [(1.0, math.log(betas[ti].item())), (-1.0, math.log(post)),
-                    (0.0, 0.5 * (math.log(betas[ti].item()) + math.log(post))),
-                    (2.0, 1.5 * math.log(betas[ti].item()) - 0.5 * math.log(post))]:  # unclamped
+    for u, want in [
+        (1.0, math.log(betas[ti].item())),
+        (-1.0, math.log(post)),
+        (0.0, 0.5 * (math.log(betas[ti].item()) + math.log(post))),
+        (2.0, 1.5 * math.log(betas[ti].item()) - 0.5 * math.log(post)),
+    ]:  # unclamped
         out = d.p_mean_variance(torch.tensor([[0.0, 0.0, u, u]], dtype=torch.float64), x, t)
         assert out["log_variance"][0, 0].item() == pytest.approx(want)
         assert out["variance"][0, 0].item() == pytest.approx(math.exp(want))
@@ -265,10 +268,11 @@ def test_fixed_variance_vlb_is_scaled_squared_mean_error():
         (lambda d: d.q_sample(torch.randn(2, 2), torch.tensor([0, 100])), r"0\.\.99"),
         (lambda d: d.q_sample(torch.randn(2, 2), torch.tensor([0.0, 1.0])), "LongTensor"),
         (lambda d: d.p_mean_variance(torch.randn(2, 3), torch.randn(2, 2), torch.tensor([1, 2])), r"expected \(2, 2\)"),
-        (lambda d: d.p_mean_variance(torch.full((2, 2), float("nan")), torch.randn(2, 2), torch.tensor([1, 2])),
-         "NaN"),
-        (lambda d: d.training_losses(lambda x, t: x, torch.randn(2, 2), torch.tensor([1, 2]), loss="l1"),
-         "simple, vlb, hybrid"),
+        (lambda d: d.p_mean_variance(torch.full((2, 2), float("nan")), torch.randn(2, 2), torch.tensor([1, 2])), "NaN"),
+        (
+            lambda d: d.training_losses(lambda x, t: x, torch.randn(2, 2), torch.tensor([1, 2]), loss="l1"),
+            "simple, vlb, hybrid",
+        ),
     ],
 )
 def test_bad_input_raises_readable_value_error(call, match):
@@ -276,11 +280,14 @@ def test_bad_input_raises_readable_value_error(call, match):
         call(GaussianDiffusion(make_betas("linear", T)))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"parameterization": "score"}, "eps, mean, x0, v"),
-    ({"variance": "huge"}, "fixed_large, fixed_small, learned"),
-    ({"decoder": "laplace"}, "discrete, gaussian"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"parameterization": "score"}, "eps, mean, x0, v"),
+        ({"variance": "huge"}, "fixed_large, fixed_small, learned"),
+        ({"decoder": "laplace"}, "discrete, gaussian"),
+    ],
+)
 def test_unknown_names_list_the_choices(kwargs, match):
     with pytest.raises(ValueError, match=match):
         GaussianDiffusion(make_betas("linear", T), **kwargs)

@@ -21,7 +21,9 @@ def test_normal_kl_matches_numerical_integral(mq, vq, mp, vp):
 
 def test_gaussian_log_density_matches_scipy():
     x = np.linspace(-3, 3, 13)
-    got = gaussian_log_density(torch.tensor(x), torch.tensor(0.4, dtype=torch.float64), torch.tensor(math.log(0.7), dtype=torch.float64))
+    got = gaussian_log_density(
+        torch.tensor(x), torch.tensor(0.4, dtype=torch.float64), torch.tensor(math.log(0.7), dtype=torch.float64)
+    )
     np.testing.assert_allclose(got.numpy(), stats.norm(0.4, math.sqrt(0.7)).logpdf(x), rtol=1e-12)
 
 
@@ -45,7 +47,8 @@ def test_discretized_likelihood_is_the_bin_mass(mean, var):
 def test_discretized_likelihood_is_stable_in_the_far_tail():
     """Bins many sigmas away keep a finite log that is still ordered, instead of log(0)."""
     x = torch.tensor([0.0, 0.2, 0.4], dtype=torch.float64)
-    got = discretized_gaussian_log_likelihood(x, torch.tensor(-0.5, dtype=torch.float64),
-                                              torch.tensor(math.log(0.01), dtype=torch.float64))
+    got = discretized_gaussian_log_likelihood(
+        x, torch.tensor(-0.5, dtype=torch.float64), torch.tensor(math.log(0.01), dtype=torch.float64)
+    )
     assert torch.isfinite(got).all()
     assert got[0] > got[1] >= got[2]

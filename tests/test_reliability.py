@@ -23,8 +23,25 @@ from ddpm_studio.core.training.config import default_config
 from ddpm_studio.core.training.events import TrainStep
 from ddpm_studio.core.training.trainer import CheckpointWriteError, Trainer
 
-TRAIN = [sys.executable, "-m", "ddpm_studio", "train", "--data", "moons", "--T", "50", "--log-every", "1",
-         "--checkpoint-every", "1", "--preview-every", "0", "--device", "cpu", "--quiet"]
+TRAIN = [
+    sys.executable,
+    "-m",
+    "ddpm_studio",
+    "train",
+    "--data",
+    "moons",
+    "--T",
+    "50",
+    "--log-every",
+    "1",
+    "--checkpoint-every",
+    "1",
+    "--preview-every",
+    "0",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 @pytest.mark.parametrize("delay", [0.6, 1.3, 2.1])
@@ -32,8 +49,9 @@ def test_sigkill_at_any_moment_leaves_a_loadable_run(tmp_path, delay):
     """Checkpoints every step, so the kill often lands inside a save; the run must always load and resume."""
     run = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([*TRAIN, "--steps", "100000", "--out", str(run)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*TRAIN, "--steps", "100000", "--out", str(run)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 60
     while not list_checkpoints(run) and time.time() < deadline:  # wait for the first checkpoint
         time.sleep(0.05)
@@ -45,8 +63,13 @@ def test_sigkill_at_any_moment_leaves_a_loadable_run(tmp_path, delay):
     path, _, meta = found
     steps = [r["step"] for r in read_metrics(run)]  # no torn line breaks reading
     assert steps == sorted(steps) and steps
-    result = subprocess.run([*TRAIN, "--out", str(run), "--resume", "--steps", str(meta["step"] + 3)],
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*TRAIN, "--out", str(run), "--resume", "--steps", str(meta["step"] + 3)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert list_checkpoints(run)[-1][0] == meta["step"] + 3
     assert [r["step"] for r in read_metrics(run)] == list(range(1, meta["step"] + 4))
@@ -117,24 +140,43 @@ def test_checkpoint_from_newer_format_is_refused(tmp_path):
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("rel") / "run"
-    assert run_cli(["train", "--data", "moons", "--steps", "5", "--T", "50", "--out", str(run), "--quiet",
-                    "--preview-every", "0"]) == 0
+    assert (
+        run_cli(
+            [
+                "train",
+                "--data",
+                "moons",
+                "--steps",
+                "5",
+                "--T",
+                "50",
+                "--out",
+                str(run),
+                "--quiet",
+                "--preview-every",
+                "0",
+            ]
+        )
+        == 0
+    )
     return run
 
 
 def _rewrite_checkpoint(run: Path, edit) -> None:
-    (_, path), = list_checkpoints(run)
+    ((_, path),) = list_checkpoints(run)
     tensors, meta = load_checkpoint(path)
     edit(tensors, meta)
     runs.save_checkpoint(path, tensors, meta)
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda t, m: t.pop(next(k for k in t if k.startswith("ema."))), "missing 1 tensor"),
-    (lambda t, m: t.update({"ema.extra.weight": torch.zeros(1)}), "unexpected tensor"),
-    (lambda t, m: t.update({k: torch.zeros(7) for k in [next(k for k in t if k.startswith("ema."))]}),
-     "has shape"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda t, m: t.pop(next(k for k in t if k.startswith("ema."))), "missing 1 tensor"),
+        (lambda t, m: t.update({"ema.extra.weight": torch.zeros(1)}), "unexpected tensor"),
+        (lambda t, m: t.update({k: torch.zeros(7) for k in [next(k for k in t if k.startswith("ema."))]}), "has shape"),
+    ],
+)
 def test_mismatched_checkpoints_name_the_mismatch(small_run, tmp_path, edit, match):
     import shutil
 
@@ -191,12 +233,15 @@ def test_unwritable_output_folder_is_one_line_in_the_cli(tmp_path, capsys):
     assert len(err) == 1 and "cannot write" in err[0]
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda p: np.save(p / "d.npy", np.zeros((10, 3, 4, 5, 6))), "expected shape"),
-    (lambda p: np.save(p / "d.npy", np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]])), "NaN"),
-    (lambda p: (p / "d.csv").write_text("x,y\n1,2\nfoo,bar\n3,4\n"), "not numeric"),
-    (lambda p: (p / "empty").mkdir(), "no readable images|holds no"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p: np.save(p / "d.npy", np.zeros((10, 3, 4, 5, 6))), "expected shape"),
+        (lambda p: np.save(p / "d.npy", np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]])), "NaN"),
+        (lambda p: (p / "d.csv").write_text("x,y\n1,2\nfoo,bar\n3,4\n"), "not numeric"),
+        (lambda p: (p / "empty").mkdir(), "no readable images|holds no"),
+    ],
+)
 def test_bad_data_files_give_one_line_and_exit_2(tmp_path, capsys, make, match):
     make(tmp_path)
     target = next(p for p in tmp_path.iterdir() if p.name != "out")

@@ -25,8 +25,7 @@ def optimal_eps(diffusion):
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 @pytest.mark.parametrize(
     "num_steps, method, eta, tol",
-    [(None, "ancestral", 0.0, 0.02), (100, "ancestral", 0.0, 0.03), (250, "ddim", 0.0, 0.03),
-     (250, "ddim", 1.0, 0.04)],
+    [(None, "ancestral", 0.0, 0.02), (100, "ancestral", 0.0, 0.03), (250, "ddim", 0.0, 0.03), (250, "ddim", 1.0, 0.04)],
 )
 def test_samples_match_gaussian_data(schedule, num_steps, method, eta, tol):
     d = GaussianDiffusion(make_betas(schedule, 1000))
@@ -40,9 +39,12 @@ def test_fixed_small_ancestral_equals_ddim_eta_one():
     """Song et al. 2021: eta = 1 makes DDIM the ancestral sampler with sigma^2 = beta~' (M12 on the chain)."""
     d = GaussianDiffusion(make_betas("linear", 1000), variance="fixed_small")
     kw = dict(num_steps=40, generator=None)
-    a = d.sample_final(optimal_eps(d), (64, 2), method="ancestral", **{**kw, "generator": torch.Generator().manual_seed(3)})
-    b = d.sample_final(optimal_eps(d), (64, 2), method="ddim", eta=1.0,
-                       **{**kw, "generator": torch.Generator().manual_seed(3)})
+    a = d.sample_final(
+        optimal_eps(d), (64, 2), method="ancestral", **{**kw, "generator": torch.Generator().manual_seed(3)}
+    )
+    b = d.sample_final(
+        optimal_eps(d), (64, 2), method="ddim", eta=1.0, **{**kw, "generator": torch.Generator().manual_seed(3)}
+    )
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
@@ -109,6 +111,7 @@ def test_learned_variance_respaced_uses_the_respaced_range():
     d = GaussianDiffusion(make_betas("linear", 1000), variance="learned")
     eps_model = optimal_eps(d)
     for u in (1.0, -1.0):
+
         def model(x, t, u=u):
             return torch.cat([eps_model(x, t), torch.full_like(x, u)], 1)
 
@@ -116,11 +119,14 @@ def test_learned_variance_respaced_uses_the_respaced_range():
         assert x.std().item() == pytest.approx(S, rel=0.06)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"method": "euler"}, "ancestral, ddim"),
-    ({"num_steps": 0}, "1..100"),
-    ({"eta": 2.0}, "eta"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"method": "euler"}, "ancestral, ddim"),
+        ({"num_steps": 0}, "1..100"),
+        ({"eta": 2.0}, "eta"),
+    ],
+)
 def test_bad_sampling_settings(kwargs, match):
     d = GaussianDiffusion(make_betas("linear", 100))
     with pytest.raises(ValueError, match=match):

@@ -75,8 +75,13 @@ def test_image_run_trains_a_unet_on_digits(tmp_path):
     assert pipeline.kind == "images" and pipeline.data_shape == (1, 8, 8)
 
 
-COMBOS = [c for c in itertools.product(["eps", "mean", "x0", "v"], ["fixed_large", "fixed_small", "learned"],
-                                       ["simple", "vlb", "hybrid"]) if not (c[1] == "learned" and c[2] == "simple")]
+COMBOS = [
+    c
+    for c in itertools.product(
+        ["eps", "mean", "x0", "v"], ["fixed_large", "fixed_small", "learned"], ["simple", "vlb", "hybrid"]
+    )
+    if not (c[1] == "learned" and c[2] == "simple")
+]
 
 
 @pytest.mark.parametrize("param, variance, loss", COMBOS)
@@ -114,7 +119,7 @@ def test_losses_fall(moons):
 def test_checkpoint_round_trips_exactly(tmp_path, moons):
     trainer = Trainer(small_points_config(steps=10), run_dir=tmp_path / "run", dataset=moons)
     run_all(trainer)
-    (step, path), = list_checkpoints(tmp_path / "run")
+    ((step, path),) = list_checkpoints(tmp_path / "run")
     assert step == 10
     tensors, meta = load_checkpoint(path)
     expected, expected_meta = trainer.state_tensors()
@@ -125,8 +130,13 @@ def test_checkpoint_round_trips_exactly(tmp_path, moons):
 
 
 def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
-    return {k: v.clone() for k, v in {**trainer.net.state_dict(),
-                                       **{f"ema.{n}": p for n, p in trainer.ema.model.state_dict().items()}}.items()}
+    return {
+        k: v.clone()
+        for k, v in {
+            **trainer.net.state_dict(),
+            **{f"ema.{n}": p for n, p in trainer.ema.model.state_dict().items()},
+        }.items()
+    }
 
 
 def test_resume_is_bit_identical_to_a_straight_run(tmp_path, moons):
@@ -177,10 +187,15 @@ def test_nan_loss_stops_with_a_message_naming_the_step(tmp_path, moons):
     assert load_pipeline(tmp_path / "run").step == 20
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("steps", -5, "train.steps"), ("lr", 0.0, "train.lr"), ("lr", float("nan"), "train.lr"),
-    ("batch_size", 0, "train.batch_size"),
-])
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("steps", -5, "train.steps"),
+        ("lr", 0.0, "train.lr"),
+        ("lr", float("nan"), "train.lr"),
+        ("batch_size", 0, "train.batch_size"),
+    ],
+)
 def test_bad_settings_are_named(field, value, match):
     config = small_points_config()
     setattr(config.train, field, value)
@@ -212,9 +227,29 @@ def test_config_json_round_trip_and_field_errors():
 def test_ddp_with_two_gloo_processes(tmp_path):
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "ddpm_studio", "train", "--data", "moons", "--steps", "20", "--T", "100", "--log-every", "5",
-           "--device", "cpu", "--out", str(run), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "ddpm_studio",
+        "train",
+        "--data",
+        "moons",
+        "--steps",
+        "20",
+        "--T",
+        "100",
+        "--log-every",
+        "5",
+        "--device",
+        "cpu",
+        "--out",
+        str(run),
+        "--quiet",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "x 2 processes" in result.stderr

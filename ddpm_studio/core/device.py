@@ -37,6 +37,8 @@ def resolve_device(name: str = "auto") -> torch.device:
             raise ValueError(f"device {name!r} was requested but CUDA is not available on this machine")
         index = name.partition(":")[2]
         if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
-            raise ValueError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA devices")
+            raise ValueError(
+                f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA devices"
+            )
         return torch.device(name)
     raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps")

@@ -143,8 +143,7 @@ class GaussianDiffusion:
             raise ValueError(f"t has {t.shape[0]} timesteps but {name} has a batch of {x.shape[0]}")
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= self.num_timesteps):
             raise ValueError(
-                f"timesteps must lie in 0..{self.num_timesteps - 1} (0-based), got "
-                f"{int(t.min())}..{int(t.max())}"
+                f"timesteps must lie in 0..{self.num_timesteps - 1} (0-based), got {int(t.min())}..{int(t.max())}"
             )
 
     def _split_output(self, model_output: torch.Tensor, x_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -233,7 +232,7 @@ class GaussianDiffusion:
         return torch.exp(log_var), log_var
 
     def p_mean_variance(
-        self, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor
+        self, model_output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, clip_x0: bool | None = None
     ) -> dict[str, torch.Tensor]:
         """Mean, variance, log variance and x0_hat of p_theta(x_{t-1} | x_t) (M7-M13).
 
@@ -241,6 +240,7 @@ class GaussianDiffusion:
             model_output: network output at (x_t, t): shape like x_t, or (B, 2C, ...) under "learned" variance
                 (the second half is u of M13).
             x_t: shape (B, C, ...). t: LongTensor (B,), 0-based.
+            clip_x0: override the process's clipping (training turns it off: a clamp passes no gradient).
         Returns:
             dict with "mean" (like x_t), "variance" and "log_variance" (broadcastable to x_t), "x0_hat" (like
             x_t, clipped to [-1, 1] when clip_x0), "eps_hat" (the noise that x0_hat implies).
@@ -248,7 +248,7 @@ class GaussianDiffusion:
         self._check(x_t, t, "x_t")
         mean_output, u = self._split_output(model_output, x_t)
         x0_hat = self.predict_x0(mean_output, x_t, t)
-        if self.clip_x0:
+        if self.clip_x0 if clip_x0 is None else clip_x0:
             x0_hat = x0_hat.clamp(-1.0, 1.0)
             mean = self._posterior_mean(x0_hat, x_t, t)  # M9 with the clipped estimate
         elif self.parameterization == "eps":  # M7, directly
@@ -295,11 +295,16 @@ class GaussianDiffusion:
         return -gaussian_log_density(x0, mean, log_var)
 
     def _vlb_from_output(
-        self, model_output: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor
+        self,
+        model_output: torch.Tensor,
+        x0: torch.Tensor,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        clip_x0: bool | None = None,
     ) -> torch.Tensor:
         """L_{t-1} (KL, M14-M15) for t > 0 and L_0 (M16) at t = 0, summed over dimensions, in nats: (B,)."""
         true_mean, _, true_log_var = self.q_posterior(x0, x_t, t)
-        out = self.p_mean_variance(model_output, x_t, t)
+        out = self.p_mean_variance(model_output, x_t, t, clip_x0=clip_x0)
         kl = sum_flat(normal_kl(true_mean, true_log_var, out["mean"], out["log_variance"]))
         nll = sum_flat(self._decoder_nll(x0, out["mean"], out["log_variance"]))
         return torch.where(t == 0, nll, kl)
@@ -369,11 +374,12 @@ class GaussianDiffusion:
         mse = mean_flat((self.training_target(x0, x_t, t, noise) - mean_output) ** 2)
         scale = self.num_timesteps / dims
         if loss == "vlb":
-            vlb = scale * self._vlb_from_output(model_output, x0, x_t, t)
+            # no clipping while training (as improved-diffusion): the clamp would cut the mean's gradient
+            vlb = scale * self._vlb_from_output(model_output, x0, x_t, t, clip_x0=False)
             return {"loss": vlb, "mse": mse.detach(), "vlb": vlb.detach()}
         # Stop-gradient on the mean (M19): the bound only steers the variance in the hybrid objective.
         frozen = mean_output.detach() if u is None else torch.cat([mean_output.detach(), u], dim=1)
-        vlb = scale * self._vlb_from_output(frozen, x0, x_t, t)
+        vlb = scale * self._vlb_from_output(frozen, x0, x_t, t, clip_x0=False)
         if loss == "simple":
             return {"loss": mse, "mse": mse.detach(), "vlb": vlb.detach()}
         return {"loss": mse + HYBRID_VLB_WEIGHT * vlb, "mse": mse.detach(), "vlb": vlb.detach()}
@@ -397,8 +403,6 @@ class GaussianDiffusion:
 
     def sample_final(self, model: Model, shape: tuple[int, ...], **kwargs) -> torch.Tensor:
         """Run :meth:`sample` to the end and return the final x_0, shape ``shape``."""
-        last = None
-        for last in self.sample(model, shape, **kwargs):
-            pass
-        assert last is not None
-        return last.x
+        from ddpm_studio.core.sampling import run_to_end
+
+        return run_to_end(self.sample(model, shape, **kwargs)).x

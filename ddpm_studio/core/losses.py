@@ -36,9 +36,7 @@ def normal_kl(
     that a tiny variance never divides by zero.
     """
     inv_var_p = torch.exp(-log_var_p)
-    return 0.5 * (
-        -1.0 + log_var_p - log_var_q + torch.exp(log_var_q) * inv_var_p + (mean_q - mean_p) ** 2 * inv_var_p
-    )
+    return 0.5 * (-1.0 + log_var_p - log_var_q + torch.exp(log_var_q) * inv_var_p + (mean_q - mean_p) ** 2 * inv_var_p)
 
 
 def gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
@@ -62,9 +60,7 @@ def _log_mass_between(lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
     return log_b + torch.log(-torch.expm1(ratio))
 
 
-def discretized_gaussian_log_likelihood(
-    x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor
-) -> torch.Tensor:
+def discretized_gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """log P(x) of 8-bit pixel values under N(mean, exp(log_var)), per dimension, in nats (M16).
 
     The probability of pixel value x (in [-1, 1]) is the Gaussian mass in [x - 1/255, x + 1/255], with the lower

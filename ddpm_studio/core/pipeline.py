@@ -19,7 +19,7 @@ from torch import nn
 from ddpm_studio.core.diffusion import GaussianDiffusion
 from ddpm_studio.core.models import build_model
 from ddpm_studio.core.runs import RunError, latest_loadable_checkpoint, read_config
-from ddpm_studio.core.sampling import SampleStep
+from ddpm_studio.core.sampling import SampleStep, run_to_end
 from ddpm_studio.core.schedule import make_betas
 from ddpm_studio.core.training.config import ConfigError, DiffusionConfig, RunConfig
 
@@ -99,17 +99,18 @@ class DiffusionPipeline:
             generator = torch.Generator(device=self.device).manual_seed(int(seed))
         model = FloatOutput(self.network, self.device).eval()
         return self.diffusion.sample(
-            model, (num_samples, *self.data_shape), num_steps=num_steps, method=method, eta=eta,
-            generator=generator, device=self.device,
+            model,
+            (num_samples, *self.data_shape),
+            num_steps=num_steps,
+            method=method,
+            eta=eta,
+            generator=generator,
+            device=self.device,
         )
 
     def sample_final(self, num_samples: int, **kwargs) -> torch.Tensor:
         """Run :meth:`sample` to the end; the final x_0 in model space, on the CPU."""
-        last = None
-        for last in self.sample(num_samples, **kwargs):
-            pass
-        assert last is not None
-        return last.x.detach().cpu()
+        return run_to_end(self.sample(num_samples, **kwargs)).x.detach().cpu()
 
     def to_data_space(self, x: torch.Tensor) -> torch.Tensor:
         """Model space -> the data's coordinates: points un-standardised; images clamped to [-1, 1]."""
@@ -135,7 +136,7 @@ def data_shape_from_meta(meta: dict) -> tuple[int, ...]:
 def load_network_state(net: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, source: str) -> None:
     """Copy ``prefix``-ed tensors into ``net``, refusing missing, extra or mis-shaped tensors by name."""
     own = net.state_dict()
-    given = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    given = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     missing = sorted(set(own) - set(given))
     extra = sorted(set(given) - set(own))
     if missing or extra:
@@ -182,8 +183,12 @@ def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = 
     data_shape = data_shape_from_meta(meta)
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     try:
-        net = build_model(config.model.preset, data_shape, learned_variance=config.diffusion.variance == "learned",
-                          dropout=config.model.dropout)
+        net = build_model(
+            config.model.preset,
+            data_shape,
+            learned_variance=config.diffusion.variance == "learned",
+            dropout=config.model.dropout,
+        )
     except ValueError as exc:
         raise RunError(f"{run_dir}: {exc}") from None
     load_network_state(net, tensors, "ema.", path.name)
@@ -193,6 +198,13 @@ def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = 
     if kind == "points" and (shift is None or scale is None):
         raise RunError(f"{path.name} lacks the data standardisation (data.shift / data.scale)")
     return DiffusionPipeline(
-        config=config, diffusion=build_diffusion(config.diffusion, kind), network=net, kind=kind,
-        data_shape=data_shape, device=dev, shift=shift, scale=scale, step=int(meta.get("step", 0)),
+        config=config,
+        diffusion=build_diffusion(config.diffusion, kind),
+        network=net,
+        kind=kind,
+        data_shape=data_shape,
+        device=dev,
+        shift=shift,
+        scale=scale,
+        step=int(meta.get("step", 0)),
     )

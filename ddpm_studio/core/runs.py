@@ -157,9 +157,7 @@ def read_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ checkpoints
-def save_checkpoint(
-    path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], metadata: dict[str, Any]
-) -> Path:
+def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> Path:
     """Write tensors + JSON metadata as one safetensors file, atomically.
 
     Args:

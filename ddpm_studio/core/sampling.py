@@ -39,6 +39,16 @@ class SampleStep:
     num_steps: int
 
 
+def run_to_end(steps: Iterator[SampleStep]) -> SampleStep:
+    """Consume a sampler and return its last record (the one holding x_0)."""
+    last = None
+    for last in steps:  # noqa: B007 - only the final record is wanted
+        pass
+    if last is None:
+        raise ValueError("the sampler produced no steps")
+    return last
+
+
 def respaced_timesteps(num_timesteps: int, num_steps: int) -> list[int]:
     """K 0-based timesteps tau_1 < ... < tau_K spread evenly over 0..T-1, with tau_1 = 0 and tau_K = T - 1 (M21).
 
@@ -157,7 +167,7 @@ def _respaced_mean_variance(
     original = diffusion.p_mean_variance(output, x, t_model)
     x0_hat = original["x0_hat"]
     mean, _, _ = chain.q_posterior(x0_hat, x, t_chain)
-    u = output[:, x.shape[1]:] if diffusion.variance == "learned" else None
+    u = output[:, x.shape[1] :] if diffusion.variance == "learned" else None
     variance, log_variance = chain._variance(u, x, t_chain)
     return {"mean": mean, "variance": variance, "log_variance": log_variance, "x0_hat": x0_hat}
 

@@ -19,11 +19,20 @@ class EMA:
         self.decay = float(decay)
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
 
+    def decay_at(self, step: int) -> float:
+        """The decay after ``step`` updates: min(decay, (1 + step) / (10 + step)).
+
+        The warm-up (as in TensorFlow's ExponentialMovingAverage with num_updates) keeps a short run's average
+        from being dominated by the random initial weights: 0.999 alone still holds 37 % of them after 1000 steps.
+        """
+        return min(self.decay, (1.0 + step) / (10.0 + step))
+
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        params = [p for p in model.parameters()]
-        shadow = [p for p in self.model.parameters()]
+    def update(self, model: nn.Module, step: int) -> None:
+        """Blend ``model``'s weights in; ``step`` counts the updates before this one (0 for the first)."""
+        params = list(model.parameters())
+        shadow = list(self.model.parameters())
         # lerp_(w, 1 - decay) == decay * shadow + (1 - decay) * w; the foreach form is one fused kernel per group
-        torch._foreach_lerp_(shadow, params, 1.0 - self.decay)
+        torch._foreach_lerp_(shadow, params, 1.0 - self.decay_at(step))
         for b_shadow, b in zip(self.model.buffers(), model.buffers()):
             b_shadow.copy_(b)

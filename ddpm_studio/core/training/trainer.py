@@ -60,8 +60,11 @@ class TrainingDiverged(RuntimeError):
     def __init__(self, step: int, config: RunConfig) -> None:
         hint = "lower the learning rate"
         if config.train.loss != "simple":
-            hint += ", or try the 'simple' / 'hybrid' loss" if config.diffusion.variance != "learned" else \
-                ", or try the 'hybrid' loss"
+            hint += (
+                ", or try the 'simple' / 'hybrid' loss"
+                if config.diffusion.variance != "learned"
+                else ", or try the 'hybrid' loss"
+            )
         super().__init__(
             f"the loss became NaN/inf at step {step}; training stopped and the last good checkpoint was kept "
             f"({hint}; lr is {config.train.lr:g})"
@@ -103,8 +106,11 @@ class Trainer:
                 "overwritten)"
             )
         self.dataset = dataset or load_dataset(
-            config.data.dataset, image_size=config.data.image_size, num_points=config.data.num_points,
-            num_images=config.data.num_images, seed=tc.seed,
+            config.data.dataset,
+            image_size=config.data.image_size,
+            num_points=config.data.num_points,
+            num_images=config.data.num_images,
+            seed=tc.seed,
         )
         self.kind = self.dataset.kind
         self.data_shape = tuple(self.dataset.data_shape)
@@ -117,8 +123,7 @@ class Trainer:
 
         torch.manual_seed(tc.seed)  # the network's initial weights depend on the seed alone
         learned = config.diffusion.variance == "learned"
-        net = build_model(config.model.preset, self.data_shape, learned_variance=learned,
-                          dropout=config.model.dropout)
+        net = build_model(config.model.preset, self.data_shape, learned_variance=learned, dropout=config.model.dropout)
         self.num_parameters = count_parameters(net)
         net = net.to(self.device)
         if self.device.type == "cuda" and self.kind == "images":
@@ -200,7 +205,7 @@ class Trainer:
             if tc.grad_clip > 0:
                 nn.utils.clip_grad_norm_(self.net.parameters(), tc.grad_clip)
             self.optimizer.step()
-            self.ema.update(self.net)
+            self.ema.update(self.net, self.step)
             self.step += 1
             window.add(losses, t * NUM_T_BANDS // T)
 
@@ -237,10 +242,15 @@ class Trainer:
         """The EMA weights as a :class:`DiffusionPipeline` (shares the weights; sample between steps)."""
         points = self.kind == "points"
         return DiffusionPipeline(
-            config=self.config, diffusion=build_diffusion(self.config.diffusion, self.kind),
-            network=self.ema.model, kind=self.kind, data_shape=self.data_shape, device=self.device,
+            config=self.config,
+            diffusion=build_diffusion(self.config.diffusion, self.kind),
+            network=self.ema.model,
+            kind=self.kind,
+            data_shape=self.data_shape,
+            device=self.device,
             shift=self.dataset.shift.detach().cpu() if points else None,
-            scale=self.dataset.scale.detach().cpu() if points else None, step=self.step,
+            scale=self.dataset.scale.detach().cpu() if points else None,
+            step=self.step,
         )
 
     def preview(self) -> torch.Tensor:
@@ -297,8 +307,9 @@ class Trainer:
     def set_run_dir(self, run_dir: str | os.PathLike[str]) -> None:
         """Move future writes to another folder (e.g. after a full disk); writes the config there."""
         self.run_dir = Path(run_dir)
-        self._write(lambda: (self.run_dir.mkdir(parents=True, exist_ok=True),
-                             write_config(self.run_dir, self.config.to_dict())))
+        self._write(
+            lambda: (self.run_dir.mkdir(parents=True, exist_ok=True), write_config(self.run_dir, self.config.to_dict()))
+        )
 
     def _write(self, fn: Callable, *args) -> None:
         try:
@@ -320,11 +331,15 @@ class Trainer:
         for section in ("model", "diffusion"):
             wanted = asdict(getattr(self.config, section))
             if saved_config.get(section) != wanted:
-                raise RunError(f"{path.name} was trained with {section} settings {saved_config.get(section)}; "
-                               f"the config asks for {wanted}")
+                raise RunError(
+                    f"{path.name} was trained with {section} settings {saved_config.get(section)}; "
+                    f"the config asks for {wanted}"
+                )
         if list(self.data_shape) != meta.get("data_shape"):
-            raise RunError(f"{path.name} was trained on data of shape {meta.get('data_shape')}, "
-                           f"this data has shape {list(self.data_shape)}")
+            raise RunError(
+                f"{path.name} was trained on data of shape {meta.get('data_shape')}, "
+                f"this data has shape {list(self.data_shape)}"
+            )
         load_network_state(self.net, tensors, "model.", path.name)
         load_network_state(self.ema.model, tensors, "ema.", path.name)
         self.optimizer.load_state_dict(_optimizer_state(tensors, meta, path.name))
@@ -371,8 +386,14 @@ class _Window:
         sums, counts = self.band_sum.tolist(), self.band_count.tolist()
         bands = tuple(s / c if c > 0 else None for s, c in zip(sums, counts))
         event = TrainStep(
-            step=trainer.step, total_steps=trainer.total_steps, loss=loss, mse=mse, vlb=vlb, lr=lr,
-            steps_per_sec=self.steps / seconds if seconds > 0 else 0.0, elapsed=trainer.elapsed,
+            step=trainer.step,
+            total_steps=trainer.total_steps,
+            loss=loss,
+            mse=mse,
+            vlb=vlb,
+            lr=lr,
+            steps_per_sec=self.steps / seconds if seconds > 0 else 0.0,
+            elapsed=trainer.elapsed,
             band_losses=bands,
         )
         self.reset()

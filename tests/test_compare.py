@@ -1,0 +1,83 @@
+"""``ddpm-studio compare``: settings, the per-setting runs and the CSV / Markdown tables."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from ddpm_studio.cli import _Parser
+from ddpm_studio.cli_eval import COMMANDS, add_commands
+from ddpm_studio.core.compare import CSV_NAME, MARKDOWN_NAME, SAMPLES_PNG, iter_compare, parse_settings
+from ddpm_studio.core.pipeline import load_pipeline
+from ddpm_studio.core.runs import RunError
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These networks are tiny: one thread is as fast, and spares OpenMP's spinning on a shared, busy CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run_command(argv: list[str]) -> int:
+    parser = _Parser(prog="ddpm-studio")
+    add_commands(parser.add_subparsers(dest="command", parser_class=_Parser))
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+def test_setting_names_parse_to_parameterization_variance_and_loss():
+    learned, mean = parse_settings("learned/hybrid, mean/vlb")
+    assert (learned.parameterization, learned.variance, learned.loss) == ("eps", "learned", "hybrid")
+    assert (mean.parameterization, mean.variance, mean.loss, mean.folder) == ("mean", "fixed_large", "vlb", "mean-vlb")
+    for bad in ("eps/fast", "learned/simple", "eps/simple,eps/simple"):
+        with pytest.raises(ValueError):
+            parse_settings(bad)
+
+
+def test_compare_trains_two_settings_and_writes_both_tables(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = [
+        "compare",
+        "--data",
+        "moons",
+        "--steps",
+        "30",
+        "--T",
+        "30",
+        "--settings",
+        "eps/simple,mean/vlb",
+        "--batch-size",
+        "128",
+        "--eval-examples",
+        "100",
+        "--samples",
+        "64",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    assert run_command(argv) == 0
+    rows = list(csv.DictReader((out / CSV_NAME).open()))
+    assert [r["name"] for r in rows] == ["eps/simple", "mean/vlb"]
+    assert all(r["status"] == "ok" and r["bound_unit"] == "nats/dim" for r in rows)
+    assert all(float(r["bound"]) > 0 and float(r["score"]) > 0 for r in rows)
+    markdown = (out / MARKDOWN_NAME).read_text()
+    table = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert len(table) == 3 and "bound (nats/dim)" in table[0]
+    assert "![eps/simple](eps-simple/samples.png)" in table[1]
+    assert (out / "mean-vlb" / SAMPLES_PNG).is_file()
+    assert load_pipeline(out / "eps-simple").step == 30  # each setting is a normal run folder
+    assert markdown in capsys.readouterr().out
+
+
+def test_compare_refuses_a_folder_that_already_holds_the_runs(tmp_path):
+    checkpoint = tmp_path / "eps-simple" / "checkpoints" / "step_00000010.safetensors"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"")
+    with pytest.raises(RunError, match="already holds"):
+        next(iter_compare("moons", 10, tmp_path, settings=parse_settings("eps/simple")))

@@ -1,0 +1,255 @@
+"""Evaluation: the bound through the pipeline API (a case with a known answer), quality scores, the step sweep,
+and ``ddpm-studio evaluate`` (MATH.md M14-M17)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ddpm_studio.cli import _Parser
+from ddpm_studio.cli_eval import COMMANDS, add_commands
+from ddpm_studio.core.data import DataSet, load_dataset
+from ddpm_studio.core.evaluation import (
+    BoundProgress,
+    BoundResult,
+    QualityScorer,
+    evaluate_bound,
+    iter_bound,
+    sweep_plan,
+)
+from ddpm_studio.core.features import FEATURE_NET_FILE, load_or_train_feature_net
+from ddpm_studio.core.pipeline import DiffusionPipeline, build_diffusion
+from ddpm_studio.core.training.config import RunConfig, default_config
+from ddpm_studio.core.training.trainer import Trainer
+
+# Model-space data x ~ N(M, S^2) per dimension; data coordinates y = x * SCALE + SHIFT (not the identity, so
+# the Jacobian of the standardisation matters: mean log SCALE = 0.5 log 0.5).
+M, S = 0.3, 0.5
+SCALE = torch.tensor([2.0, 0.25])
+SHIFT = torch.tensor([1.0, -3.0])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These networks are tiny: one thread is as fast, and spares OpenMP's spinning on a shared, busy CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class ExactGaussianDenoiser(nn.Module):
+    """The true reverse process of x0 ~ N(M, S^2): exact E[eps | x_t], and under "learned" the exact variance.
+
+    x_{t-1} and x_t are jointly Gaussian, so Var(x_{t-1} | x_t) = v_{t-1} - alpha_t v_{t-1}^2 / v_t with
+    v_t = abar_t S^2 + 1 - abar_t; u solves M13's log interpolation for that variance.
+    """
+
+    def __init__(self, diffusion, learned: bool) -> None:
+        super().__init__()
+        self.abar = diffusion.alphas_cumprod
+        self.learned = learned
+        ab, ab_prev = diffusion.alphas_cumprod, diffusion.alphas_cumprod_prev
+        v_t, v_prev = ab * S * S + 1 - ab, ab_prev * S * S + 1 - ab_prev
+        log_cond = torch.log(v_prev - diffusion.alphas * v_prev**2 / v_t)
+        log_beta, log_post = torch.log(diffusion.betas), diffusion.posterior_log_variance_clipped
+        self.u = 2 * (log_cond - log_post) / (log_beta - log_post) - 1
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        a = self.abar[t].to(x.dtype).view(-1, 1)
+        eps = (1 - a).sqrt() * (x - a.sqrt() * M) / (a * S * S + 1 - a)
+        if not self.learned:
+            return eps
+        return torch.cat([eps, self.u[t].to(x.dtype).view(-1, 1).expand_as(x)], dim=1)
+
+
+class Shrink(nn.Module):
+    """A stand-in eps network for images: 0.1 x_t, whatever t."""
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return 0.1 * x
+
+
+def gaussian_pipeline(variance: str, schedule: str = "cosine", T: int = 50) -> DiffusionPipeline:
+    config = RunConfig()
+    config.diffusion.schedule, config.diffusion.num_timesteps, config.diffusion.variance = schedule, T, variance
+    diffusion = build_diffusion(config.diffusion, "points")
+    return DiffusionPipeline(
+        config=config,
+        diffusion=diffusion,
+        network=ExactGaussianDenoiser(diffusion, variance == "learned"),
+        kind="points",
+        data_shape=(2,),
+        device=torch.device("cpu"),
+        shift=SHIFT,
+        scale=SCALE,
+    )
+
+
+def gaussian_examples(n: int = 20_000) -> torch.Tensor:
+    return M + S * torch.randn(n, 2, dtype=torch.float64)
+
+
+def true_nll_per_dim(x0: torch.Tensor) -> float:
+    """-log p(y) per dimension in data coordinates y = x * SCALE + SHIFT, averaged over examples."""
+    per_dim = 0.5 * torch.log(2 * math.pi * (S * SCALE.double()) ** 2) + 0.5 * ((x0 - M) / S) ** 2
+    return per_dim.mean().item()
+
+
+def test_bound_of_exact_reverse_process_equals_true_nll_in_data_coordinates():
+    x0 = gaussian_examples()
+    result = evaluate_bound(gaussian_pipeline("learned"), x0, batch_size=4096)
+    assert result.unit == "nats/dim"
+    assert result.jacobian == pytest.approx(torch.log(SCALE).mean().item(), abs=1e-6)
+    assert abs(result.per_dim - true_nll_per_dim(x0)) < 3 * result.stderr + 2e-3
+
+
+def test_bound_with_fixed_variance_is_above_true_nll_and_close():
+    x0 = gaussian_examples()
+    result = evaluate_bound(gaussian_pipeline("fixed_large", "linear", 100), x0, batch_size=4096)
+    nll = true_nll_per_dim(x0)
+    assert nll + 3 * result.stderr < result.per_dim < nll + 0.2
+
+
+def test_image_bound_parts_add_up_and_match_the_diffusion_bits_per_dim():
+    config = RunConfig()
+    config.diffusion.schedule, config.diffusion.num_timesteps = "cosine", 20
+    diffusion = build_diffusion(config.diffusion, "images")
+    network = Shrink()
+    pipeline = DiffusionPipeline(config, diffusion, network, "images", (1, 4, 4), torch.device("cpu"))
+    x0 = torch.randint(0, 256, (6, 1, 4, 4)).float() * 2 / 255 - 1
+    result = evaluate_bound(pipeline, x0, batch_size=6, seed=5)
+    assert result.unit == "bits/dim" and result.jacobian == 0.0 and len(result.terms) == 20
+    assert result.per_dim == pytest.approx(result.prior + result.diffusion + result.decoder, rel=1e-9)
+    assert result.decoder == result.terms[0] and result.diffusion == pytest.approx(sum(result.terms[1:]))
+    # the same noise stream (one generator seeded 5, t from T-1 down) through GaussianDiffusion directly
+    torch.manual_seed(5)
+    with torch.no_grad():
+        expected = diffusion.bits_per_dim(network, x0).mean().item()
+    assert result.per_dim == pytest.approx(expected, rel=1e-5)
+
+
+def test_iter_bound_reports_every_timestep_and_stops_when_no_longer_pulled():
+    records = list(iter_bound(gaussian_pipeline("fixed_large", "cosine", 10), gaussian_examples(64), batch_size=16))
+    progress, result = records[:-1], records[-1]
+    assert [r.t for r in progress] == list(range(9, -1, -1)) and isinstance(result, BoundResult)
+    assert all(isinstance(r, BoundProgress) for r in progress)
+    assert progress[-1].partial == pytest.approx(result.per_dim)
+    assert set(result.to_dict()) >= {"nats_per_dim", "prior", "decoder", "terms", "jacobian"}
+    running = iter_bound(gaussian_pipeline("fixed_large", "cosine", 10), gaussian_examples(64))
+    next(running)
+    running.close()  # cancelling mid-way raises nothing and leaves grad mode alone
+    assert torch.is_grad_enabled()
+
+
+def test_sweep_plan_skips_k_above_t():
+    assert sweep_plan([50, 10, 1000], ["ancestral", "ddim"], 100) == [
+        ("ancestral", 10),
+        ("ancestral", 50),
+        ("ddim", 10),
+        ("ddim", 50),
+    ]
+    with pytest.raises(ValueError, match="method"):
+        sweep_plan([10], ["euler"], 100)
+
+
+# ---------------------------------------------------------------------------- quality scores
+@pytest.fixture(scope="module")
+def digits() -> DataSet:
+    return load_dataset("digits")
+
+
+def test_feature_net_is_cached_and_retrained_when_the_data_changes(digits, tmp_path):
+    _, first = load_or_train_feature_net(digits, tmp_path, steps=30)
+    _, again = load_or_train_feature_net(digits, tmp_path, steps=30)
+    assert (tmp_path / FEATURE_NET_FILE).is_file()
+    assert not first.loaded and again.loaded and first.mode == "classifier"
+    other = dataclasses.replace(digits, train=digits.train.flip(-1))
+    _, retrained = load_or_train_feature_net(other, tmp_path, steps=30)
+    assert not retrained.loaded and retrained.fingerprint != first.fingerprint
+
+
+def test_held_out_digits_score_exactly_the_floor_with_full_coverage(digits, tmp_path):
+    scorer = QualityScorer(digits, cache_dir=tmp_path, feature_steps=80)
+    scores = scorer.score(digits.heldout)
+    assert scorer.metric == "frechet_features" and scorer.sample_count == len(digits.heldout)
+    assert scores["score"] == pytest.approx(scores["floor"])
+    assert scores["coverage"] == 1.0 and scores["confidence"] > 0.5
+    collapsed = scorer.score(digits.heldout[digits.heldout.flatten(1).mean(1).argsort()[:1]].repeat(180, 1, 1, 1))
+    assert collapsed["score"] > 10 * scores["floor"] and collapsed["coverage"] <= 0.1
+
+
+def test_points_score_separates_data_from_noise_and_counts_nonfinite():
+    moons = load_dataset("moons", num_points=2000)
+    scorer = QualityScorer(moons)
+    real = scorer.score(moons.heldout[: scorer.sample_count])
+    noise = torch.randn(scorer.sample_count, 2) * 3
+    noise[0] = float("nan")
+    bad = scorer.score(noise)
+    assert real["score"] < 2 * scorer.floor and real["off_support"] < 0.05
+    assert bad["score"] > 5 * scorer.floor and bad["off_support"] > 0.3
+    assert bad["nonfinite"] == pytest.approx(1 / scorer.sample_count)
+
+
+# ---------------------------------------------------------------------------- the CLI
+@pytest.fixture(scope="module")
+def moons_run(tmp_path_factory):
+    config = default_config("moons", "points")
+    config.diffusion.num_timesteps = 50
+    config.train.steps, config.train.batch_size, config.train.preview_every = 50, 128, 0
+    config.train.preview_steps = 10
+    run_dir = tmp_path_factory.mktemp("moons_run")
+    for _ in Trainer(config, run_dir=run_dir).train():
+        pass
+    return run_dir
+
+
+def run_command(argv: list[str]) -> int:
+    parser = _Parser(prog="ddpm-studio")
+    add_commands(parser.add_subparsers(dest="command", parser_class=_Parser))
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+def test_evaluate_writes_the_bound_json(moons_run, tmp_path, capsys):
+    out = tmp_path / "bound.json"
+    assert run_command(["evaluate", str(moons_run), "--num", "300", "--json", str(out), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    assert {"nats_per_dim", "prior", "decoder", "terms"} <= set(report)
+    assert len(report["terms"]) == 50 and report["num_examples"] == 300
+    parts = report["prior"] + report["diffusion"] + report["decoder"] + report["jacobian"]
+    assert report["nats_per_dim"] == pytest.approx(parts)
+    assert "L_0 (decoder)" in capsys.readouterr().out
+
+
+def test_evaluate_sweep_writes_csv_and_plot_and_skips_k_above_t(moons_run, tmp_path):
+    table, plot = tmp_path / "sweep.csv", tmp_path / "sweep.png"
+    argv = [
+        "evaluate",
+        str(moons_run),
+        "--sweep",
+        "--sweep-steps",
+        "5,10,100",
+        "--sweep-samples",
+        "64",
+        "--out-csv",
+        str(table),
+        "--plot",
+        str(plot),
+        "--quiet",
+    ]
+    assert run_command(argv) == 0
+    rows = list(csv.DictReader(table.open()))
+    assert [(r["method"], r["num_steps"]) for r in rows] == [
+        ("ancestral", "5"),
+        ("ancestral", "10"),
+        ("ddim", "5"),
+        ("ddim", "10"),
+    ]
+    assert all(float(r["score"]) > 0 for r in rows) and plot.stat().st_size > 0

@@ -177,7 +177,7 @@ def default_config(dataset: str = "moons", kind: str = "points") -> RunConfig:
     config = RunConfig(data=DataConfig(dataset=dataset))
     if kind == "images":
         config.diffusion.schedule = "cosine"
-        config.train.steps = 4000
+        config.train.steps = 3000
         config.train.batch_size = 64
         config.train.lr = 1e-3
         config.train.ema_decay = 0.995

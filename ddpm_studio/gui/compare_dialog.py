@@ -1,0 +1,487 @@
+"""The Compare dialog: Ho et al. 2020, Table 2 at desk scale, filled in row by row while the runs train.
+
+Public API (objectName ``compareDialog``):
+
+- ``CompareDialog(parent, data, default_out_dir)``: ``data`` prefills the data set (a built-in name or a path);
+  ``default_out_dir`` the output folder (when it already holds files, the first free ``<folder>-2``, ``-3``, …
+  is offered instead, so a second comparison never collides with the first).
+- ``start()`` / ``cancel()``: what the Start / Cancel button does; ``running`` says whether a comparison runs.
+- ``reject()`` / ``closeEvent()`` (Close button, Escape, the window's close box, ``close()``) cancel the
+  comparison and wait for its worker thread before the dialog goes away.
+- ``rows``: the :class:`~ddpm_studio.core.compare.CompareRow` of every finished setting; ``finished``: the
+  :class:`~ddpm_studio.core.compare.CompareFinished` once every setting ran (None before).
+- Signal ``message(str)``: status text for the main window's status bar.
+
+Controls: ``compareDataCombo``, ``compareStepsSpin``, ``compareTimestepsSpin``, ``compareScheduleCombo``,
+``compareEvalSpin``, ``compareSettingsList`` (checkable), ``compareOutEdit`` + ``compareOutButton`` (a
+QFileDialog.getExistingDirectory), ``compareStartButton`` (reads "Cancel" while running),
+``compareProgressBar`` ("run 2/6: mean/vlb — training 340/1500"), ``compareTable``, ``compareStatusLabel`` and
+``compareOpenFolderButton``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QThread, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_studio.core.compare import (
+    CSV_NAME,
+    DEFAULT_SETTINGS,
+    EVAL_EXAMPLES,
+    CompareFinished,
+    CompareProgress,
+    CompareRow,
+    Setting,
+)
+from ddpm_studio.core.data import BUILTIN_DATASETS
+from ddpm_studio.core.training.config import default_config
+from ddpm_studio.gui.eval_workers import CompareWorker
+from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
+from ddpm_studio.gui.workers import start_worker
+
+THUMBNAIL_SIZE = 64
+#: The linear schedule's T must exceed this (the config's rule: shorter chains need the cosine schedule).
+LINEAR_MIN_T = 21
+DEFAULT_T = 1000
+START_TEXT = "Start"
+CANCEL_TEXT = "Cancel"
+PHASE_NAMES = {"prepare": "preparing the data", "train": "training", "bound": "bound", "sample": "sampling"}
+COLUMNS = ("setting", "final loss", "bound", "score", "wall time", "samples", "status")
+SETTING_HELP = {
+    "eps": "predicts the noise ε (M7)",
+    "mean": "predicts the posterior mean μ̃ (M8)",
+    "x0": "predicts x_0 (M9)",
+    "v": "predicts v (M10)",
+}
+VARIANCE_HELP = {"fixed_large": "σ² = β (M11)", "fixed_small": "σ² = β̃ (M12)", "learned": "learned σ² (M13)"}
+LOSS_HELP = {"simple": "L_simple (M18)", "vlb": "the bound L_vlb (M17)", "hybrid": "L_hybrid (M19)"}
+
+
+def free_folder(path: str | os.PathLike[str]) -> str:
+    """``path`` when it is missing or empty, else the first ``path-2``, ``path-3``, … that is."""
+    base = Path(path)
+    candidate, n = base, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return str(candidate)
+
+
+def format_number(value: float | None) -> str:
+    """A table cell's number: four significant digits, "–" when missing."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:.4g}"
+
+
+def format_seconds(seconds: float) -> str:
+    """12.3 -> "12.3 s"; 754 -> "12 min 34 s"."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def progress_text(event: CompareProgress) -> str:
+    """The progress bar's text, e.g. "run 2/6: mean/vlb — training 340/1500"."""
+    phase = PHASE_NAMES.get(event.phase, event.phase)
+    head = f"run {event.run + 1}/{event.num_runs}: {event.name} — {phase}"
+    return head if event.phase == "prepare" else f"{head} {event.done}/{event.total}"
+
+
+def setting_tooltip(setting: Setting) -> str:
+    return (
+        f"{SETTING_HELP.get(setting.parameterization, setting.parameterization)}, "
+        f"{VARIANCE_HELP.get(setting.variance, setting.variance)}, "
+        f"trained on {LOSS_HELP.get(setting.loss, setting.loss)}"
+    )
+
+
+def score_header(metric: str, floor: float) -> str:
+    """The score column's header with the real-data floor (lower is better)."""
+    name = "SW" if metric == "sliced_wasserstein" else "Fréchet"
+    return f"{name} score ↓\n(real data {format_number(floor)})"
+
+
+class CompareDialog(QDialog):
+    """Train several settings on the same data, seed and budget; tabulate loss, bound, score, time, samples."""
+
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None, data: str, default_out_dir: str) -> None:
+        super().__init__(parent)
+        self.setObjectName("compareDialog")
+        self.setWindowTitle("Compare settings")
+        self.resize(980, 660)
+        self.rows: list[CompareRow] = []
+        self.finished: CompareFinished | None = None
+        self._worker: CompareWorker | None = None
+        self._thread: QThread | None = None
+        self._out_dir: Path | None = None
+        kind = BUILTIN_DATASETS.get(data, "points")
+        defaults = default_config(data, kind)
+
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "Each checked setting trains on the same data, seed and budget, one after another; then "
+            "the exact bound on held-out data, samples and a quality score (Ho et al. 2020, Table 2)."
+        )
+        intro.setWordWrap(True)
+        intro.setStyleSheet(f"color: {HINT_TEXT_COLOR};")
+        layout.addWidget(intro)
+
+        top = QHBoxLayout()
+        self._form = QWidget()
+        form = QFormLayout(self._form)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.compareDataCombo = QComboBox(objectName="compareDataCombo")
+        self.compareDataCombo.setEditable(True)
+        self.compareDataCombo.addItems(list(BUILTIN_DATASETS))
+        self.compareDataCombo.setCurrentText(data)
+        self.compareDataCombo.setToolTip("A built-in data set, or the path of a file or folder.")
+        form.addRow("data", self.compareDataCombo)
+        self.compareStepsSpin = QSpinBox(objectName="compareStepsSpin")
+        self.compareStepsSpin.setRange(1, 10_000_000)
+        self.compareStepsSpin.setSingleStep(100)
+        self.compareStepsSpin.setValue(defaults.train.steps)
+        self.compareStepsSpin.setToolTip("Training steps of every setting (the same budget for each row).")
+        form.addRow("steps per setting", self.compareStepsSpin)
+        self.compareTimestepsSpin = QSpinBox(objectName="compareTimestepsSpin")
+        self.compareTimestepsSpin.setRange(1, 100_000)
+        self.compareTimestepsSpin.setValue(DEFAULT_T)
+        self.compareTimestepsSpin.setToolTip("Diffusion steps T; the bound costs T forward passes per batch.")
+        form.addRow("T", self.compareTimestepsSpin)
+        self.compareScheduleCombo = QComboBox(objectName="compareScheduleCombo")
+        self.compareScheduleCombo.addItems(["linear", "cosine"])
+        self.compareScheduleCombo.setCurrentText(defaults.diffusion.schedule)
+        form.addRow("schedule", self.compareScheduleCombo)
+        self.compareEvalSpin = QSpinBox(objectName="compareEvalSpin")
+        self.compareEvalSpin.setRange(1, 100_000)
+        self.compareEvalSpin.setValue(EVAL_EXAMPLES)
+        self.compareEvalSpin.setToolTip("Held-out examples each bound averages.")
+        form.addRow("bound examples", self.compareEvalSpin)
+        out_row = QHBoxLayout()
+        self.compareOutEdit = QLineEdit(free_folder(default_out_dir), objectName="compareOutEdit")
+        self.compareOutEdit.setToolTip("One run folder per setting is written here, plus compare.csv and compare.md.")
+        out_row.addWidget(self.compareOutEdit, 1)
+        self.compareOutButton = QPushButton("Choose…", objectName="compareOutButton")
+        out_row.addWidget(self.compareOutButton)
+        form.addRow("output folder", out_row)
+        top.addWidget(self._form, 3)
+
+        self.compareSettingsList = QListWidget(objectName="compareSettingsList")
+        for setting in DEFAULT_SETTINGS:
+            item = QListWidgetItem(setting.name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            item.setToolTip(setting_tooltip(setting))
+            item.setData(Qt.ItemDataRole.UserRole, setting)
+            self.compareSettingsList.addItem(item)
+        self.compareSettingsList.setMaximumHeight(
+            self.compareSettingsList.sizeHintForRow(0) * len(DEFAULT_SETTINGS) + 8
+        )
+        settings_box = QGroupBox("settings (prediction / loss)")
+        QVBoxLayout(settings_box).addWidget(self.compareSettingsList)
+        top.addWidget(settings_box, 2)
+        layout.addLayout(top)
+
+        run_row = QHBoxLayout()
+        self.compareStartButton = QPushButton(START_TEXT, objectName="compareStartButton")
+        self.compareStartButton.setDefault(True)
+        run_row.addWidget(self.compareStartButton)
+        self.compareProgressBar = QProgressBar(objectName="compareProgressBar")
+        self.compareProgressBar.setRange(0, 1)
+        self.compareProgressBar.setValue(0)
+        self.compareProgressBar.setFormat("")
+        run_row.addWidget(self.compareProgressBar, 1)
+        layout.addLayout(run_row)
+
+        self.compareTable = QTableWidget(0, len(COLUMNS), objectName="compareTable")
+        self.compareTable.setHorizontalHeaderLabels(list(COLUMNS))
+        self.compareTable.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.compareTable.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.compareTable.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        self.compareTable.verticalHeader().setVisible(False)
+        self.compareTable.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 6)
+        header = self.compareTable.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("status"), QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.compareTable, 1)
+
+        bottom = QHBoxLayout()
+        self.compareStatusLabel = QLabel(objectName="compareStatusLabel")
+        self.compareStatusLabel.setWordWrap(True)
+        self.compareStatusLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bottom.addWidget(self.compareStatusLabel, 1)
+        self.compareOpenFolderButton = QPushButton("Open folder", objectName="compareOpenFolderButton")
+        self.compareOpenFolderButton.setEnabled(False)
+        bottom.addWidget(self.compareOpenFolderButton)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        bottom.addWidget(buttons)
+        layout.addLayout(bottom)
+
+        self.compareStartButton.clicked.connect(self._toggle)
+        self.compareOutButton.clicked.connect(self._choose_folder)
+        self.compareOpenFolderButton.clicked.connect(self._open_folder)
+        for signal in (
+            self.compareDataCombo.currentTextChanged,
+            self.compareTimestepsSpin.valueChanged,
+            self.compareScheduleCombo.currentTextChanged,
+            self.compareOutEdit.textChanged,
+            self.compareSettingsList.itemChanged,
+        ):
+            signal.connect(self._update_controls)
+        self._update_controls()
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def checked_settings(self) -> list[Setting]:
+        items = (self.compareSettingsList.item(i) for i in range(self.compareSettingsList.count()))
+        return [item.data(Qt.ItemDataRole.UserRole) for item in items if item.checkState() == Qt.CheckState.Checked]
+
+    def problem(self) -> str | None:
+        """Why Start cannot run now, or None."""
+        if not self.compareDataCombo.currentText().strip():
+            return "Choose a data set."
+        if not self.checked_settings():
+            return "Check at least one setting."
+        if not self.compareOutEdit.text().strip():
+            return "Choose an output folder."
+        if self.compareScheduleCombo.currentText() == "linear" and self.compareTimestepsSpin.value() < LINEAR_MIN_T:
+            return f"The linear schedule needs T ≥ {LINEAR_MIN_T}; choose the cosine schedule for shorter chains."
+        return None
+
+    def start(self) -> None:
+        """Start the comparison with the dialog's settings (a message says why not)."""
+        if self.running:
+            return
+        problem = self.problem()
+        if problem is not None:
+            self._status(problem, error=True)
+            return
+        if self._thread is not None:  # a previous comparison's thread is quitting: let it end first
+            self._thread.wait()
+        self.rows, self.finished = [], None
+        self.compareTable.setRowCount(0)
+        self._set_header(COLUMNS.index("bound"), "bound")
+        self._set_header(COLUMNS.index("score"), "score")
+        self._out_dir = Path(self.compareOutEdit.text().strip()).expanduser()
+        worker = CompareWorker(
+            self.compareDataCombo.currentText().strip(),
+            self.compareStepsSpin.value(),
+            self._out_dir,
+            self.checked_settings(),
+            self.compareTimestepsSpin.value(),
+            schedule=self.compareScheduleCombo.currentText(),
+            eval_examples=self.compareEvalSpin.value(),
+        )
+        worker.progress.connect(self._progress)
+        worker.row.connect(self._add_row)
+        worker.finishedCompare.connect(self._finished)
+        worker.cancelled.connect(self._cancelled)
+        worker.failed.connect(self._failed)
+        worker.done.connect(self._worker_done)
+        self._worker = worker
+        self._thread = start_worker(worker)
+        self.compareProgressBar.setRange(0, 0)  # busy until the first progress report
+        self.compareProgressBar.setFormat("starting…")
+        self._status(f"Comparing {len(worker.settings)} settings in {self._out_dir}…")
+        self._update_controls()
+
+    def cancel(self) -> None:
+        """Stop after the current step; the finished rows are already in compare.csv and compare.md."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._status("Cancelling after the current step…")
+            self._update_controls()
+
+    def reject(self) -> None:
+        self._stop_and_join()
+        super().reject()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._stop_and_join()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------------ the worker
+    def _toggle(self) -> None:
+        if self.running:
+            self.cancel()
+        else:
+            self.start()
+
+    def _stop_and_join(self) -> None:
+        """Stop the worker (it quits at the next step) and wait for its thread."""
+        if self._worker is not None:
+            self._worker.stop()
+        if self._thread is not None:
+            self._thread.wait()
+            self._thread = None
+
+    def _progress(self, event: CompareProgress) -> None:
+        self.compareProgressBar.setFormat(progress_text(event))
+        if event.phase == "prepare":
+            self.compareProgressBar.setRange(0, 0)
+        else:
+            self.compareProgressBar.setRange(0, max(1, event.total))
+            self.compareProgressBar.setValue(event.done)
+        self.compareProgressBar.setToolTip(f"latest loss {event.loss:.4g}" if event.loss is not None else "")
+
+    def _add_row(self, row: CompareRow) -> None:
+        self.rows.append(row)
+        if len(self.rows) == 1:
+            self._set_header(COLUMNS.index("bound"), f"bound ↓\n({row.bound_unit})")
+            self._set_header(COLUMNS.index("score"), score_header(row.metric, row.floor))
+        index = self.compareTable.rowCount()
+        self.compareTable.insertRow(index)
+        wall = row.train_seconds + row.eval_seconds
+        cells = [
+            (
+                row.name,
+                f"{setting_tooltip(Setting(row.name, row.parameterization, row.variance, row.loss))}\n{row.run_dir}",
+            ),
+            (
+                format_number(row.final_loss),
+                "the last logged value of this run's own objective: not comparable across losses or parameterizations",
+            ),
+            (format_number(row.bound), self._bound_tip(row)),
+            (format_number(row.score), f"{row.metric}; real data scores {format_number(row.floor)}"),
+            (
+                format_seconds(wall),
+                f"training {format_seconds(row.train_seconds)}, bound + sampling + scoring "
+                f"{format_seconds(row.eval_seconds)}",
+            ),
+            (row.status, ""),
+        ]
+        columns = [name for name in COLUMNS if name != "samples"]
+        for name, (text, tip) in zip(columns, cells, strict=True):
+            column = COLUMNS.index(name)
+            item = QTableWidgetItem(text)
+            item.setToolTip(tip)
+            if name in ("final loss", "bound", "score", "wall time"):
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if name == "status" and row.status != "ok":
+                item.setForeground(Qt.GlobalColor.darkRed)
+            self.compareTable.setItem(index, column, item)
+        self.compareTable.setItem(index, COLUMNS.index("samples"), self._thumbnail_item(row.samples_png))
+        self.compareTable.scrollToBottom()
+        self.compareOpenFolderButton.setEnabled(True)
+        self.message.emit(f"Compared {row.name}: {row.status}.")
+
+    def _thumbnail_item(self, path: str | None) -> QTableWidgetItem:
+        item = QTableWidgetItem()
+        pixmap = QPixmap(path) if path else QPixmap()
+        if pixmap.isNull():
+            item.setText("–")
+            return item
+        item.setData(
+            Qt.ItemDataRole.DecorationRole,
+            pixmap.scaled(
+                THUMBNAIL_SIZE,
+                THUMBNAIL_SIZE,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            ),
+        )
+        item.setToolTip(f'<img src="{QUrl.fromLocalFile(path).toString()}" width="256"><br>{path}')
+        return item
+
+    @staticmethod
+    def _bound_tip(row: CompareRow) -> str:
+        if row.bound is None:
+            return "the bound was not computed"
+        parts = [
+            f"L_T {format_number(row.prior)}",
+            f"Σ L_t-1 {format_number(row.diffusion)}",
+            f"L_0 {format_number(row.decoder)}",
+        ]
+        if row.bound_unit == "nats/dim":
+            parts.append(f"Jacobian {format_number(row.jacobian)}")
+        return " + ".join(parts) + f" ({row.bound_unit})"
+
+    def _finished(self, finished: CompareFinished) -> None:
+        self.finished = finished
+        self._status(f"Done: {len(finished.rows)} settings; wrote {finished.csv_path} and {finished.markdown_path}.")
+        self.message.emit(f"Comparison written to {finished.csv_path}.")
+
+    def _cancelled(self) -> None:
+        where = f"; the {len(self.rows)} finished row(s) are in {self._out_dir / CSV_NAME}" if self.rows else ""
+        self._status(f"Cancelled{where}.")
+        self.message.emit("Comparison cancelled.")
+
+    def _failed(self, text: str) -> None:
+        self._status(f"The comparison stopped: {text}", error=True)
+        self.message.emit(f"The comparison stopped: {text}")
+
+    def _worker_done(self) -> None:
+        self._worker = None
+        if self.finished is not None:
+            self.compareProgressBar.setRange(0, 1)
+            self.compareProgressBar.setValue(1)
+            self.compareProgressBar.setFormat(f"{len(self.rows)} settings compared")
+        else:
+            self.compareProgressBar.setRange(0, 1)
+            self.compareProgressBar.setValue(0)
+            self.compareProgressBar.setFormat(f"stopped after {len(self.rows)} setting(s)")
+        if self._out_dir is not None:  # offer a fresh folder, so that Start again does not collide
+            self.compareOutEdit.setText(free_folder(self._out_dir))
+        self._update_controls()
+
+    # ------------------------------------------------------------------ display
+    def _set_header(self, column: int, text: str) -> None:
+        self.compareTable.setHorizontalHeaderItem(column, QTableWidgetItem(text))
+
+    def _status(self, text: str, error: bool = False) -> None:
+        self.compareStatusLabel.setStyleSheet(f"color: {ERROR_TEXT_COLOR};" if error else "")
+        self.compareStatusLabel.setText(text)
+
+    def _update_controls(self, *_args) -> None:
+        running = self.running
+        self._form.setEnabled(not running)
+        self.compareSettingsList.setEnabled(not running)
+        stopping = running and self._worker is not None and self._worker.stopping
+        self.compareStartButton.setText(CANCEL_TEXT if running else START_TEXT)
+        self.compareStartButton.setEnabled(not stopping if running else self.problem() is None)
+        problem = None if running else self.problem()
+        self.compareStartButton.setToolTip(
+            problem or ("Stop after the current step" if running else "Train and evaluate every checked setting")
+        )
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the comparison", self.compareOutEdit.text())
+        if folder:
+            self.compareOutEdit.setText(folder)
+
+    def _open_folder(self) -> None:
+        if self._out_dir is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._out_dir)))

@@ -1,0 +1,151 @@
+"""The Samples dock: the latest preview during training, then the final samples.
+
+Images are tiled into a grid (click one to select it for "Export selected sample"); 2-D points are scattered
+over the training data in faint grey.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDockWidget, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
+
+from ddpm_studio.core.export import image_grid
+from ddpm_studio.gui.redraw import RedrawThrottle
+from ddpm_studio.gui.style import MARKER_COLOR, REFERENCE_COLOR, SAMPLE_COLOR
+from ddpm_studio.gui.trajectory_store import SampleSet, scatter_bounds
+
+GRID_PADDING = 1
+POINT_SIZE = 4
+
+
+class SamplesDock(QDockWidget):
+    """``samplesView`` shows one :class:`SampleSet`; ``selectedChanged(index)`` follows clicks on a tile."""
+
+    selectedChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Samples", parent)
+        self.setObjectName("samplesDock")
+        self.samples: SampleSet | None = None
+        self.selected = 0
+        self._pending: SampleSet | None = None
+        self._kind: str | None = None
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.captionLabel = QLabel("No samples yet.", objectName="samplesCaption")
+        layout.addWidget(self.captionLabel)
+        self.samplesView = pg.PlotWidget()
+        self.samplesView.setObjectName("samplesView")
+        plot = self.samplesView.getPlotItem()
+        plot.setMenuEnabled(False)
+        plot.setAspectLocked(True)
+        self._image = pg.ImageItem(axisOrder="row-major")
+        self._reference = pg.ScatterPlotItem(size=POINT_SIZE - 1, pen=None, brush=pg.mkBrush(REFERENCE_COLOR))
+        self._points = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=pg.mkBrush(*SAMPLE_COLOR, 200))
+        self._highlight = QGraphicsRectItem()
+        pen = pg.mkPen(MARKER_COLOR, width=2)
+        pen.setCosmetic(True)
+        self._highlight.setPen(pen)
+        for item in (self._image, self._reference, self._points, self._highlight):
+            plot.addItem(item)
+        self._highlight.setVisible(False)
+        self.samplesView.scene().sigMouseClicked.connect(self._clicked)
+        layout.addWidget(self.samplesView, 1)
+        self.setWidget(body)
+        self._throttle = RedrawThrottle(self._redraw, self)
+        self._set_kind("images")
+
+    def show_samples(self, samples: SampleSet) -> None:
+        """Replace what is shown (drawn at the next redraw tick; only the newest batch is kept)."""
+        self._pending = samples
+        self._throttle.request()
+
+    def clear(self) -> None:
+        self.samples, self._pending = None, None
+        self._image.clear()
+        self._points.setData(pos=np.zeros((0, 2)))
+        self._reference.setData(pos=np.zeros((0, 2)))
+        self._highlight.setVisible(False)
+        self.captionLabel.setText("No samples yet.")
+
+    def flush(self) -> None:
+        self._throttle.flush()
+
+    # ------------------------------------------------------------------ drawing
+    def _set_kind(self, kind: str) -> None:
+        if kind == self._kind:
+            return
+        self._kind = kind
+        plot = self.samplesView.getPlotItem()
+        images = kind == "images"
+        self._image.setVisible(images)
+        self._highlight.setVisible(False)
+        self._points.setVisible(not images)
+        self._reference.setVisible(not images)
+        for axis in ("left", "bottom"):
+            plot.showAxis(axis, not images)
+        plot.invertY(images)
+
+    def _redraw(self) -> None:
+        samples, self._pending = self._pending, None
+        if samples is None:
+            return
+        new_shape = self.samples is None or self.samples.data.shape != samples.data.shape \
+            or self.samples.kind != samples.kind
+        self.samples = samples
+        self._set_kind(samples.kind)
+        if samples.kind == "images":
+            grid = image_grid(samples.data, padding=GRID_PADDING)
+            self._image.setImage(grid[:, :, 0] if grid.shape[2] == 1 else grid, levels=(0, 255), autoLevels=False)
+            if new_shape:
+                self.selected = 0
+                self.samplesView.getPlotItem().getViewBox().autoRange(padding=0.01)
+            self._place_highlight()
+        else:
+            self._reference.setData(pos=np.zeros((0, 2)) if samples.reference is None else samples.reference)
+            self._points.setData(pos=samples.data[np.isfinite(samples.data).all(axis=1)])
+            # the data's box when known: early previews can fly far off, and should not shrink the data to a dot
+            x0, x1, y0, y1 = scatter_bounds(samples.reference if samples.reference is not None else samples.data)
+            self.samplesView.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
+        self.captionLabel.setText(f"{samples.caption}  ·  {len(samples)} samples")
+
+    # ------------------------------------------------------------------ selection
+    def _tile_geometry(self) -> tuple[int, int, int]:
+        """(columns, tile height, tile width) of the grid on screen (core.export.image_grid's layout)."""
+        assert self.samples is not None
+        n, h, w = self.samples.data.shape[:3]
+        return math.ceil(math.sqrt(n)), h, w
+
+    def _place_highlight(self) -> None:
+        if self.samples is None or self.samples.kind != "images":
+            self._highlight.setVisible(False)
+            return
+        cols, h, w = self._tile_geometry()
+        row, col = divmod(self.selected, cols)
+        left = col * (w + GRID_PADDING) + GRID_PADDING - 0.5
+        top = row * (h + GRID_PADDING) + GRID_PADDING - 0.5
+        self._highlight.setRect(left, top, w + 1, h + 1)
+        self._highlight.setVisible(True)
+
+    def select(self, index: int) -> None:
+        if self.samples is None or not 0 <= index < len(self.samples):
+            return
+        self.selected = index
+        self._place_highlight()
+        self.selectedChanged.emit(index)
+
+    def _clicked(self, event) -> None:
+        if self.samples is None or self.samples.kind != "images" or event.button() != Qt.MouseButton.LeftButton:
+            return
+        pos = self._image.mapFromScene(event.scenePos())
+        cols, h, w = self._tile_geometry()
+        col = int((pos.x() - GRID_PADDING) // (w + GRID_PADDING))
+        row = int((pos.y() - GRID_PADDING) // (h + GRID_PADDING))
+        if 0 <= col < cols and row >= 0:
+            self.select(row * cols + col)

@@ -1,0 +1,132 @@
+"""The Schedule dock: β_t, ᾱ_t, √ᾱ_t and the SNR against t for the settings on screen (MATH.md M1-M3).
+
+``schedulePlot`` shows ᾱ_t and √ᾱ_t on the left axis and β_t on its own right axis (β is tiny for most of a
+linear schedule); the SNR plot below shares t and uses a log axis. A red line marks the timestep the trajectory
+slider is on. Tables come from :mod:`ddpm_studio.core.schedule`; this dock only draws them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QDockWidget, QLabel, QVBoxLayout, QWidget
+
+from ddpm_studio.core.schedule import alpha_bar_from_betas, make_betas, signal_to_noise
+from ddpm_studio.gui.style import (
+    ALPHA_BAR_COLOR,
+    BETA_COLOR,
+    ERROR_TEXT_COLOR,
+    MARKER_COLOR,
+    SNR_COLOR,
+    SQRT_ALPHA_BAR_COLOR,
+)
+
+
+class ScheduleDock(QDockWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Schedule", parent)
+        self.setObjectName("scheduleDock")
+        self.schedule_name = ""
+        self.num_timesteps = 0
+        self.alpha_bar_T: float | None = None
+        self.marker_t: int | None = None
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+
+        self.schedulePlot = pg.PlotWidget()
+
+        self.schedulePlot.setObjectName("schedulePlot")
+        plot = self.schedulePlot.getPlotItem()
+        plot.setLabel("bottom", "t")
+        plot.setLabel("left", "ᾱ_t, √ᾱ_t")
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.setYRange(0.0, 1.0, padding=0.02)
+        legend = plot.addLegend(offset=(-10, 10))
+        self._alpha_bar = plot.plot(pen=pg.mkPen(ALPHA_BAR_COLOR, width=2), name="ᾱ_t")
+        self._sqrt_alpha_bar = plot.plot(pen=pg.mkPen(SQRT_ALPHA_BAR_COLOR, width=2), name="√ᾱ_t")
+        # β_t on a second view box tied to the right axis (pyqtgraph's MultiplePlotAxes recipe)
+        self._beta_view = pg.ViewBox()
+        plot.showAxis("right")
+        plot.scene().addItem(self._beta_view)
+        plot.getAxis("right").linkToView(self._beta_view)
+        # orange ticks instead of a rotated label, which a narrow dock would clip at the window's edge
+        plot.getAxis("right").setTextPen(pg.mkPen(BETA_COLOR))
+        plot.getAxis("right").setPen(pg.mkPen(BETA_COLOR))
+        self._beta_view.setXLink(plot)
+        self._beta = pg.PlotCurveItem(pen=pg.mkPen(BETA_COLOR, width=2))
+        self._beta_view.addItem(self._beta)
+        legend.addItem(self._beta, "β_t (right axis)")
+        plot.vb.sigResized.connect(self._sync_views)
+        self._marker = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(MARKER_COLOR, width=1.5))
+        plot.addItem(self._marker)
+        layout.addWidget(self.schedulePlot, 3)
+
+        self.snrPlot = pg.PlotWidget()
+
+        self.snrPlot.setObjectName("snrPlot")
+        snr = self.snrPlot.getPlotItem()
+        snr.setLabel("bottom", "t")
+        snr.setLabel("left", "SNR(t)")
+        self.snrPlot.setToolTip("Signal-to-noise ratio SNR(t) = ᾱ_t / (1 − ᾱ_t), on a log axis (M3).")
+        snr.setLogMode(y=True)
+        snr.showGrid(x=True, y=True, alpha=0.2)
+        snr.setXLink(plot)
+        self._snr = snr.plot(pen=pg.mkPen(SNR_COLOR, width=2))
+        self._snr_marker = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(MARKER_COLOR, width=1.5))
+        snr.addItem(self._snr_marker)
+        layout.addWidget(self.snrPlot, 2)
+
+        self.summaryLabel = QLabel(objectName="scheduleSummary")
+        self.summaryLabel.setWordWrap(True)
+        layout.addWidget(self.summaryLabel)
+        self.setWidget(body)
+        self.set_marker(None)
+
+    def _sync_views(self) -> None:
+        plot = self.schedulePlot.getPlotItem()
+        self._beta_view.setGeometry(plot.vb.sceneBoundingRect())
+        self._beta_view.linkedViewChanged(plot.vb, self._beta_view.XAxis)
+
+    def set_schedule(self, name: str, num_timesteps: int) -> None:
+        """Redraw for this schedule and T (cheap: a few float64 tables of length T)."""
+        if (name, num_timesteps) == (self.schedule_name, self.num_timesteps):
+            return
+        self.schedule_name, self.num_timesteps = name, num_timesteps
+        try:
+            betas = make_betas(name, num_timesteps)
+        except ValueError as exc:
+            for curve in (self._alpha_bar, self._sqrt_alpha_bar, self._beta, self._snr):
+                curve.setData([], [])
+            self.alpha_bar_T = None
+            self.summaryLabel.setStyleSheet(f"color: {ERROR_TEXT_COLOR};")
+            self.summaryLabel.setText(str(exc))
+            return
+        alpha_bar = alpha_bar_from_betas(betas)
+        snr = signal_to_noise(alpha_bar)
+        t = np.arange(1, num_timesteps + 1, dtype=np.float64)
+        alpha_bar_np = alpha_bar.numpy()
+        self._alpha_bar.setData(t, alpha_bar_np)
+        self._sqrt_alpha_bar.setData(t, np.sqrt(alpha_bar_np))
+        self._beta.setData(t, betas.numpy())
+        self._snr.setData(t, snr.numpy())
+        self._beta_view.enableAutoRange(axis=pg.ViewBox.YAxis)
+        self.schedulePlot.getPlotItem().setXRange(0, num_timesteps, padding=0.01)
+        self.alpha_bar_T = float(alpha_bar[-1])
+        self.summaryLabel.setStyleSheet("")
+        self.summaryLabel.setText(
+            f"{name} schedule, T = {num_timesteps:,}:  ᾱ_T = {self.alpha_bar_T:.3g}  "
+            f"(√ᾱ_T = {self.alpha_bar_T ** 0.5:.3g} of the data is left at t = T),  "
+            f"β_1 = {float(betas[0]):.3g},  β_T = {float(betas[-1]):.3g}"
+        )
+        self._sync_views()
+
+    def set_marker(self, t: int | None) -> None:
+        """Mark paper timestep ``t`` (0..T; 0 is the clean data); None or a negative t hides the marker."""
+        t = None if t is None or t < 0 else t
+        self.marker_t = t
+        for line in (self._marker, self._snr_marker):
+            line.setVisible(t is not None)
+            if t is not None:
+                line.setValue(t)

@@ -1,0 +1,409 @@
+"""The Trajectory dock: scrub through the reverse process, x_t beside the model's x0_hat at each step.
+
+For images each panel is an image grid (nearest-neighbour, since the samples are tiny); for 2-D points a scatter
+over the training data in faint grey. The "Forward" toggle adds a third panel: real data noised to the same t
+with q(x_t | x_0) (M5), so noising and denoising can be compared side by side. The slider, play / pause at a
+chosen speed and the keys ←/→ (one step) and Home/End move through the stored frames; drawing follows a
+throttle, so dragging the slider never queues more redraws than the screen can show.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_studio.core.export import image_grid
+from ddpm_studio.gui.redraw import RedrawThrottle
+from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR
+from ddpm_studio.gui.trajectory_store import TrajectoryFrame, TrajectoryStore, scatter_bounds
+
+NO_TRAJECTORY_TEXT = "No trajectory yet: train a model (or open a run), then press Sample."
+NO_TRAJECTORY_HINT = "The reverse process appears here:\ntrain a model, then press Sample"
+#: Playback speeds offered, in stored frames per second.
+PLAY_SPEEDS = (5, 15, 30, 60, 120, 240)
+DEFAULT_SPEED = 30
+#: The play timer never ticks faster than this; higher speeds advance several frames per tick.
+MAX_TICK_HZ = 60
+POINT_SIZE = 3
+PANEL_MIN_WIDTH = 160
+PANEL_PREFERRED_WIDTH = 2000
+
+
+class _Panel:
+    """One titled view: an image grid for images, a scatter over the reference data for points."""
+
+    def __init__(self, plot: pg.PlotItem, color: tuple[int, int, int]) -> None:
+        self.plot = plot
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.reference = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=pg.mkBrush(REFERENCE_COLOR))
+        self.points = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=pg.mkBrush(*color, 170))
+        for item in (self.image, self.reference, self.points):
+            plot.addItem(item)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        self.kind: str | None = None
+        self._axes_shown = True
+
+    def _show_axes(self, show: bool) -> None:
+        if show != self._axes_shown:
+            self._axes_shown = show
+            for axis in ("left", "bottom"):
+                self.plot.showAxis(axis, show)
+
+    def set_kind(self, kind: str) -> None:
+        if kind == self.kind:
+            return
+        self.kind = kind
+        images = kind == "images"
+        self.image.setVisible(images)
+        self.reference.setVisible(not images)
+        self.points.setVisible(not images)
+        self._show_axes(not images)
+        self.plot.setAspectLocked(True)
+        self.plot.invertY(images)
+        if images:  # grids follow the panel's size; points keep the data's box (set_reference)
+            self.plot.getViewBox().setDefaultPadding(0.01)
+            self.plot.enableAutoRange()
+
+    def show_images(self, batch: np.ndarray) -> None:
+        grid = image_grid(batch, padding=1)
+        self.image.setImage(grid[:, :, 0] if grid.shape[2] == 1 else grid, levels=(0, 255), autoLevels=False)
+
+    def show_points(self, points: np.ndarray) -> None:
+        finite = points[np.isfinite(points).all(axis=1)]
+        self.points.setData(pos=finite)
+        self._show_axes(True)
+
+    def set_reference(self, reference: np.ndarray | None,
+                      bounds: tuple[float, float, float, float]) -> None:
+        self.reference.setData(pos=np.zeros((0, 2)) if reference is None else reference)
+        self.plot.setRange(xRange=bounds[:2], yRange=bounds[2:], padding=0.0)
+        self._show_axes(self.kind == "points" and reference is not None)
+
+    def clear(self) -> None:
+        self.image.clear()
+        self.points.setData(pos=np.zeros((0, 2)))
+
+
+class TrajectoryDock(QDockWidget):
+    """Sampling settings, the trajectory view and its slider.
+
+    Signals:
+        sampleRequested: the Sample button was pressed (settings in :meth:`sample_settings`).
+        timestepChanged(int): the paper timestep of the frame on screen (0..T), or -1 with no frame (an int
+            rather than None: PySide6 on Python 3.11 miscounts references to None sent through Signal(object)).
+    """
+
+    sampleRequested = Signal()
+    timestepChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Trajectory", parent)
+        self.setObjectName("trajectoryDock")
+        self.store: TrajectoryStore | None = None
+        self.displayed: TrajectoryFrame | None = None
+        self._live: TrajectoryFrame | None = None
+        self._reference: np.ndarray | None = None
+        self._kind = "points"
+        self._fit_pending = True
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+
+        settings = QHBoxLayout()
+        settings.addWidget(QLabel("Samples"))
+        self.numSamplesSpin = QSpinBox(objectName="numSamplesSpin")
+        self.numSamplesSpin.setRange(1, 100_000)
+        self.numSamplesSpin.setValue(1000)
+        self.numSamplesSpin.setToolTip("How many samples to draw at once.")
+        settings.addWidget(self.numSamplesSpin)
+        settings.addWidget(QLabel("Steps"))
+        self.sampleStepsSpin = QSpinBox(objectName="sampleStepsSpin")
+        self.sampleStepsSpin.setRange(1, 1000)
+        self.sampleStepsSpin.setValue(1000)
+        self.sampleStepsSpin.setToolTip("Reverse steps; fewer than T respaces the chain (M21) or sets DDIM's stride.")
+        settings.addWidget(self.sampleStepsSpin)
+        self.methodCombo = QComboBox(objectName="methodCombo")
+        self.methodCombo.addItem("ancestral", "ancestral")
+        self.methodCombo.addItem("DDIM", "ddim")
+        self.methodCombo.setToolTip("Ancestral sampling (M20) or DDIM (M22).")
+        settings.addWidget(self.methodCombo)
+        settings.addWidget(QLabel("η"))
+        self.etaSpin = QDoubleSpinBox(objectName="etaSpin")
+        self.etaSpin.setRange(0.0, 1.0)
+        self.etaSpin.setSingleStep(0.1)
+        self.etaSpin.setToolTip("DDIM's η: 0 is deterministic, 1 matches ancestral sampling.")
+        settings.addWidget(self.etaSpin)
+        self.sampleButton = QPushButton("Sample", objectName="sampleButton")
+        self.sampleButton.setToolTip("Run the reverse process with the current model and record every step.")
+        self.sampleButton.clicked.connect(self.sampleRequested)
+        settings.addWidget(self.sampleButton)
+        self.autoSampleCheck = QCheckBox("when training ends", objectName="autoSampleCheck")
+        self.autoSampleCheck.setChecked(True)
+        self.autoSampleCheck.setToolTip("Sample automatically once a training run completes.")
+        settings.addWidget(self.autoSampleCheck)
+        settings.addStretch(1)
+        layout.addLayout(settings)
+
+        self.trajectoryView = pg.GraphicsLayoutWidget()
+
+        self.trajectoryView.setObjectName("trajectoryView")
+        self.trajectoryView.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.trajectoryView.setToolTip("←/→ one step, Home/End the ends (click the view first).")
+        layout_item = self.trajectoryView.ci
+        self._panels = [
+            _Panel(layout_item.addPlot(row=0, col=0, title="x_t"), SAMPLE_COLOR),
+            _Panel(layout_item.addPlot(row=0, col=1, title="predicted x₀"), PREDICTION_COLOR),
+        ]
+        self._forward_panel = _Panel(pg.PlotItem(title="forward: q(x_t | x₀)"), FORWARD_COLOR)
+        for panel in (*self._panels, self._forward_panel):
+            # equal size hints (not the titles' widths) give equal columns, so the grids share one scale
+            panel.plot.setMinimumWidth(PANEL_MIN_WIDTH)
+            panel.plot.setPreferredWidth(PANEL_PREFERRED_WIDTH)
+        self._forward_shown = False
+        for panel in (*self._panels, self._forward_panel):
+            panel.set_kind(self._kind)
+        layout.addWidget(self.trajectoryView, 1)
+
+        scrub = QHBoxLayout()
+        self.playButton = QPushButton("▶ Play", objectName="playButton")
+        self.playButton.setCheckable(True)
+        self.playButton.toggled.connect(self._play_toggled)
+        scrub.addWidget(self.playButton)
+        self.speedCombo = QComboBox(objectName="speedCombo")
+        for speed in PLAY_SPEEDS:
+            self.speedCombo.addItem(f"{speed} frames/s", speed)
+        self.speedCombo.setCurrentIndex(PLAY_SPEEDS.index(DEFAULT_SPEED))
+        self.speedCombo.currentIndexChanged.connect(self._speed_changed)
+        scrub.addWidget(self.speedCombo)
+        self.forwardCheck = QCheckBox("Forward", objectName="forwardCheck")
+        self.forwardCheck.setToolTip("Also show real data noised to the same t by the forward process.")
+        self.forwardCheck.toggled.connect(self._forward_toggled)
+        scrub.addWidget(self.forwardCheck)
+        self.timestepSlider = QSlider(Qt.Orientation.Horizontal, objectName="timestepSlider")
+        self.timestepSlider.setRange(0, 0)
+        self.timestepSlider.setPageStep(10)
+        self.timestepSlider.setToolTip("Reverse steps from x_T (left) to x_0 (right).")
+        self.timestepSlider.valueChanged.connect(self._slider_moved)
+        scrub.addWidget(self.timestepSlider, 1)
+        layout.addLayout(scrub)
+        self.frameLabel = QLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel")
+        self._hint = pg.TextItem(NO_TRAJECTORY_HINT, color=(110, 110, 110), anchor=(0.5, 0.5))
+        self._panels[0].plot.addItem(self._hint, ignoreBounds=True)
+        layout.addWidget(self.frameLabel)
+        self.setWidget(body)
+
+        keys = {
+            Qt.Key.Key_Left: lambda: self.step_by(-1),
+            Qt.Key.Key_Right: lambda: self.step_by(1),
+            Qt.Key.Key_Home: lambda: self.timestepSlider.setValue(self.timestepSlider.minimum()),
+            Qt.Key.Key_End: lambda: self.timestepSlider.setValue(self.timestepSlider.maximum()),
+        }
+        for key, action in keys.items():
+            shortcut = QShortcut(QKeySequence(key), self.trajectoryView)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(action)
+
+        self._play_timer = QTimer(self)
+        self._play_timer.timeout.connect(self._play_tick)
+        self._speed_changed()
+        self.methodCombo.currentIndexChanged.connect(self._method_changed)
+        self._method_changed()
+        self._throttle = RedrawThrottle(self._redraw, self)
+        self.set_sampling_available(False)
+
+    # ------------------------------------------------------------------ sampling settings
+    def sample_settings(self) -> dict:
+        return {
+            "num_samples": self.numSamplesSpin.value(),
+            "num_steps": self.sampleStepsSpin.value(),
+            "method": self.methodCombo.currentData(),
+            "eta": float(self.etaSpin.value()) if self.methodCombo.currentData() == "ddim" else 0.0,
+        }
+
+    def configure_sampling(self, kind: str, num_timesteps: int) -> None:
+        """Limits and defaults for a model: all T steps and 1000 samples for points, 100 steps and 64 images."""
+        self.sampleStepsSpin.setMaximum(num_timesteps)
+        if kind == "images":
+            self.sampleStepsSpin.setValue(min(100, num_timesteps))
+            self.numSamplesSpin.setValue(64)
+        else:
+            self.sampleStepsSpin.setValue(num_timesteps)
+            self.numSamplesSpin.setValue(1000)
+
+    def set_sampling_available(self, available: bool) -> None:
+        self.sampleButton.setEnabled(available)
+
+    def set_sampling_running(self, running: bool) -> None:
+        for widget in (self.numSamplesSpin, self.sampleStepsSpin, self.methodCombo):
+            widget.setEnabled(not running)
+        self.etaSpin.setEnabled(not running and self.methodCombo.currentData() == "ddim")
+        self.timestepSlider.setEnabled(not running)
+        self.playButton.setEnabled(not running)
+        if running:
+            self.playButton.setChecked(False)
+
+    def _method_changed(self, *_args) -> None:
+        self.etaSpin.setEnabled(self.methodCombo.currentData() == "ddim" and self.methodCombo.isEnabled())
+
+    # ------------------------------------------------------------------ data in
+    def clear(self) -> None:
+        self.store, self.displayed, self._live, self._reference = None, None, None, None
+        self.playButton.setChecked(False)
+        self.timestepSlider.blockSignals(True)
+        self.timestepSlider.setRange(0, 0)
+        self.timestepSlider.blockSignals(False)
+        for panel in (*self._panels, self._forward_panel):
+            panel.clear()
+        self.frameLabel.setText(NO_TRAJECTORY_TEXT)
+        self.timestepChanged.emit(-1)
+        self.show_placeholder(self._kind, None)
+
+    def show_placeholder(self, kind: str, reference: np.ndarray | None) -> None:
+        """Before any trajectory: the training data (points) in faint grey and a hint where frames will come."""
+        if self.store is not None or self._live is not None:
+            return
+        self._set_kind(kind)
+        self._reference = reference
+        if kind == "points" and reference is not None:
+            bounds = scatter_bounds(reference)
+            for panel in (*self._panels, self._forward_panel):
+                panel.set_reference(reference, bounds)
+            self._hint.setPos((bounds[0] + bounds[1]) / 2, bounds[2] + 0.9 * (bounds[3] - bounds[2]))
+        else:
+            for panel in (*self._panels, self._forward_panel):
+                panel.set_reference(None, (0.0, 1.0, 0.0, 1.0))
+                if kind == "images":
+                    panel.plot.enableAutoRange()
+            self._hint.setPos(0.5, 0.5)
+        self._hint.setVisible(True)
+
+    def begin_live(self, kind: str, reference: np.ndarray | None) -> None:
+        """A sampling run starts: show its frames as they come (the previous trajectory is dropped)."""
+        self.clear()
+        self._set_kind(kind)
+        self._reference = reference
+        self._fit_pending = True
+
+    def show_live_frame(self, frame: TrajectoryFrame) -> None:
+        """The newest frame of a running sampler (only the latest is kept)."""
+        self._live = frame
+        self._throttle.request()
+
+    def set_store(self, store: TrajectoryStore) -> None:
+        """A finished (or stopped) sampling run: scrub through its frames; the slider starts at x_0's end."""
+        self._live = None
+        self.store = store
+        self._set_kind(store.kind)
+        self._reference = store.reference
+        self._fit_pending = True
+        self.timestepSlider.blockSignals(True)
+        self.timestepSlider.setRange(0, max(0, len(store) - 1))
+        self.timestepSlider.setValue(max(0, len(store) - 1))
+        self.timestepSlider.blockSignals(False)
+        self._update_forward_panel()
+        self._slider_moved(self.timestepSlider.value())
+        self._throttle.flush()
+
+    def _set_kind(self, kind: str) -> None:
+        self._kind = kind
+        for panel in (*self._panels, self._forward_panel):
+            panel.set_kind(kind)
+
+    # ------------------------------------------------------------------ navigation
+    def step_by(self, delta: int) -> None:
+        self.timestepSlider.setValue(self.timestepSlider.value() + delta)
+
+    def _slider_moved(self, _value: int) -> None:
+        self._throttle.request()
+        frame = self._frame_at_slider()
+        self.timestepChanged.emit(-1 if frame is None else frame.t_state)
+
+    def _frame_at_slider(self) -> TrajectoryFrame | None:
+        if self.store is None or len(self.store) == 0:
+            return None
+        return self.store.frame(min(self.timestepSlider.value(), len(self.store) - 1))
+
+    def _speed_changed(self, *_args) -> None:
+        speed = self.speedCombo.currentData()
+        tick_hz = min(speed, MAX_TICK_HZ)
+        self._frames_per_tick = max(1, round(speed / tick_hz))
+        self._play_timer.setInterval(round(1000 / tick_hz))
+
+    def _play_toggled(self, playing: bool) -> None:
+        self.playButton.setText("⏸ Pause" if playing else "▶ Play")
+        if playing:
+            if self.timestepSlider.value() >= self.timestepSlider.maximum():
+                self.timestepSlider.setValue(0)  # replay from the noise
+            self._play_timer.start()
+        else:
+            self._play_timer.stop()
+
+    def _play_tick(self) -> None:
+        value = self.timestepSlider.value() + self._frames_per_tick
+        self.timestepSlider.setValue(min(value, self.timestepSlider.maximum()))
+        if value >= self.timestepSlider.maximum():
+            self.playButton.setChecked(False)
+
+    def _forward_toggled(self, _on: bool) -> None:
+        self._update_forward_panel()
+        self._fit_pending = True
+        self._throttle.request()
+
+    def _update_forward_panel(self) -> None:
+        available = self.store is not None and self.store.forward is not None
+        show = self.forwardCheck.isChecked() and (available or self._live is not None)
+        if show == self._forward_shown:
+            return
+        layout_item = self.trajectoryView.ci
+        if show:
+            layout_item.addItem(self._forward_panel.plot, row=0, col=2)
+        else:
+            layout_item.removeItem(self._forward_panel.plot)
+        self._forward_shown = show
+
+    # ------------------------------------------------------------------ drawing
+    def _redraw(self) -> None:
+        frame = self._live if self._live is not None else self._frame_at_slider()
+        self.displayed = frame
+        if frame is None:
+            return
+        self._hint.setVisible(False)
+        self._update_forward_panel()
+        panels = [(self._panels[0], frame.x), (self._panels[1], frame.x0_hat)]
+        if self._forward_shown and frame.forward is not None:
+            panels.append((self._forward_panel, frame.forward))
+        if self._fit_pending and self._kind == "points":
+            bounds = scatter_bounds(self._reference, frame.x, frame.forward)
+            for panel in (*self._panels, self._forward_panel):
+                panel.set_reference(self._reference, bounds)
+        for panel, batch in panels:
+            if self._kind == "images":
+                panel.show_images(batch)
+            else:
+                panel.show_points(batch)
+        self._fit_pending = False
+        live = " (sampling…)" if self._live is not None else ""
+        forward_note = ""
+        if self.forwardCheck.isChecked() and frame.forward is None:
+            forward_note = "  ·  forward view: the run's data is not available"
+        self.frameLabel.setText(
+            f"step {frame.step + 1:,} / {frame.num_steps:,}{live}  ·  x_t at t = {frame.t_state:,}"
+            f"{' (the samples)' if frame.t_state == 0 else ''}  ·  x₀ predicted from t = {frame.t_fed:,}{forward_note}"
+        )

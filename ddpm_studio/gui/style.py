@@ -1,0 +1,47 @@
+"""One light theme for every plot: pyqtgraph options, the palette and the redraw rate.
+
+Docks take their colours from here so the same quantity looks the same everywhere (samples are always blue,
+the reference data always a faint grey, the timestep marker always red).
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+
+#: Redraws happen at most this often (the issue's ~30 Hz): workers may emit faster, docks coalesce.
+REDRAW_INTERVAL_MS = 33
+
+SAMPLE_COLOR = (31, 119, 180)  # samples, x_t
+PREDICTION_COLOR = (214, 39, 40)  # x0_hat
+FORWARD_COLOR = (44, 160, 44)  # q(x_t | x_0)
+REFERENCE_COLOR = (205, 205, 205, 160)  # the training data behind a scatter
+RAW_LOSS_COLOR = (31, 119, 180, 90)
+SMOOTH_LOSS_COLOR = (8, 48, 107)
+BETA_COLOR = (255, 127, 14)
+ALPHA_BAR_COLOR = (44, 160, 44)
+SQRT_ALPHA_BAR_COLOR = (148, 103, 189)
+SNR_COLOR = (23, 190, 207)
+MARKER_COLOR = (214, 39, 40)
+ERROR_TEXT_COLOR = "#b00020"
+HINT_TEXT_COLOR = "#555555"
+
+_configured = False
+
+
+def configure_pyqtgraph() -> None:
+    """White plots with black text, antialiased curves, and numpy's (row, column) order for images."""
+    global _configured
+    if _configured:
+        return
+    pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=True)
+    _configured = True
+
+
+def band_colors(num_bands: int) -> list[tuple[int, int, int]]:
+    """Distinct colours from early t (dark) to late t (bright) for the per-band loss curves."""
+    cmap = pg.colormap.get("viridis")
+    colors = []
+    for k in range(num_bands):
+        color = cmap.map(k / max(1, num_bands - 1), mode="qcolor")
+        colors.append((color.red(), color.green(), color.blue()))
+    return colors

@@ -1,0 +1,198 @@
+"""Compact, display-ready records of what the workers produced: sample sets and reverse-process trajectories.
+
+Everything here is plain numpy (no Qt, no torch): workers fill these objects on their thread and hand them to
+the GUI, which only reads them. Images are kept as uint8 (N, H, W, C) pixels, points as float32 (N, 2) in the
+data's own coordinates, so a 1000-step trajectory of 64 16x16 digits (x_t, x0_hat and the forward comparison)
+takes about 50 MB. Larger batches are thinned to a memory budget, always keeping the first and the last step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Upper bound on the memory one trajectory may take; beyond it every k-th step is kept.
+DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
+
+
+def scatter_bounds(*arrays: np.ndarray | None) -> tuple[float, float, float, float]:
+    """A square box (x0, x1, y0, y1) holding the central 99% of every finite point given, padded by 10%."""
+    parts = [a for a in arrays if a is not None and len(a)]
+    if not parts:
+        return (-3.0, 3.0, -3.0, 3.0)
+    points = np.concatenate(parts).astype(np.float64)
+    points = points[np.isfinite(points).all(axis=1)]
+    if not len(points):
+        return (-3.0, 3.0, -3.0, 3.0)
+    low, high = np.percentile(points, 0.5, axis=0), np.percentile(points, 99.5, axis=0)
+    cx, cy = (float(v) for v in (low + high) / 2.0)
+    half = max(float((high - low).max()) / 2.0, 0.5) * 1.1
+    return (cx - half, cx + half, cy - half, cy + half)
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    """A batch of samples ready to show or export.
+
+    Attributes:
+        kind: "points" or "images".
+        data: images uint8 (N, H, W, C); points float32 (N, 2) in data coordinates.
+        reference: points only, float32 (M, 2) training data drawn faintly behind the samples (or None).
+        caption: what the batch is ("Preview at step 500", "Final samples: 100 DDIM steps").
+        step: training steps behind the weights that drew it.
+    """
+
+    kind: str
+    data: np.ndarray
+    reference: np.ndarray | None
+    caption: str
+    step: int
+
+    def __len__(self) -> int:
+        return int(self.data.shape[0])
+
+
+@dataclass(frozen=True)
+class TrajectoryFrame:
+    """One recorded reverse step, for display.
+
+    Attributes:
+        position: index of this frame among the stored frames.
+        step: index of the reverse step (0 = the first step from x_T) out of ``num_steps``.
+        t_fed: paper timestep (1..T) the network was fed at this step; x0_hat is its prediction there.
+        t_state: paper timestep of ``x`` after the step (0 once the chain reaches x_0).
+        x, x0_hat: arrays like :attr:`SampleSet.data`. forward: real data noised to ``t_state`` (or None).
+    """
+
+    position: int
+    step: int
+    num_steps: int
+    t_fed: int
+    t_state: int
+    x: np.ndarray
+    x0_hat: np.ndarray
+    forward: np.ndarray | None
+
+
+class TrajectoryStore:
+    """Frames of one sampling run, preallocated for ``num_steps`` steps and thinned to a memory budget.
+
+    Args:
+        kind: "points" or "images".
+        num_steps: K, the reverse steps the sampler will take.
+        item_shape: shape of one frame's batch: (N, H, W, C) for images, (N, 2) for points.
+        with_forward: also keep the forward-process comparison frames.
+        reference: points only, (M, 2) training data for the scatter background.
+        budget_bytes: memory the frames may take; every ``stride``-th step is kept when the full record would not
+            fit (the last step always is).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        num_steps: int,
+        item_shape: tuple[int, ...],
+        with_forward: bool = True,
+        reference: np.ndarray | None = None,
+        budget_bytes: int = DEFAULT_BUDGET_BYTES,
+    ) -> None:
+        if kind not in ("points", "images"):
+            raise ValueError(f"kind must be 'points' or 'images', got {kind!r}")
+        if num_steps < 1:
+            raise ValueError(f"a trajectory needs at least one step, got {num_steps}")
+        self.kind = kind
+        self.num_steps = int(num_steps)
+        self.item_shape = tuple(int(s) for s in item_shape)
+        self.dtype = np.dtype(np.uint8 if kind == "images" else np.float32)
+        self.reference = reference
+        stacks = 3 if with_forward else 2
+        per_step = math.prod(self.item_shape) * self.dtype.itemsize * stacks
+        max_frames = max(2, budget_bytes // max(1, per_step))
+        self.stride = 1 if num_steps <= max_frames else math.ceil((num_steps - 1) / (max_frames - 1))
+        capacity = len(range(0, num_steps, self.stride)) + (0 if (num_steps - 1) % self.stride == 0 else 1)
+        self.x = np.zeros((capacity, *self.item_shape), self.dtype)
+        self.x0_hat = np.zeros_like(self.x)
+        self.forward = np.zeros_like(self.x) if with_forward else None
+        self.steps = np.zeros(capacity, np.int32)
+        self.t_fed = np.zeros(capacity, np.int32)
+        self.t_state = np.zeros(capacity, np.int32)
+        self.count = 0
+        self.caption = ""
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def capacity(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def complete(self) -> bool:
+        """True once the last reverse step (the one that gives x_0) is stored."""
+        return self.count > 0 and int(self.steps[self.count - 1]) == self.num_steps - 1
+
+    @property
+    def nbytes(self) -> int:
+        stacks = (self.x, self.x0_hat) + ((self.forward,) if self.forward is not None else ())
+        return sum(int(a.nbytes) for a in stacks)
+
+    def keeps(self, step: int) -> bool:
+        """Whether reverse step ``step`` (0-based) gets a frame."""
+        return step % self.stride == 0 or step == self.num_steps - 1
+
+    def append(
+        self,
+        step: int,
+        t_fed: int,
+        t_state: int,
+        x: np.ndarray,
+        x0_hat: np.ndarray,
+        forward: np.ndarray | None = None,
+    ) -> int:
+        """Copy one step's arrays in (they may be reused by the caller); returns the frame's position."""
+        if self.count >= self.capacity:
+            raise ValueError(f"the trajectory is full ({self.capacity} frames)")
+        if self.count and step <= int(self.steps[self.count - 1]):
+            raise ValueError(f"steps must increase: got {step} after {int(self.steps[self.count - 1])}")
+        position = self.count
+        self.x[position] = x
+        self.x0_hat[position] = x0_hat
+        if self.forward is not None:
+            if forward is None:
+                raise ValueError("this trajectory keeps forward frames; pass one")
+            self.forward[position] = forward
+        self.steps[position] = step
+        self.t_fed[position] = t_fed
+        self.t_state[position] = t_state
+        self.count += 1
+        return position
+
+    def frame(self, position: int) -> TrajectoryFrame:
+        """The stored frame at ``position`` (negative counts from the end); arrays are read-only views."""
+        if not -self.count <= position < self.count:
+            raise IndexError(f"frame {position} out of range for {self.count} stored frames")
+        position %= self.count
+
+        def view(stack: np.ndarray) -> np.ndarray:
+            item = stack[position]
+            item.flags.writeable = False
+            return item
+
+        return TrajectoryFrame(
+            position=position,
+            step=int(self.steps[position]),
+            num_steps=self.num_steps,
+            t_fed=int(self.t_fed[position]),
+            t_state=int(self.t_state[position]),
+            x=view(self.x),
+            x0_hat=view(self.x0_hat),
+            forward=view(self.forward) if self.forward is not None else None,
+        )
+
+    def final_samples(self, caption: str, step: int) -> SampleSet:
+        """The last stored x as a :class:`SampleSet` (a copy)."""
+        if self.count == 0:
+            raise ValueError("the trajectory holds no frames yet")
+        return SampleSet(self.kind, self.x[self.count - 1].copy(), self.reference, caption, step)

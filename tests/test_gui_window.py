@@ -1,0 +1,445 @@
+"""The studio's real window, driven offscreen with pytest-qt: train, stop, sample, scrub, export, open, close.
+
+Every test uses tiny settings (moons, T = 100, a few dozen steps) so the file runs in well under a minute on two
+cores. An autouse fixture fails any test that leaves a worker QThread running, and Qt warnings fail the test
+(a "QThread: Destroyed while thread is still running" would abort the process outright).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from pyqtgraph import GraphicsLayoutWidget, PlotWidget
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QPushButton, QSlider, QSpinBox, QWidget
+
+from ddpm_studio.core.runs import list_checkpoints, read_metrics
+from ddpm_studio.core.training.config import default_config
+from ddpm_studio.core.training.trainer import Trainer, TrainingDiverged
+from ddpm_studio.gui import MainWindow, workers
+from ddpm_studio.gui.docks.setup import OPEN_DATA_TEXT, PARAMETERIZATIONS
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    # the offscreen platform's notes about window-manager features it lacks
+    pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise"),
+]
+
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """After each test (and after its window has closed) no worker QThread may still run.
+
+    Also gives back torch's thread count, which the window lowers to leave a core to the GUI.
+    """
+    torch_threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(torch_threads)
+    assert workers.running_threads() == [], "a worker QThread was left running"
+
+
+@pytest.fixture
+def messages(monkeypatch) -> list[str]:
+    """QMessageBox.warning recorded instead of shown, so no test blocks on a modal dialog."""
+    shown: list[str] = []
+
+    def record(_parent, _title, text, *_args, **_kwargs):
+        shown.append(text)
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", record)
+    return shown
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    return QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings, messages):
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def make_tiny(win: MainWindow, steps: int = 40, preview_every: int = 10) -> None:
+    """Small, fast settings: T = 100, batch 64, a loss point every 5 steps."""
+    s = win.setup
+    s.timestepsSpin.setValue(100)
+    s.stepsSpin.setValue(steps)
+    s.batchSpin.setValue(64)
+    s.logEverySpin.setValue(5)
+    s.previewEverySpin.setValue(preview_every)
+    s.previewCountSpin.setValue(64)
+    win.trajectory.autoSampleCheck.setChecked(False)
+
+
+def train_until(qtbot, win: MainWindow, points: int) -> None:
+    qtbot.mouseClick(win.trainButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.loss.point_count >= points, timeout=TIMEOUT_MS)
+
+
+def stop_and_wait(qtbot, win: MainWindow) -> None:
+    qtbot.mouseClick(win.stopButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not win.training and not win.sampling, timeout=TIMEOUT_MS)
+
+
+def sample_and_wait(qtbot, win: MainWindow, steps: int = 20, count: int = 200) -> None:
+    win.trajectory.sampleStepsSpin.setValue(steps)
+    win.trajectory.numSamplesSpin.setValue(count)
+    qtbot.mouseClick(win.trajectory.sampleButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not win.sampling and win.store is not None, timeout=TIMEOUT_MS)
+
+
+# ---------------------------------------------------------------------------------------------- structure
+def test_automation_names_and_docks(window):
+    for name, cls in [
+        ("datasetCombo", None), ("parameterizationCombo", None), ("trainButton", QPushButton),
+        ("stopButton", QPushButton), ("sampleButton", QPushButton), ("exportButton", QPushButton),
+        ("timestepSlider", QSlider), ("sampleStepsSpin", QSpinBox), ("lossPlot", PlotWidget),
+        ("schedulePlot", PlotWidget), ("trajectoryView", GraphicsLayoutWidget),
+    ]:
+        widget = window.findChild(cls or QWidget, name)
+        assert widget is not None, name
+    docks = window.findChildren(QDockWidget)
+    assert {d.objectName() for d in docks} == {"setupDock", "lossDock", "scheduleDock", "trajectoryDock",
+                                               "samplesDock"}
+    shortcuts = {action.objectName(): action.shortcut().toString() for action in (
+        window.startPauseAction, window.stopAction, window.exportAction, window.saveAction, window.openAction)}
+    assert shortcuts == {"startPauseAction": "Space", "stopAction": "Esc", "exportAction": "Ctrl+E",
+                         "saveAction": "Ctrl+S", "openAction": "Ctrl+O"}
+    labels = [window.setup.parameterizationCombo.itemText(i) for i in range(window.setup.parameterizationCombo.count())]
+    assert labels[:3] == ["noise (ε)", "mean (fixed variance)", "mean + variance (learned)"]
+
+
+def test_invalid_combinations_are_explained_and_block_training(window):
+    setup = window.setup
+    learned = [p.label for p in PARAMETERIZATIONS].index("mean + variance (learned)")
+    setup.parameterizationCombo.setCurrentIndex(learned)
+    assert not setup.valid and "learned" in setup.messageLabel.text()
+    assert not window.trainButton.isEnabled()
+    setup.varianceCombo.setCurrentIndex(setup.varianceCombo.findData("learned"))
+    assert "VLB or hybrid" in setup.messageLabel.text()  # learned variance with L_simple
+    assert setup.lossCombo.currentData() == "simple"  # explained, not silently changed
+    setup.lossCombo.setCurrentIndex(setup.lossCombo.findData("hybrid"))
+    assert setup.valid and window.trainButton.isEnabled()
+    assert setup.config().diffusion.parameterization == "mean"
+    assert setup.config().diffusion.variance == "learned"
+
+    setup.parameterizationCombo.setCurrentIndex([p.label for p in PARAMETERIZATIONS].index("mean (fixed variance)"))
+    assert not setup.valid and "fixed" in setup.messageLabel.text()
+    setup.varianceCombo.setCurrentIndex(setup.varianceCombo.findData("fixed_small"))
+    setup.scheduleCombo.setCurrentIndex(setup.scheduleCombo.findData("linear"))
+    setup.timestepsSpin.setValue(10)
+    assert not setup.valid and "T >= 21" in setup.messageLabel.text()
+    assert not window.trainButton.isEnabled()
+
+
+def test_schedule_follows_the_settings(window):
+    schedule = window.schedule
+    window.setup.scheduleCombo.setCurrentIndex(window.setup.scheduleCombo.findData("linear"))
+    window.setup.timestepsSpin.setValue(1000)
+    linear_end = schedule.alpha_bar_T
+    window.setup.scheduleCombo.setCurrentIndex(window.setup.scheduleCombo.findData("cosine"))
+    assert schedule.schedule_name == "cosine" and schedule.alpha_bar_T != linear_end
+    window.setup.timestepsSpin.setValue(200)
+    assert schedule.num_timesteps == 200
+    assert "ᾱ_T" in schedule.summaryLabel.text()
+
+
+# ---------------------------------------------------------------------------------------------- the main flow
+def test_train_stop_sample_scrub_export(qtbot, window, tmp_path, monkeypatch):
+    window.setup.datasetCombo.setCurrentIndex(window.setup.datasetCombo.findData({"spec": "moons", "kind": "points"}))
+    window.setup.parameterizationCombo.setCurrentIndex(0)  # noise (ε)
+    make_tiny(window, steps=100_000)
+    train_until(qtbot, window, points=3)
+    assert not window.trainButton.isEnabled()
+    assert not window.setup.datasetCombo.isEnabled()  # settings are locked while training
+    stop_and_wait(qtbot, window)
+    assert window.trainButton.isEnabled() and window.trainButton.text() == "Continue"
+    assert window.loss.point_count >= 3
+    assert "parameters" in window.paramsLabel.text() and window.trainer is not None
+
+    sample_and_wait(qtbot, window, steps=20)
+    assert len(window.store) == 20 and window.store.complete
+    trajectory = window.trajectory
+    qtbot.waitUntil(lambda: trajectory.displayed is not None and trajectory.displayed.position == 19)
+    final = trajectory.displayed.x.copy()
+    before = trajectory.trajectoryView.grab().toImage()
+    trajectory.timestepSlider.setValue(0)
+    qtbot.waitUntil(lambda: trajectory.displayed.position == 0)
+    assert not np.allclose(trajectory.displayed.x, final)
+    assert window.schedule.marker_t == trajectory.displayed.t_state > 0
+    assert trajectory.trajectoryView.grab().toImage() != before
+
+    target = tmp_path / "grid.png"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(target), "Sample grid, PNG image (*.png)"))
+    qtbot.mouseClick(window.exportButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(target.exists, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window._tasks, timeout=TIMEOUT_MS)
+    assert Image.open(target).size[0] >= 256
+
+
+def test_pause_resume_and_space_shortcut(qtbot, window):
+    make_tiny(window, steps=100_000)
+    window.start_or_pause()  # what Space does when idle
+    qtbot.waitUntil(lambda: window.loss.point_count >= 2, timeout=TIMEOUT_MS)
+    window.start_or_pause()  # Space while training: pause
+    assert window.pauseButton.text() == "Resume"
+    qtbot.wait(300)  # let the points emitted before the pause arrive
+    paused_at = window.trainer.step
+    qtbot.wait(500)
+    assert window.trainer.step == paused_at
+    qtbot.mouseClick(window.pauseButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.trainer.step > paused_at, timeout=TIMEOUT_MS)
+    window.stopAction.trigger()  # Esc
+    qtbot.waitUntil(lambda: not window.training, timeout=TIMEOUT_MS)
+
+
+def test_keys_move_the_slider(qtbot, window):
+    make_tiny(window, steps=10, preview_every=0)
+    qtbot.mouseClick(window.trainButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.training, timeout=TIMEOUT_MS)
+    sample_and_wait(qtbot, window, steps=10, count=50)
+    slider = window.trajectory.timestepSlider
+    view = window.trajectory.trajectoryView
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Home)
+    assert slider.value() == 0
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert slider.value() == 1
+    qtbot.keyClick(view, Qt.Key.Key_End)
+    assert slider.value() == slider.maximum()
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    assert slider.value() == slider.maximum() - 1
+
+
+def test_completed_training_samples_automatically(qtbot, window):
+    make_tiny(window, steps=10, preview_every=5)
+    window.trajectory.autoSampleCheck.setChecked(True)
+    window.trajectory.sampleStepsSpin.setValue(5)
+    window.trajectory.numSamplesSpin.setValue(30)
+    qtbot.mouseClick(window.trainButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.store is not None and not window.sampling, timeout=TIMEOUT_MS)
+    assert window.samples is not None and window.samples.caption.startswith("Final samples")
+    assert window.trainButton.text() == "Train"  # the run is complete: Train starts a new one
+
+
+def test_digits_trajectory_with_forward_view(qtbot, window):
+    window.setup.select_builtin("digits")
+    assert window.setup.kind() == "images"
+    make_tiny(window, steps=2, preview_every=0)
+    window.setup.batchSpin.setValue(8)
+    qtbot.mouseClick(window.trainButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.training, timeout=TIMEOUT_MS)
+    window.trajectory.forwardCheck.setChecked(True)
+    sample_and_wait(qtbot, window, steps=4, count=9)
+    store = window.store
+    assert store.kind == "images" and store.x.dtype == np.uint8 and store.x.shape[1:] == (9, 16, 16, 1)
+    assert store.forward is not None and list(store.t_state[: len(store)]) == sorted(store.t_state, reverse=True)
+    window.trajectory.timestepSlider.setValue(1)
+    qtbot.waitUntil(lambda: window.trajectory.displayed.position == 1)
+    assert window.trajectory._forward_shown
+
+
+# ---------------------------------------------------------------------------------------------- files
+def test_headless_run_opens_and_continues(qtbot, window, tmp_path):
+    run_dir = tmp_path / "run"
+    config = default_config("moons", "points")
+    config.diffusion.num_timesteps = 100
+    config.train.steps, config.train.batch_size, config.train.log_every = 20, 64, 5
+    config.train.preview_every = 0
+    for _event in Trainer(config, run_dir=run_dir).train():
+        pass
+    window.open_run(str(run_dir))
+    qtbot.waitUntil(lambda: window.trainer is not None and not window._tasks, timeout=TIMEOUT_MS)
+    assert window.trainer.step == 20 and window.loss.point_count == 4
+    assert window.recent_runs()[0] == str(run_dir.resolve())
+    window.setup.stepsSpin.setValue(30)
+    assert window.trainButton.text() == "Continue"
+    qtbot.mouseClick(window.trainButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.training, timeout=TIMEOUT_MS)
+    assert window.trainer.step == 30
+    assert list_checkpoints(run_dir)[-1][0] == 30
+    assert [r["step"] for r in read_metrics(run_dir)] == [5, 10, 15, 20, 25, 30]
+
+
+def test_save_run_then_close_during_the_save(qtbot, window, tmp_path, monkeypatch):
+    make_tiny(window, steps=10, preview_every=0)
+    qtbot.mouseClick(window.trainButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.training, timeout=TIMEOUT_MS)
+    target = tmp_path / "saved"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(target))
+    window.saveAction.trigger()
+    window.close()  # joins the save's thread
+    assert list_checkpoints(target)[-1][0] == 10
+    assert [r["step"] for r in read_metrics(target)] == [5, 10]
+
+
+def test_save_while_training_keeps_training(qtbot, window, tmp_path, monkeypatch):
+    make_tiny(window, steps=100_000, preview_every=0)
+    train_until(qtbot, window, points=1)
+    target = tmp_path / "live"
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(target))
+    window.saveAction.trigger()
+    qtbot.waitUntil(lambda: list_checkpoints(target) != [], timeout=TIMEOUT_MS)
+    assert window.training
+    stop_and_wait(qtbot, window)
+    assert window.run_name == "live"
+
+
+def test_export_every_format(qtbot, window, tmp_path, monkeypatch):
+    make_tiny(window, steps=10, preview_every=0)
+    qtbot.mouseClick(window.trainButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.training, timeout=TIMEOUT_MS)
+    sample_and_wait(qtbot, window, steps=8, count=100)
+    for key, name in [("gif", "traj.gif"), ("npz", "samples.npz"), ("csv", "loss.csv"), ("grid", "grid")]:
+        target = tmp_path / name
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, t=target, **k: (str(t), ""))
+        window.export(key)
+        written = target if target.suffix else target.with_suffix(".png")
+        qtbot.waitUntil(written.exists, timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: not window._tasks, timeout=TIMEOUT_MS)
+    assert Image.open(tmp_path / "traj.gif").n_frames >= 2
+    assert np.load(tmp_path / "samples.npz")["samples"].shape == (100, 2)
+    assert (tmp_path / "loss.csv").read_text().startswith("step,loss,mse,vlb")
+
+
+# ---------------------------------------------------------------------------------------------- data
+def test_bad_data_gives_a_message_and_leaves_the_window_usable(qtbot, window, messages, tmp_path, monkeypatch):
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.arange(10.0))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
+    combo = window.setup.datasetCombo
+    combo.setCurrentIndex(combo.findText(OPEN_DATA_TEXT))
+    qtbot.waitUntil(lambda: bool(messages), timeout=TIMEOUT_MS)
+    assert "bad.npy" in messages[0]
+    assert window.setup.data_spec() == "moons" and window.trainButton.isEnabled()
+    qtbot.waitUntil(lambda: not window._tasks, timeout=TIMEOUT_MS)
+
+    good = tmp_path / "blob.npy"
+    np.save(good, np.random.default_rng(0).normal(size=(300, 2)))
+    event_data = QMimeData()
+    event_data.setUrls([QUrl.fromLocalFile(str(good))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, event_data, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    qtbot.waitUntil(lambda: window.setup.data_spec() == str(good), timeout=TIMEOUT_MS)
+    assert window.setup.kind() == "points"
+
+
+def test_worker_errors_show_a_message(qtbot, window, messages, monkeypatch):
+    def diverge(self):
+        yield from ()
+        raise TrainingDiverged(1, self.config)
+
+    monkeypatch.setattr(Trainer, "train", diverge)
+    make_tiny(window)
+    qtbot.mouseClick(window.trainButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(messages) and not window.training, timeout=TIMEOUT_MS)
+    assert "NaN" in messages[0]
+    assert window.trainButton.isEnabled() and window.setup.datasetCombo.isEnabled()
+
+
+# ---------------------------------------------------------------------------------------------- reliability
+def test_start_stop_twenty_times(qtbot, window):
+    make_tiny(window, steps=100_000, preview_every=3)
+    for cycle in range(20):
+        qtbot.mouseClick(window.trainButton, Qt.MouseButton.LeftButton)
+        assert not window.trainButton.isEnabled()
+        if cycle % 2:
+            qtbot.waitUntil(lambda: window.trainer is not None, timeout=TIMEOUT_MS)
+        stop_and_wait(qtbot, window)
+        assert window.trainButton.isEnabled()
+    assert workers.running_threads() == []
+
+
+def test_close_during_training(qtbot, settings, messages):
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    make_tiny(win, steps=100_000, preview_every=5)
+    train_until(qtbot, win, points=2)
+    started = time.monotonic()
+    win.close()
+    assert time.monotonic() - started < 10
+    assert workers.running_threads() == []
+
+
+def test_close_while_paused(qtbot, settings, messages):
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    make_tiny(win, steps=100_000)
+    train_until(qtbot, win, points=1)
+    win.toggle_pause()
+    win.close()
+    assert workers.running_threads() == []
+
+
+def test_close_during_sampling(qtbot, settings, messages):
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    make_tiny(win, steps=5, preview_every=0)
+    qtbot.mouseClick(win.trainButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not win.training, timeout=TIMEOUT_MS)
+    win.trajectory.sampleStepsSpin.setValue(100)
+    win.trajectory.numSamplesSpin.setValue(2000)
+    win.sample()
+    qtbot.waitUntil(lambda: win.trajectory.displayed is not None, timeout=TIMEOUT_MS)
+    win.close()
+    assert workers.running_threads() == []
+
+
+def test_layout_is_kept_and_can_be_reset(qtbot, settings, messages):
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    win.loss.close()
+    win.schedule.setFloating(True)
+    win.close()
+    again = MainWindow(settings=settings)
+    qtbot.addWidget(again)
+    again.show()
+    assert not again.loss.isVisible() and again.schedule.isFloating()
+    again.resetLayoutAction.trigger()
+    assert again.loss.isVisible() and not again.schedule.isFloating()
+    again.close()
+
+
+def test_event_loop_stays_responsive_while_training(qtbot, window):
+    """The GUI thread's longest gap between two 10 ms timer ticks while training runs (target < 50 ms)."""
+    make_tiny(window, steps=100_000, preview_every=20)
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    train_until(qtbot, window, points=2)
+    last[0] = time.perf_counter()
+    timer.start(10)
+    qtbot.wait(1500)
+    timer.stop()
+    stop_and_wait(qtbot, window)
+    print(f"event loop: {len(gaps)} ticks, longest gap {max(gaps) * 1000:.0f} ms, "
+          f"99th percentile {np.percentile(gaps, 99) * 1000:.0f} ms")
+    # generous on a shared two-core machine; the studio aims for < 50 ms
+    assert max(gaps) < 0.25, f"the event loop stalled for {max(gaps) * 1000:.0f} ms"

@@ -33,6 +33,8 @@ from ddpm_studio.core.runs import CONFIG_NAME
 from ddpm_studio.core.training.config import ConfigError, RunConfig
 from ddpm_studio.core.training.trainer import Trainer
 from ddpm_studio.gui import export as gui_export
+from ddpm_studio.gui.compare_dialog import CompareDialog
+from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.docks.loss import LossDock
 from ddpm_studio.gui.docks.samples import SamplesDock
 from ddpm_studio.gui.docks.schedule import ScheduleDock
@@ -57,7 +59,7 @@ from ddpm_studio.gui.workers import (
 
 logger = logging.getLogger(__name__)
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # bumped when docks are added: an older saved layout falls back to the default
 MAX_RECENT_RUNS = 8
 STATUS_TIMEOUT_MS = 8000
 # Training settings that may differ from a stopped run's without starting it over ("Continue").
@@ -106,7 +108,10 @@ class MainWindow(QMainWindow):
         self.schedule = ScheduleDock(self)
         self.trajectory = TrajectoryDock(self)
         self.samples_dock = SamplesDock(self)
-        self.docks: list[QDockWidget] = [self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule]
+        self.likelihood = LikelihoodDock(self)
+        self._compare: CompareDialog | None = None
+        self.docks: list[QDockWidget] = [
+            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood]
         for dock in self.docks:
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -118,6 +123,12 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_settings()
         self._wire()
+        self.likelihood.set_source(
+            lambda: self.trainer.pipeline() if self.trainer is not None else self.pipeline,
+            lambda: self.dataset.heldout if self.dataset is not None else None,
+        )
+        self.likelihood.message.connect(self._status)
+        self.likelihood.failed.connect(lambda message: self._show_error("The bound could not be computed", message))
         self.schedule.set_schedule(self.setup.schedule(), self.setup.num_timesteps())
         self.loss.set_num_timesteps(self.setup.num_timesteps())
         self.trajectory.configure_sampling(self.setup.kind(), self.setup.num_timesteps())
@@ -132,6 +143,8 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.trajectory, self.loss, Qt.Orientation.Vertical)
         self.splitDockWidget(self.trajectory, self.samples_dock, Qt.Orientation.Horizontal)
         self.splitDockWidget(self.loss, self.schedule, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.schedule, self.likelihood)
+        self.schedule.raise_()
         self.resizeDocks([self.setup], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.trajectory, self.samples_dock], [760, 400], Qt.Orientation.Horizontal)
         self.resizeDocks([self.trajectory, self.loss], [520, 330], Qt.Orientation.Vertical)
@@ -199,8 +212,11 @@ class MainWindow(QMainWindow):
                                              "startPauseAction")
         self.stopAction = self._action("Stop", self.stop, Qt.Key.Key_Escape, "stopAction")
         self.sampleAction = self._action("Sample", self.sample, "Ctrl+R", "sampleAction")
+        self.compareAction = self._action("Compare settings…", self.open_compare, name="compareAction")
         for action in (self.startPauseAction, self.stopAction, self.sampleAction):
             run_menu.addAction(action)
+        run_menu.addSeparator()
+        run_menu.addAction(self.compareAction)
 
         view_menu = bar.addMenu("&View")
         for dock in self.docks:
@@ -311,6 +327,12 @@ class MainWindow(QMainWindow):
         self.trajectory.set_sampling_available(has_model and idle)
         self.sampleAction.setEnabled(has_model and idle)
         self.setup.set_busy(training or locked)
+        # the bound may run beside sampling, but not while training changes the weights it reads
+        self.likelihood.set_busy(
+            training or locked or not has_model,
+            "Training is changing the weights" if training else "Train a model or open a run first",
+        )
+        self.compareAction.setEnabled(idle)
         self.openAction.setEnabled(idle)
         self.newAction.setEnabled(idle)
         self.recentMenu.setEnabled(idle and bool(self.recent_runs()))
@@ -447,7 +469,16 @@ class MainWindow(QMainWindow):
         self._set_progress("train", 0, config.train.steps)
         self._update_actions()
 
+    def open_compare(self) -> None:
+        """Run → Compare settings: train several settings on the same data and budget (Ho et al. Table 2)."""
+        if self._compare is None:
+            folder = Path(self._last_folder())
+            self._compare = CompareDialog(self, self.setup.config().data.dataset, str(folder / "compare"))
+            self._compare.message.connect(self._status)
+        self._compare.open()  # window-modal: nothing else trains while it runs
+
     def _discard_model(self) -> None:
+        self.likelihood.clear()
         self.trainer, self.pipeline, self.dataset = None, None, None
         self._sampling_model = None
         self.records = []
@@ -786,6 +817,10 @@ class MainWindow(QMainWindow):
             if worker is not None:
                 worker.stop()
         self.trajectory.playButton.setChecked(False)
+        # these join their own threads first, so join_all() never waits for a whole bound or comparison
+        self.likelihood.shutdown()
+        if self._compare is not None:
+            self._compare.close()
         join_all()
         super().closeEvent(event)
 

@@ -235,7 +235,7 @@ def bench_points(device: torch.device, quick: bool, results: dict) -> None:
 
     config = default_config("ring", "points")
     config.train.device = str(device)
-    config.train.steps = 600 if quick else 6000
+    config.train.steps = 300 if quick else 6000
     config.train.log_every = 100
     config.train.preview_every = 0
     config.train.checkpoint_every = 0
@@ -249,7 +249,7 @@ def bench_points(device: torch.device, quick: bool, results: dict) -> None:
             continue
         train_seconds += time.perf_counter() - start
         speeds.append(event.steps_per_sec)
-        if event.step % 500 == 0 or event.step == config.train.steps:
+        if event.step % (150 if quick else 500) == 0 or event.step == config.train.steps:
             samples = trainer.pipeline().sample_final(len(reference), num_steps=100, seed=1)
             score = sliced_wasserstein(samples, reference)
             history.append((event.step, round(train_seconds, 2), score))
@@ -276,7 +276,7 @@ def bench_studio(quick: bool, results: dict) -> None:
     """The same training headless and driven by the studio offscreen; the longest event-loop stall."""
     from benchmarks.studio_overhead import measure_studio_overhead
 
-    results["studio"] = measure_studio_overhead(steps=60 if quick else 600)
+    results["studio"] = measure_studio_overhead(steps=60 if quick else 600, sample_steps=50 if quick else 1000)
     s = results["studio"]
     print(
         f"  studio: headless {s['headless_s']:.2f} s, studio {s['studio_s']:.2f} s "

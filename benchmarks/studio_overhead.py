@@ -57,7 +57,7 @@ def _wait(app, done, timeout: float) -> None:
         time.sleep(0.001)
 
 
-def measure_studio_overhead(steps: int = 600) -> dict:
+def measure_studio_overhead(steps: int = 600, sample_steps: int = 1000) -> dict:
     """Headless vs studio wall time for ``steps`` training steps on moons, and the longest stalls (ms)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -87,6 +87,7 @@ def measure_studio_overhead(steps: int = 600) -> dict:
     studio = time.perf_counter() - start
     stall_training = meter.stop()
 
+    window.trajectory.sampleStepsSpin.setValue(sample_steps)
     meter.start()
     window.sample()
     _wait(app, lambda: not window.sampling, 600)
@@ -102,4 +103,5 @@ def measure_studio_overhead(steps: int = 600) -> dict:
         "overhead_pct": (studio / headless - 1) * 100,
         "max_stall_training_ms": stall_training,
         "max_stall_sampling_ms": stall_sampling,
+        "sample_steps": sample_steps,
     }

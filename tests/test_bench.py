@@ -1,0 +1,26 @@
+"""The benchmark script runs end to end in --quick mode (figures are printed, never asserted: no timed tests).
+
+The diffusers comparison needs the bench extra and minutes of CPU, so the suite runs the other sections.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_quick_runs_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick", "--device", "cpu", "--json", str(out),
+         "--only", "peak", "--only", "points", "--only", "studio"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["peak"]["peak_gflops"] > 0
+    assert figures["points"]["steps_per_sec"] > 0 and figures["points"]["floor"] > 0
+    assert figures["studio"]["steps"] == 60 and figures["studio"]["max_stall_training_ms"] >= 0

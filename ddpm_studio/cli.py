@@ -320,8 +320,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     for record in pipeline.sample(args.num, num_steps=args.steps, method=args.method, eta=args.eta, seed=args.seed):
         if record.index in keep:
             traj_t.append(record.t)
-            traj_x.append(_to_data(pipeline, record.x))
-            traj_x0.append(_to_data(pipeline, record.x0_hat))
+            traj_x.append(pipeline.to_saved_array(record.x))
+            traj_x0.append(pipeline.to_saved_array(record.x0_hat))
         final = record.x
         bar.update(record.index + 1)
     bar.close()
@@ -330,7 +330,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if suffix == ".png":
         save_preview(pipeline, final, args.out)
     else:
-        arrays = {"samples": _to_data(pipeline, final)}
+        arrays = {"samples": pipeline.to_saved_array(final)}
         if args.trajectory:
             arrays.update(
                 trajectory_t=np.asarray(traj_t, dtype=np.int64),
@@ -341,12 +341,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     print(f"wrote {args.num} samples ({steps} {args.method} steps) to {args.out}", file=sys.stderr)
     return 0
 
-
-def _to_data(pipeline, x) -> np.ndarray:
-    """Points in the data's own coordinates (float32 (N, D)); images as uint8 (N, H, W, C)."""
-    if pipeline.kind == "points":
-        return pipeline.to_data_space(x).numpy().astype(np.float32)
-    return pipeline.to_uint8(x)
 
 
 # ---------------------------------------------------------------------------- entry

@@ -348,7 +348,7 @@ def _run_one(
         samples = final.detach().cpu()
         scores = scorer.score(samples)
         samples_png = save_png(run_dir / SAMPLES_PNG, thumbnail(pipeline, samples, dataset.heldout))
-        save_npz(run_dir / "samples.npz", samples=_data_space(pipeline, samples))
+        save_npz(run_dir / "samples.npz", samples=pipeline.to_saved_array(samples))
     eval_seconds = time.perf_counter() - started
     extras = {k: v for k, v in scores.items() if k not in ("score", "floor") and not k.endswith("_floor")}
     row = CompareRow(
@@ -380,13 +380,6 @@ def _run_one(
 
 
 # ---------------------------------------------------------------------------- pictures
-def _data_space(pipeline: DiffusionPipeline, samples: torch.Tensor) -> np.ndarray:
-    """Points in the data's coordinates (float32 (N, D)); images as uint8 pixels (N, H, W, C)."""
-    if pipeline.kind == "points":
-        return pipeline.to_data_space(samples).numpy().astype(np.float32)
-    return pipeline.to_uint8(samples)
-
-
 def thumbnail(pipeline: DiffusionPipeline, samples: torch.Tensor, reference: torch.Tensor) -> np.ndarray:
     """A small uint8 (H, W, C) picture of model-space samples for the table: a scatter over the held-out
     points (grey), or a grid of up to THUMBNAIL_IMAGES images enlarged to about THUMBNAIL_PIXELS wide.
@@ -396,12 +389,12 @@ def thumbnail(pipeline: DiffusionPipeline, samples: torch.Tensor, reference: tor
     counts them.
     """
     if pipeline.kind == "points":
-        background = _data_space(pipeline, reference)
+        background = pipeline.to_saved_array(reference)
         low, high = background.min(axis=0), background.max(axis=0)
         center, half = (low + high) / 2, float((high - low).max()) / 2 * (1 + 2 * THUMBNAIL_MARGIN)
         bounds = (center[0] - half, center[0] + half, center[1] - half, center[1] + half)
         return scatter_image(
-            _data_space(pipeline, samples), size=THUMBNAIL_PIXELS, background=background, bounds=bounds
+            pipeline.to_saved_array(samples), size=THUMBNAIL_PIXELS, background=background, bounds=bounds
         )
     grid = image_grid(pipeline.to_uint8(torch.nan_to_num(samples[:THUMBNAIL_IMAGES])))
     return upscale_nearest(grid, max(1, math.ceil(THUMBNAIL_PIXELS / grid.shape[1])))

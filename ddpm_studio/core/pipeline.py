@@ -120,6 +120,12 @@ class DiffusionPipeline:
             return x * self.scale + self.shift
         return x.clamp(-1.0, 1.0)
 
+    def to_saved_array(self, x: torch.Tensor) -> np.ndarray:
+        """What files hold: points in the data's coordinates (float32 (N, D)); images as uint8 (N, H, W, C)."""
+        if self.kind == "points":
+            return self.to_data_space(x).numpy().astype(np.float32)
+        return self.to_uint8(x)
+
     def to_uint8(self, x: torch.Tensor) -> np.ndarray:
         """Images in model space (N, C, H, W) -> uint8 pixels (N, H, W, C) (MATH.md x = 2 p / 255 - 1)."""
         pixels = ((x.detach().cpu().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

@@ -63,10 +63,10 @@ def measure_studio_overhead(steps: int = 600, sample_steps: int = 1000) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from ddpm_studio.gui import MainWindow
-    from ddpm_studio.gui.workers import leave_core_for_gui
+    from ddpm_studio.gui.workers import prepare_torch
 
     app = QApplication.instance() or QApplication([])
-    threads = leave_core_for_gui()
+    threads = prepare_torch()
 
     config = _config(steps)
     start = time.perf_counter()

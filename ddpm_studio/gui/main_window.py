@@ -49,8 +49,8 @@ from ddpm_studio.gui.workers import (
     TrainingWorker,
     Worker,
     join_all,
-    leave_core_for_gui,
     open_run,
+    prepare_torch,
     probe_dataset,
     reference_points,
     save_run,
@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         configure_pyqtgraph()
-        leave_core_for_gui()
+        prepare_torch()
         self.setObjectName("mainWindow")
         self.settings = settings if settings is not None else QSettings("DDPM Studio", "ddpm-studio")
         self.resize(1500, 920)

@@ -12,6 +12,7 @@ QThread is never destroyed while running; :func:`running_threads` lists them (th
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -52,10 +53,18 @@ PAUSE_POLL_S = 0.05
 _threads: list[QThread] = []
 
 
-def leave_core_for_gui() -> int:
-    """Let torch use all cores but one, so the GUI thread always has one to itself; returns the count."""
+def prepare_torch() -> int:
+    """Call on the GUI thread before any worker starts: leave a core to the GUI, import torch's lazy parts.
+
+    torch uses all cores but one, so the GUI thread always has one to itself. And torch.optim imports
+    torch._dynamo the first time an optimiser is built: importing it on a worker thread while the GUI thread's
+    garbage collector runs corrupts the collector's lists (torch 2.13 on Python 3.11: a hang in gc's
+    untrack_dicts or a segfault; reproduced without Qt, about one run in six), so it is imported here, once
+    (about 1.5 s, the first time). Returns torch's thread count.
+    """
     threads = max(1, (os.cpu_count() or 1) - 1)
     torch.set_num_threads(threads)
+    importlib.import_module("torch._dynamo")
     return threads
 
 

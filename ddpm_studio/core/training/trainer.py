@@ -344,9 +344,11 @@ class Trainer:
         load_network_state(self.ema.model, tensors, "ema.", path.name)
         self.optimizer.load_state_dict(_optimizer_state(tensors, meta, path.name))
         torch.set_rng_state(tensors["rng.torch"])
-        if self.dist.is_main:
+        if self.dist.is_main and _fits_generator(self.generator, tensors["rng.generator"]):
             self.generator.set_state(tensors["rng.generator"])
-        else:  # other ranks: a fresh per-rank stream that still depends on the step
+        else:
+            # other ranks, or a run moved between devices (a CUDA generator state does not fit a CPU generator):
+            # a fresh stream that still depends on the step; the continuation is then not bit-exact
             self.generator.manual_seed(self.config.train.seed + 1_000_003 * self.dist.rank + int(meta["step"]))
         if "rng.cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
@@ -354,6 +356,11 @@ class Trainer:
         self.elapsed = float(meta.get("elapsed", 0.0))
         if self.dist.is_main:
             truncate_metrics(self.run_dir, self.step)
+
+
+def _fits_generator(generator: torch.Generator, state: torch.Tensor) -> bool:
+    """Whether a saved generator state was made by a generator of this kind (same device type)."""
+    return state.numel() == generator.get_state().numel()
 
 
 class _Window:

@@ -276,12 +276,13 @@ def bench_studio(quick: bool, results: dict) -> None:
     """The same training headless and driven by the studio offscreen; the longest event-loop stall."""
     from benchmarks.studio_overhead import measure_studio_overhead
 
-    results["studio"] = measure_studio_overhead(steps=60 if quick else 600, sample_steps=50 if quick else 1000)
+    results["studio"] = measure_studio_overhead(steps=60 if quick else 600, sample_steps=50 if quick else 1000,
+                                                repeats=1 if quick else 3)
     s = results["studio"]
     print(
         f"  studio: headless {s['headless_s']:.2f} s, studio {s['studio_s']:.2f} s "
         f"(overhead {s['overhead_pct']:+.1f} %); longest stall training {s['max_stall_training_ms']:.0f} ms, "
-        f"sampling {s['max_stall_sampling_ms']:.0f} ms",
+        f"sampling {s['max_stall_sampling_ms']:.0f} ms (medians / worst of {s['repeats']} alternating runs)",
         flush=True,
     )
 

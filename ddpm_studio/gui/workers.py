@@ -45,6 +45,10 @@ logger = logging.getLogger(__name__)
 
 #: Minimum seconds between two emissions of the same kind of update (~30 Hz).
 EMIT_INTERVAL_S = 1.0 / 30.0
+#: Loss and progress updates while training (~10 Hz). A loss curve reads as live at this rate, and every
+#: redraw runs Python on the GUI thread that a small, Python-bound training step waits for (the GIL): at
+#: 30 Hz the studio made a 2-D run ~40 % slower than headless (benchmarks/RESULTS.md).
+TRAIN_EMIT_INTERVAL_S = 0.5
 #: How many training points a 2-D scatter draws behind the samples.
 MAX_REFERENCE_POINTS = 2000
 #: How often a paused worker wakes up to look for a stop or a save request.
@@ -336,7 +340,7 @@ class TrainingWorker(Worker):
         pipeline = trainer.pipeline()
         reference = reference_points(trainer.dataset)
         pending: list[TrainStep] = []
-        emit = Throttle()
+        emit = Throttle(TRAIN_EMIT_INTERVAL_S)
         step, total, speed = trainer.step, trainer.total_steps, 0.0
         if self._stop.is_set():
             self.finishedTraining.emit(step, "stopped")

@@ -18,6 +18,11 @@ class EMA:
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = float(decay)
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        # the tensor lists of the last source model, so an update walks no module tree (a small net's step is
+        # short enough for that walk to show in a profile)
+        self._source: nn.Module | None = None
+        self._lists: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] = (
+            [], [], [], [])
 
     def decay_at(self, step: int) -> float:
         """The decay after ``step`` updates: min(decay, (1 + step) / (10 + step)).
@@ -30,9 +35,12 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         """Blend ``model``'s weights in; ``step`` counts the updates before this one (0 for the first)."""
-        params = list(model.parameters())
-        shadow = list(self.model.parameters())
+        if model is not self._source:
+            self._source = model
+            self._lists = (list(self.model.parameters()), list(model.parameters()),
+                           list(self.model.buffers()), list(model.buffers()))
+        shadow, params, shadow_buffers, buffers = self._lists
         # lerp_(w, 1 - decay) == decay * shadow + (1 - decay) * w; the foreach form is one fused kernel per group
         torch._foreach_lerp_(shadow, params, 1.0 - self.decay_at(step))
-        for b_shadow, b in zip(self.model.buffers(), model.buffers()):
+        for b_shadow, b in zip(shadow_buffers, buffers):
             b_shadow.copy_(b)

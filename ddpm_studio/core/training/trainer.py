@@ -132,7 +132,11 @@ class Trainer:
         self.ema = EMA(net, tc.ema_decay)
         self.diffusion = build_diffusion(config.diffusion, self.kind)
         self.diffusion.check_finite = False  # divergence is caught on the loss (no per-step host sync)
-        self.optimizer = torch.optim.AdamW(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        # foreach: one kernel per group of tensors instead of ~10 Python-dispatched ops per parameter. torch
+        # only defaults to it on CUDA; on the CPU it makes a 2-D MLP step ~15 % faster (benchmarks/RESULTS.md).
+        foreach = self.device.type in ("cpu", "cuda")
+        self.optimizer = torch.optim.AdamW(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
+                                           foreach=foreach or None)
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
 

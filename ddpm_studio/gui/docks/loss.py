@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import RAW_LOSS_COLOR, SMOOTH_LOSS_COLOR, band_colors
+from ddpm_studio.gui.style import RAW_LOSS_COLOR, SMOOTH_LOSS_COLOR, band_colors, pin_axes
 
 SERIES: tuple[tuple[str, str], ...] = (
     ("training objective", "loss"),
@@ -100,6 +100,8 @@ class LossDock(QDockWidget):
         self._smoothed = _GrowingTable(3 + self._num_bands)
         self._smooth_state: np.ndarray | None = None
         self._progress: tuple[int, int, float] = (0, 0, 0.0)
+        self._x_total = 0  # the step range the x axis is pinned to (0: follow the data)
+        self._drawn_style: tuple[bool, int] | None = None  # (bands shown, series) of the last redraw
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -133,6 +135,7 @@ class LossDock(QDockWidget):
         self.lossPlot.setLabel("left", "loss")
         self.lossPlot.showGrid(x=True, y=True, alpha=0.2)
         self.lossPlot.setLogMode(y=True)
+        pin_axes(self.lossPlot.getPlotItem(), left=58, bottom=40)
         self._legend = self.lossPlot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210),
                                                pen=pg.mkPen(200, 200, 200))
         self._raw = self.lossPlot.plot(pen=pg.mkPen(RAW_LOSS_COLOR, width=1), name="raw")
@@ -174,6 +177,8 @@ class LossDock(QDockWidget):
         self._smoothed.clear()
         self._smooth_state = None
         self._progress = (0, 0, 0.0)
+        self._x_total = 0
+        self.lossPlot.getPlotItem().enableAutoRange(x=True)
         self._throttle.flush()
         self._update_status()
 
@@ -197,7 +202,15 @@ class LossDock(QDockWidget):
         self._throttle.request()
 
     def set_progress(self, step: int, total: int, steps_per_sec: float) -> None:
+        """Step, target and speed for the status line; the x axis spans the run's target while it trains.
+
+        A fixed x range is cheaper to draw than one that grows with every point (pyqtgraph regenerates the
+        axis and grid on each range change) and shows how far along the run is.
+        """
         self._progress = (step, total, steps_per_sec)
+        if total > 0 and total != self._x_total and total >= step:
+            self._x_total = total
+            self.lossPlot.getPlotItem().setXRange(0, total, padding=0.02)
         self._throttle.request()
 
     def flush(self) -> None:
@@ -240,16 +253,20 @@ class LossDock(QDockWidget):
         column = self.seriesCombo.currentIndex()
         steps = table[:, 0]
         show_bands = self.bandsCheck.isChecked()
-        self._smooth.setPen(pg.mkPen("k", width=2, style=Qt.PenStyle.DashLine) if show_bands
-                            else pg.mkPen(SMOOTH_LOSS_COLOR, width=2))
-        self._raw.setVisible(not show_bands)
-        self._raw.setData(steps, table[:, 1 + column])
+        if self._drawn_style != (show_bands, column):  # styles and labels only when they change: each costs a relayout
+            self._drawn_style = (show_bands, column)
+            self._smooth.setPen(pg.mkPen("k", width=2, style=Qt.PenStyle.DashLine) if show_bands
+                                else pg.mkPen(SMOOTH_LOSS_COLOR, width=2))
+            self._raw.setVisible(not show_bands)
+            for item in self._bands:
+                item.setVisible(show_bands)
+            self.lossPlot.setLabel("left", "loss per t band" if show_bands else SERIES[column][0])
+        if not show_bands:
+            self._raw.setData(steps, table[:, 1 + column])
         self._smooth.setData(steps, smoothed[:, column])
-        for k, item in enumerate(self._bands):
-            item.setVisible(show_bands)
-            if show_bands:
+        if show_bands:
+            for k, item in enumerate(self._bands):
                 item.setData(steps, smoothed[:, 3 + k])
-        self.lossPlot.setLabel("left", "loss per t band" if show_bands else SERIES[column][0])
         self._update_status()
 
     def _update_status(self) -> None:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QGraphicsRectItem, QLabel, QVBoxLayou
 
 from ddpm_studio.core.export import image_grid
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import MARKER_COLOR, REFERENCE_COLOR, SAMPLE_COLOR
+from ddpm_studio.gui.style import MARKER_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, pin_axes
 from ddpm_studio.gui.trajectory_store import SampleSet, scatter_bounds
 
 GRID_PADDING = 1
@@ -45,6 +45,7 @@ class SamplesDock(QDockWidget):
         plot = self.samplesView.getPlotItem()
         plot.setMenuEnabled(False)
         plot.setAspectLocked(True)
+        pin_axes(plot)
         self._image = pg.ImageItem(axisOrder="row-major")
         self._reference = pg.ScatterPlotItem(size=POINT_SIZE - 1, pen=None, brush=pg.mkBrush(REFERENCE_COLOR))
         self._points = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=pg.mkBrush(*SAMPLE_COLOR, 200))

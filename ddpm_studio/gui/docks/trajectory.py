@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.core.export import image_grid
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR
+from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, pin_axes
 from ddpm_studio.gui.trajectory_store import TrajectoryFrame, TrajectoryStore, scatter_bounds
 
 NO_TRAJECTORY_TEXT = "No trajectory yet: train a model (or open a run), then press Sample."
@@ -56,8 +56,10 @@ class _Panel:
             plot.addItem(item)
         plot.setMenuEnabled(False)
         plot.hideButtons()
+        pin_axes(plot)
         self.kind: str | None = None
         self._axes_shown = True
+        self._reference_shown: np.ndarray | None = None
 
     def _show_axes(self, show: bool) -> None:
         if show != self._axes_shown:
@@ -91,7 +93,15 @@ class _Panel:
 
     def set_reference(self, reference: np.ndarray | None,
                       bounds: tuple[float, float, float, float]) -> None:
-        self.reference.setData(pos=np.zeros((0, 2)) if reference is None else reference)
+        # the same points again (a new fit, a new run on the same data) keep the scatter: setData on 2,000
+        # points costs ~10 ms of GUI-thread Python, three panels at a time
+        shown = self._reference_shown
+        same = (reference is None and shown is None) or (
+            reference is not None and shown is not None and (reference is shown or (
+                reference.shape == shown.shape and np.array_equal(reference, shown))))
+        if not same:
+            self.reference.setData(pos=np.zeros((0, 2)) if reference is None else reference)
+            self._reference_shown = reference
         self.plot.setRange(xRange=bounds[:2], yRange=bounds[2:], padding=0.0)
         self._show_axes(self.kind == "points" and reference is not None)
 
@@ -177,6 +187,7 @@ class TrajectoryDock(QDockWidget):
             panel.plot.setMinimumWidth(PANEL_MIN_WIDTH)
             panel.plot.setPreferredWidth(PANEL_PREFERRED_WIDTH)
         self._forward_shown = False
+        self._bounds: tuple[float, float, float, float] | None = None  # the scatters' box (points)
         for panel in (*self._panels, self._forward_panel):
             panel.set_kind(self._kind)
         layout.addWidget(self.trajectoryView, 1)
@@ -283,8 +294,7 @@ class TrajectoryDock(QDockWidget):
         self._reference = reference
         if kind == "points" and reference is not None:
             bounds = scatter_bounds(reference)
-            for panel in (*self._panels, self._forward_panel):
-                panel.set_reference(reference, bounds)
+            self._set_references(reference, bounds)
             self._hint.setPos((bounds[0] + bounds[1]) / 2, bounds[2] + 0.9 * (bounds[3] - bounds[2]))
         else:
             for panel in (*self._panels, self._forward_panel):
@@ -320,6 +330,12 @@ class TrajectoryDock(QDockWidget):
         self._update_forward_panel()
         self._slider_moved(self.timestepSlider.value())
         self._throttle.flush()
+
+    def _set_references(self, reference: np.ndarray | None, bounds: tuple[float, float, float, float]) -> None:
+        """The data behind the scatters and the box they show; the hidden forward panel gets them when shown."""
+        self._bounds = bounds
+        for panel in (*self._panels, self._forward_panel) if self._forward_shown else self._panels:
+            panel.set_reference(reference, bounds)
 
     def _set_kind(self, kind: str) -> None:
         self._kind = kind
@@ -373,6 +389,8 @@ class TrajectoryDock(QDockWidget):
             return
         layout_item = self.trajectoryView.ci
         if show:
+            if self._kind == "points" and self._bounds is not None:
+                self._forward_panel.set_reference(self._reference, self._bounds)
             layout_item.addItem(self._forward_panel.plot, row=0, col=2)
         else:
             layout_item.removeItem(self._forward_panel.plot)
@@ -390,9 +408,7 @@ class TrajectoryDock(QDockWidget):
         if self._forward_shown and frame.forward is not None:
             panels.append((self._forward_panel, frame.forward))
         if self._fit_pending and self._kind == "points":
-            bounds = scatter_bounds(self._reference, frame.x, frame.forward)
-            for panel in (*self._panels, self._forward_panel):
-                panel.set_reference(self._reference, bounds)
+            self._set_references(self._reference, scatter_bounds(self._reference, frame.x, frame.forward))
         for panel, batch in panels:
             if self._kind == "images":
                 panel.show_images(batch)

@@ -16,13 +16,23 @@ from PIL import Image
 from pyqtgraph import GraphicsLayoutWidget, PlotWidget
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox, QPushButton, QSlider, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QMessageBox,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
 
 from ddpm_studio.core.runs import list_checkpoints, read_metrics
 from ddpm_studio.core.training.config import default_config
 from ddpm_studio.core.training.trainer import Trainer, TrainingDiverged
 from ddpm_studio.gui import MainWindow, workers
 from ddpm_studio.gui.docks.setup import OPEN_DATA_TEXT, PARAMETERIZATIONS
+from ddpm_studio.gui.trajectory_store import SampleSet
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -444,3 +454,41 @@ def test_event_loop_stays_responsive_while_training(qtbot, window):
     # No timed assertion (speed figures live in benchmarks/, not in tests that fail on a slow machine): the GUI
     # thread must keep answering its timer while training runs, which a blocked event loop would not.
     assert len(gaps) >= 10, f"the event loop answered only {len(gaps)} timer ticks in 1.5 s"
+
+
+# ---------------------------------------------------------------------------------------------- drawing costs
+def test_chosen_2d_data_is_drawn_before_training_and_reused_by_it(qtbot, window):
+    """The data appears behind the trajectory panels before Train; the run then trains on that same object."""
+    window.setup.select_builtin("ring")
+    panel = window.trajectory._panels[0]
+    qtbot.waitUntil(lambda: len(panel.reference.data) > 0, timeout=TIMEOUT_MS)
+    shown = np.column_stack(panel.reference.getData())
+    assert 1.5 < np.median(np.hypot(*shown.T)) < 2.5  # the ring of radius 2, in data coordinates
+    cached = window._data_cache[window._data_key(window.setup.config())]
+    np.testing.assert_allclose(shown, workers.reference_points(cached))
+    make_tiny(window, steps=10, preview_every=0)
+    train_until(qtbot, window, 1)
+    qtbot.waitUntil(lambda: not window.training, timeout=TIMEOUT_MS)
+    assert window.trainer.dataset is cached
+
+
+def test_loss_x_axis_spans_the_run_while_it_trains(qtbot, window):
+    make_tiny(window, steps=400, preview_every=0)
+    train_until(qtbot, window, 2)
+    low, high = window.loss.lossPlot.getPlotItem().getViewBox().viewRange()[0]
+    stop_and_wait(qtbot, window)
+    assert low <= 0 and high >= 400  # the target, not the steps done so far
+
+
+def test_scatter_axes_keep_their_size_whatever_the_range(window):
+    """Tick labels of a new range must not resize an aspect-locked view (that fed a relayout / repaint loop)."""
+    dock = window.samples_dock
+    axis = dock.samplesView.getPlotItem().getAxis("left")
+    widths = set()
+    for scale in (1e-3, 1.0, 1e4):
+        points = (np.random.default_rng(0).standard_normal((50, 2)) * scale).astype(np.float32)
+        dock.show_samples(SampleSet("points", points, points, "test", 0))
+        dock.flush()
+        QApplication.processEvents()
+        widths.add(round(axis.width()))
+    assert len(widths) == 1

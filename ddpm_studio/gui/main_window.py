@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio import __version__
-from ddpm_studio.core.data import DataSet
+from ddpm_studio.core.data import DataSet, load_dataset
 from ddpm_studio.core.models import count_parameters, format_parameter_count
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.core.runs import CONFIG_NAME
@@ -63,6 +63,10 @@ LAYOUT_VERSION = 2  # bumped when docks are added: an older saved layout falls b
 MAX_RECENT_RUNS = 8
 STATUS_TIMEOUT_MS = 8000
 # Training settings that may differ from a stopped run's without starting it over ("Continue").
+#: Settings must rest this long before the chosen data is loaded for the trajectory's background.
+DATA_PREVIEW_DELAY_MS = 150
+#: Loaded data sets kept for the next training run.
+DATA_CACHE_SIZE = 3
 _CONTINUABLE_TRAIN_FIELDS = ("steps", "log_every", "preview_every", "preview_count", "preview_steps")
 
 
@@ -71,6 +75,13 @@ def _comparable(config: RunConfig) -> dict:
     for key in _CONTINUABLE_TRAIN_FIELDS:
         raw["train"].pop(key, None)
     return raw
+
+
+def _load_keyed(key: tuple) -> tuple[tuple, DataSet]:
+    """Load the data a cache key names: (spec, num_points, num_images, seed, image_size) -> (key, data set)."""
+    spec, num_points, num_images, seed, image_size = key
+    dataset = load_dataset(spec, image_size=image_size, num_points=num_points, num_images=num_images, seed=seed)
+    return key, dataset
 
 
 class MainWindow(QMainWindow):
@@ -98,6 +109,12 @@ class MainWindow(QMainWindow):
         self._tasks: list[TaskWorker] = []  # running one-shot tasks (kept referenced until done)
         self._trainer_tasks = 0  # running tasks that read or replace the trainer (open, save)
         self._data_cache: dict[tuple, DataSet] = {}
+        # the chosen 2-D data is drawn behind the trajectory panels before any model exists (settings settle
+        # first: typing a point count should not load five data sets)
+        self._data_preview_timer = QTimer(self)
+        self._data_preview_timer.setSingleShot(True)
+        self._data_preview_timer.setInterval(DATA_PREVIEW_DELAY_MS)
+        self._data_preview_timer.timeout.connect(self._preview_data)
         self._auto_sample = False
         self._closing = False
         self._progress: tuple[str, int, int] | None = None
@@ -134,6 +151,7 @@ class MainWindow(QMainWindow):
         self.trajectory.configure_sampling(self.setup.kind(), self.setup.num_timesteps())
         self._update_title()
         self._update_actions()
+        self._data_preview_timer.start()
 
     # ================================================================== construction
     def _arrange_docks(self) -> None:
@@ -245,6 +263,7 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.setup.settingsChanged.connect(self._settings_changed)
+        self.setup.settingsChanged.connect(self._data_preview_timer.start)
         self.setup.scheduleChanged.connect(self.schedule.set_schedule)
         self.setup.kindChanged.connect(self._kind_changed)
         self.setup.dataPathChosen.connect(self.load_data_path)
@@ -391,6 +410,52 @@ class MainWindow(QMainWindow):
             self.trajectory.configure_sampling(kind, self.setup.num_timesteps())
             self.trajectory.show_placeholder(kind, None)
 
+    def _data_key(self, config: RunConfig) -> tuple:
+        """What a loaded data set depends on: (spec, num_points, num_images, seed, image_size)."""
+        return (config.data.dataset, config.data.num_points, config.data.num_images, config.train.seed,
+                config.data.image_size)
+
+    def _remember_data(self, key: tuple, dataset: DataSet) -> None:
+        """Keep a loaded data set for the next training run (the newest few only)."""
+        self._data_cache.pop(key, None)
+        self._data_cache[key] = dataset
+        while len(self._data_cache) > DATA_CACHE_SIZE:
+            self._data_cache.pop(next(iter(self._data_cache)))
+
+    def _preview_data(self) -> None:
+        """Before any model exists, draw the chosen 2-D data behind the trajectory panels (loaded off-thread).
+
+        Students see the distribution the model will learn before they press Train, and the scatters' first
+        (slow) paint happens now rather than in the moment training starts.
+        """
+        if self._closing or self.trainer is not None or self.pipeline is not None or self.training:
+            return
+        if not self.setup.valid or self.setup.kind() != "points":
+            return
+        config = self.setup.config()
+        key = self._data_key(config)
+        dataset = self._data_cache.get(key)
+        if dataset is not None:
+            self.trajectory.show_placeholder("points", reference_points(dataset))
+            return
+        if any(task.label == "data preview" for task in self._tasks):
+            self._data_preview_timer.start()  # one at a time: look again when it is done
+            return
+        # bound methods, not lambdas: PySide6 runs a lambda connected to a worker's signal on the worker thread
+        task = TaskWorker(_load_keyed, key, label="data preview")
+        task.result.connect(self._data_previewed)
+        task.failed.connect(self._data_preview_failed)
+        self._start_task(task, quiet=True)
+
+    def _data_preview_failed(self, message: str) -> None:
+        logger.info("data preview failed: %s", message)  # Train reports bad data with a message box
+
+    def _data_previewed(self, result: tuple[tuple, DataSet]) -> None:
+        key, dataset = result
+        self._remember_data(key, dataset)
+        if dataset.kind == "points" and key == self._data_key(self.setup.config()):
+            self._preview_data()
+
     def choose_data(self, spec: str) -> None:
         """Select a built-in data set by name, or load a file / folder (``--data`` and drops)."""
         if data_kind(spec) is not None:
@@ -414,7 +479,7 @@ class MainWindow(QMainWindow):
     def _data_loaded(self, result: tuple[str, DataSet]) -> None:
         spec, dataset = result
         config = self.setup.config()
-        self._data_cache = {(spec, config.data.num_points, config.data.num_images, config.train.seed): dataset}
+        self._remember_data((spec, config.data.num_points, config.data.num_images, config.train.seed, None), dataset)
         self.setup.add_data_source(spec, dataset.kind, dataset.name)
         skipped = f"; skipped {len(dataset.skipped)} unreadable file(s)" if dataset.skipped else ""
         self._status(f"Loaded {dataset.name}: {len(dataset.train):,} training items, {dataset.kind}{skipped}.")
@@ -447,8 +512,7 @@ class MainWindow(QMainWindow):
             self._status(f"Continuing from step {self.trainer.step:,} to {config.train.steps:,}…")
         else:
             self._discard_model()
-            key = (config.data.dataset, config.data.num_points, config.data.num_images, config.train.seed)
-            dataset = self._data_cache.get(key) if config.data.image_size is None else None
+            dataset = self._data_cache.get(self._data_key(config))
             worker = TrainingWorker(config, dataset=dataset)
             self.run_name = f"{Path(config.data.dataset).name} (unsaved)"
             self._update_title()
@@ -485,7 +549,7 @@ class MainWindow(QMainWindow):
         self.samples, self.store = None, None
         self.loss.clear()
         self.samples_dock.clear()
-        self.trajectory.clear()
+        self.trajectory.clear(keep_data=True)  # redrawn by _trainer_ready only if the new run's data differs
         self.deviceLabel.setText("device: —")
         self.paramsLabel.setText("parameters: —")
         self.stepLabel.setText("step: —")
@@ -494,6 +558,7 @@ class MainWindow(QMainWindow):
         self.trainer = trainer
         self.pipeline = None
         self.dataset = trainer.dataset
+        self._remember_data(self._data_key(trainer.config), trainer.dataset)  # the next run skips loading it
         self._show_model_info(str(trainer.device), trainer.num_parameters, trainer.step, trainer.kind,
                               trainer.diffusion.num_timesteps)
         self.trajectory.show_placeholder(trainer.kind, reference_points(trainer.dataset))
@@ -632,13 +697,14 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     # ================================================================== tasks: open, save, export
-    def _start_task(self, task: TaskWorker, locks_trainer: bool = False) -> None:
+    def _start_task(self, task: TaskWorker, locks_trainer: bool = False, quiet: bool = False) -> None:
+        """Run a one-shot task; ``quiet`` ones (a few ms, e.g. the data preview) show no busy bar."""
         task.done.connect(self._task_done)
         self._tasks.append(task)
         task.locks_trainer = locks_trainer
         self._trainer_tasks += int(locks_trainer)
         start_worker(task)
-        if self._progress is None or self._progress[0] == "task":
+        if not quiet and (self._progress is None or self._progress[0] == "task"):
             self._set_progress("task")
         self._update_actions()
 
@@ -812,6 +878,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop every worker and wait for its thread, so no QThread outlives the window."""
         self._closing = True
+        self._data_preview_timer.stop()
         self._save_settings()
         for worker in [self._train_worker, self._sample_worker, *self._tasks]:
             if worker is not None:

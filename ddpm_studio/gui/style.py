@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QSizePolicy
 
 #: Redraws happen at most this often (the issue's ~30 Hz): workers may emit faster, docks coalesce.
 REDRAW_INTERVAL_MS = 33
@@ -57,6 +58,18 @@ def pin_axes(plot: pg.PlotItem, left: int = LEFT_AXIS_WIDTH, bottom: int = BOTTO
     """
     plot.getAxis("left").setWidth(left)
     plot.getAxis("bottom").setHeight(bottom)
+
+
+def steady_label(label: QLabel) -> QLabel:
+    """Let a label whose text changes while work runs (step counts, captions) never resize its neighbours.
+
+    A new text changes a label's size hint; in a dock that relayouts the dock and the main window, and every
+    plot that moved by a pixel repaints (measured: a preview caption repainted the Schedule dock's two plots).
+    The label takes the width its layout gives it and clips what does not fit.
+    """
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    label.setMinimumWidth(1)
+    return label
 
 
 def band_colors(num_bands: int) -> list[tuple[int, int, int]]:

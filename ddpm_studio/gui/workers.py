@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +52,8 @@ EMIT_INTERVAL_S = 1.0 / 30.0
 TRAIN_EMIT_INTERVAL_S = 0.5
 #: How many training points a 2-D scatter draws behind the samples.
 MAX_REFERENCE_POINTS = 2000
+#: Python's thread switch interval while the studio runs (seconds; CPython's default is 0.005).
+GUI_SWITCH_INTERVAL_S = 0.001
 #: How often a paused worker wakes up to look for a stop or a save request.
 PAUSE_POLL_S = 0.05
 
@@ -64,8 +67,14 @@ def prepare_torch() -> int:
     torch._dynamo the first time an optimiser is built: importing it on a worker thread while the GUI thread's
     garbage collector runs corrupts the collector's lists (torch 2.13 on Python 3.11: a hang in gc's
     untrack_dicts or a segfault; reproduced without Qt, about one run in six), so it is imported here, once
-    (about 1.5 s, the first time). Returns torch's thread count.
+    (about 1.5 s, the first time).
+
+    It also shortens Python's thread switch interval from 5 ms to 1 ms. A worker running Python-heavy code
+    (loading data, building a network, a small model's training step) holds the GIL; the GUI thread then waits
+    up to one interval each time it needs the GIL back, dozens of times per paint. Measured on the digits
+    start-up (2 cores): the longest event-loop stall fell from 104 ms to 56 ms. Returns torch's thread count.
     """
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     threads = max(1, (os.cpu_count() or 1) - 1)
     torch.set_num_threads(threads)
     importlib.import_module("torch._dynamo")

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import RAW_LOSS_COLOR, SMOOTH_LOSS_COLOR, band_colors, pin_axes
+from ddpm_studio.gui.style import RAW_LOSS_COLOR, SMOOTH_LOSS_COLOR, band_colors, pin_axes, steady_label
 
 SERIES: tuple[tuple[str, str], ...] = (
     ("training objective", "loss"),
@@ -149,7 +149,7 @@ class LossDock(QDockWidget):
             item.setClipToView(True)
         layout.addWidget(self.lossPlot, 1)
 
-        self.statusLabel = QLabel(objectName="lossStatusLabel")
+        self.statusLabel = steady_label(QLabel(objectName="lossStatusLabel"))
         self.statusLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.statusLabel)
         self.setWidget(body)
@@ -169,8 +169,10 @@ class LossDock(QDockWidget):
 
     def set_num_timesteps(self, num_timesteps: int) -> None:
         """T, for the band names (band k holds t in the k-th tenth of 1..T)."""
-        self._num_timesteps = max(1, int(num_timesteps))
-        self._update_legend()
+        num_timesteps = max(1, int(num_timesteps))
+        if num_timesteps != self._num_timesteps:  # rebuilding the legend relayouts and repaints the plot
+            self._num_timesteps = num_timesteps
+            self._update_legend()
 
     def clear(self) -> None:
         self._table.clear()

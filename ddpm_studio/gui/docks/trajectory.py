@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.core.export import image_grid
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, pin_axes
+from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, pin_axes, steady_label
 from ddpm_studio.gui.trajectory_store import TrajectoryFrame, TrajectoryStore, scatter_bounds
 
 NO_TRAJECTORY_TEXT = "No trajectory yet: train a model (or open a run), then press Sample."
@@ -214,7 +214,7 @@ class TrajectoryDock(QDockWidget):
         self.timestepSlider.valueChanged.connect(self._slider_moved)
         scrub.addWidget(self.timestepSlider, 1)
         layout.addLayout(scrub)
-        self.frameLabel = QLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel")
+        self.frameLabel = steady_label(QLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel"))
         self._hint = pg.TextItem(NO_TRAJECTORY_HINT, color=(110, 110, 110), anchor=(0.5, 0.5))
         self._panels[0].plot.addItem(self._hint, ignoreBounds=True)
         layout.addWidget(self.frameLabel)
@@ -274,7 +274,9 @@ class TrajectoryDock(QDockWidget):
         self.etaSpin.setEnabled(self.methodCombo.currentData() == "ddim" and self.methodCombo.isEnabled())
 
     # ------------------------------------------------------------------ data in
-    def clear(self) -> None:
+    def clear(self, keep_data: bool = False) -> None:
+        """Drop the trajectory; ``keep_data`` keeps the faint training data behind the panels (a new run on it)."""
+        reference = self._reference if keep_data else None
         self.store, self.displayed, self._live, self._reference = None, None, None, None
         self.playButton.setChecked(False)
         self.timestepSlider.blockSignals(True)
@@ -284,7 +286,7 @@ class TrajectoryDock(QDockWidget):
             panel.clear()
         self.frameLabel.setText(NO_TRAJECTORY_TEXT)
         self.timestepChanged.emit(-1)
-        self.show_placeholder(self._kind, None)
+        self.show_placeholder(self._kind, reference)
 
     def show_placeholder(self, kind: str, reference: np.ndarray | None) -> None:
         """Before any trajectory: the training data (points) in faint grey and a hint where frames will come."""

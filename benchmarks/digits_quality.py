@@ -3,8 +3,14 @@
     python benchmarks/digits_quality.py [--steps 3000] [--every 500] [--device auto] [--out DIR] [--preset tiny]
 
 Trains the studio's default image configuration on the bundled digits and, every ``--every`` steps, writes a
-64-sample grid (100 respaced steps) to DIR/grid_STEP.png and prints the steps, the training seconds and the
-sample-quality score when the evaluation module is present. Step counts carry over between devices; seconds
+64-sample grid (100 respaced steps) to DIR/grid_STEP.png and prints the steps, the training seconds (sampling
+and scoring excluded) and the download-free quality scores of :class:`ddpm_studio.core.evaluation.QualityScorer`
+for the held-out-sized sample set: Fréchet distance in the self-trained feature net (with the held-out floor),
+the digit classifier's mean confidence and the share of the ten digits drawn.
+
+"Recognisable" is read off those scores as: the classifier is, on average, at least RECOGNISABLE_CONFIDENCE
+(90 %) as confident about the samples as about real held-out digits, and every digit is drawn
+(coverage 1.0). The first check that passes is reported. Step counts carry over between devices; seconds
 do not.
 """
 
@@ -18,9 +24,14 @@ from pathlib import Path
 
 import torch
 
+#: Samples count as recognisable digits when the classifier's mean confidence reaches this share of its
+#: confidence on real held-out digits (and every digit class is drawn).
+RECOGNISABLE_CONFIDENCE = 0.9
+
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from ddpm_studio.core.evaluation import QualityScorer
     from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.training.config import default_config
     from ddpm_studio.core.training.events import TrainStep
@@ -34,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--out", type=Path, default=Path("digits_quality"))
+    parser.add_argument("--no-scores", action="store_true", help="grids only (no feature network, faster)")
     args = parser.parse_args(argv)
 
     config = default_config("digits", "images")
@@ -52,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         f"digits on {trainer.device}: {args.preset}, batch {config.train.batch_size}, lr {config.train.lr}", flush=True
     )
     args.out.mkdir(parents=True, exist_ok=True)
+    scorer = None if args.no_scores else QualityScorer(trainer.dataset, cache_dir=args.out, seed=0)
+    if scorer is not None:
+        extras = scorer.floor_extras
+        print(f"held-out floor: Fréchet {scorer.floor:.1f}, confidence {extras.get('confidence', float('nan')):.3f}, "
+              f"coverage {extras.get('coverage', float('nan')):.2f} ({scorer.sample_count} images)", flush=True)
+    recognisable_at = None
     seconds, start = 0.0, time.perf_counter()
     for event in trainer.train():
         if isinstance(event, TrainStep) and (event.step % args.every == 0 or event.step == args.steps):
@@ -59,12 +77,21 @@ def main(argv: list[str] | None = None) -> int:
             pipeline = trainer.pipeline()
             samples = pipeline.sample_final(64, num_steps=100, seed=0)
             save_preview(pipeline, samples, args.out / f"grid_{event.step:05d}.png")
-            print(
-                f"step {event.step}: loss {event.loss:.4f}, {seconds:.1f} s of training, "
-                f"{event.steps_per_sec:.1f} steps/s",
-                flush=True,
-            )
+            line = (f"step {event.step}: loss {event.loss:.4f}, {seconds:.1f} s of training, "
+                    f"{event.steps_per_sec:.1f} steps/s")
+            if scorer is not None:
+                scored = pipeline.sample_final(scorer.sample_count, num_steps=100, seed=1)
+                s = scorer.score(scored)
+                line += (f"; Fréchet {s['score']:.1f} (floor {s['floor']:.1f}), confidence {s['confidence']:.3f}, "
+                         f"coverage {s['coverage']:.2f}")
+                if recognisable_at is None and s["coverage"] >= 1.0 and (
+                        s["confidence"] >= RECOGNISABLE_CONFIDENCE * s["confidence_floor"]):
+                    recognisable_at = (event.step, seconds)
+                    line += "  <- recognisable"
+            print(line, flush=True)
             start = time.perf_counter()
+    if recognisable_at is not None:
+        print(f"recognisable digits after {recognisable_at[0]} steps, {recognisable_at[1]:.0f} s of training")
     if torch.cuda.is_available():
         print(f"peak CUDA memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
     return 0

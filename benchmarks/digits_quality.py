@@ -8,10 +8,11 @@ and scoring excluded) and the download-free quality scores of :class:`ddpm_studi
 for the held-out-sized sample set: Fréchet distance in the self-trained feature net (with the held-out floor),
 the digit classifier's mean confidence and the share of the ten digits drawn.
 
-"Recognisable" is read off those scores as: the classifier is, on average, at least RECOGNISABLE_CONFIDENCE
-(90 %) as confident about the samples as about real held-out digits, and every digit is drawn
-(coverage 1.0). The first check that passes is reported. Step counts carry over between devices; seconds
-do not.
+"Recognisable" is read off those scores as: the Fréchet distance is within RECOGNISABLE_FRECHET_RATIO (5x) of
+the held-out floor and every digit is drawn (coverage 1.0). The classifier's confidence is printed but not
+used: it is above 0.9 already for blurry blobs at step 200. The 5x line was set by looking at the grids of the
+default run (docs/digits_cpu_800_steps.png): most samples read as digits there, at 4.9x. The first check
+that passes is reported. Step counts carry over between devices; seconds do not.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from pathlib import Path
 
 import torch
 
-#: Samples count as recognisable digits when the classifier's mean confidence reaches this share of its
-#: confidence on real held-out digits (and every digit class is drawn).
-RECOGNISABLE_CONFIDENCE = 0.9
+#: Samples count as recognisable digits when their Fréchet distance is at most this multiple of the floor
+#: (and every digit class is drawn).
+RECOGNISABLE_FRECHET_RATIO = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 line += (f"; Fréchet {s['score']:.1f} (floor {s['floor']:.1f}), confidence {s['confidence']:.3f}, "
                          f"coverage {s['coverage']:.2f}")
                 if recognisable_at is None and s["coverage"] >= 1.0 and (
-                        s["confidence"] >= RECOGNISABLE_CONFIDENCE * s["confidence_floor"]):
+                        s["score"] <= RECOGNISABLE_FRECHET_RATIO * s["floor"]):
                     recognisable_at = (event.step, seconds)
                     line += "  <- recognisable"
             print(line, flush=True)

@@ -91,7 +91,8 @@ def _studio(app, steps: int, meter: _StallMeter | None, dataset: str = "moons",
     window = MainWindow()
     window.show()
     window.setup.set_config(_config(steps, dataset, kind), kind)
-    _wait(app, lambda: False, 0.3)  # let the window settle (first layout and paint)
+    _wait(app, lambda: not window.busy, 60)  # the window's own start-up work (it loads the chosen data)
+    _wait(app, lambda: False, 0.3)  # and its first layout and paint
     if meter is not None:
         meter.start()
     start = time.perf_counter()

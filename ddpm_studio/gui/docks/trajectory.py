@@ -308,7 +308,7 @@ class TrajectoryDock(QDockWidget):
 
     def begin_live(self, kind: str, reference: np.ndarray | None) -> None:
         """A sampling run starts: show its frames as they come (the previous trajectory is dropped)."""
-        self.clear()
+        self.clear(keep_data=True)  # the same data behind the new frames is not drawn again
         self._set_kind(kind)
         self._reference = reference
         self._fit_pending = True

@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
+    parser.add_argument("--ema", type=float, default=None, help="EMA decay (default: the studio's)")
     parser.add_argument("--out", type=Path, default=Path("digits_quality"))
     parser.add_argument("--no-scores", action="store_true", help="grids only (no feature network, faster)")
     args = parser.parse_args(argv)
@@ -60,9 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         config.train.batch_size = args.batch_size
     if args.lr:
         config.train.lr = args.lr
+    if args.ema:
+        config.train.ema_decay = args.ema
     trainer = Trainer(config)
     print(
-        f"digits on {trainer.device}: {args.preset}, batch {config.train.batch_size}, lr {config.train.lr}", flush=True
+        f"digits on {trainer.device}: {args.preset}, batch {config.train.batch_size}, lr {config.train.lr}, "
+        f"EMA {config.train.ema_decay}", flush=True
     )
     args.out.mkdir(parents=True, exist_ok=True)
     scorer = None if args.no_scores else QualityScorer(trainer.dataset, cache_dir=args.out, seed=0)

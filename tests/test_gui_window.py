@@ -7,6 +7,7 @@ cores. An autouse fixture fails any test that leaves a worker QThread running, a
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -492,3 +493,25 @@ def test_scatter_axes_keep_their_size_whatever_the_range(window):
         QApplication.processEvents()
         widths.add(round(axis.width()))
     assert len(widths) == 1
+
+
+def test_garbage_is_collected_on_the_gui_thread_only_while_a_window_is_open(qtbot, settings, messages):
+    """Automatic collection could run on a worker and destroy Qt objects there (a deadlock, seen in gdb)."""
+    import gc
+
+    assert gc.isenabled()
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    assert not gc.isenabled()
+    collected: list[int] = []
+    gc.callbacks.append(lambda phase, info: phase == "stop" and collected.append(threading.get_ident()))
+    try:
+        for _ in range(3 * gc.get_threshold()[0]):  # generation-0 garbage: cycles past the threshold
+            cycle: list = []
+            cycle.append(cycle)
+        qtbot.waitUntil(lambda: bool(collected), timeout=5_000)
+    finally:
+        gc.callbacks.pop()
+    assert set(collected) == {threading.get_ident()}
+    win.close()
+    assert gc.isenabled()

@@ -33,6 +33,7 @@ from ddpm_studio.core.runs import CONFIG_NAME
 from ddpm_studio.core.training.config import ConfigError, RunConfig
 from ddpm_studio.core.training.trainer import Trainer
 from ddpm_studio.gui import export as gui_export
+from ddpm_studio.gui import gc_guard
 from ddpm_studio.gui.compare_dialog import CompareDialog
 from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.docks.loss import LossDock
@@ -62,11 +63,11 @@ logger = logging.getLogger(__name__)
 LAYOUT_VERSION = 2  # bumped when docks are added: an older saved layout falls back to the default
 MAX_RECENT_RUNS = 8
 STATUS_TIMEOUT_MS = 8000
-# Training settings that may differ from a stopped run's without starting it over ("Continue").
 #: Settings must rest this long before the chosen data is loaded for the trajectory's background.
 DATA_PREVIEW_DELAY_MS = 150
 #: Loaded data sets kept for the next training run.
 DATA_CACHE_SIZE = 3
+# Training settings that may differ from a stopped run's without starting it over ("Continue").
 _CONTINUABLE_TRAIN_FIELDS = ("steps", "log_every", "preview_every", "preview_count", "preview_steps")
 
 
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         configure_pyqtgraph()
         prepare_torch()
+        gc_guard.acquire()  # the garbage collector runs on this thread only while the window is open
+        self._gc_released = False
         self.setObjectName("mainWindow")
         self.settings = settings if settings is not None else QSettings("DDPM Studio", "ddpm-studio")
         self.resize(1500, 920)
@@ -109,8 +112,8 @@ class MainWindow(QMainWindow):
         self._tasks: list[TaskWorker] = []  # running one-shot tasks (kept referenced until done)
         self._trainer_tasks = 0  # running tasks that read or replace the trainer (open, save)
         self._data_cache: dict[tuple, DataSet] = {}
-        # the chosen 2-D data is drawn behind the trajectory panels before any model exists (settings settle
-        # first: typing a point count should not load five data sets)
+        # the chosen data is loaded (and 2-D data drawn behind the trajectory panels) before any model exists;
+        # settings settle first: typing a point count should not load five data sets
         self._data_preview_timer = QTimer(self)
         self._data_preview_timer.setSingleShot(True)
         self._data_preview_timer.setInterval(DATA_PREVIEW_DELAY_MS)
@@ -253,7 +256,6 @@ class MainWindow(QMainWindow):
         self.paramsLabel = QLabel(objectName="paramsLabel")
         self.stepLabel = QLabel(objectName="stepLabel")
         self.progressBar = QProgressBar(objectName="progressBar")
-        self.progressBar.setMaximumWidth(220)
         self.progressBar.setFixedWidth(220)
         # the bar keeps its place while hidden: showing it must not resize the status bar, because that
         # relayouts every dock and repaints every plot in the moment training starts (a ~200 ms stall)
@@ -905,6 +907,9 @@ class MainWindow(QMainWindow):
         if self._compare is not None:
             self._compare.close()
         join_all()
+        if not self._gc_released:  # no worker runs any more: automatic collection may come back
+            self._gc_released = True
+            gc_guard.release()
         super().closeEvent(event)
 
     def _about(self) -> None:

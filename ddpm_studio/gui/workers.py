@@ -2,9 +2,9 @@
 
 Each worker is a QObject moved to its own QThread. It consumes one of the core's generators, and between two
 items it honours pause, resume and stop (superqt's GeneratorWorker pattern). It hands the GUI copies only:
-display-ready numpy arrays (:mod:`ddpm_studio.gui.trajectory_store`), batched and throttled to ~30 emissions a
-second, so the event loop never drowns. Errors arrive as ``failed(str)`` with a one-line message; ``done`` is
-always the last signal a worker emits.
+display-ready numpy arrays (:mod:`ddpm_studio.gui.trajectory_store`), batched and throttled (sampling frames
+at ~30 a second, training updates at 2), so the event loop never drowns. Errors arrive as ``failed(str)`` with
+a one-line message; ``done`` is always the last signal a worker emits.
 
 Threads are started with :func:`start_worker`, which keeps every thread referenced until it has finished, so a
 QThread is never destroyed while running; :func:`running_threads` lists them (the tests check it is empty).
@@ -46,9 +46,10 @@ logger = logging.getLogger(__name__)
 
 #: Minimum seconds between two emissions of the same kind of update (~30 Hz).
 EMIT_INTERVAL_S = 1.0 / 30.0
-#: Loss and progress updates while training (~10 Hz). A loss curve reads as live at this rate, and every
-#: redraw runs Python on the GUI thread that a small, Python-bound training step waits for (the GIL): at
-#: 30 Hz the studio made a 2-D run ~40 % slower than headless (benchmarks/RESULTS.md).
+#: Loss and progress updates while training (2 Hz). A loss curve still reads as live, and each update (loss
+#: plot redraw and paint, status bar) costs ~17 ms of GUI-thread CPU, mostly Python that a small, Python-bound
+#: training step must wait for (the GIL); at 30 Hz that alone made a 2-D run tens of percent slower
+#: (benchmarks/RESULTS.md, "The studio's cost").
 TRAIN_EMIT_INTERVAL_S = 0.5
 #: How many training points a 2-D scatter draws behind the samples.
 MAX_REFERENCE_POINTS = 2000

@@ -80,13 +80,14 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(event, TrainStep) and (event.step % args.every == 0 or event.step == args.steps):
             seconds += time.perf_counter() - start
             pipeline = trainer.pipeline()
-            samples = pipeline.sample_final(64, num_steps=100, seed=0)
-            save_preview(pipeline, samples, args.out / f"grid_{event.step:05d}.png")
+            # one batch serves both: the grid shows its first 64, the scorer takes all of it
+            count = 64 if scorer is None else max(64, scorer.sample_count)
+            samples = pipeline.sample_final(count, num_steps=100, seed=0)
+            save_preview(pipeline, samples[:64], args.out / f"grid_{event.step:05d}.png")
             line = (f"step {event.step}: loss {event.loss:.4f}, {seconds:.1f} s of training, "
                     f"{event.steps_per_sec:.1f} steps/s")
             if scorer is not None:
-                scored = pipeline.sample_final(scorer.sample_count, num_steps=100, seed=1)
-                s = scorer.score(scored)
+                s = scorer.score(samples[: scorer.sample_count])
                 line += (f"; Fréchet {s['score']:.1f} (floor {s['floor']:.1f}), confidence {s['confidence']:.3f}, "
                          f"coverage {s['coverage']:.2f}")
                 if recognisable_at is None and s["coverage"] >= 1.0 and (

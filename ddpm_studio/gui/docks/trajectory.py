@@ -96,9 +96,7 @@ class _Panel:
         # the same points again (a new fit, a new run on the same data) keep the scatter: setData on 2,000
         # points costs ~10 ms of GUI-thread Python, three panels at a time
         shown = self._reference_shown
-        same = (reference is None and shown is None) or (
-            reference is not None and shown is not None and (reference is shown or (
-                reference.shape == shown.shape and np.array_equal(reference, shown))))
+        same = reference is shown or (reference is not None and shown is not None and np.array_equal(reference, shown))
         if not same:
             self.reference.setData(pos=np.zeros((0, 2)) if reference is None else reference)
             self._reference_shown = reference

@@ -60,16 +60,23 @@ def pin_axes(plot: pg.PlotItem, left: int = LEFT_AXIS_WIDTH, bottom: int = BOTTO
     plot.getAxis("bottom").setHeight(bottom)
 
 
-def steady_label(label: QLabel) -> QLabel:
-    """Let a label whose text changes while work runs (step counts, captions) never resize its neighbours.
+class SteadyLabel(QLabel):
+    """A label whose text changes while work runs (step counts, captions) and never resizes its neighbours.
 
     A new text changes a label's size hint; in a dock that relayouts the dock and the main window, and every
     plot that moved by a pixel repaints (measured: a preview caption repainted the Schedule dock's two plots).
-    The label takes the width its layout gives it and clips what does not fit.
+    This label takes the width its layout gives it and clips what does not fit; the whole text is its tooltip.
     """
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-    label.setMinimumWidth(1)
-    return label
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(1)
+        self.setToolTip(self.text())
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setToolTip(text)
 
 
 def band_colors(num_bands: int) -> list[tuple[int, int, int]]:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import RAW_LOSS_COLOR, SMOOTH_LOSS_COLOR, band_colors, pin_axes, steady_label
+from ddpm_studio.gui.style import RAW_LOSS_COLOR, SMOOTH_LOSS_COLOR, SteadyLabel, band_colors, pin_axes
 
 SERIES: tuple[tuple[str, str], ...] = (
     ("training objective", "loss"),
@@ -149,7 +149,7 @@ class LossDock(QDockWidget):
             item.setClipToView(True)
         layout.addWidget(self.lossPlot, 1)
 
-        self.statusLabel = steady_label(QLabel(objectName="lossStatusLabel"))
+        self.statusLabel = SteadyLabel(objectName="lossStatusLabel")
         self.statusLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.statusLabel)
         self.setWidget(body)

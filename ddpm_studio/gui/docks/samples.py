@@ -11,11 +11,11 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QGraphicsRectItem, QVBoxLayout, QWidget
 
 from ddpm_studio.core.export import image_grid
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import MARKER_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, pin_axes, steady_label
+from ddpm_studio.gui.style import MARKER_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, SteadyLabel, pin_axes
 from ddpm_studio.gui.trajectory_store import SampleSet, scatter_bounds
 
 GRID_PADDING = 1
@@ -38,7 +38,7 @@ class SamplesDock(QDockWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.captionLabel = steady_label(QLabel("No samples yet.", objectName="samplesCaption"))
+        self.captionLabel = SteadyLabel("No samples yet.", objectName="samplesCaption")
         layout.addWidget(self.captionLabel)
         self.samplesView = pg.PlotWidget()
         self.samplesView.setObjectName("samplesView")

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.core.export import image_grid
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, pin_axes, steady_label
+from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, SteadyLabel, pin_axes
 from ddpm_studio.gui.trajectory_store import TrajectoryFrame, TrajectoryStore, scatter_bounds
 
 NO_TRAJECTORY_TEXT = "No trajectory yet: train a model (or open a run), then press Sample."
@@ -212,7 +212,7 @@ class TrajectoryDock(QDockWidget):
         self.timestepSlider.valueChanged.connect(self._slider_moved)
         scrub.addWidget(self.timestepSlider, 1)
         layout.addLayout(scrub)
-        self.frameLabel = steady_label(QLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel"))
+        self.frameLabel = SteadyLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel")
         self._hint = pg.TextItem(NO_TRAJECTORY_HINT, color=(110, 110, 110), anchor=(0.5, 0.5))
         self._panels[0].plot.addItem(self._hint, ignoreBounds=True)
         layout.addWidget(self.frameLabel)

@@ -26,7 +26,8 @@ pytestmark = [
 def test_bound_is_disabled_while_training_and_computes_after(qtbot, window):
     dock = window.likelihood
     assert not dock.computeBoundButton.isEnabled()  # no model yet
-    make_tiny(window, steps=30)
+    # long enough to still run at the second loss update (training updates arrive at 2 Hz)
+    make_tiny(window, steps=600)
     window.setup.timestepsSpin.setValue(30)
     train_until(qtbot, window, 2)
     assert not dock.computeBoundButton.isEnabled()  # training changes the weights it would read

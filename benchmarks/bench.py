@@ -1,6 +1,9 @@
 """DDPM Studio benchmarks: our U-Net against diffusers' UNet2DModel, achieved FLOP/s, the 2-D loop, the studio.
 
-    python benchmarks/bench.py [--quick] [--json FILE] [--device cpu|cuda] [--skip-studio]
+    python benchmarks/bench.py [--quick] [--json FILE] [--device cpu|cuda] [--skip-studio] [--only SECTION ...]
+
+Sections: peak, unet (against diffusers), points (the 2-D loop), levers (each speed setting against the shipped
+choice, CPU; benchmarks/levers.py), studio (the studio's cost, CPU; benchmarks/studio_overhead.py).
 
 Every comparison runs both models in the same process on the same input and device, interleaved, with warm-up
 and repetitions; the median is reported. Ratios are peer time / our time (> 1: we are faster).
@@ -323,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-studio", action="store_true", help="skip the studio overhead measurement")
     parser.add_argument(
         "--only",
-        choices=["unet", "peak", "points", "studio"],
+        choices=["unet", "peak", "points", "levers", "studio"],
         action="append",
         help="run only these sections (repeatable)",
     )
@@ -335,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{torch.get_num_threads()} threads)",
         flush=True,
     )
-    sections = args.only or ["peak", "unet", "points", "studio"]
+    sections = args.only or ["peak", "unet", "points", "levers", "studio"]
     if "peak" in sections:
         bench_peak(device, args.quick, results)
     if "unet" in sections:
@@ -349,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {row['image']} training reaches {row['fraction_of_peak']:.0%} of the measured peak")
     if "points" in sections:
         bench_points(device, args.quick, results)
+    if "levers" in sections and device.type == "cpu":
+        from benchmarks.levers import bench_levers
+
+        bench_levers(args.quick, results, interleaved)
     if "studio" in sections and not args.skip_studio and device.type == "cpu":
         bench_studio(args.quick, results)
     if args.json:

@@ -1,6 +1,7 @@
 """How many training steps the default digits run needs: sample grids and quality scores along the way.
 
-    python benchmarks/digits_quality.py [--steps 3000] [--every 500] [--device auto] [--out DIR] [--preset tiny]
+    python benchmarks/digits_quality.py [--steps 3000] [--every 500] [--first STEP] [--device auto] [--out DIR]
+        [--preset tiny] [--batch-size N] [--lr LR] [--ema DECAY] [--seed N]
 
 Trains the studio's default image configuration on the bundled digits and, every ``--every`` steps, writes a
 64-sample grid (100 respaced steps) to DIR/grid_STEP.png and prints the steps, the training seconds (sampling
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--ema", type=float, default=None, help="EMA decay (default: the studio's)")
+    parser.add_argument("--first", type=int, default=0, help="no checks before this step (saves scoring time)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (the scores' seed stays 0)")
     parser.add_argument("--out", type=Path, default=Path("digits_quality"))
     parser.add_argument("--no-scores", action="store_true", help="grids only (no feature network, faster)")
     args = parser.parse_args(argv)
@@ -63,10 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         config.train.lr = args.lr
     if args.ema:
         config.train.ema_decay = args.ema
+    config.train.seed = args.seed
     trainer = Trainer(config)
     print(
         f"digits on {trainer.device}: {args.preset}, batch {config.train.batch_size}, lr {config.train.lr}, "
-        f"EMA {config.train.ema_decay}", flush=True
+        f"EMA {config.train.ema_decay}, seed {args.seed}", flush=True
     )
     args.out.mkdir(parents=True, exist_ok=True)
     scorer = None if args.no_scores else QualityScorer(trainer.dataset, cache_dir=args.out, seed=0)
@@ -77,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     recognisable_at = None
     seconds, start = 0.0, time.perf_counter()
     for event in trainer.train():
-        if isinstance(event, TrainStep) and (event.step % args.every == 0 or event.step == args.steps):
+        if isinstance(event, TrainStep) and event.step >= args.first and (
+                event.step % args.every == 0 or event.step == args.steps):
             seconds += time.perf_counter() - start
             pipeline = trainer.pipeline()
             # one batch serves both: the grid shows its first 64, the scorer takes all of it

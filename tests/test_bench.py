@@ -15,7 +15,7 @@ def test_bench_quick_runs_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick", "--device", "cpu", "--json", str(out),
-         "--only", "peak", "--only", "points", "--only", "studio"],
+         "--only", "peak", "--only", "points", "--only", "levers", "--only", "studio"],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
     )
@@ -23,4 +23,6 @@ def test_bench_quick_runs_and_writes_json(tmp_path):
     figures = json.loads(out.read_text())
     assert figures["peak"]["peak_gflops"] > 0
     assert figures["points"]["steps_per_sec"] > 0 and figures["points"]["floor"] > 0
+    assert {row["variant"] for row in figures["levers"]} >= {"channels_last", "inference_mode", "written out"}
+    assert all(row["shipped_ms"] > 0 and row["variant_ms"] > 0 for row in figures["levers"])
     assert figures["studio"]["steps"] == 60 and figures["studio"]["max_stall_training_ms"] >= 0

@@ -1,7 +1,7 @@
 """How many training steps the default digits run needs: sample grids and quality scores along the way.
 
     python benchmarks/digits_quality.py [--steps 3000] [--every 500] [--first STEP] [--device auto] [--out DIR]
-        [--preset tiny] [--batch-size N] [--lr LR] [--ema DECAY] [--seed N]
+        [--preset tiny] [--batch-size N] [--lr LR] [--ema DECAY] [--snr-gamma G] [--seed N]
 
 Trains the studio's default image configuration on the bundled digits and, every ``--every`` steps, writes a
 64-sample grid (100 respaced steps) to DIR/grid_STEP.png and prints the steps, the training seconds (sampling
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--ema", type=float, default=None, help="EMA decay (default: the studio's)")
     parser.add_argument("--first", type=int, default=0, help="no checks before this step (saves scoring time)")
+    parser.add_argument("--snr-gamma", type=float, default=None,
+                        help="min-SNR-gamma loss weighting (default: the studio's, 5; 0 for plain L_simple)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (the scores' seed stays 0)")
     parser.add_argument("--out", type=Path, default=Path("digits_quality"))
     parser.add_argument("--no-scores", action="store_true", help="grids only (no feature network, faster)")
@@ -67,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.ema:
         config.train.ema_decay = args.ema
     config.train.seed = args.seed
+    if args.snr_gamma is not None:
+        config.train.snr_gamma = args.snr_gamma
     trainer = Trainer(config)
     print(
         f"digits on {trainer.device}: {args.preset}, batch {config.train.batch_size}, lr {config.train.lr}, "
-        f"EMA {config.train.ema_decay}, seed {args.seed}", flush=True
+        f"EMA {config.train.ema_decay}, min-SNR gamma {config.train.snr_gamma:g}, seed {args.seed}", flush=True
     )
     args.out.mkdir(parents=True, exist_ok=True)
     scorer = None if args.no_scores else QualityScorer(trainer.dataset, cache_dir=args.out, seed=0)

@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--param", choices=PARAMETERIZATIONS, help="what the network predicts (default: eps)")
     train.add_argument("--variance", choices=VARIANCES, help="reverse-process variance (default: fixed_large)")
     train.add_argument("--loss", choices=LOSSES, help="training objective (default: simple)")
+    train.add_argument("--snr-gamma", type=_float,
+                       help="min-SNR-gamma weighting of the simple loss, Hang et al. 2023 (default: 5 for images, "
+                            "0 = unweighted for 2-D points)")
     train.add_argument(
         "--schedule", choices=SCHEDULES, help="beta schedule (default: linear for 2-D, cosine for images)"
     )
@@ -193,6 +196,7 @@ def _train_config(args: argparse.Namespace):
                 "param",
                 "variance",
                 "loss",
+                "snr_gamma",
                 "schedule",
                 "num_timesteps",
                 "batch_size",
@@ -215,6 +219,7 @@ def _train_config(args: argparse.Namespace):
             ("param", "diffusion", "parameterization"),
             ("variance", "diffusion", "variance"),
             ("loss", "train", "loss"),
+            ("snr_gamma", "train", "snr_gamma"),
             ("schedule", "diffusion", "schedule"),
             ("num_timesteps", "diffusion", "num_timesteps"),
             ("batch_size", "train", "batch_size"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,8 @@ def test_sample_images_npz_is_uint8_hwc(tmp_path):
                 "30",
                 "--preview-every",
                 "0",
+                "--snr-gamma",
+                "3",
                 "--out",
                 str(run),
                 "--quiet",
@@ -113,6 +116,7 @@ def test_sample_images_npz_is_uint8_hwc(tmp_path):
         )
         == 0
     )
+    assert json.loads((run / "config.json").read_text())["train"]["snr_gamma"] == 3.0  # the flag reaches the run
     out = tmp_path / "d.npz"
     assert (
         run_cli(["sample", str(run), "--num", "3", "--steps", "5", "--out", str(out), "--trajectory", "--quiet"]) == 0
@@ -133,6 +137,8 @@ def test_sample_images_npz_is_uint8_hwc(tmp_path):
         (["train", "--data", "moons", "--batch-size", "999999", "--out", "{tmp}/r"], "larger than"),
         (["train", "--data", "moons", "--device", "tpu", "--out", "{tmp}/r"], "unknown device"),
         (["train", "--data", "moons", "--variance", "learned", "--out", "{tmp}/r"], "vlb"),
+        (["train", "--data", "moons", "--snr-gamma", "-2", "--out", "{tmp}/r"], "train.snr_gamma"),
+        (["train", "--data", "moons", "--loss", "vlb", "--snr-gamma", "5", "--out", "{tmp}/r"], "snr_gamma.*vlb"),
         (["train", "--out", "{tmp}/r", "--resume"], "not a folder"),
         (["train", "--data", "moons", "--param", "score", "--out", "{tmp}/r"], "invalid choice"),
         (["sample", "{tmp}", "--out", "{tmp}/x.png"], "not a DDPM Studio run folder"),

@@ -298,3 +298,66 @@ def test_tables_are_cast_to_input_dtype():
     x = torch.randn(2, 3, dtype=torch.float32)
     assert d.q_sample(x, torch.tensor([1, 2])).dtype == torch.float32
     assert d.betas.dtype == torch.float64
+
+
+# ------------------------------------------------------------------ min-SNR weighting (Hang et al. 2023)
+@pytest.mark.parametrize("param", ["eps", "x0", "v"])
+def test_min_snr_loss_is_capped_snr_times_the_x0_error(betas, param):
+    """Whatever the target, the weighted loss equals min(SNR_t, gamma) * mean (x0 - x0_hat)^2, with x0_hat
+    recovered from the output by hand (eps: M9 inverted, v: x0 = sqrt(abar) x_t - sqrt(1 - abar) v)."""
+    gamma = 5.0
+    d = GaussianDiffusion(betas, parameterization=param)
+    ab = loop_alpha_bar(betas)
+    gen = torch.Generator().manual_seed(3)
+    x0 = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    noise = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    output = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    t = torch.tensor([0, 3, 20, 50, 80, 99])  # high SNR (capped) to low SNR (uncapped)
+    got = d.training_losses(lambda x, tt: output, x0, t, noise, snr_gamma=gamma)["loss"]
+    for i, ti in enumerate(t.tolist()):
+        a = ab[ti].item()
+        xt = math.sqrt(a) * x0[i] + math.sqrt(1 - a) * noise[i]
+        if param == "eps":
+            x0_hat = (xt - math.sqrt(1 - a) * output[i]) / math.sqrt(a)
+        elif param == "v":
+            x0_hat = math.sqrt(a) * xt - math.sqrt(1 - a) * output[i]
+        else:
+            x0_hat = output[i]
+        want = min(a / (1 - a), gamma) * ((x0[i] - x0_hat) ** 2).mean()
+        torch.testing.assert_close(got[i], want)
+    snr = ab[t] / (1 - ab[t])
+    assert (snr > gamma).any() and (snr < gamma).any()  # both sides of the cap were exercised
+
+
+def test_min_snr_off_or_above_every_snr_is_l_simple(betas):
+    d = GaussianDiffusion(betas)
+    x0, noise = torch.randn(8, 3, dtype=torch.float64), torch.randn(8, 3, dtype=torch.float64)
+    t = torch.tensor([0, 1, 10, 30, 50, 70, 90, 99])
+    model = lambda x, tt: 0.5 * x  # noqa: E731
+    plain = d.training_losses(model, x0, t, noise)["loss"]
+    torch.testing.assert_close(d.training_losses(model, x0, t, noise, snr_gamma=0.0)["loss"], plain)
+    huge = float((loop_alpha_bar(betas) / (1 - loop_alpha_bar(betas))).max()) * 2  # eps weight 1 everywhere
+    torch.testing.assert_close(d.training_losses(model, x0, t, noise, snr_gamma=huge)["loss"], plain)
+
+
+def test_min_snr_weights_only_the_simple_term_of_the_hybrid_loss():
+    d = GaussianDiffusion(make_betas("cosine", T), variance="learned", decoder="gaussian")
+    x0, noise = torch.randn(8, 2), torch.randn(8, 2)
+    t = torch.tensor([0, 1, 5, 20, 40, 60, 80, 99])
+    out = d.training_losses(TwoHeadModel(True), x0, t, noise, loss="hybrid", snr_gamma=5.0)
+    weight = d.min_snr_weight(t, 5.0)
+    torch.testing.assert_close(out["loss"], weight * out["mse"] + 0.001 * out["vlb"])
+
+
+def test_min_snr_rejects_the_bound_the_mean_target_and_bad_gammas():
+    d = GaussianDiffusion(make_betas("linear", T))
+    x0, t = torch.randn(2, 2), torch.tensor([1, 2])
+    model = lambda x, tt: x  # noqa: E731
+    with pytest.raises(ValueError, match="simple term"):
+        d.training_losses(model, x0, t, loss="vlb", snr_gamma=5.0)
+    for gamma in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="gamma"):
+            d.training_losses(model, x0, t, snr_gamma=gamma)
+    mean = GaussianDiffusion(make_betas("linear", T), parameterization="mean")
+    with pytest.raises(ValueError, match="not the mean"):
+        mean.training_losses(model, x0, t, snr_gamma=5.0)

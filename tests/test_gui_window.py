@@ -20,6 +20,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
+    QDoubleSpinBox,
     QFileDialog,
     QMessageBox,
     QPushButton,
@@ -155,6 +156,21 @@ def test_invalid_combinations_are_explained_and_block_training(window):
     setup.timestepsSpin.setValue(10)
     assert not setup.valid and "T >= 21" in setup.messageLabel.text()
     assert not window.trainButton.isEnabled()
+
+
+def test_min_snr_gamma_follows_the_data_and_greys_out_where_it_cannot_apply(window):
+    setup = window.setup
+    spin = window.findChild(QDoubleSpinBox, "snrGammaSpin")
+    assert spin is setup.snrGammaSpin
+    assert spin.value() == 0.0 and spin.text() == "off"  # 2-D points: Ho et al.'s L_simple
+    setup.select_builtin("digits")
+    assert spin.value() == 5.0 and spin.isEnabled() and setup.config().train.snr_gamma == 5.0
+    setup.lossCombo.setCurrentIndex(setup.lossCombo.findData("vlb"))
+    assert not spin.isEnabled() and setup.config().train.snr_gamma == 0.0 and setup.valid
+    setup.lossCombo.setCurrentIndex(setup.lossCombo.findData("simple"))
+    assert spin.isEnabled() and setup.config().train.snr_gamma == 5.0  # the user's value comes back
+    spin.setValue(2.5)
+    assert setup.config().train.snr_gamma == 2.5
 
 
 def test_schedule_follows_the_settings(window):

@@ -194,6 +194,8 @@ def test_nan_loss_stops_with_a_message_naming_the_step(tmp_path, moons):
         ("lr", 0.0, "train.lr"),
         ("lr", float("nan"), "train.lr"),
         ("batch_size", 0, "train.batch_size"),
+        ("snr_gamma", -1.0, "train.snr_gamma"),
+        ("snr_gamma", float("inf"), "train.snr_gamma"),
     ],
 )
 def test_bad_settings_are_named(field, value, match):
@@ -201,6 +203,23 @@ def test_bad_settings_are_named(field, value, match):
     setattr(config.train, field, value)
     with pytest.raises(ConfigError, match=match):
         config.validate()
+
+
+def test_min_snr_weighting_defaults_and_the_settings_it_cannot_serve():
+    assert default_config("digits", "images").train.snr_gamma == 5.0  # Hang et al. 2023's gamma
+    assert default_config("moons", "points").train.snr_gamma == 0.0  # L_simple as in MATH.md M18
+    config = default_config("digits", "images")
+    config.train.loss = "vlb"
+    with pytest.raises(ConfigError, match="snr_gamma.*vlb"):
+        config.validate()
+    config = default_config("digits", "images")
+    config.diffusion.parameterization = "mean"
+    with pytest.raises(ConfigError, match="snr_gamma.*mean"):
+        config.validate()
+    # a run folder written before the setting existed reads as unweighted
+    raw = default_config("digits", "images").to_dict()
+    del raw["train"]["snr_gamma"]
+    assert RunConfig.from_dict(raw).train.snr_gamma == 0.0
 
 
 def test_batch_larger_than_data_is_refused(moons):

@@ -118,6 +118,7 @@ class GaussianDiffusion:
             "large_var": self.large_variance,
             "large_log_var": self.large_log_variance,
             "log_betas": self.log_betas,
+            "snr": ab / (1.0 - ab),  # signal-to-noise ratio abar_t / (1 - abar_t)
         }
 
     def _table(self, name: str, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -341,6 +342,29 @@ class GaussianDiffusion:
         return total / (x0[0].numel() * math.log(2.0))
 
     # ------------------------------------------------------------- training
+    def min_snr_weight(self, t: torch.Tensor, gamma: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Min-SNR-gamma weight of the simple loss at timesteps t (B,) -> (B,) in ``dtype``.
+
+        Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting Strategy" (ICCV; gamma = 5 there).
+
+        With SNR_t = abar_t / (1 - abar_t), the weight makes every parameterization's MSE equal to
+        min(SNR_t, gamma) * ||x0 - x0_hat||^2 (per dimension): min(SNR, gamma) / SNR for eps (whose error is
+        SNR times the x0 error), min(SNR, gamma) for x0, and min(SNR, gamma) / (SNR + 1) for v. Low-noise
+        timesteps, whose eps error is large and easy to chase, no longer dominate the gradient.
+        """
+        if self.parameterization == "mean":
+            raise ValueError("min-SNR weighting is defined for the eps, x0 and v targets, not the mean (M8)")
+        # on t's device in the loss's dtype (float32 by default: MPS has no float64), cached like every table
+        snr = self._table("snr", t, torch.empty(0, device=t.device, dtype=dtype))
+        capped = torch.clamp(snr, max=float(gamma))
+        if self.parameterization == "eps":
+            weight = capped / snr
+        elif self.parameterization == "v":
+            weight = capped / (snr + 1.0)
+        else:
+            weight = capped
+        return weight
+
     def training_losses(
         self,
         model: Model,
@@ -348,6 +372,7 @@ class GaussianDiffusion:
         t: torch.Tensor,
         noise: torch.Tensor | None = None,
         loss: str = "simple",
+        snr_gamma: float = 0.0,
     ) -> dict[str, torch.Tensor]:
         """Per-example training loss (M17-M19); every value has shape (B,).
 
@@ -357,14 +382,22 @@ class GaussianDiffusion:
         - "hybrid" (M19): simple + 0.001 * T * L_{t-1} / D, where the bound sees the mean with gradients stopped,
           so it trains only the (learned) variance.
 
+        ``snr_gamma`` > 0 weights the simple term by :meth:`min_snr_weight` (Hang et al. 2023); 0 leaves it as
+        M18. The bound has no such term, so "vlb" takes no weighting.
+
         Returns:
-            {"loss": the objective, "mse": the simple term, "vlb": the per-dimension single-t bound estimate}.
+            {"loss": the objective, "mse": the simple term (unweighted), "vlb": the per-dimension single-t bound
+            estimate}.
         """
         _choice("loss", loss, LOSSES)
         if loss == "simple" and self.variance == "learned":
             raise ValueError(
                 "a learned variance needs the 'vlb' or 'hybrid' loss: L_simple gives the variance no signal (M19)"
             )
+        if not (math.isfinite(snr_gamma) and snr_gamma >= 0.0):
+            raise ValueError(f"the min-SNR gamma must be >= 0 (0: no weighting), got {snr_gamma}")
+        if snr_gamma > 0.0 and loss == "vlb":
+            raise ValueError("min-SNR weighting applies to the simple term: the 'vlb' loss has none")
         if noise is None:
             noise = torch.randn_like(x0)
         x_t = self.q_sample(x0, t, noise)
@@ -380,9 +413,10 @@ class GaussianDiffusion:
         # Stop-gradient on the mean (M19): the bound only steers the variance in the hybrid objective.
         frozen = mean_output.detach() if u is None else torch.cat([mean_output.detach(), u], dim=1)
         vlb = scale * self._vlb_from_output(frozen, x0, x_t, t, clip_x0=False)
+        simple = mse * self.min_snr_weight(t, snr_gamma, mse.dtype) if snr_gamma > 0.0 else mse
         if loss == "simple":
-            return {"loss": mse, "mse": mse.detach(), "vlb": vlb.detach()}
-        return {"loss": mse + HYBRID_VLB_WEIGHT * vlb, "mse": mse.detach(), "vlb": vlb.detach()}
+            return {"loss": simple, "mse": mse.detach(), "vlb": vlb.detach()}
+        return {"loss": simple + HYBRID_VLB_WEIGHT * vlb, "mse": mse.detach(), "vlb": vlb.detach()}
 
     # ------------------------------------------------------------- sampling
     def sample(

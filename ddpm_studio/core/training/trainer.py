@@ -200,7 +200,8 @@ class Trainer:
             x0 = self.train_data.index_select(0, index)
             t = torch.randint(0, T, (tc.batch_size,), device=dev, generator=self.generator)
             noise = torch.randn(x0.shape, device=dev, generator=self.generator)
-            losses = self.diffusion.training_losses(self.model_fn, x0, t, noise, loss=tc.loss)
+            losses = self.diffusion.training_losses(self.model_fn, x0, t, noise, loss=tc.loss,
+                                                    snr_gamma=tc.snr_gamma)
             loss = losses["loss"].mean()
             if check_every_step and not math.isfinite(loss.item()):
                 raise TrainingDiverged(self.step + 1, self.config)

@@ -232,6 +232,9 @@ def _train_config(args: argparse.Namespace):
         ]:
             if getattr(args, flag) is not None:
                 setattr(getattr(config, section), name, getattr(args, flag))
+        if args.snr_gamma is None and (config.train.loss == "vlb" or config.diffusion.parameterization == "mean"):
+            # the images' default weighting has no meaning for the bound or a mean target (as the Setup dock)
+            config.train.snr_gamma = 0.0
     for flag, name in [
         ("steps", "steps"),
         ("device", "device"),

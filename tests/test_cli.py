@@ -126,6 +126,14 @@ def test_sample_images_npz_is_uint8_hwc(tmp_path):
     assert data["trajectory_x"].shape == (5, 3, 8, 8, 1)
 
 
+def test_the_bound_on_images_trains_without_asking_to_switch_the_default_weighting_off(tmp_path):
+    run = tmp_path / "vlb"
+    argv = ["train", "--data", "digits", "--image-size", "8", "--steps", "1", "--batch-size", "8", "--T", "30",
+            "--preview-every", "0", "--loss", "vlb", "--out", str(run), "--quiet"]
+    assert run_cli(argv) == 0
+    assert json.loads((run / "config.json").read_text())["train"]["snr_gamma"] == 0.0
+
+
 @pytest.mark.parametrize(
     "argv, match",
     [

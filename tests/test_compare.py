@@ -39,6 +39,18 @@ def test_setting_names_parse_to_parameterization_variance_and_loss():
             parse_settings(bad)
 
 
+def test_image_comparisons_train_the_papers_unweighted_objectives():
+    """The image defaults weight L_simple (min-SNR); the comparison rows are Ho et al.'s and Nichol & Dhariwal's
+    objectives as written, so every row, the bound and the mean target included, trains unweighted."""
+    from ddpm_studio.core.compare import _setting_config
+    from ddpm_studio.core.training.config import default_config
+
+    base = default_config("digits", "images")
+    assert base.train.snr_gamma > 0
+    for setting in parse_settings("eps/simple, mean/vlb, mean/simple, learned/hybrid"):
+        assert _setting_config(base, setting).train.snr_gamma == 0.0
+
+
 def test_compare_trains_two_settings_and_writes_both_tables(tmp_path, capsys):
     out = tmp_path / "cmp"
     argv = [

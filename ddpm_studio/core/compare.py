@@ -297,6 +297,8 @@ def _setting_config(base: RunConfig, setting: Setting) -> RunConfig:
     config.diffusion.parameterization = setting.parameterization
     config.diffusion.variance = setting.variance
     config.train.loss = setting.loss
+    # the rows reproduce the papers' objectives as written (Ho et al. Table 2, Nichol & Dhariwal), unweighted
+    config.train.snr_gamma = 0.0
     return config.validate()
 
 

@@ -158,6 +158,19 @@ def test_invalid_combinations_are_explained_and_block_training(window):
     assert not window.trainButton.isEnabled()
 
 
+def test_the_placeholder_hint_sits_inside_the_empty_image_panel(qtbot, window):
+    """Before any trajectory of images the hint stays in the middle of the x_t panel (it once sat on its edge,
+    half cut off, where the empty panel's auto-range put the point (0.5, 0.5))."""
+    window.setup.select_builtin("digits")
+    dock = window.trajectory
+    view = dock._panels[0].plot.getViewBox()
+    qtbot.waitUntil(lambda: dock._kind == "images" and dock._hint.isVisible())
+    qtbot.wait(50)  # the auto-range settles on the next layout
+    rect, pos = view.viewRect(), dock._hint.pos()
+    assert abs(pos.x() - rect.center().x()) < 0.05 * rect.width()
+    assert abs(pos.y() - rect.center().y()) < 0.05 * rect.height()
+
+
 def test_min_snr_gamma_follows_the_data_and_greys_out_where_it_cannot_apply(window):
     setup = window.setup
     spin = window.findChild(QDoubleSpinBox, "snrGammaSpin")

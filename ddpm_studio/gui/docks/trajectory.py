@@ -215,6 +215,8 @@ class TrajectoryDock(QDockWidget):
         self.frameLabel = SteadyLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel")
         self._hint = pg.TextItem(NO_TRAJECTORY_HINT, color=(110, 110, 110), anchor=(0.5, 0.5))
         self._panels[0].plot.addItem(self._hint, ignoreBounds=True)
+        # with no image to fit, the auto-range of an image panel settles where it likes: the hint follows its centre
+        self._panels[0].plot.getViewBox().sigRangeChanged.connect(self._centre_hint)
         layout.addWidget(self.frameLabel)
         self.setWidget(body)
 
@@ -301,8 +303,14 @@ class TrajectoryDock(QDockWidget):
                 panel.set_reference(None, (0.0, 1.0, 0.0, 1.0))
                 if kind == "images":
                     panel.plot.enableAutoRange()
-            self._hint.setPos(0.5, 0.5)
+            self._hint.setVisible(True)
+            self._centre_hint()
         self._hint.setVisible(True)
+
+    def _centre_hint(self, *_args) -> None:
+        """Keep the placeholder hint in the middle of an image panel (points place it above their data)."""
+        if self._hint.isVisible() and self._kind != "points":
+            self._hint.setPos(self._panels[0].plot.getViewBox().viewRect().center())
 
     def begin_live(self, kind: str, reference: np.ndarray | None) -> None:
         """A sampling run starts: show its frames as they come (the previous trajectory is dropped)."""

@@ -528,7 +528,7 @@ def test_garbage_is_collected_on_the_gui_thread_only_while_a_window_is_open(qtbo
     """Automatic collection could run on a worker and destroy Qt objects there (a deadlock, seen in gdb)."""
     import gc
 
-    assert gc.isenabled()
+    qtbot.waitUntil(gc.isenabled, timeout=5_000)  # an earlier test's finished worker hands collection back queued
     win = MainWindow(settings=settings)
     qtbot.addWidget(win)
     assert not gc.isenabled()
@@ -544,3 +544,27 @@ def test_garbage_is_collected_on_the_gui_thread_only_while_a_window_is_open(qtbo
     assert set(collected) == {threading.get_ident()}
     win.close()
     assert gc.isenabled()
+
+
+def test_a_worker_without_a_window_keeps_collection_off_its_thread(qtbot):
+    """The comparison dialog, used without a main window in a test, hung the same way: automatic collection
+    ran on its worker and destroyed a closed window's widgets there. Every worker now holds the guard."""
+    import gc
+
+    from ddpm_studio.gui.workers import TaskWorker, start_worker
+
+    qtbot.waitUntil(gc.isenabled, timeout=5_000)
+    go_on = threading.Event()
+    seen: dict[str, bool] = {}
+
+    def work() -> None:
+        seen["enabled_on_worker"] = gc.isenabled()
+        go_on.wait(10)
+
+    worker = TaskWorker(work)  # the caller keeps its worker, as the window and the dialogs do
+    thread = start_worker(worker)
+    assert not gc.isenabled()  # off before the worker runs a single line
+    qtbot.waitUntil(lambda: "enabled_on_worker" in seen, timeout=5_000)
+    go_on.set()
+    qtbot.waitUntil(lambda: thread.isFinished() and gc.isenabled(), timeout=5_000)
+    assert seen["enabled_on_worker"] is False

@@ -9,15 +9,17 @@ same hazard and the same remedy (``pyqtgraph.util.garbage_collector``): switch a
 collect from a timer on the GUI thread instead.
 
 :func:`acquire` is called by every main window and :func:`release` when it closes (after its workers have been
-joined); automatic collection comes back once no window is open, so scripts and tests that go on without an
-event loop keep the normal collector.
+joined), and :func:`hold_while_running` by ``start_worker`` for every worker thread, so a dialog used without a
+main window (the comparison dialog in a test hung the same way, in its worker's collection) is covered too;
+automatic collection comes back once no window is open and no worker runs, so scripts and tests that go on
+without an event loop keep the normal collector.
 """
 
 from __future__ import annotations
 
 import gc
 
-from PySide6.QtCore import QCoreApplication, QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Slot
 
 #: How often the GUI thread looks at the collector's counters (ms); a generation-0 pass takes well under 1 ms.
 CHECK_INTERVAL_MS = 100
@@ -40,6 +42,11 @@ class _GuiThreadCollector(QObject):
     def stop(self) -> None:
         self._timer.stop()
         gc.enable()
+
+    @Slot()
+    def release_one(self) -> None:
+        """A worker thread finished (delivered queued, so on the GUI thread)."""
+        release()
 
     def check(self) -> None:
         counts, thresholds = gc.get_count(), gc.get_threshold()
@@ -71,6 +78,14 @@ def release() -> None:
     _collector.users -= 1
     if _collector.users == 0:
         _collector.stop()
+
+
+def hold_while_running(thread: QThread) -> None:
+    """Keep collection on the GUI thread until ``thread`` finishes (call on the GUI thread, before it starts)."""
+    acquire()
+    assert _collector is not None
+    # queued: ``finished`` is emitted on the worker thread, and the collector's timer belongs to the GUI thread
+    thread.finished.connect(_collector.release_one, Qt.ConnectionType.QueuedConnection)
 
 
 def active() -> bool:

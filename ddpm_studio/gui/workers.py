@@ -40,6 +40,7 @@ from ddpm_studio.core.training.events import (
     TrainStep,
 )
 from ddpm_studio.core.training.trainer import CheckpointWriteError, Trainer, TrainingDiverged
+from ddpm_studio.gui import gc_guard
 from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryFrame, TrajectoryStore
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ def start_worker(worker: Worker) -> QThread:
     # blocked in QThread.wait() (closeEvent), a deadlock.
     worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     _threads.append(thread)
+    # no automatic garbage collection on this worker while it runs: it could destroy Qt objects there (gc_guard)
+    gc_guard.hold_while_running(thread)
     thread.start()
     return thread
 

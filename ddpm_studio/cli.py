@@ -184,7 +184,7 @@ def _train_config(args: argparse.Namespace):
     """The RunConfig and DataSet for ``train``: defaults for the data's kind, then the given flags."""
     from ddpm_studio.core.data import load_dataset
     from ddpm_studio.core.pipeline import load_run_config
-    from ddpm_studio.core.training.config import default_config
+    from ddpm_studio.core.training.config import default_config, snr_weighting_applies
 
     if args.resume:
         config = load_run_config(args.out)
@@ -232,7 +232,7 @@ def _train_config(args: argparse.Namespace):
         ]:
             if getattr(args, flag) is not None:
                 setattr(getattr(config, section), name, getattr(args, flag))
-        if args.snr_gamma is None and (config.train.loss == "vlb" or config.diffusion.parameterization == "mean"):
+        if args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):
             # the images' default weighting has no meaning for the bound or a mean target (as the Setup dock)
             config.train.snr_gamma = 0.0
     for flag, name in [

@@ -1,4 +1,4 @@
-"""Python's cyclic garbage collector, run on the GUI thread only while a studio window is open.
+"""Python's cyclic garbage collector, run on the GUI thread only while a studio window is open or a worker runs.
 
 CPython runs the collector in whichever thread happens to allocate past the threshold. When that is a worker
 thread (training, sampling) and the garbage holds Qt objects (a closed window's widgets, a plot item in a

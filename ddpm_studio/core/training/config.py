@@ -174,6 +174,11 @@ def validate_sample_config(config: SampleConfig, num_timesteps: int) -> SampleCo
     return config
 
 
+def snr_weighting_applies(loss: str, parameterization: str) -> bool:
+    """Min-SNR weighting acts on the simple term of an eps, x0 or v target: not the VLB loss, not the mean."""
+    return loss != "vlb" and parameterization != "mean"
+
+
 def default_config(dataset: str = "moons", kind: str = "points") -> RunConfig:
     """Settings that give a good result quickly on a laptop CPU for this kind of data.
 

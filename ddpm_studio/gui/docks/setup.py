@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from ddpm_studio.core.data import BUILTIN_DATASETS
 from ddpm_studio.core.device import available_devices
 from ddpm_studio.core.models import MODEL_PRESETS
-from ddpm_studio.core.training.config import ConfigError, RunConfig, default_config
+from ddpm_studio.core.training.config import ConfigError, RunConfig, default_config, snr_weighting_applies
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
 
 OPEN_DATA_TEXT = "Open folder/file…"
@@ -403,9 +403,9 @@ class SetupDock(QDockWidget):
         self.settingsChanged.emit()
 
     def _snr_weighting_applies(self) -> bool:
-        """Min-SNR weighting acts on the simple term of an eps, x0 or v target (not the VLB loss, not the mean)."""
+        """Whether the min-SNR setting means anything for the loss and target on screen."""
         param = PARAMETERIZATIONS[self.parameterizationCombo.currentData()]
-        return self.lossCombo.currentData() != "vlb" and param.name != "mean"
+        return snr_weighting_applies(self.lossCombo.currentData(), param.name)
 
     def _recheck(self) -> None:
         """Explain the first invalid combination in place, or a hint about a valid but poor one."""

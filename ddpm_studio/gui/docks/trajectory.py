@@ -214,6 +214,7 @@ class TrajectoryDock(QDockWidget):
         layout.addLayout(scrub)
         self.frameLabel = SteadyLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel")
         self._hint = pg.TextItem(NO_TRAJECTORY_HINT, color=(110, 110, 110), anchor=(0.5, 0.5))
+        self._hint_centred = True
         self._panels[0].plot.addItem(self._hint, ignoreBounds=True)
         # with no image to fit, the auto-range of an image panel settles where it likes: the hint follows its centre
         self._panels[0].plot.getViewBox().sigRangeChanged.connect(self._centre_hint)
@@ -294,7 +295,10 @@ class TrajectoryDock(QDockWidget):
             return
         self._set_kind(kind)
         self._reference = reference
-        if kind == "points" and reference is not None:
+        self._hint.setVisible(True)
+        # over 2-D data the hint sits above the points; over an empty panel it stays in the middle
+        self._hint_centred = not (kind == "points" and reference is not None)
+        if not self._hint_centred:
             bounds = scatter_bounds(reference)
             self._set_references(reference, bounds)
             self._hint.setPos((bounds[0] + bounds[1]) / 2, bounds[2] + 0.9 * (bounds[3] - bounds[2]))
@@ -303,13 +307,11 @@ class TrajectoryDock(QDockWidget):
                 panel.set_reference(None, (0.0, 1.0, 0.0, 1.0))
                 if kind == "images":
                     panel.plot.enableAutoRange()
-            self._hint.setVisible(True)
             self._centre_hint()
-        self._hint.setVisible(True)
 
     def _centre_hint(self, *_args) -> None:
-        """Keep the placeholder hint in the middle of an image panel (points place it above their data)."""
-        if self._hint.isVisible() and self._kind != "points":
+        """Keep the placeholder hint in the middle of an empty panel, wherever its (auto-)range settles."""
+        if self._hint.isVisible() and self._hint_centred:
             self._hint.setPos(self._panels[0].plot.getViewBox().viewRect().center())
 
     def begin_live(self, kind: str, reference: np.ndarray | None) -> None:

@@ -251,7 +251,13 @@ def _train_config(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     from ddpm_studio.core.models import format_parameter_count
     from ddpm_studio.core.previews import save_preview
-    from ddpm_studio.core.training.events import CheckpointSaved, PreviewReady, TrainingFinished, TrainStep
+    from ddpm_studio.core.training.events import (
+        CheckpointSaved,
+        PreviewFailed,
+        PreviewReady,
+        TrainingFinished,
+        TrainStep,
+    )
     from ddpm_studio.core.training.trainer import Trainer
 
     config = _train_config(args)
@@ -281,8 +287,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                     args.out / "samples" / f"preview_{event.step:08d}.png",
                     reference=trainer.dataset.heldout,
                 )
-            elif isinstance(event, CheckpointSaved):
-                pass
+            elif isinstance(event, PreviewFailed) and main:
+                bar.close()
+                print(f"warning: {event.message}", file=sys.stderr)
             elif isinstance(event, TrainingFinished) and main:
                 bar.update(event.step, loss_text, force=True)
                 bar.close()

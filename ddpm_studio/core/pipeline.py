@@ -24,15 +24,25 @@ from ddpm_studio.core.schedule import make_betas
 from ddpm_studio.core.training.config import ConfigError, DiffusionConfig, RunConfig
 
 
-def build_diffusion(config: DiffusionConfig, kind: str) -> GaussianDiffusion:
-    """The process of a run: images use the 8-bit decoder and (by default) clip x0_hat; points neither."""
-    clip = config.clip_x0 if config.clip_x0 is not None else kind == "images"
+def build_diffusion(
+    config: DiffusionConfig, kind: str, x0_range: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> GaussianDiffusion:
+    """The process of a run: images use the 8-bit decoder; both clip x0_hat to the data's box by default (M23).
+
+    Images clip to [-1, 1]. Points clip to ``x0_range`` (the training data's box in model space, shapes (D,));
+    without one (a checkpoint written before the box was stored) points are not clipped unless asked to.
+    """
+    if config.clip_x0 is not None:
+        clip = config.clip_x0
+    else:
+        clip = kind == "images" or x0_range is not None
     return GaussianDiffusion(
         make_betas(config.schedule, config.num_timesteps),
         parameterization=config.parameterization,
         variance=config.variance,
         clip_x0=clip,
         decoder="discrete" if kind == "images" else "gaussian",
+        x0_range=x0_range if kind == "points" else None,
     )
 
 
@@ -203,9 +213,15 @@ def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = 
     scale = tensors.get("data.scale") if kind == "points" else None
     if kind == "points" and (shift is None or scale is None):
         raise RunError(f"{path.name} lacks the data standardisation (data.shift / data.scale)")
+    low, high = tensors.get("data.x0_low"), tensors.get("data.x0_high")
+    x0_range = (low, high) if kind == "points" and low is not None and high is not None else None
+    try:
+        diffusion = build_diffusion(config.diffusion, kind, x0_range)
+    except ValueError as exc:
+        raise RunError(f"{path.name}: {exc}") from None
     return DiffusionPipeline(
         config=config,
-        diffusion=build_diffusion(config.diffusion, kind),
+        diffusion=diffusion,
         network=net,
         kind=kind,
         data_shape=data_shape,

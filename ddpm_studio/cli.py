@@ -252,7 +252,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ddpm_studio.core.models import format_parameter_count
     from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.training.events import (
-        CheckpointSaved,
         PreviewFailed,
         PreviewReady,
         TrainingFinished,

@@ -378,3 +378,30 @@ def test_trailing_matches_diffusers():
         scheduler = diffusers.DPMSolverMultistepScheduler(num_train_timesteps=1000, timestep_spacing="trailing")
         scheduler.set_timesteps(k)
         assert sorted(int(t) for t in scheduler.timesteps) == trailing_timesteps(1000, k)
+
+
+# ---------------------------------------------------------------------------- layering and settings
+def test_the_process_never_imports_the_sampler():
+    """core/diffusion.py stands alone; the sampler depends on it, never the reverse (no import cycle)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ddpm_studio.core.diffusion as d; "
+        "assert not [m for m in sys.modules if m.startswith('ddpm_studio.core.sampling')], 'sampling imported'; "
+        "assert not hasattr(d.GaussianDiffusion, 'sample')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_sample_config_validation_follows_the_methods():
+    from ddpm_studio.core.training.config import ConfigError, SampleConfig, validate_sample_config
+
+    assert validate_sample_config(SampleConfig(method="heun", num_steps=99, spacing="karras"), 50)
+    with pytest.raises(ConfigError, match=r"num_steps must be an integer in 1\.\.50"):
+        validate_sample_config(SampleConfig(method="dpmpp_2m", num_steps=51), 50)
+    with pytest.raises(ConfigError, match="spacing must be one of linspace, trailing, karras"):
+        validate_sample_config(SampleConfig(spacing="leading"), 50)
+    with pytest.raises(ConfigError, match="method must be one of ancestral, ddim, dpmpp_2m, heun"):
+        validate_sample_config(SampleConfig(method="euler"), 50)

@@ -25,8 +25,7 @@ KARRAS_RHO = 7.0
 SPACING_HELP: dict[str, str] = {
     "linspace": "K timesteps evenly spread over 0..T-1, both ends included (today's respacing, M21)",
     "trailing": "t = T, T - T/K, ... (Lin et al. 2024): starts at T, skips the lowest-noise timesteps",
-    "karras": "rho = 7 in sigma between the trained sigma_max and sigma_min (Karras et al. 2022 eq. 5), "
-    "snapped to the nearest trained t",
+    "karras": "rho = 7 in sigma (Karras et al. 2022 eq. 5), each level snapped to the nearest trained t",
 }
 
 

@@ -43,8 +43,8 @@ def optimal_eps(diffusion: GaussianDiffusion, mu: torch.Tensor = MU, s: torch.Te
     table = diffusion.alphas_cumprod
 
     def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        a = table[t].to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
-        m, v = mu.to(x.dtype), (s * s).to(x.dtype)
+        a = table.to(x.device)[t].to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
+        m, v = mu.to(x), (s * s).to(x)
         return (1 - a).sqrt() * (x - a.sqrt() * m) / (a * v + 1 - a)
 
     return model
@@ -58,7 +58,7 @@ def optimal_model(diffusion: GaussianDiffusion):
 
     def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         eps = eps_model(x, t)
-        a = table[t].to(x.dtype).view(-1, 1)
+        a = table.to(x.device)[t].to(x.dtype).view(-1, 1)
         x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
         out = {
             "eps": eps,
@@ -224,6 +224,32 @@ def test_sde_solver_samples_the_data_distribution():
     torch.testing.assert_close(x, draw())
 
 
+def test_sde_solver_first_order_step_is_ddim_with_eta_one():
+    """M29 with D = x0_hat is the posterior q(x_t | x_u, x0_hat) of M6 over the jump: with K = 2 (a first-order
+    step, then the jump to x0_hat) it equals DDIM at eta = 1 drawing the same noise."""
+    d = GaussianDiffusion(make_betas("linear", 1000))
+    x_T = x_T_points(64)
+    for spacing in ("linspace", "trailing"):
+        kw = dict(num_steps=2, spacing=spacing)
+        sde = final_x(d, optimal_eps(d), x_T, method="dpmpp_2m_sde", generator=torch.Generator().manual_seed(6), **kw)
+        ddim = final_x(d, optimal_eps(d), x_T, method="ddim", eta=1.0, generator=torch.Generator().manual_seed(6), **kw)
+        torch.testing.assert_close(sde, ddim, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("method", METHODS)
+def test_cuda_sampling_matches_cpu(method):
+    """Every method runs on the GPU; the deterministic ones give the CPU's numbers from the same x_T."""
+    d = GaussianDiffusion(make_betas("linear", 1000))
+    x_T = torch.randn(512, 2, generator=torch.Generator().manual_seed(2))
+    kw = dict(num_steps=20, method=method, spacing="karras")
+    gpu = final_x(d, optimal_eps(d), x_T.cuda(), generator=torch.Generator("cuda").manual_seed(1), **kw)
+    assert gpu.device.type == "cuda" and torch.isfinite(gpu).all()
+    if method in ("ddim", "dpmpp_2m", "heun"):
+        cpu = final_x(d, optimal_eps(d), x_T, **kw)
+        torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-4)
+
+
 # ---------------------------------------------------------------------------- records and NFE
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("num_steps", [1, 2, 7, 12])
@@ -341,6 +367,7 @@ def test_heun_uses_up_to_2T_minus_1_evaluations():
 
 
 # ---------------------------------------------------------------------------- diffusers
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # diffusers on numpy 2
 def test_dpmpp_2m_matches_diffusers_multistep_scheduler():
     """Same eps-model, same timesteps, same x_T through diffusers' DPMSolverMultistepScheduler (dpmsolver++,
     order 2, final sigma 0: first order on the last step) give the same x_0; the SDE variant with the same noise
@@ -372,6 +399,7 @@ def test_dpmpp_2m_matches_diffusers_multistep_scheduler():
             torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_trailing_matches_diffusers():
     diffusers = pytest.importorskip("diffusers")
     for k in (1, 3, 7, 10, 25, 64, 333):

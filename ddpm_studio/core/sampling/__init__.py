@@ -123,7 +123,7 @@ def sample(
         eta: DDIM's eta in [0, 1] (other methods ignore it).
         generator: torch RNG; x_T is drawn first, then the per-step noise, so every method started from one seed
             starts from the same x_T (and stochastic ones see the same noise stream).
-        device: where to sample (default: the generator's device, else CPU).
+        device: where to sample (default: ``noise``'s device, else the generator's, else CPU).
         noise: an explicit x_T of shape ``shape`` (overrides the drawn one; its dtype is kept).
         spacing: the timestep grid, one of :data:`SPACINGS` (see :data:`SPACING_HELP`).
     Yields:
@@ -141,7 +141,10 @@ def sample(
     steps = diffusion.num_timesteps if num_steps is None else num_steps
     taus = method_timesteps(method, diffusion.alphas_cumprod, steps, spacing)
     if device is None:
-        device = generator.device if generator is not None else torch.device("cpu")
+        if noise is not None:
+            device = noise.device
+        else:
+            device = generator.device if generator is not None else torch.device("cpu")
     if noise is not None:
         if tuple(noise.shape) != tuple(shape):
             raise ValueError(f"x_T has shape {tuple(noise.shape)}, expected {tuple(shape)}")

@@ -20,10 +20,10 @@ from ddpm_studio.core.sampling.steps import SampleStep, abar_at, denoise
 def heun_grid_size(num_evals: int) -> int:
     """How many trained timesteps (noise levels before the final sigma = 0) Heun visits with ``num_evals`` NFE.
 
-    N levels give N intervals (the last one to sigma = 0 is an Euler step, Alg. 1 line 6); every other interval
-    costs two evaluations, so N = (K + 1) / 2 for odd K. For even K, N = K / 2 + 1 and the FIRST interval (the
-    noisiest, where the trajectory in y is closest to a straight line) is an Euler step too, so exactly K
-    evaluations are spent.
+    N levels give N intervals (the last, to sigma = 0, is an Euler step: Alg. 1 corrects only if sigma_{i+1} > 0);
+    every other interval costs two evaluations, so N = (K + 1) / 2 for odd K. For even K, N = K / 2 + 1 and the
+    FIRST interval (the noisiest, where the trajectory in y is closest to a straight line) is an Euler step too, so
+    exactly K evaluations are spent.
     """
     return num_evals // 2 + 1
 

@@ -36,8 +36,8 @@ class SampleStep:
             grids can be aligned by noise level; see :attr:`sigma`.
         t_next: the 0-based trained timestep whose abar the state has, -1 once x is x_0.
         predictor: True on Heun's first evaluation of a corrected step: ``x`` is then the Euler predictor at the
-            next noise level (Karras et al. 2022, Alg. 1 line 5), which the following record (the corrector, at
-            the same abar) replaces. False everywhere else.
+            next noise level (Karras et al. 2022, Alg. 1), which the following record (the corrector, at the same
+            abar) replaces. False everywhere else.
     """
 
     t: int

@@ -2,14 +2,14 @@
 
 MATH.md M4-M19. Timesteps are 0-based in code: index ``t = 0`` is paper timestep 1, ``t = T - 1`` is paper T.
 Schedule tables are held once in float64 and cast to the input's dtype and device on use (cached per pair).
-Sampling (M20-M22) lives in :mod:`ddpm_studio.core.sampling` and is reached through :meth:`GaussianDiffusion.sample`.
+Sampling (M20-M29) lives in :mod:`ddpm_studio.core.sampling`, which depends on this module, never the reverse:
+``sampling.sample(diffusion, model, shape, ...)``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 import torch
 
@@ -21,9 +21,6 @@ from ddpm_studio.core.losses import (
     sum_flat,
 )
 from ddpm_studio.core.schedule import alpha_bar_from_betas
-
-if TYPE_CHECKING:
-    from ddpm_studio.core.sampling import SampleStep
 
 PARAMETERIZATIONS: tuple[str, ...] = ("eps", "mean", "x0", "v")
 VARIANCES: tuple[str, ...] = ("fixed_large", "fixed_small", "learned")
@@ -450,26 +447,3 @@ class GaussianDiffusion:
         if loss == "simple":
             return {"loss": simple, "mse": mse.detach(), "vlb": vlb.detach()}
         return {"loss": simple + HYBRID_VLB_WEIGHT * vlb, "mse": mse.detach(), "vlb": vlb.detach()}
-
-    # ------------------------------------------------------------- sampling
-    def sample(
-        self,
-        model: Model,
-        shape: tuple[int, ...],
-        num_steps: int | None = None,
-        method: str = "ancestral",
-        eta: float = 0.0,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-        noise: torch.Tensor | None = None,
-    ) -> Iterator[SampleStep]:
-        """Reverse process from x_T ~ N(0, I), one record per step (M20-M22); see :func:`sampling.sample`."""
-        from ddpm_studio.core.sampling import sample
-
-        return sample(self, model, shape, num_steps, method, eta, generator, device, noise)
-
-    def sample_final(self, model: Model, shape: tuple[int, ...], **kwargs) -> torch.Tensor:
-        """Run :meth:`sample` to the end and return the final x_0, shape ``shape``."""
-        from ddpm_studio.core.sampling import run_to_end
-
-        return run_to_end(self.sample(model, shape, **kwargs)).x

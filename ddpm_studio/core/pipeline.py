@@ -19,7 +19,7 @@ from torch import nn
 from ddpm_studio.core.diffusion import GaussianDiffusion
 from ddpm_studio.core.models import build_model
 from ddpm_studio.core.runs import RunError, latest_loadable_checkpoint, read_config
-from ddpm_studio.core.sampling import SampleStep, run_to_end
+from ddpm_studio.core.sampling import SampleStep, run_to_end, sample
 from ddpm_studio.core.schedule import make_betas
 from ddpm_studio.core.training.config import ConfigError, DiffusionConfig, RunConfig
 
@@ -100,15 +100,21 @@ class DiffusionPipeline:
         method: str = "ancestral",
         eta: float = 0.0,
         seed: int | None = 0,
+        spacing: str = "linspace",
     ) -> Iterator[SampleStep]:
-        """Reverse process (M20-M22) for ``num_samples`` samples in model space; one record per step."""
+        """Reverse process for ``num_samples`` samples in model space, one record per network evaluation.
+
+        ``num_steps`` counts network evaluations; ``method`` and ``spacing`` as :func:`sampling.sample`. One seed
+        gives the same x_T for every method and spacing.
+        """
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"the number of samples must be a positive integer, got {num_samples!r}")
         generator = None
         if seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(int(seed))
         model = FloatOutput(self.network, self.device).eval()
-        return self.diffusion.sample(
+        return sample(
+            self.diffusion,
             model,
             (num_samples, *self.data_shape),
             num_steps=num_steps,
@@ -116,6 +122,7 @@ class DiffusionPipeline:
             eta=eta,
             generator=generator,
             device=self.device,
+            spacing=spacing,
         )
 
     def sample_final(self, num_samples: int, **kwargs) -> torch.Tensor:

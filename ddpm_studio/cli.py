@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
     train.add_argument("--image-size", type=_positive_int, help="resize images to this square size")
+    train.add_argument("--subset", type=_positive_int,
+                       help="train on only N of the training items (seeded, 1..N_train; the held-out split is "
+                            "unchanged): 10, 100 or all to watch copying give way to generalisation")
     train.add_argument(
         "--clip-x0",
         dest="clip_x0",
@@ -187,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--quiet", action="store_true")
     from ddpm_studio.cli_eval import add_commands
+    from ddpm_studio.cli_ideal import add_sample_options
+
+    add_sample_options(sample)
 
     add_commands(sub)
     return parser
@@ -227,6 +233,7 @@ def _train_config(args: argparse.Namespace):
                 "lr",
                 "seed",
                 "image_size",
+                "subset",
             )
             if getattr(args, n) is not None
         ]
@@ -238,6 +245,7 @@ def _train_config(args: argparse.Namespace):
         config = default_config(data if not os.path.exists(data) else os.path.abspath(data), probe.kind)
         if args.image_size is not None:
             config.data.image_size = args.image_size
+        config.data.subset = args.subset
         for flag, section, name in [
             ("model", "model", "preset"),
             ("param", "diffusion", "parameterization"),
@@ -358,8 +366,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     traj_t, traj_abar, traj_x, traj_x0 = [], [], [], []
     bar = ProgressBar(steps, "sample", enabled=not args.quiet)
     final = None
+    from ddpm_studio.cli_ideal import ideal_model
+
     records = pipeline.sample(
-        args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing
+        args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing,
+        model=ideal_model(pipeline) if args.ideal else None,
     )
     for record in records:
         if record.index in keep:
@@ -385,7 +396,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
             )
         save_npz(args.out, **arrays)
     print(
-        f"wrote {args.num} samples ({args.method}, {steps} network evaluations, {args.spacing} spacing) to {args.out}",
+        f"wrote {args.num} {'ideal-denoiser ' if args.ideal else ''}samples ({args.method}, {steps} network "
+        f"evaluations, {args.spacing} spacing) to {args.out}",
         file=sys.stderr,
     )
     return 0

@@ -71,3 +71,13 @@ def test_bad_inputs():
         copy_rate(data, data, ratio=0.0)
     with pytest.raises(ValueError, match="at least 2"):
         memorization(data, data[:1])
+
+
+def test_the_chance_rate_of_uniform_2d_data_is_one_ninth():
+    """Fresh uniform points against a dense uniform sample: P(d1 < d2 / 3) = (1/3)^2 (a Poisson process in 2-D)."""
+    gen = torch.Generator().manual_seed(2)
+    data = torch.rand(20000, 2, generator=gen, dtype=torch.float64)
+    fresh = 0.2 + 0.6 * torch.rand(4000, 2, generator=gen, dtype=torch.float64)  # away from the edges
+    result = memorization(fresh, data)
+    assert result.chance_rate == pytest.approx(1 / 9)
+    assert result.copy_rate == pytest.approx(1 / 9, abs=0.015)  # 4000 draws: standard error 0.005

@@ -14,6 +14,11 @@ distances to its other close neighbours; Gu et al. 2023 ("On Memorization in Dif
 TMLR 2025) reduce that to the one-neighbour form above with the threshold 1/3 to count memorized samples against
 training-set size, a criterion they find matches how people judge copies. We take their 1/3, so that our copy rates
 read like their memorization ratios.
+
+The chance level matters in low dimension: where the data are locally uniform (a Poisson process in D dimensions),
+the nearest of the points within distance d2 lies anywhere in that ball, so P(d1 < ratio * d2) = ratio^D. That is
+1/9 for 2-D points, so ~11 % of perfectly new samples "copy" a 2-D data set, and nothing for images (3^-256 for
+16 x 16 pixels). :class:`MemorizationResult` reports it as ``chance_rate``.
 """
 
 from __future__ import annotations
@@ -103,6 +108,7 @@ class MemorizationResult:
         nn_mean, nn_median, nn_min, nn_max: statistics of d1, the distance to the nearest training example.
         nn_ratio_median: median of d1 / d2 (0 for copies, near 1 for new samples).
         nn_rms_per_dim: mean of d1 / sqrt(D), the nearest distance as an RMS per value (pixels, coordinates).
+        chance_rate: ratio^D, the copy rate of new samples from locally uniform data (1/9 in 2-D, ~0 for images).
         nearest: (M,) index of each sample's nearest training example. distances: (M, 2) d1, d2.
     """
 
@@ -116,13 +122,14 @@ class MemorizationResult:
     nn_max: float
     nn_ratio_median: float
     nn_rms_per_dim: float
+    chance_rate: float
     nearest: torch.Tensor
     distances: torch.Tensor
 
     def to_dict(self, prefix: str = "") -> dict:
         """JSON-ready numbers (no per-sample arrays), keys prefixed with ``prefix``."""
         names = ("copy_rate", "ratio", "num_samples", "num_train", "nn_mean", "nn_median", "nn_min", "nn_max",
-                 "nn_ratio_median", "nn_rms_per_dim")
+                 "nn_ratio_median", "nn_rms_per_dim", "chance_rate")
         return {f"{prefix}{name}": getattr(self, name) for name in names}
 
 
@@ -146,6 +153,7 @@ def memorization(samples: torch.Tensor, data: torch.Tensor, ratio: float = COPY_
         nn_max=float(d1.max()),
         nn_ratio_median=float(quotient.median()),
         nn_rms_per_dim=float(d1.mean() / math.sqrt(dims)),
+        chance_rate=float(ratio) ** dims,
         nearest=indices[:, 0].clone(),
         distances=distances,
     )

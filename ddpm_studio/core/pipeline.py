@@ -101,18 +101,21 @@ class DiffusionPipeline:
         eta: float = 0.0,
         seed: int | None = 0,
         spacing: str = "linspace",
+        model: nn.Module | None = None,
     ) -> Iterator[SampleStep]:
         """Reverse process for ``num_samples`` samples in model space, one record per network evaluation.
 
         ``num_steps`` counts network evaluations; ``method`` and ``spacing`` as :func:`sampling.sample`. One seed
-        gives the same x_T for every method and spacing.
+        gives the same x_T for every method and spacing. ``model`` stands in for the run's network (e.g. an
+        :class:`~ddpm_studio.core.ideal.IdealDenoiser` of its training data, M30); None samples the EMA network.
         """
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"the number of samples must be a positive integer, got {num_samples!r}")
         generator = None
         if seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(int(seed))
-        model = FloatOutput(self.network, self.device).eval()
+        if model is None:
+            model = FloatOutput(self.network, self.device).eval()
         return sample(
             self.diffusion,
             model,

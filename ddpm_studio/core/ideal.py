@@ -5,7 +5,7 @@ minimiser is the posterior mean under the empirical distribution (1/N) sum_i del
 
     E[x_0 | x_t] = sum_i w_i(x_t, t) x_i,   w = softmax_i( -||x_t - sqrt(abar_t) x_i||^2 / (2 (1 - abar_t)) ).
 
-Sampling with it can only reproduce training examples (Kadkhodaie et al. 2023, "Generalization in diffusion models
+Sampling with it can only reproduce training examples (Kadkhodaie et al. 2024, "Generalization in diffusion models
 arises from geometry-adaptive harmonic representations"; Gu et al. 2023, "On Memorization in Diffusion Models"): a
 real network generalises exactly where it fails to learn this function. Everything here works in model space (the
 diffusion's coordinates) on any item shape, in float64 (float32 on MPS, which has no float64).

@@ -8,12 +8,12 @@ with d the L2 distance in model space (pixels in [-1, 1] for images, standardise
 a feature space. The test compares a sample with its own neighbourhood rather than with a fixed radius, so one
 threshold serves any data set, scale and dimension: an exact copy scores 0, while a new sample from a well-covered
 region sits about as far from its first as from its second neighbour (ratio near 1; in high dimension distances
-concentrate). Carlini et al. 2023 ("Extracting Training Data from Diffusion Models", USENIX Security; Sec. 5 on
-CIFAR-10) flag a generation as extracted when its distance to a training image is small RELATIVE to that image's
-distances to its other close neighbours; Gu et al. 2023 ("On Memorization in Diffusion Models", arXiv:2310.02664,
-TMLR 2025) reduce that to the one-neighbour form above with the threshold 1/3 to count memorized samples against
-training-set size, a criterion they find matches how people judge copies. We take their 1/3, so that our copy rates
-read like their memorization ratios.
+concentrate). Carlini et al. 2023 ("Extracting Training Data from Diffusion Models", USENIX Security; their
+CIFAR-10 experiments) flag a generation as extracted when its distance to a training image is small RELATIVE to
+that image's distances to its other close neighbours; Gu et al. 2023 ("On Memorization in Diffusion Models",
+arXiv:2310.02664, TMLR 2025) reduce that to the one-neighbour form above with the threshold 1/3 to count memorized
+samples against training-set size, a criterion they find matches how people judge copies. We take their 1/3, so
+that our copy rates read like their memorization ratios.
 
 The chance level matters in low dimension: where the data are locally uniform (a Poisson process in D dimensions),
 the nearest of the points within distance d2 lies anywhere in that ball, so P(d1 < ratio * d2) = ratio^D. That is

@@ -1,7 +1,7 @@
 """The exact log-likelihood of the probability-flow ODE with the exact divergence (M32).
 
 Song et al. 2021 ("Score-Based Generative Modeling through Stochastic Differential Equations", ICLR; Sec. 4.3 and
-App. D.2) turn a diffusion model into a continuous normalising flow (Chen et al. 2018, "Neural Ordinary
+App. D) turn a diffusion model into a continuous normalising flow (Chen et al. 2018, "Neural Ordinary
 Differential Equations", the instantaneous change of variables): integrate the probability-flow ODE from the data
 to the prior and add up the divergence of its field. We write the VP ODE in the variance-exploding variables of
 M24, y = x / sqrt(abar), sigma = sqrt((1 - abar) / abar), where it is

@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.ideal import IdealDenoiser, ideal_eps, ideal_moments, ideal_score, ideal_x0, x0_error_over_t
+from ddpm_studio.core.ideal import (
+    IdealDenoiser,
+    ideal_eps,
+    ideal_moments,
+    ideal_score,
+    ideal_x0,
+    predicted_score,
+    x0_error_over_t,
+)
 from ddpm_studio.core.memorization import nearest_neighbours
 from ddpm_studio.core.sampling import run_to_end, sample
 from ddpm_studio.core.schedule import make_betas
@@ -95,6 +103,16 @@ def test_ideal_denoiser_speaks_every_parameterization(parameterization):
     assert out.shape == x_t.shape and out.dtype == torch.float32
     recovered = diffusion.predict_x0(out.double(), x_t.double(), t)
     assert torch.allclose(recovered, ideal_x0(data, x_t, t, diffusion).double(), atol=1e-4)
+
+
+@pytest.mark.parametrize("parameterization", ["eps", "v"])
+def test_a_models_score_read_through_the_process_is_the_ideal_score(parameterization):
+    diffusion = _diffusion("cosine", 100, parameterization=parameterization)
+    data = torch.randn(25, 2, dtype=torch.float64)
+    x_t = torch.randn(9, 2, dtype=torch.float64)
+    t = torch.arange(0, 99, 11, dtype=torch.long)
+    got = predicted_score(IdealDenoiser(data, diffusion), diffusion, x_t, t)
+    assert torch.allclose(got, ideal_score(data, x_t, t, diffusion), rtol=1e-8, atol=1e-8)
 
 
 def test_learned_variance_matches_the_reverse_steps_exact_variance():

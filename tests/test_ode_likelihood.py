@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.ode_likelihood import iter_ode_log_likelihood, ode_levels, ode_log_likelihood
+from ddpm_studio.core.ode_likelihood import (
+    iter_ode_log_likelihood,
+    log_density_in_data_space,
+    ode_levels,
+    ode_log_likelihood,
+)
 from ddpm_studio.core.schedule import make_betas
 
 
@@ -117,3 +122,12 @@ def test_levels_and_bad_inputs():
         ode_log_likelihood(model, diffusion, torch.zeros(2, 2), num_levels=1)
     with pytest.raises(ValueError, match="NaN"):
         ode_log_likelihood(model, diffusion, torch.tensor([[math.nan, 0.0]]))
+
+
+def test_data_space_density_subtracts_the_log_scales():
+    """model = (data - shift) / scale: a density in model space is divided by prod(scale) in the data's units."""
+    log_p = torch.tensor([-1.0, -2.5], dtype=torch.float64)
+    scale = torch.tensor([2.0, 0.5])
+    assert torch.equal(log_density_in_data_space(log_p, None), log_p)
+    assert torch.allclose(log_density_in_data_space(log_p, scale), log_p)  # log 2 + log 0.5 = 0
+    assert torch.allclose(log_density_in_data_space(log_p, torch.tensor([2.0, 2.0])), log_p - 2 * math.log(2.0))

@@ -230,6 +230,15 @@ class IdealDenoiser(nn.Module):
         return 2.0 * frac - 1.0
 
 
+def predicted_score(model, diffusion: GaussianDiffusion, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The score a model implies at (x_t, t): -eps_hat / sqrt(1 - abar_t), eps_hat from its output (M7-M10);
+    (B, ...) like x_t, to set beside :func:`ideal_score` (for a field of arrows, say). No gradients."""
+    with torch.no_grad():
+        eps = diffusion.p_mean_variance(model(x_t, t), x_t, t)["eps_hat"]
+    abar = _table(diffusion.alphas_cumprod, t, x_t.device, x_t.dtype).reshape((-1,) + (1,) * (x_t.ndim - 1))
+    return -eps / (1.0 - abar).sqrt()
+
+
 def x0_error_over_t(
     model,
     data: torch.Tensor,

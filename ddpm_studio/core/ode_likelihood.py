@@ -190,6 +190,14 @@ def ode_log_likelihood(
     return result[0]
 
 
+def log_density_in_data_space(log_p_model: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+    """log p of points in the data's own coordinates from log p in model space (N,): model = (data - shift) / scale,
+    so log p_data = log p_model - sum_d log scale_d (as the bound's Jacobian). None (images) changes nothing."""
+    if scale is None:
+        return log_p_model
+    return log_p_model - float(torch.log(scale.double()).sum())
+
+
 def iter_ode_likelihood(
     pipeline, x0: torch.Tensor, num_levels: int | None = None, batch_size: int = ODE_BATCH_SIZE
 ) -> Iterator[OdeProgress | OdeLikelihoodResult]:

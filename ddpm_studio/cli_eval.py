@@ -101,7 +101,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
     evaluate.add_argument(
-        "--num", type=_positive_int, help="held-out examples for the bound (default: all of the held-out split)"
+        "--num", type=_positive_int,
+        help="held-out examples for the bound and the ODE likelihood (default: all of the held-out split)"
     )
     evaluate.add_argument(
         "--batch-size",

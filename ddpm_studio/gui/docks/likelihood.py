@@ -44,9 +44,18 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.core.evaluation import BOUND_BATCH_SIZE, BoundProgress, BoundResult
 from ddpm_studio.core.pipeline import DiffusionPipeline
+from ddpm_studio.gui.axes import TidyAxisItem
 from ddpm_studio.gui.eval_workers import EvalWorker
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR, MARKER_COLOR, SAMPLE_COLOR, SNR_COLOR
+from ddpm_studio.gui.style import (
+    ERROR_TEXT_COLOR,
+    HINT_TEXT_COLOR,
+    MARKER_COLOR,
+    SAMPLE_COLOR,
+    SNR_COLOR,
+    fit_axis_label,
+    legend_html,
+)
 from ddpm_studio.gui.workers import start_worker
 
 #: Held-out examples the bound averages by default (two forward-pass batches).
@@ -60,10 +69,6 @@ IDLE_HINT = "Press “Compute bound” to evaluate every term of the bound on he
 
 PipelineProvider = Callable[[], DiffusionPipeline | None]
 DataProvider = Callable[[], torch.Tensor | None]
-
-
-def _hex(color: tuple[int, ...]) -> str:
-    return "#" + "".join(f"{c:02x}" for c in color[:3])
 
 
 def format_value(value: float) -> str:
@@ -159,22 +164,24 @@ class LikelihoodDock(QDockWidget):
         layout.addLayout(controls)
 
         # the legend sits above the plot: inside it would cover the curve, which fills the view as t runs
-        legend = QLabel(
-            f'<span style="color: {_hex(SAMPLE_COLOR)}">━━</span> L<sub>t</sub>, t = 1…T−1 '
-            f'&nbsp; <span style="color: {_hex(SNR_COLOR)}">■</span> L<sub>0</sub> (decoder) '
-            f'&nbsp; <span style="color: {_hex(MARKER_COLOR)}">◆</span> L<sub>T</sub> (prior)',
-            objectName="boundLegendLabel",
-        )
+        legend = QLabel(legend_html([
+            (SAMPLE_COLOR, "line", "L<sub>t</sub>, t = 1…T−1"),
+            (SNR_COLOR, "square", "L<sub>0</sub> (decoder)"),
+            (MARKER_COLOR, "diamond", "L<sub>T</sub> (prior)"),
+        ]), objectName="boundLegendLabel")
         legend.setAlignment(Qt.AlignmentFlag.AlignRight)
+        legend.setWordWrap(True)
         layout.addWidget(legend)
-        self.likelihoodPlot = pg.PlotWidget()
+        # a "(x0.001)" on a log axis misleads, and a crowded decade's labels overlap: the tidy axis has neither
+        self.likelihoodPlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})
         self.likelihoodPlot.setObjectName("likelihoodPlot")
         self.likelihoodPlot.setLabel("bottom", "timestep t")
-        self.likelihoodPlot.setLabel("left", "term of the bound")
-        self.likelihoodPlot.getAxis("left").enableAutoSIPrefix(False)  # a "(x0.001)" on a log axis misleads
+        self.likelihoodPlot.setLabel("left", "term")  # the legend above says which; short, so a low plot shows it
+        fit_axis_label(self.likelihoodPlot)
         self.likelihoodPlot.showGrid(x=True, y=True, alpha=0.2)
         self.likelihoodPlot.setLogMode(y=True)
-        self.termsCurve = self.likelihoodPlot.plot(pen=pg.mkPen(SAMPLE_COLOR, width=2), connect="finite")
+        self.termsCurve = self.likelihoodPlot.plot(pen=pg.mkPen(SAMPLE_COLOR, width=2), connect="finite",
+                                                   symbolSize=5, symbolBrush=pg.mkBrush(SAMPLE_COLOR), symbolPen=None)
         self.decoderPoint = self.likelihoodPlot.plot(
             pen=None, symbol="s", symbolSize=9, symbolBrush=pg.mkBrush(SNR_COLOR), symbolPen=None
         )
@@ -297,7 +304,8 @@ class LikelihoodDock(QDockWidget):
         self.result = None
         self.boundProgressBar.setRange(0, T)
         self.boundProgressBar.setValue(0)
-        self.likelihoodPlot.setLabel("left", f"term of the bound ({self._unit})")
+        self.likelihoodPlot.setLabel("left", f"term ({self._unit})")
+        fit_axis_label(self.likelihoodPlot)
         self.likelihoodPlot.setXRange(0, T, padding=0.02)  # the whole axis at once: the terms fill it from the right
         self._show_summary(f"Computing the bound on {x0.shape[0]:,} held-out examples, T = {T:,}…")
         self.boundRunningLabel.setText("")
@@ -402,10 +410,7 @@ class LikelihoodDock(QDockWidget):
             self.termsCurve.setData(
                 t[1:],
                 terms[1:],
-                symbol="o" if dots else None,
-                symbolSize=5,
-                symbolBrush=pg.mkBrush(SAMPLE_COLOR),
-                symbolPen=None,
+                symbol="o" if dots else None,  # size and colour were set once: the look may have scaled them
             )
         else:
             self.termsCurve.setData([], [])

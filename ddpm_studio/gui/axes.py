@@ -16,7 +16,7 @@ import math
 import pyqtgraph as pg
 
 #: Empty space kept between two tick labels, as a fraction of a label's height.
-LABEL_GAP = 0.25
+LABEL_GAP = 0.5
 #: Mantissas of the second rank of log ticks: 2 and 5 read well and split a decade about evenly.
 SECOND_RANK = (2, 5)
 #: No limit on how much of a log axis tick text may fill (pyqtgraph would drop a whole level at once): which

@@ -11,7 +11,8 @@ import math
 from collections.abc import Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, QSize
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QStyle
 
 #: Redraws happen at most this often (the issue's ~30 Hz): workers may emit faster, docks coalesce.
@@ -113,6 +114,30 @@ class SteadyLabel(QLabel):
         super().changeEvent(event)
         if event.type() == QEvent.Type.FontChange and self._lines > 1:
             self._fix_height()
+
+
+class WrapLabel(QLabel):
+    """A word-wrapped label that asks for the height its text needs at the width it has.
+
+    A dock's minimum size ignores height-for-width: a wrapped label reported the two lines it needs when wide,
+    got them in a low dock, and its third line was drawn over the plot above it (the Likelihood summary at
+    1280 x 720). This label's minimum height follows its width, so the window gives the dock room instead.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.setWordWrap(True)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().minimumSizeHint()
+        if self.width() > 0 and self.text():
+            hint.setHeight(max(hint.height(), self.heightForWidth(self.width())))
+        return hint
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()
 
 
 #: Marks a legend row can draw before an entry's text (glyphs every platform's fonts have: box drawing, shapes).

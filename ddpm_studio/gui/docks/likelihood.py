@@ -53,6 +53,7 @@ from ddpm_studio.gui.style import (
     MARKER_COLOR,
     SAMPLE_COLOR,
     SNR_COLOR,
+    WrapLabel,
     fit_axis_label,
     legend_html,
 )
@@ -159,25 +160,24 @@ class LikelihoodDock(QDockWidget):
         self.boundProgressBar = QProgressBar(objectName="boundProgressBar")
         self.boundProgressBar.setRange(0, 1)
         self.boundProgressBar.setValue(0)
-        self.boundProgressBar.setFormat("%v / %m timesteps")
+        self.boundProgressBar.setFormat("%v / %m")  # short: "timesteps" made the text wrap in a narrow bar
+        self.boundProgressBar.setToolTip("Timesteps done / T")
         controls.addWidget(self.boundProgressBar, 1)
         layout.addLayout(controls)
 
         # the legend sits above the plot: inside it would cover the curve, which fills the view as t runs
-        legend = QLabel(legend_html([
+        legend = WrapLabel(legend_html([
             (SAMPLE_COLOR, "line", "L<sub>t</sub>, t = 1…T−1"),
             (SNR_COLOR, "square", "L<sub>0</sub> (decoder)"),
             (MARKER_COLOR, "diamond", "L<sub>T</sub> (prior)"),
         ]), objectName="boundLegendLabel")
         legend.setAlignment(Qt.AlignmentFlag.AlignRight)
-        legend.setWordWrap(True)
         layout.addWidget(legend)
         # a "(x0.001)" on a log axis misleads, and a crowded decade's labels overlap: the tidy axis has neither
         self.likelihoodPlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})
         self.likelihoodPlot.setObjectName("likelihoodPlot")
         self.likelihoodPlot.setLabel("bottom", "timestep t")
-        self.likelihoodPlot.setLabel("left", "term")  # the legend above says which; short, so a low plot shows it
-        fit_axis_label(self.likelihoodPlot)
+        self._label_axis(None)
         self.likelihoodPlot.showGrid(x=True, y=True, alpha=0.2)
         self.likelihoodPlot.setLogMode(y=True)
         self.termsCurve = self.likelihoodPlot.plot(pen=pg.mkPen(SAMPLE_COLOR, width=2), connect="finite",
@@ -190,11 +190,10 @@ class LikelihoodDock(QDockWidget):
         )
         layout.addWidget(self.likelihoodPlot, 1)
 
-        self.boundRunningLabel = QLabel(objectName="boundRunningLabel")
+        self.boundRunningLabel = WrapLabel(objectName="boundRunningLabel")
         self.boundRunningLabel.setStyleSheet(f"color: {HINT_TEXT_COLOR};")
-        self.boundRunningLabel.setWordWrap(True)
         layout.addWidget(self.boundRunningLabel)
-        self.boundSummaryLabel = QLabel(objectName="boundSummaryLabel")
+        self.boundSummaryLabel = WrapLabel(objectName="boundSummaryLabel")
         self.boundSummaryLabel.setTextFormat(Qt.TextFormat.RichText)
         self.boundSummaryLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.boundSummaryLabel.setWordWrap(True)
@@ -304,8 +303,7 @@ class LikelihoodDock(QDockWidget):
         self.result = None
         self.boundProgressBar.setRange(0, T)
         self.boundProgressBar.setValue(0)
-        self.likelihoodPlot.setLabel("left", f"term ({self._unit})")
-        fit_axis_label(self.likelihoodPlot)
+        self._label_axis(self._unit)
         self.likelihoodPlot.setXRange(0, T, padding=0.02)  # the whole axis at once: the terms fill it from the right
         self._show_summary(f"Computing the bound on {x0.shape[0]:,} held-out examples, T = {T:,}…")
         self.boundRunningLabel.setText("")
@@ -389,6 +387,11 @@ class LikelihoodDock(QDockWidget):
         self.likelihoodPlot.setLogMode(y=on)
         self._throttle.flush()
 
+    def _label_axis(self, unit: str | None) -> None:
+        """"term (nats/dim)": the legend above names the terms; short, so a low plot shows the whole label."""
+        self.likelihoodPlot.setLabel("left", f"term ({unit})" if unit else "term")
+        fit_axis_label(self.likelihoodPlot)
+
     @staticmethod
     def _set_point(item: pg.PlotDataItem, t: float, value: float) -> None:
         if math.isfinite(value):
@@ -418,11 +421,10 @@ class LikelihoodDock(QDockWidget):
         self._set_point(self.priorPoint, float(T), self._prior if not (log and self._prior <= 0) else math.nan)
         self.boundProgressBar.setValue(self._done)
         if T and self._done:
-            where = f"t = {T - 1:,} down to {T - self._done:,}" if self._done < T else "every t"
-            parts = [
-                f"{where} done ({self._done:,} / {T:,} timesteps)",
-                f"running total {format_value(self._partial)} {self._unit}",
-            ]
-            if hidden:
-                parts.append(hidden)
+            parts = [hidden] if hidden else []
+            if self._done < T:  # once every t is done the summary below gives the total: a low dock keeps a line
+                parts[:0] = [
+                    f"t = {T - 1:,} down to {T - self._done:,} done ({self._done:,} / {T:,} timesteps)",
+                    f"running total {format_value(self._partial)} {self._unit}",
+                ]
             self.boundRunningLabel.setText(" · ".join(parts))

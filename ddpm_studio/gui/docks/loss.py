@@ -29,6 +29,7 @@ from ddpm_studio.gui.style import (
     RAW_LOSS_COLOR,
     SMOOTH_LOSS_COLOR,
     SteadyLabel,
+    WrapLabel,
     band_colors,
     fit_axis_label,
     legend_html,
@@ -141,9 +142,8 @@ class LossDock(QDockWidget):
         layout.addLayout(controls)
 
         # the legend sits above the plot: inside it would cover the curves (a falling loss fills the top left)
-        self.legendLabel = QLabel(objectName="lossLegendLabel")
+        self.legendLabel = WrapLabel(objectName="lossLegendLabel")
         self.legendLabel.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.legendLabel.setWordWrap(True)
         layout.addWidget(self.legendLabel)
         # no SI prefix: a loss below 1 would read 40-900 with a "(x0.001)" the narrow plot cuts off
         self.lossPlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})

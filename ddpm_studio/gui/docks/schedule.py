@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QBoxLayout, QDockWidget, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QDockWidget, QVBoxLayout, QWidget
 
 from ddpm_studio.core.schedule import alpha_bar_from_betas, make_betas, signal_to_noise
 from ddpm_studio.gui.axes import TidyAxisItem
@@ -22,6 +22,7 @@ from ddpm_studio.gui.style import (
     MARKER_COLOR,
     SNR_COLOR,
     SQRT_ALPHA_BAR_COLOR,
+    WrapLabel,
     fit_axis_label,
     legend_html,
 )
@@ -44,12 +45,11 @@ class ScheduleDock(QDockWidget):
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
         # the legend sits above the plots: inside, it covered the curves where alpha_bar and beta cross
-        self.legendLabel = QLabel(legend_html([
+        self.legendLabel = WrapLabel(legend_html([
             (ALPHA_BAR_COLOR, "line", "ᾱ_t"), (SQRT_ALPHA_BAR_COLOR, "line", "√ᾱ_t"),
             (BETA_COLOR, "line", "β_t (right axis)"),
         ]), objectName="scheduleLegendLabel")
         self.legendLabel.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.legendLabel.setWordWrap(True)
         layout.addWidget(self.legendLabel)
         # side by side to start with: the default layout gives the dock a wide, short place, and the window's
         # first layout must not be held to the taller minimum of the stacked plots
@@ -98,8 +98,7 @@ class ScheduleDock(QDockWidget):
         snr.addItem(self._snr_marker)
         self._plots.addWidget(self.snrPlot, 1)
 
-        self.summaryLabel = QLabel(objectName="scheduleSummary")
-        self.summaryLabel.setWordWrap(True)
+        self.summaryLabel = WrapLabel(objectName="scheduleSummary")
         layout.addWidget(self.summaryLabel)
         self.setWidget(body)
         self.set_marker(None)

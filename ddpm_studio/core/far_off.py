@@ -29,7 +29,7 @@ THUMBNAIL_IMAGES = 64
 THUMBNAIL_PAD = 0.06
 #: Far-off markers: a triangle of this share of the thumbnail's width, pointing towards the sample. Large enough to
 #: stay visible when the dialog shows the 256-pixel thumbnail at 64 pixels.
-MARKER_SHARE = 1 / 12
+MARKER_SHARE = 1 / 14
 FAR_OFF_COLOR = (214, 39, 40)  # red: the samples in the plot are blue, the data grey
 FRAME_COLOR = (240, 170, 170)  # the far-off box's outline, light so that it does not compete with the data
 
@@ -108,7 +108,7 @@ def thumbnail(
     ``reference``), whose outline is drawn in light red. The frame is the data's, not the samples': one far
     sample would otherwise shrink the whole picture to a dot. Far-off samples are drawn in red: inside the
     picture as dots, beyond it as triangles clamped to the picture's edge, pointing towards where the sample
-    lies; their number is written in the top-left corner.
+    lies; their number is written in the top-left corner, over a white patch.
 
     Images: a grid of up to THUMBNAIL_IMAGES images enlarged to about THUMBNAIL_PIXELS wide.
     """
@@ -165,7 +165,9 @@ def _draw_far_off(
             back = base - direction * marker * 0.4
             triangle = [tuple(tip), tuple(back + across * marker * 0.75), tuple(back - across * marker * 0.75)]
             draw.polygon(triangle, fill=FAR_OFF_COLOR, outline=(120, 0, 0))
-        draw.text((4, 2), f"{len(far)} far off", fill=FAR_OFF_COLOR)
+        label = f"{len(far)} far off"
+        draw.rectangle(draw.textbbox((4, 2), label), fill=(255, 255, 255))  # readable over a marker
+        draw.text((4, 2), label, fill=FAR_OFF_COLOR)
     return np.asarray(canvas, dtype=np.uint8).copy()
 
 

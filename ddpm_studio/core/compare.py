@@ -45,8 +45,6 @@ EVAL_EXAMPLES = 512
 #: The EMA of a short run must forget its random initial weights: its time constant 1 / (1 - decay) is capped at
 #: this fraction of the training steps (0.999 would still hold 37% of the initial weights after 1000 steps).
 EMA_HORIZON_FRACTION = 0.1
-#: Share of the data's extent added on each side of a scatter thumbnail: it frames the far-off box.
-THUMBNAIL_MARGIN = FAR_OFF_MARGIN
 
 
 @dataclass(frozen=True)

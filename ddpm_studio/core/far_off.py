@@ -148,7 +148,8 @@ def _draw_far_off(
     if len(far):
         marker = max(3.0, size * MARKER_SHARE)
         center = np.array([(size - 1) / 2, (size - 1) / 2])
-        for pixel in _to_pixels(far, bounds, size):
+        # a sample at |x| ~ 1e300 would overflow to inf on the way to pixels; a billion pixels away keeps its side
+        for pixel in np.clip(_to_pixels(far, bounds, size), -1e9, 1e9):
             offset = pixel - center
             reach = np.abs(offset).max()
             inset = (size - 1) / 2 - marker

@@ -586,6 +586,7 @@ class MainWindow(QMainWindow):
         worker.lossPoints.connect(self._loss_points)
         worker.progress.connect(self._training_progress)
         worker.preview.connect(self._preview)
+        worker.previewFailed.connect(self._status)
         worker.checkpointSaved.connect(self._checkpoint_saved)
         worker.runSaved.connect(self._run_saved)
         worker.saveFailed.connect(self._save_failed)

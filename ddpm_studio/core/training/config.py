@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ddpm_studio.core.diffusion import LOSSES, PARAMETERIZATIONS, VARIANCES
-from ddpm_studio.core.sampling import METHODS
+from ddpm_studio.core.sampling import METHODS, SPACINGS, max_num_steps
 from ddpm_studio.core.schedule import SCHEDULES
 
 
@@ -73,13 +73,14 @@ class TrainConfig:
 
 @dataclass
 class SampleConfig:
-    """How the studio and the CLI sample a trained run (M20-M22)."""
+    """How the studio and the CLI sample a trained run (M20-M29)."""
 
     num_samples: int = 64
-    num_steps: int | None = None  # None: all T steps
-    method: str = "ancestral"  # ancestral or ddim
-    eta: float = 0.0
+    num_steps: int | None = None  # network evaluations; None: T (Heun can use up to 2T - 1)
+    method: str = "ancestral"  # one of sampling.METHODS: ancestral, ddim, dpmpp_2m, heun, dpmpp_2m_sde
+    eta: float = 0.0  # DDIM only
     seed: int = 0
+    spacing: str = "linspace"  # one of sampling.SPACINGS: linspace, trailing, karras
 
 
 @dataclass
@@ -166,9 +167,10 @@ class RunConfig:
 def validate_sample_config(config: SampleConfig, num_timesteps: int) -> SampleConfig:
     """Check a :class:`SampleConfig` against a process of ``num_timesteps`` steps."""
     _int_in("num_samples", config.num_samples, 1, 100_000)
-    if config.num_steps is not None:
-        _int_in("num_steps", config.num_steps, 1, num_timesteps)
     _one_of("method", config.method, METHODS)
+    _one_of("spacing", config.spacing, SPACINGS)
+    if config.num_steps is not None:
+        _int_in("num_steps", config.num_steps, 1, max_num_steps(config.method, num_timesteps))
     _float_in("eta", config.eta, 0.0, 1.0)
     _int_in("seed", config.seed, 0, 2**63 - 1)
     return config

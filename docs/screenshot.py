@@ -51,7 +51,8 @@ def main() -> int:
     setup = window.setup
     if args.data != "moons":
         combo = setup.datasetCombo
-        combo.setCurrentIndex(next(i for i in range(combo.count()) if (combo.itemData(i) or {}).get("spec") == args.data))
+        specs = [(combo.itemData(i) or {}).get("spec") for i in range(combo.count())]
+        combo.setCurrentIndex(specs.index(args.data))
         wait(lambda: not window.busy)
     setup.timestepsSpin.setValue(args.timesteps)
     setup.stepsSpin.setValue(args.steps)

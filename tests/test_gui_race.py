@@ -61,7 +61,8 @@ def test_race_runs_every_lane_and_scrubs_them_by_noise_level(qtbot, window):
     frames = win.race._frames
     assert [len(lane) for lane in frames] == [8, 8, 8]
     assert all(lane[-1].final and math.isinf(lane[-1].log_snr) for lane in frames)
-    assert "score" in win.race.scoresLabel.text() and "off_support" in win.race.scoresLabel.text()
+    assert "SW" in win.race.scoresLabel.text() and "off-support" in win.race.scoresLabel.text()
+    assert all("SW" in top.plot.titleLabel.text for top, _ in win.race._panels)
     # distances to the reference are drawn, one curve per lane
     assert [len(c.getData()[0]) for c in win.race._curves] == [8, 8, 8]
     # the slider's middle is one noise level: every lane shows its last state no noisier than it

@@ -752,6 +752,9 @@ class MainWindow(QMainWindow):
             self.race.configure(model[2], model[3])
         self.race.show()
         self.race.raise_()
+        # the race shows 2 x 4 panels and a plot: give it three quarters of the height beside the Loss dock
+        height = self.race.height() + self.loss.height()
+        self.resizeDocks([self.race, self.loss], [height * 3 // 4, height // 4], Qt.Orientation.Vertical)
 
     def _model_source(self):
         """(make_pipeline, dataset, kind, T) of the model to sample, or None without one."""

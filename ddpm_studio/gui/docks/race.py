@@ -42,11 +42,12 @@ DEFAULT_LANES: tuple[tuple[str, str], ...] = (
 LANE_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40))
 SLIDER_TICKS = 1000
 PANEL_MIN_SIZE = 60
+TITLE_SIZE = "8pt"
 PANEL_PREFERRED_WIDTH = 2000
 #: The scores the lanes' line shows (the rest stay in the tooltip): a distance and a share off the data.
 SHOWN_SCORES = ("score", "off_support", "confidence", "coverage")
 OFF = ""
-IDLE_TEXT = "Pick 2-4 samplers and a budget of network evaluations, then press Race."
+IDLE_TEXT = "pick 2-4 samplers and a budget, then Race"
 
 
 class RaceDock(QDockWidget):
@@ -89,9 +90,8 @@ class RaceDock(QDockWidget):
             spacing.setCurrentIndex(spacing.findData(DEFAULT_LANES[lane][1]))
             method.currentIndexChanged.connect(self._check)
             spacing.currentIndexChanged.connect(self._check)
-            lanes.addWidget(QLabel(f"Lane {lane + 1}"), 0, lane * 2)
-            lanes.addWidget(method, 0, lane * 2 + 1)
-            lanes.addWidget(spacing, 1, lane * 2 + 1)
+            lanes.addWidget(method, 0, lane * 2)
+            lanes.addWidget(spacing, 0, lane * 2 + 1)
             self.methodCombos.append(method)
             self.spacingCombos.append(spacing)
         layout.addLayout(lanes)
@@ -121,8 +121,10 @@ class RaceDock(QDockWidget):
 
         self.raceView = pg.GraphicsLayoutWidget()
         self.raceView.setObjectName("raceView")
-        self.raceView.setMinimumHeight(160)
-        layout.addWidget(self.raceView, 3)
+        self.raceView.setMinimumHeight(140)
+        middle = QHBoxLayout()
+        middle.addWidget(self.raceView, 3)  # the distance plot sits beside the lanes: height is the scarce side
+        layout.addLayout(middle, 1)
         self._panels: list[tuple[SamplePanel, SamplePanel]] = []
 
         scrub = QHBoxLayout()
@@ -135,22 +137,22 @@ class RaceDock(QDockWidget):
         self.raceSlider.valueChanged.connect(lambda _value: self._throttle.request())
         scrub.addWidget(self.raceSlider, 1)
         scrub.addWidget(QLabel("clean"))
+        self.levelLabel = SteadyLabel(IDLE_TEXT, objectName="raceLevelLabel")
+        scrub.addWidget(self.levelLabel, 1)
         layout.addLayout(scrub)
 
         self.distancePlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})
         self.distancePlot.setObjectName("raceDistancePlot")
         self.distancePlot.setLabel("bottom", "network evaluations")
-        self.distancePlot.setLabel("left", "RMS to reference")
+        self.distancePlot.setLabel("left", "x̂₀ to reference (RMS)")
         self.distancePlot.setLogMode(y=True)
-        self.distancePlot.setMinimumHeight(90)
-        self._legend = self.distancePlot.addLegend(offset=(-10, 10))
+        self.distancePlot.setMinimumWidth(220)
+        # curves start high on the left and fall to the right: the lower left corner stays free for the legend
+        self._legend = self.distancePlot.addLegend(offset=(10, -10))
         self._curves: list[pg.PlotDataItem] = []
-        layout.addWidget(self.distancePlot, 1)
+        middle.addWidget(self.distancePlot, 1)
 
-        self.levelLabel = SteadyLabel(IDLE_TEXT, objectName="raceLevelLabel")
-        layout.addWidget(self.levelLabel)
         self.scoresLabel = SteadyLabel("", objectName="raceScoresLabel")
-        self.scoresLabel.setWordWrap(True)
         layout.addWidget(self.scoresLabel)
         self.messageLabel = SteadyLabel("", objectName="raceMessageLabel")
         layout.addWidget(self.messageLabel)
@@ -228,16 +230,21 @@ class RaceDock(QDockWidget):
         self.raceView.clear()
         self._panels = []
         for lane, label in enumerate(self._labels):
-            top = SamplePanel(self.raceView.ci.addPlot(row=0, col=lane, title=f"{label}: x_t"), SAMPLE_COLOR)
-            bottom = SamplePanel(self.raceView.ci.addPlot(row=1, col=lane, title="x̂₀"), PREDICTION_COLOR)
+            top = SamplePanel(self.raceView.ci.addPlot(row=0, col=lane), SAMPLE_COLOR)
+            top.plot.setTitle(label, size=TITLE_SIZE)
+            bottom = SamplePanel(self.raceView.ci.addPlot(row=1, col=lane), PREDICTION_COLOR)
             for panel in (top, bottom):
                 # equal size hints, not the titles' widths, make equal columns that share one scale
                 panel.plot.setMinimumSize(PANEL_MIN_SIZE, PANEL_MIN_SIZE)
                 panel.plot.setPreferredWidth(PANEL_PREFERRED_WIDTH)
+                panel.axes_allowed = False
                 panel.set_kind(kind)
                 if self._bounds is not None:
                     panel.set_reference(reference, self._bounds)
             self._panels.append((top, bottom))
+        # the rows' meaning, once, at the right: x_t above, x0_hat below
+        self.raceView.ci.addLabel("x_t", row=0, col=len(self._labels), angle=90, size=TITLE_SIZE)
+        self.raceView.ci.addLabel("x̂₀", row=1, col=len(self._labels), angle=90, size=TITLE_SIZE)
         self.distancePlot.clear()
         self._legend.clear()
         self._curves = []
@@ -247,11 +254,11 @@ class RaceDock(QDockWidget):
                                            symbolBrush=LANE_COLORS[lane % len(LANE_COLORS)], name=label)
             self._curves.append(curve)
         self.scoresLabel.setText("")
-        self.levelLabel.setText("Computing the reference (DDIM on every trained timestep)…")
+        self.levelLabel.setText("computing the reference…")
         self.raceSlider.setValue(SLIDER_TICKS)
 
     def reference_progress(self, done: int, total: int) -> None:
-        self.levelLabel.setText(f"Computing the reference (DDIM on every trained timestep): {done} / {total}")
+        self.levelLabel.setText(f"reference (DDIM on every timestep): {done} / {total}")
 
     def add_frame(self, frame) -> None:
         """One lane's evaluation (a display frame from the worker: lane, nfe, log_snr, x, x0_hat, distance)."""
@@ -273,17 +280,28 @@ class RaceDock(QDockWidget):
         self._throttle.request()
 
     def finish(self, scores: list[dict[str, float]], stopped: bool) -> None:
-        lines, details = [], []
-        for label, score in zip(self._labels, scores):
-            if score:
-                lines.append(f"{label}: " + ", ".join(_format_score(k, score[k]) for k in SHOWN_SCORES if k in score))
-                details.append(f"{label}: " + ", ".join(_format_score(k, v) for k, v in score.items()))
+        """Each lane's final scores go under its title (compact: the dock must fit a 768-pixel screen); the
+        line below gives what held-out data scores, the floor to read them against."""
+        details = []
+        for lane, (label, score) in enumerate(zip(self._labels, scores)):
+            if not score:
+                continue
+            shown = " · ".join(self._format(k, score[k]) for k in SHOWN_SCORES if k in score)
+            self._panels[lane][0].plot.setTitle(f"{label}<br>{shown}", size=TITLE_SIZE)
+            details.append(f"{label}: " + ", ".join(self._format(k, v) for k, v in score.items()))
         floors = next((s for s in scores if s), {})
-        floor = ", ".join(_format_score(k, floors[f"{k}_floor"]) for k in SHOWN_SCORES if f"{k}_floor" in floors)
-        text = " | ".join(lines) + (f"  (held-out data: {floor})" if floor else "")
+        floor = " · ".join(self._format(k, floors[_floor_key(k)]) for k in SHOWN_SCORES if _floor_key(k) in floors)
+        text = f"Final scores under each lane's title; held-out data scores {floor}." if floor else ""
         self.scoresLabel.setText(("Stopped. " if stopped else "") + text)
         self.scoresLabel.setToolTip("\n".join(details))
         self._throttle.request()
+
+    def _format(self, name: str, value: float) -> str:
+        if name in ("off_support", "far_off", "nonfinite", "coverage"):
+            return f"{name.replace('_', '-')} {100 * value:.1f} %"
+        if name == "score":  # the sliced Wasserstein distance for points, the feature Fréchet distance for images
+            return f"{'Fréchet' if self._kind == 'images' else 'SW'} {value:.3g}"
+        return f"{name} {value:.3g}"
 
     # ------------------------------------------------------------------ drawing
     def level(self) -> float:
@@ -324,14 +342,13 @@ class RaceDock(QDockWidget):
                 bottom.show_points(frame.x0_hat)
         level = self.level()
         if math.isinf(level):
-            self.levelLabel.setText("Final samples of every lane (slider at the clean end).")
+            self.levelLabel.setText("the samples (x_0) of every lane")
         else:
             abar = 1.0 / (1.0 + math.exp(-level))
             sigma = math.exp(-level / 2.0)
-            self.levelLabel.setText(f"Noise level: log SNR = {level:.2f}  ·  ᾱ = {abar:.4f}  ·  σ = {sigma:.3g}")
+            self.levelLabel.setText(f"log SNR {level:.2f} · ᾱ = {abar:.4f} · σ = {sigma:.3g}")
 
 
-def _format_score(name: str, value: float) -> str:
-    if name in ("off_support", "far_off", "nonfinite", "coverage"):
-        return f"{name} {100 * value:.1f} %"
-    return f"{name} {value:.4g}"
+def _floor_key(name: str) -> str:
+    """The held-out data's value of a score (QualityScorer names the main score's floor "floor")."""
+    return "floor" if name == "score" else f"{name}_floor"

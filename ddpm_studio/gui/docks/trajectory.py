@@ -66,10 +66,12 @@ class _Panel:
         plot.hideButtons()
         pin_axes(plot)
         self.kind: str | None = None
+        self.axes_allowed = True  # small panels (the race) hide their axes to leave the room to the data
         self._axes_shown = True
         self._reference_shown: np.ndarray | None = None
 
     def _show_axes(self, show: bool) -> None:
+        show = show and self.axes_allowed
         if show != self._axes_shown:
             self._axes_shown = show
             for axis in ("left", "bottom"):

@@ -29,7 +29,13 @@ from PySide6.QtWidgets import (
 from ddpm_studio.core.data import BUILTIN_DATASETS
 from ddpm_studio.core.device import available_devices
 from ddpm_studio.core.models import MODEL_PRESETS
-from ddpm_studio.core.training.config import ConfigError, RunConfig, default_config, snr_weighting_applies
+from ddpm_studio.core.training.config import (
+    ConfigError,
+    RunConfig,
+    default_config,
+    fit_batch_size,
+    snr_weighting_applies,
+)
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
 
 OPEN_DATA_TEXT = "Open folder/file…"
@@ -76,10 +82,11 @@ SCHEDULES: tuple[tuple[str, str], ...] = (("linear (Ho et al.)", "linear"), ("co
 
 # What the studio changes from the core's defaults when the data kind changes: previews of 2-D points need
 # more than 16 dots to show a shape. Measured on one CPU thread, a 50-step preview of 256 points every 500
-# steps costs moons ~2.6% of its training time, and 16 digits every 500 steps ~1.2%.
+# steps costs moons ~2.6% of its training time, and 16 digits every 500 steps ~1.2% (every 400, the images'
+# default: ~1.5%; the first preview then shows the step-400 digits, the last the finished 800-step run).
 GUI_DEFAULTS = {
     "points": {"preview_every": 500, "preview_count": 256},
-    "images": {"preview_every": 500, "preview_count": 16},
+    "images": {"preview_every": 400, "preview_count": 16},
 }
 
 
@@ -121,6 +128,9 @@ class SetupDock(QDockWidget):
         self._filling = False
         self.valid = True
         self.problem: str | None = None
+        self._data_sizes: dict[str, int] = {}  # training items of each data set loaded so far, by spec
+        # after the batch size was lowered to fit a data set: (spec, lowered size, size before, note)
+        self._batch_note: tuple[str, int, int, str] | None = None
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -170,7 +180,7 @@ class SetupDock(QDockWidget):
         self.timestepsSpin = self._spin("timestepsSpin", 1, 100_000, 1000, "Number of diffusion steps T.")
         form.addRow("T", self.timestepsSpin)
 
-        self.stepsSpin = self._spin("stepsSpin", 1, 100_000_000, 3000, "Optimiser steps in all.")
+        self.stepsSpin = self._spin("stepsSpin", 1, 100_000_000, self._base.train.steps, "Optimiser steps in all.")
         self.stepsSpin.setSingleStep(500)
         form.addRow("Training steps", self.stepsSpin)
         self.batchSpin = self._spin("batchSpin", 1, 1_000_000, 256, "Examples per optimiser step.")
@@ -290,6 +300,19 @@ class SetupDock(QDockWidget):
         self.datasetCombo.setItemData(position, spec, Qt.ItemDataRole.ToolTipRole)
         self.datasetCombo.setCurrentIndex(position)
 
+    def set_data_size(self, spec: str, num_train: int) -> None:
+        """Record how many training items a loaded data set has.
+
+        When it is the chosen data and the batch size is larger, the batch size is lowered to fit, with a note
+        under the controls; a larger batch size chosen afterwards is explained as a problem (Train is disabled)
+        instead of failing only once training starts.
+        """
+        known = self._data_sizes.get(spec)
+        self._data_sizes[spec] = num_train
+        fitted = spec == self.data_spec() and self._fit_batch()
+        if fitted or known != num_train:
+            self._changed()
+
     def config(self) -> RunConfig:
         """The settings on screen as a run config (not validated: see :attr:`valid` and :attr:`problem`)."""
         c = copy.deepcopy(self._base)
@@ -383,7 +406,41 @@ class SetupDock(QDockWidget):
             self._base = kind_defaults(data["spec"], self._kind)
             self._fill_training(self._base, self._kind)
             self.kindChanged.emit(self._kind)
+        self._restore_batch()
+        self._fit_batch()
         self._changed()
+
+    def _restore_batch(self) -> None:
+        """Leaving a data set the batch size was lowered for gives back the size it had, unless changed since."""
+        note, self._batch_note = self._batch_note, None
+        if note is None or note[0] == self.data_spec() or self.batchSpin.value() != note[1]:
+            self._batch_note = note
+            return
+        was_filling, self._filling = self._filling, True
+        try:
+            self.batchSpin.setValue(note[2])
+        finally:
+            self._filling = was_filling
+
+    def _fit_batch(self) -> bool:
+        """Lower the batch size to the chosen data's training items when it is known and smaller (with a note)."""
+        spec = self.data_spec()
+        size = self._data_sizes.get(spec)
+        if size is None:
+            return False
+        train = self.config().train
+        previous = fit_batch_size(train, size)
+        if previous is None:
+            return False
+        was_filling, self._filling = self._filling, True
+        try:
+            self.batchSpin.setValue(train.batch_size)
+        finally:
+            self._filling = was_filling
+        note = (f"Batch size lowered from {previous} to {train.batch_size}: {Path(spec).name} has only "
+                f"{size} training items.")
+        self._batch_note = (spec, train.batch_size, previous, note)
+        return True
 
     def ask_for_data(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -427,10 +484,17 @@ class SetupDock(QDockWidget):
                 self.config().validate()
             except ConfigError as exc:
                 problem = str(exc)
+        spec, batch = self.data_spec(), self.batchSpin.value()
+        size = self._data_sizes.get(spec)
+        if problem is None and size is not None and batch > size:
+            problem = (f"Batch size {batch} is larger than the {size} training items of {Path(spec).name}: "
+                       f"choose at most {size}.")
         hint = None
         if problem is None and param.name == "mean" and loss == "simple":
             hint = ("Ho et al. (Table 2) found that predicting the mean trains well only on the bound: expect "
                     "poorer samples with L_simple than with “VLB”.")
+        if hint is None and self._batch_note is not None and self._batch_note[:2] == (spec, batch):
+            hint = self._batch_note[3]
         self.problem = problem
         self.valid = problem is None
         if problem:

@@ -202,9 +202,9 @@ def default_config(dataset: str = "moons", kind: str = "points") -> RunConfig:
     tiny net and small images tolerate more), EMA 0.995 (0.9999 suits 800k steps, not a few thousand), cosine
     schedule (Nichol & Dhariwal: better for small images), min-SNR-5 weighting (Hang et al. 2023's gamma; on
     the bundled digits it halves the steps to recognisable samples: benchmarks/RESULTS.md), 800 steps: twice
-    the 400 at which the digits became recognisable on both seeds measured, where the Fréchet score has reached
-    its plateau (28-49 from step 500 to 1,500; a 3,000-step run ends at ~31, for 3.75x the time). Previews every
-    400 steps show that first recognisable grid, and the last one.
+    the 400 at which the digits became recognisable on both seeds measured, on the plateau the Fréchet score
+    keeps from step 500 to 1,500 (28-53; a 3,000-step run ends at 30.7, for 3.75x the time). Previews every 400
+    steps show that first recognisable grid, and the last one.
     """
     config = RunConfig(data=DataConfig(dataset=dataset))
     if kind == "images":

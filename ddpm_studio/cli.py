@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ddpm_studio.core.data import BUILTIN_DATASETS
     from ddpm_studio.core.diffusion import LOSSES, PARAMETERIZATIONS, VARIANCES
     from ddpm_studio.core.models import MODEL_PRESETS
-    from ddpm_studio.core.sampling import METHODS
+    from ddpm_studio.core.sampling import METHODS, SPACINGS
     from ddpm_studio.core.schedule import SCHEDULES
 
     parser = _Parser(
@@ -158,12 +158,25 @@ def build_parser() -> argparse.ArgumentParser:
         "sample",
         help="draw samples from a trained run",
         description="Sample a run's EMA weights; .png writes a grid or scatter plot, .npz the "
-        "samples in the data's own coordinates.",
+        "samples in the data's own coordinates. --steps counts network evaluations for every method, so runs "
+        "with the same --steps cost the same.",
+        epilog=_sampler_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sample.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
     sample.add_argument("--num", type=_positive_int, default=64, help="number of samples (default 64)")
-    sample.add_argument("--steps", type=_positive_int, help="reverse steps K <= T (default: all T; fewer respaces)")
-    sample.add_argument("--method", choices=METHODS, default="ancestral")
+    sample.add_argument(
+        "--steps",
+        type=_positive_int,
+        help="network evaluations K (default: T); at most T for every method but heun, which takes about K/2 "
+        "steps of two evaluations and can use up to 2T - 1",
+    )
+    sample.add_argument(
+        "--method", choices=METHODS, default="ancestral", help="sampler (default ancestral; see the list below)"
+    )
+    sample.add_argument(
+        "--spacing", choices=SPACINGS, default="linspace", help="timestep grid (default linspace; see below)"
+    )
     sample.add_argument("--eta", type=_float, default=0.0, help="DDIM eta in [0, 1] (0: deterministic)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", default="auto")
@@ -178,6 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     return parser
+
+
+def _sampler_epilog() -> str:
+    """What each sampling method and spacing is, for ``--help``."""
+    from ddpm_studio.core.sampling import METHOD_HELP, SPACING_HELP
+
+    lines = ["methods:"]
+    lines += [f"  {name:<13} {text}" for name, text in METHOD_HELP.items()]
+    lines.append("spacings:")
+    lines += [f"  {name:<13} {text}" for name, text in SPACING_HELP.items()]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- train
@@ -266,7 +290,12 @@ def _train_config(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     from ddpm_studio.core.models import format_parameter_count
     from ddpm_studio.core.previews import save_preview
-    from ddpm_studio.core.training.events import CheckpointSaved, PreviewReady, TrainingFinished, TrainStep
+    from ddpm_studio.core.training.events import (
+        PreviewFailed,
+        PreviewReady,
+        TrainingFinished,
+        TrainStep,
+    )
     from ddpm_studio.core.training.trainer import Trainer
 
     config, dataset = _train_config(args)
@@ -294,8 +323,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                     args.out / "samples" / f"preview_{event.step:08d}.png",
                     reference=trainer.dataset.heldout,
                 )
-            elif isinstance(event, CheckpointSaved):
-                pass
+            elif isinstance(event, PreviewFailed) and main:
+                bar.close()
+                print(f"warning: {event.message}", file=sys.stderr)
             elif isinstance(event, TrainingFinished) and main:
                 bar.update(event.step, loss_text, force=True)
                 bar.close()
@@ -321,6 +351,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from ddpm_studio.core.export import save_npz, subsample_indices
     from ddpm_studio.core.pipeline import load_pipeline
     from ddpm_studio.core.previews import save_preview
+    from ddpm_studio.core.sampling import check_num_steps
 
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".npz"):
@@ -329,18 +360,24 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise CliError("--trajectory needs an .npz output")
     pipeline = load_pipeline(args.run_dir, args.device)
     T = pipeline.diffusion.num_timesteps
-    if args.steps is not None and args.steps > T:
-        raise CliError(f"--steps {args.steps} exceeds the run's T = {T}")
+    steps = args.steps or T
+    try:
+        check_num_steps(args.method, T, steps)
+    except ValueError as exc:
+        raise CliError(f"--steps {steps}: {exc}") from None
     if not 0.0 <= args.eta <= 1.0:
         raise CliError(f"--eta must lie in [0, 1], got {args.eta}")
-    steps = args.steps or T
     keep = set(subsample_indices(steps, 100)) if args.trajectory else set()
-    traj_t, traj_x, traj_x0 = [], [], []
+    traj_t, traj_abar, traj_x, traj_x0 = [], [], [], []
     bar = ProgressBar(steps, "sample", enabled=not args.quiet)
     final = None
-    for record in pipeline.sample(args.num, num_steps=args.steps, method=args.method, eta=args.eta, seed=args.seed):
+    records = pipeline.sample(
+        args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing
+    )
+    for record in records:
         if record.index in keep:
             traj_t.append(record.t)
+            traj_abar.append(record.abar)
             traj_x.append(pipeline.to_saved_array(record.x))
             traj_x0.append(pipeline.to_saved_array(record.x0_hat))
         final = record.x
@@ -355,11 +392,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if args.trajectory:
             arrays.update(
                 trajectory_t=np.asarray(traj_t, dtype=np.int64),
+                trajectory_abar=np.asarray(traj_abar, dtype=np.float64),
                 trajectory_x=np.stack(traj_x),
                 trajectory_x0_hat=np.stack(traj_x0),
             )
         save_npz(args.out, **arrays)
-    print(f"wrote {args.num} samples ({steps} {args.method} steps) to {args.out}", file=sys.stderr)
+    print(
+        f"wrote {args.num} samples ({args.method}, {steps} network evaluations, {args.spacing} spacing) to {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -1,7 +1,8 @@
 """The ``evaluate`` and ``compare`` commands of the headless CLI (wired into :mod:`ddpm_studio.cli`).
 
 - ``ddpm-studio evaluate RUN_DIR``: the full variational bound on held-out data with a progress bar, and/or
-  (``--sweep``) the sample-quality score against the number of sampling steps.
+  (``--sweep``) the sample-quality score against the number of network evaluations for each sampling method,
+  every method from the same x_T.
 - ``ddpm-studio compare --data D --steps N --out DIR``: train several settings on the same data, seed and
   budget and tabulate them (Ho et al. 2020, Table 2 at desk scale) in ``DIR/compare.csv`` and ``DIR/compare.md``.
 
@@ -20,12 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ddpm_studio.cli import CliError, ProgressBar, _float, _positive_int
+from ddpm_studio.cli import CliError, ProgressBar, _float, _positive_int, _sampler_epilog
 
 DEFAULT_SWEEP_METHODS = "ancestral,ddim"
 PLOT_WIDTH, PLOT_HEIGHT = 640, 400
 #: Line colours of the sweep plot, one per sampling method.
-_METHOD_COLORS = {"ancestral": (31, 119, 180), "ddim": (214, 39, 40)}
+_METHOD_COLORS = {
+    "ancestral": (31, 119, 180),
+    "ddim": (214, 39, 40),
+    "dpmpp_2m": (44, 160, 44),
+    "heun": (148, 103, 189),
+    "dpmpp_2m_sde": (255, 127, 14),
+}
 
 
 # ---------------------------------------------------------------------------- argument types
@@ -78,14 +85,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     from ddpm_studio.core.data import BUILTIN_DATASETS
     from ddpm_studio.core.evaluation import BOUND_BATCH_SIZE, SWEEP_STEPS
     from ddpm_studio.core.models import MODEL_PRESETS
+    from ddpm_studio.core.sampling import SPACINGS
     from ddpm_studio.core.schedule import SCHEDULES
 
     evaluate = subparsers.add_parser(
         "evaluate",
-        help="likelihood bound and sampling-step sweep of a trained run",
+        help="likelihood bound and sampler sweep (quality against network evaluations) of a trained run",
         description="The full variational bound (MATH.md M14-M17, every t) on the run's held-out data: bits/dim "
         "for images, nats/dim in the data's own coordinates for 2-D points, split into L_T, the sum of the "
-        "L_{t-1} and L_0. With --sweep, the sample-quality score against the number of sampling steps instead.",
+        "L_{t-1} and L_0. With --sweep, the sample-quality score against the number of network evaluations (NFE) "
+        "for each of --methods instead, every method and NFE from the same x_T; printed, and written as CSV and "
+        "PNG (default RUN_DIR/sweep.csv and RUN_DIR/sweep.png).",
+        epilog=_sampler_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
     evaluate.add_argument(
@@ -108,28 +120,41 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument(
         "--sweep",
         action="store_true",
-        help="score samples drawn with K steps for each --sweep-steps K (skips the bound unless --bound is given too)",
+        help="score samples drawn with K network evaluations for each --sweep-steps K and each of --methods "
+        "(skips the bound unless --bound is given too)",
     )
     evaluate.add_argument("--bound", action="store_true", help="with --sweep: compute the bound as well")
     evaluate.add_argument(
         "--sweep-steps",
         type=_int_list,
         default=list(SWEEP_STEPS),
-        help=f"K values, comma-separated; K > T is skipped (default {','.join(map(str, SWEEP_STEPS))})",
+        help="network evaluations K, comma-separated; a K above what a method can use (T; 2T - 1 for heun) is "
+        f"skipped for that method (default {','.join(map(str, SWEEP_STEPS))})",
     )
     evaluate.add_argument(
+        "--methods",
         "--sweep-methods",
+        dest="sweep_methods",
         type=_method_list,
         default=_method_list(DEFAULT_SWEEP_METHODS),
-        help=f"sampling methods to sweep (default {DEFAULT_SWEEP_METHODS}; DDIM with eta 0)",
+        help=f"comma-separated sampling methods to sweep (default {DEFAULT_SWEEP_METHODS}; DDIM with eta 0)",
+    )
+    evaluate.add_argument(
+        "--spacing", choices=SPACINGS, default="linspace", help="timestep grid of every sweep point (default linspace)"
     )
     evaluate.add_argument(
         "--sweep-samples",
         type=_positive_int,
         help="samples per point (default: the size the real-data floor is computed at)",
     )
-    evaluate.add_argument("--out-csv", type=Path, help="with --sweep: write the sweep table as CSV")
-    evaluate.add_argument("--plot", type=Path, help="with --sweep: write a PNG plot of the score against K")
+    evaluate.add_argument(
+        "--out-csv", type=Path, help="with --sweep: where to write the sweep table as CSV (default RUN_DIR/sweep.csv)"
+    )
+    evaluate.add_argument(
+        "--plot",
+        type=Path,
+        help="with --sweep: where to write the PNG plot of score against NFE (default RUN_DIR/sweep.png)",
+    )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     names = ",".join(s.name for s in DEFAULT_SETTINGS)
@@ -147,7 +172,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument(
         "--steps",
         type=_positive_int,
-        help="training steps per setting (default: the data kind's default, 3000 for 2-D points, 800 for images)",
+        help="training steps per setting (default: the data kind's default, 3000 for 2-D points, 1000 for images)",
     )
     compare.add_argument(
         "--settings",
@@ -248,23 +273,35 @@ def _print_bound(result, dataset_name: str, kind: str, step: int) -> None:
 
 
 def _run_sweep(args: argparse.Namespace, pipeline, dataset) -> list[dict]:
-    """Drive :func:`iter_step_sweep` with a progress bar; print, and write the CSV / plot when asked."""
+    """Drive :func:`iter_step_sweep` with a progress bar; print the table and write the CSV and the plot."""
     from ddpm_studio.core.evaluation import QualityScorer, SweepRow, iter_step_sweep, sweep_plan
     from ddpm_studio.core.export import save_csv, save_png
+    from ddpm_studio.core.sampling import max_num_steps
 
     T = pipeline.diffusion.num_timesteps
     plan = sweep_plan(args.sweep_steps, args.sweep_methods, T)
-    skipped = sorted({k for k in args.sweep_steps if k > T})
-    if skipped:
-        print(f"note: skipping K = {', '.join(map(str, skipped))} (above the run's T = {T})", file=sys.stderr)
     if not plan:
-        raise CliError(f"no --sweep-steps value is <= the run's T = {T}")
+        raise CliError(f"no --sweep-steps value is one the methods can use with the run's T = {T}")
+    for method in dict.fromkeys(args.sweep_methods):
+        top = max_num_steps(method, T)
+        skipped = sorted({k for k in args.sweep_steps if k > top})
+        if skipped:
+            print(
+                f"note: skipping K = {', '.join(map(str, skipped))} for {method} (it can use at most {top} network "
+                f"evaluations with the run's T = {T})",
+                file=sys.stderr,
+            )
+    out_csv = args.out_csv if args.out_csv is not None else args.run_dir / "sweep.csv"
+    plot = args.plot if args.plot is not None else args.run_dir / "sweep.png"
     scorer = QualityScorer(dataset, cache_dir=args.run_dir, device=pipeline.device, seed=args.seed)
     num_samples = args.sweep_samples or scorer.sample_count
     bar = ProgressBar(sum(k for _, k in plan), "sweep", enabled=not args.quiet)
     rows: list[SweepRow] = []
     finished_steps = 0
-    for record in iter_step_sweep(pipeline, args.sweep_steps, args.sweep_methods, num_samples, scorer, seed=args.seed):
+    records = iter_step_sweep(
+        pipeline, args.sweep_steps, args.sweep_methods, num_samples, scorer, seed=args.seed, spacing=args.spacing
+    )
+    for record in records:
         if isinstance(record, SweepRow):
             rows.append(record)
             finished_steps += record.num_steps
@@ -272,31 +309,34 @@ def _run_sweep(args: argparse.Namespace, pipeline, dataset) -> list[dict]:
             bar.update(finished_steps + record.index, f"{record.method} K={record.num_steps}")
     bar.close()
     label = "sliced Wasserstein" if scorer.metric == "sliced_wasserstein" else "feature Fréchet distance"
-    print(f"{label} of {num_samples} samples against K (real-data floor {scorer.floor:.4g}; lower is better)")
-    print(f"  {'method':<10} {'K':>5} {'score':>10} {'seconds':>8}")
+    print(
+        f"{label} of {num_samples} samples against network evaluations (NFE), {args.spacing} spacing, every run "
+        f"from the same x_T (seed {args.seed}); real-data floor {scorer.floor:.4g}; lower is better"
+    )
+    print(f"  {'method':<13} {'NFE':>5} {'score':>10} {'seconds':>8}")
     for row in rows:
-        print(f"  {row.method:<10} {row.num_steps:>5} {row.score:>10.4g} {row.seconds:>8.1f}")
+        print(f"  {row.method:<13} {row.num_steps:>5} {row.score:>10.4g} {row.seconds:>8.1f}")
     extra_names = sorted({name for row in rows for name in row.scores} - {"score", "floor"})
-    if args.out_csv is not None:
-        header = ["method", "num_steps", "num_samples", "score", "floor", "seconds", *extra_names]
-        table = [
-            [
-                row.method,
-                row.num_steps,
-                row.num_samples,
-                row.score,
-                row.floor,
-                row.seconds,
-                *[row.scores.get(name) for name in extra_names],
-            ]
-            for row in rows
+    header = ["method", "num_steps", "num_samples", "score", "floor", "seconds", "spacing", *extra_names]
+    table = [
+        [
+            row.method,
+            row.num_steps,
+            row.num_samples,
+            row.score,
+            row.floor,
+            row.seconds,
+            row.spacing,
+            *[row.scores.get(name) for name in extra_names],
         ]
-        save_csv(args.out_csv, header, table)
-        print(f"wrote {args.out_csv}", file=sys.stderr)
-    if args.plot is not None:
-        # the plot's default bitmap font has no accented letters
-        save_png(args.plot, sweep_plot(rows, scorer.floor, f"{label.replace('é', 'e')} vs sampling steps"))
-        print(f"wrote {args.plot}", file=sys.stderr)
+        for row in rows
+    ]
+    save_csv(out_csv, header, table)
+    print(f"wrote {out_csv}", file=sys.stderr)
+    # the plot's default bitmap font has no accented letters
+    title = f"{label.replace('é', 'e')} vs network evaluations ({args.spacing} spacing)"
+    save_png(plot, sweep_plot(rows, scorer.floor, title))
+    print(f"wrote {plot}", file=sys.stderr)
     return [
         {
             "method": r.method,
@@ -305,6 +345,7 @@ def _run_sweep(args: argparse.Namespace, pipeline, dataset) -> list[dict]:
             "score": r.score,
             "floor": r.floor,
             "seconds": r.seconds,
+            "spacing": r.spacing,
             **{k: v for k, v in r.scores.items() if k not in ("score", "floor")},
         }
         for r in rows
@@ -312,7 +353,7 @@ def _run_sweep(args: argparse.Namespace, pipeline, dataset) -> list[dict]:
 
 
 def sweep_plot(rows: Sequence, floor: float, title: str) -> np.ndarray:
-    """A line plot of score against K (log axis), one line per method, the real-data floor dashed.
+    """A line plot of score against the NFE K (log axis), one line per method, the real-data floor dashed.
 
     Args:
         rows: :class:`~ddpm_studio.core.evaluation.SweepRow` records. floor: the real-data score.
@@ -347,7 +388,7 @@ def sweep_plot(rows: Sequence, floor: float, title: str) -> np.ndarray:
         x, _ = to_pixel(k, 0.0)
         draw.line([(x, bottom), (x, bottom + 4)], fill=(0, 0, 0))
         draw.text((x - 8, bottom + 8), str(k), fill=(0, 0, 0), font=font)
-    draw.text(((left + right) / 2 - 60, bottom + 26), "sampling steps K (log scale)", fill=(0, 0, 0), font=font)
+    draw.text(((left + right) / 2 - 60, bottom + 26), "network evaluations K (log scale)", fill=(0, 0, 0), font=font)
     if math.isfinite(floor):
         _, y = to_pixel(ks[0], floor)
         for x in range(left, right, 12):  # a dashed line: ImageDraw has no dash style
@@ -370,7 +411,8 @@ def sweep_plot(rows: Sequence, floor: float, title: str) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- compare
 def _compare_base_config(args: argparse.Namespace):
-    """The shared settings of ``compare``: :func:`compare_config` for the data's kind, then the given flags."""
+    """The shared settings of ``compare``: :func:`compare_config` for the data's kind, then the given flags;
+    returns (config, kind)."""
     import os
 
     from ddpm_studio.core.compare import compare_config
@@ -397,14 +439,24 @@ def _compare_base_config(args: argparse.Namespace):
     config.train.preview_steps = min(config.train.preview_steps, config.diffusion.num_timesteps)
     if args.sample_steps is not None and args.sample_steps > config.diffusion.num_timesteps:
         raise CliError(f"--sample-steps {args.sample_steps} exceeds T = {config.diffusion.num_timesteps}")
-    return config.validate()
+    return config.validate(), probe.kind
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Train and evaluate every setting with progress bars; print the Markdown table at the end."""
-    from ddpm_studio.core.compare import CompareFinished, CompareProgress, CompareRow, iter_compare
+    from ddpm_studio.core.compare import (
+        CompareFinished,
+        CompareProgress,
+        CompareRow,
+        budget_warning,
+        far_off_text,
+        iter_compare,
+    )
 
-    config = _compare_base_config(args)
+    config, kind = _compare_base_config(args)
+    warning = budget_warning(kind, config.train.steps)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     bar: ProgressBar | None = None
     current: tuple[int, str] | None = None
     finished: CompareFinished | None = None
@@ -438,8 +490,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     bar, current = None, None
                 score = f"{event.score:.4g}" if event.score is not None else "-"
                 bound = f"{event.bound:.4f} {event.bound_unit}" if event.bound is not None else "-"
+                far = f", far off {far_off_text(event)}" if event.far_off_count is not None else ""
                 print(
-                    f"{event.name}: {event.status}; bound {bound}, score {score} (floor {event.floor:.4g}), "
+                    f"{event.name}: {event.status}; bound {bound}, score {score} (floor {event.floor:.4g}){far}, "
                     f"trained in {event.train_seconds:.1f} s",
                     file=sys.stderr,
                 )

@@ -237,3 +237,90 @@ def test_help_on_every_command():
             [sys.executable, "-m", "ddpm_studio", *command, "--help"], capture_output=True, text=True, timeout=60
         )
         assert result.returncode == 0 and "usage:" in result.stdout
+
+
+# ---------------------------------------------------------------------------- few-step samplers (issue 15)
+def test_sample_dpmpp_2m_on_karras_records_every_network_evaluation(trained_run, tmp_path, capsys):
+    out = tmp_path / "k.npz"
+    argv = ["sample", str(trained_run), "--num", "16", "--method", "dpmpp_2m", "--steps", "20", "--spacing", "karras",
+            "--out", str(out), "--trajectory", "--quiet"]
+    assert run_cli(argv) == 0
+    data = np.load(out)
+    assert data["trajectory_t"].shape == (20,) and data["trajectory_t"][0] == 49
+    abar = data["trajectory_abar"]
+    assert abar[-1] == 1.0 and np.all(np.diff(abar) > 0)  # one level per evaluation, noise only goes down
+    np.testing.assert_allclose(data["trajectory_x"][-1], data["samples"])
+    assert "dpmpp_2m, 20 network evaluations, karras spacing" in capsys.readouterr().err
+
+
+def test_sample_heun_can_spend_up_to_2T_minus_1_evaluations(trained_run, tmp_path):
+    out = tmp_path / "h.npz"
+    argv = ["sample", str(trained_run), "--num", "8", "--method", "heun", "--steps", "99", "--out", str(out),
+            "--trajectory", "--quiet"]
+    assert run_cli(argv) == 0
+    data = np.load(out)
+    assert data["trajectory_t"].shape == (99,) and np.isfinite(data["samples"]).all()
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--steps", "0"], "positive integer"),
+        (["--method", "euler"], "invalid choice: 'euler'"),
+        (["--spacing", "leading"], "invalid choice: 'leading'"),
+        (["--method", "dpmpp_2m", "--steps", "51"], r"--steps 51: dpmpp_2m can use 1\.\.50 network evaluations"),
+        (["--method", "heun", "--steps", "100"], r"heun can use 1\.\.99"),
+    ],
+)
+def test_sample_bad_sampler_settings_are_one_line(trained_run, tmp_path, capsys, extra, match):
+    assert run_cli(["sample", str(trained_run), "--out", str(tmp_path / "x.png"), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and pytest.importorskip("re").search(match, err[0]), err
+
+
+def test_sample_help_says_what_each_method_is():
+    from ddpm_studio.core.sampling import METHODS
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ddpm_studio", "sample", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    for method in METHODS:
+        assert f"\n  {method} " in result.stdout
+    assert "DPM-Solver++(2M)" in result.stdout and "Karras" in result.stdout and "karras" in result.stdout
+
+
+def test_evaluate_sweep_races_every_method_from_one_x_T(trained_run, tmp_path, capsys):
+    import csv
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    argv = ["evaluate", str(run), "--sweep", "--methods", "ancestral,ddim,dpmpp_2m,heun", "--sweep-steps", "5,10,60",
+            "--sweep-samples", "64", "--seed", "3", "--quiet"]
+    assert run_cli(argv) == 0
+    captured = capsys.readouterr()
+    rows = list(csv.DictReader((run / "sweep.csv").open()))  # written by default next to the run
+    assert [(r["method"], r["num_steps"]) for r in rows] == [
+        ("ancestral", "5"), ("ancestral", "10"), ("ddim", "5"), ("ddim", "10"),
+        ("dpmpp_2m", "5"), ("dpmpp_2m", "10"), ("heun", "5"), ("heun", "10"), ("heun", "60"),
+    ]  # T = 50: K = 60 only fits Heun (up to 2T - 1 = 99)
+    assert all(float(r["score"]) > 0 and r["spacing"] == "linspace" for r in rows)
+    assert Image.open(run / "sweep.png").size == (640, 400)
+    assert "same x_T" in captured.out and "dpmpp_2m" in captured.out
+    assert "skipping K = 60 for ancestral" in captured.err and "for heun" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--methods", "ddim,euler"], "comma-separated list of ancestral, ddim"),
+        (["--spacing", "leading"], "invalid choice: 'leading'"),
+        (["--sweep-steps", "0"], "positive integers"),
+        (["--methods", "ddim", "--sweep-steps", "51"], "no --sweep-steps value"),
+    ],
+)
+def test_evaluate_bad_sweep_settings_are_one_line(trained_run, capsys, extra, match):
+    assert run_cli(["evaluate", str(trained_run), "--sweep", "--quiet", *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and pytest.importorskip("re").search(match, err[0]), err

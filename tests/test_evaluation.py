@@ -157,6 +157,8 @@ def test_sweep_plan_skips_k_above_t():
     ]
     with pytest.raises(ValueError, match="method"):
         sweep_plan([10], ["euler"], 100)
+    # K counts network evaluations: Heun can spend up to 2T - 1 of them, the others T
+    assert sweep_plan([150, 200, 50], ["dpmpp_2m", "heun"], 100) == [("dpmpp_2m", 50), ("heun", 50), ("heun", 150)]
 
 
 # ---------------------------------------------------------------------------- quality scores

@@ -2,14 +2,14 @@
 
 MATH.md M4-M19. Timesteps are 0-based in code: index ``t = 0`` is paper timestep 1, ``t = T - 1`` is paper T.
 Schedule tables are held once in float64 and cast to the input's dtype and device on use (cached per pair).
-Sampling (M20-M22) lives in :mod:`ddpm_studio.core.sampling` and is reached through :meth:`GaussianDiffusion.sample`.
+Sampling (M20-M29) lives in :mod:`ddpm_studio.core.sampling`, which depends on this module, never the reverse:
+``sampling.sample(diffusion, model, shape, ...)``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 import torch
 
@@ -22,9 +22,6 @@ from ddpm_studio.core.losses import (
 )
 from ddpm_studio.core.schedule import alpha_bar_from_betas
 
-if TYPE_CHECKING:
-    from ddpm_studio.core.sampling import SampleStep
-
 PARAMETERIZATIONS: tuple[str, ...] = ("eps", "mean", "x0", "v")
 VARIANCES: tuple[str, ...] = ("fixed_large", "fixed_small", "learned")
 DECODERS: tuple[str, ...] = ("discrete", "gaussian")
@@ -34,6 +31,18 @@ LOSSES: tuple[str, ...] = ("simple", "vlb", "hybrid")
 HYBRID_VLB_WEIGHT = 0.001
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _as_range(x0_range: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Validate an x0 box (low, high) (M23) and keep it as float64 CPU tensors; None stays None ([-1, 1])."""
+    if x0_range is None:
+        return None
+    low, high = (torch.as_tensor(v, dtype=torch.float64).detach().cpu() for v in x0_range)
+    if low.shape != high.shape:
+        raise ValueError(f"x0_range bounds differ in shape: {tuple(low.shape)} and {tuple(high.shape)}")
+    if not (torch.isfinite(low).all() and torch.isfinite(high).all()) or bool((low >= high).any()):
+        raise ValueError("x0_range must be finite with low < high in every coordinate")
+    return low, high
 
 
 def _choice(kind: str, value: str, choices: tuple[str, ...]) -> str:
@@ -49,7 +58,9 @@ class GaussianDiffusion:
         betas: shape (T,), each in (0, 1); index t is paper timestep t + 1.
         parameterization: what the network outputs: "eps" (M7), "mean" (M8), "x0" (M9) or "v" (M10).
         variance: "fixed_large" (M11), "fixed_small" (M12) or "learned" (M13, network outputs 2C channels).
-        clip_x0: clip x0_hat to [-1, 1] before it forms the mean (for images).
+        clip_x0: clip x0_hat to the data's range before it forms the mean (M23): [-1, 1] for images, or
+            ``x0_range`` where one is given (the 2-D points' bounding box in model space).
+        x0_range: (low, high), each broadcastable to one item's shape (e.g. (D,) for points); None is [-1, 1].
         decoder: L_0 as the "discrete" 8-bit likelihood or the continuous "gaussian" density (M16).
         check_finite: reject a network output with NaN / inf (a ValueError). The trainer turns it off: the
             check costs a host sync per call, and the trainer detects divergence from the loss instead.
@@ -63,8 +74,10 @@ class GaussianDiffusion:
         clip_x0: bool = False,
         decoder: str = "discrete",
         check_finite: bool = True,
+        x0_range: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> None:
         self.check_finite = bool(check_finite)
+        self.x0_range = _as_range(x0_range)
         self.parameterization = _choice("parameterization", parameterization, PARAMETERIZATIONS)
         self.variance = _choice("variance", variance, VARIANCES)
         self.decoder = _choice("decoder", decoder, DECODERS)
@@ -77,7 +90,7 @@ class GaussianDiffusion:
         self.betas = betas
         self.num_timesteps = int(betas.shape[0])
         self._build_tables()
-        self._cache: dict[tuple[torch.device, torch.dtype], dict[str, torch.Tensor]] = {}
+        self._cache: dict[tuple, dict[str, torch.Tensor]] = {}
 
     # ------------------------------------------------------------------ tables
     def _build_tables(self) -> None:
@@ -215,6 +228,23 @@ class GaussianDiffusion:
         # M8: invert mu~ = c0 x0 + c_t x_t; c0 = 1 and c_t = 0 at paper t = 1, so the division is safe there too.
         return (mean_output - self._table("coef_xt", t, x_t) * x_t) / self._table("coef_x0", t, x_t)
 
+    def clip_to_range(self, x0_hat: torch.Tensor) -> torch.Tensor:
+        """M23: clamp x0_hat (B, ...) to the data's box, [-1, 1] or ``x0_range``; shape unchanged.
+
+        E[x_0 | x_t] is a weighted mean of data points, so it lies in the convex hull of the data and hence in any
+        box around it: an exact estimate is never moved, while a wild one (the mean parameterization inverts M8
+        through coef_x0 ~ 1e-4 at large t) can no longer carry the chain off to infinity.
+        """
+        if self.x0_range is None:
+            return x0_hat.clamp(-1.0, 1.0)
+        key = (x0_hat.device, x0_hat.dtype, "x0_range")
+        bounds = self._cache.get(key)
+        if bounds is None:
+            bounds = {name: v.to(device=x0_hat.device, dtype=x0_hat.dtype) for name, v in
+                      zip(("low", "high"), self.x0_range)}
+            self._cache[key] = bounds
+        return torch.maximum(torch.minimum(x0_hat, bounds["high"]), bounds["low"])
+
     def predict_eps(self, x0_hat: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """eps_hat implied by x0_hat through M5: (x_t - sqrt(abar_t) x0_hat) / sqrt(1 - abar_t)."""
         return (x_t - self._table("sqrt_ab", t, x_t) * x0_hat) / self._table("sqrt_1m_ab", t, x_t)
@@ -250,7 +280,7 @@ class GaussianDiffusion:
         mean_output, u = self._split_output(model_output, x_t)
         x0_hat = self.predict_x0(mean_output, x_t, t)
         if self.clip_x0 if clip_x0 is None else clip_x0:
-            x0_hat = x0_hat.clamp(-1.0, 1.0)
+            x0_hat = self.clip_to_range(x0_hat)
             mean = self._posterior_mean(x0_hat, x_t, t)  # M9 with the clipped estimate
         elif self.parameterization == "eps":  # M7, directly
             mean = (x_t - self._table("eps_coef", t, x_t) * mean_output) / self._table("sqrt_alphas", t, x_t)
@@ -417,26 +447,3 @@ class GaussianDiffusion:
         if loss == "simple":
             return {"loss": simple, "mse": mse.detach(), "vlb": vlb.detach()}
         return {"loss": simple + HYBRID_VLB_WEIGHT * vlb, "mse": mse.detach(), "vlb": vlb.detach()}
-
-    # ------------------------------------------------------------- sampling
-    def sample(
-        self,
-        model: Model,
-        shape: tuple[int, ...],
-        num_steps: int | None = None,
-        method: str = "ancestral",
-        eta: float = 0.0,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-        noise: torch.Tensor | None = None,
-    ) -> Iterator[SampleStep]:
-        """Reverse process from x_T ~ N(0, I), one record per step (M20-M22); see :func:`sampling.sample`."""
-        from ddpm_studio.core.sampling import sample
-
-        return sample(self, model, shape, num_steps, method, eta, generator, device, noise)
-
-    def sample_final(self, model: Model, shape: tuple[int, ...], **kwargs) -> torch.Tensor:
-        """Run :meth:`sample` to the end and return the final x_0, shape ``shape``."""
-        from ddpm_studio.core.sampling import run_to_end
-
-        return run_to_end(self.sample(model, shape, **kwargs)).x

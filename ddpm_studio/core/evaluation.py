@@ -9,8 +9,8 @@ calling ``close()``); nothing is left half-written.
   for 2-D points.
 - :class:`QualityScorer`: sliced Wasserstein distance (points) or a Fréchet distance in the features of a
   project-trained network (images, :mod:`ddpm_studio.core.features`), next to the score real data gets.
-- :func:`iter_step_sweep`: that score against the number of sampling steps K (respaced ancestral, M21, and
-  DDIM, M22).
+- :func:`iter_step_sweep`: that score against the number of network evaluations K for each sampling method
+  (ancestral M20-M21, DDIM M22, DPM-Solver++ M27-M29, Heun M24), every method from the same x_T.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from ddpm_studio.core.metrics import (
     sliced_wasserstein,
 )
 from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput
-from ddpm_studio.core.sampling import METHODS
+from ddpm_studio.core.sampling import METHODS, SPACINGS, max_num_steps
 from ddpm_studio.core.training.config import RunConfig
 
 #: Examples per forward pass of the bound: bounds memory, not the result's meaning.
@@ -361,11 +361,12 @@ class SweepProgress:
 
 @dataclass(frozen=True)
 class SweepRow:
-    """The quality of ``num_samples`` samples drawn with ``num_steps`` steps of ``method``.
+    """The quality of ``num_samples`` samples drawn with ``num_steps`` network evaluations of ``method``.
 
     Attributes:
+        num_steps: network evaluations (NFE) per sample, for every method.
         score, floor: see :class:`QualityScorer` (lower is better). scores: every value it returned.
-        seconds: wall time of the sampling.
+        seconds: wall time of the sampling. spacing: the timestep grid.
     """
 
     method: str
@@ -375,10 +376,12 @@ class SweepRow:
     floor: float
     seconds: float
     scores: dict[str, float] = field(default_factory=dict)
+    spacing: str = "linspace"
 
 
 def sweep_plan(ks: Sequence[int], methods: Sequence[str], num_timesteps: int) -> list[tuple[str, int]]:
-    """The (method, K) points of a sweep, K ascending within each method; K > T is skipped (it cannot run).
+    """The (method, K) points of a sweep, K ascending within each method; a K above what the method can use
+    (T, or 2T - 1 for Heun: :func:`~ddpm_studio.core.sampling.max_num_steps`) is skipped (it cannot run).
 
     Raises:
         ValueError: an unknown method or a K < 1.
@@ -389,8 +392,10 @@ def sweep_plan(ks: Sequence[int], methods: Sequence[str], num_timesteps: int) ->
     for k in ks:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"every K of the sweep must be a positive integer, got {k!r}")
-    usable = sorted({k for k in ks if k <= num_timesteps})
-    return [(method, k) for method in dict.fromkeys(methods) for k in usable]
+    ordered = sorted(set(ks))
+    return [
+        (method, k) for method in dict.fromkeys(methods) for k in ordered if k <= max_num_steps(method, num_timesteps)
+    ]
 
 
 def iter_step_sweep(
@@ -401,23 +406,27 @@ def iter_step_sweep(
     scorer: QualityScorer,
     seed: int = 0,
     eta: float = 0.0,
+    spacing: str = "linspace",
 ) -> Iterator[SweepProgress | SweepRow]:
-    """Sample with every K of ``ks`` and every method (M21 respaced ancestral, M22 DDIM) and score each set.
+    """Sample with every K of ``ks`` and every method and score each set.
 
-    Every point starts from the same x_T (same ``seed``), so differences between K are not sampling noise of
-    the start. Yields a :class:`SweepProgress` per sampling step and a :class:`SweepRow` per finished point
-    (in :func:`sweep_plan` order); stop pulling to cancel.
+    Every point starts from the same x_T (same ``seed``), whatever its method or K, so differences between
+    them are not sampling noise of the start. Yields a :class:`SweepProgress` per network evaluation and a
+    :class:`SweepRow` per finished point (in :func:`sweep_plan` order); stop pulling to cancel.
 
     Args:
-        ks: numbers of steps; those above the run's T are skipped.
-        methods: "ancestral" and / or "ddim". eta: DDIM's eta (0: deterministic).
+        ks: network evaluations per sample; those a method cannot use are skipped (:func:`sweep_plan`).
+        methods: any of :data:`~ddpm_studio.core.sampling.METHODS`. eta: DDIM's eta (0: deterministic).
         num_samples: samples per point (``scorer.sample_count`` makes the score comparable with the floor).
+        spacing: the timestep grid of every point, one of :data:`~ddpm_studio.core.sampling.SPACINGS`.
     """
+    if spacing not in SPACINGS:
+        raise ValueError(f"unknown timestep spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
     plan = sweep_plan(ks, methods, pipeline.diffusion.num_timesteps)
     for row, (method, k) in enumerate(plan):
         started = time.perf_counter()
         final = None
-        for step in pipeline.sample(num_samples, num_steps=k, method=method, eta=eta, seed=seed):
+        for step in pipeline.sample(num_samples, num_steps=k, method=method, eta=eta, seed=seed, spacing=spacing):
             final = step.x
             yield SweepProgress(method=method, num_steps=k, row=row, num_rows=len(plan), index=step.index + 1)
         assert final is not None
@@ -431,4 +440,5 @@ def iter_step_sweep(
             floor=scores["floor"],
             seconds=seconds,
             scores=scores,
+            spacing=spacing,
         )

@@ -19,20 +19,30 @@ from torch import nn
 from ddpm_studio.core.diffusion import GaussianDiffusion
 from ddpm_studio.core.models import build_model
 from ddpm_studio.core.runs import RunError, load_latest_checkpoint, read_config
-from ddpm_studio.core.sampling import SampleStep, run_to_end
+from ddpm_studio.core.sampling import SampleStep, run_to_end, sample
 from ddpm_studio.core.schedule import make_betas
 from ddpm_studio.core.training.config import ConfigError, DiffusionConfig, RunConfig
 
 
-def build_diffusion(config: DiffusionConfig, kind: str) -> GaussianDiffusion:
-    """The process of a run: images use the 8-bit decoder and (by default) clip x0_hat; points neither."""
-    clip = config.clip_x0 if config.clip_x0 is not None else kind == "images"
+def build_diffusion(
+    config: DiffusionConfig, kind: str, x0_range: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> GaussianDiffusion:
+    """The process of a run: images use the 8-bit decoder; both clip x0_hat to the data's box by default (M23).
+
+    Images clip to [-1, 1]. Points clip to ``x0_range`` (the training data's box in model space, shapes (D,));
+    without one (a checkpoint written before the box was stored) points are not clipped unless asked to.
+    """
+    if config.clip_x0 is not None:
+        clip = config.clip_x0
+    else:
+        clip = kind == "images" or x0_range is not None
     return GaussianDiffusion(
         make_betas(config.schedule, config.num_timesteps),
         parameterization=config.parameterization,
         variance=config.variance,
         clip_x0=clip,
         decoder="discrete" if kind == "images" else "gaussian",
+        x0_range=x0_range if kind == "points" else None,
     )
 
 
@@ -90,15 +100,21 @@ class DiffusionPipeline:
         method: str = "ancestral",
         eta: float = 0.0,
         seed: int | None = 0,
+        spacing: str = "linspace",
     ) -> Iterator[SampleStep]:
-        """Reverse process (M20-M22) for ``num_samples`` samples in model space; one record per step."""
+        """Reverse process for ``num_samples`` samples in model space, one record per network evaluation.
+
+        ``num_steps`` counts network evaluations; ``method`` and ``spacing`` as :func:`sampling.sample`. One seed
+        gives the same x_T for every method and spacing.
+        """
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"the number of samples must be a positive integer, got {num_samples!r}")
         generator = None
         if seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(int(seed))
         model = FloatOutput(self.network, self.device).eval()
-        return self.diffusion.sample(
+        return sample(
+            self.diffusion,
             model,
             (num_samples, *self.data_shape),
             num_steps=num_steps,
@@ -106,6 +122,7 @@ class DiffusionPipeline:
             eta=eta,
             generator=generator,
             device=self.device,
+            spacing=spacing,
         )
 
     def sample_final(self, num_samples: int, **kwargs) -> torch.Tensor:
@@ -201,9 +218,15 @@ def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = 
     scale = tensors.get("data.scale") if kind == "points" else None
     if kind == "points" and (shift is None or scale is None):
         raise RunError(f"{path.name} lacks the data standardisation (data.shift / data.scale)")
+    low, high = tensors.get("data.x0_low"), tensors.get("data.x0_high")
+    x0_range = (low, high) if kind == "points" and low is not None and high is not None else None
+    try:
+        diffusion = build_diffusion(config.diffusion, kind, x0_range)
+    except ValueError as exc:
+        raise RunError(f"{path.name}: {exc}") from None
     return DiffusionPipeline(
         config=config,
-        diffusion=build_diffusion(config.diffusion, kind),
+        diffusion=diffusion,
         network=net,
         kind=kind,
         data_shape=data_shape,

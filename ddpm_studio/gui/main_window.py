@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -37,12 +37,16 @@ from ddpm_studio.gui import gc_guard
 from ddpm_studio.gui.compare_dialog import CompareDialog
 from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.docks.loss import LossDock
+from ddpm_studio.gui.docks.race import RaceDock
 from ddpm_studio.gui.docks.samples import SamplesDock
 from ddpm_studio.gui.docks.schedule import ScheduleDock
 from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock, data_kind
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
+from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
 from ddpm_studio.gui.paths import default_compare_folder
-from ddpm_studio.gui.style import configure_pyqtgraph
+from ddpm_studio.gui.race_worker import RaceRunner
+from ddpm_studio.gui.screen_fit import fits, fitted_geometry
+from ddpm_studio.gui.style import configure_pyqtgraph, set_media_button
 from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryFrame, TrajectoryStore
 from ddpm_studio.gui.workers import (
     OpenedRun,
@@ -97,7 +101,7 @@ class MainWindow(QMainWindow):
         self._gc_released = False
         self.setObjectName("mainWindow")
         self.settings = settings if settings is not None else QSettings("DDPM Studio", "ddpm-studio")
-        self.resize(1500, 920)
+        self._fit_to_screen(restored=False)  # before the docks are sized: their default split follows it
         self.setDockNestingEnabled(True)
         self.setAcceptDrops(True)
 
@@ -123,6 +127,8 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._progress: tuple[str, int, int] | None = None
         self._sampling_model: tuple[str, int] | None = None  # (kind, T) the sampling controls are set up for
+        self._layout_restored = False  # a saved dock layout was restored (else the default split is applied)
+        self._docks_sized = False
 
         self.setup = SetupDock(self)
         self.loss = LossDock(self)
@@ -130,9 +136,11 @@ class MainWindow(QMainWindow):
         self.trajectory = TrajectoryDock(self)
         self.samples_dock = SamplesDock(self)
         self.likelihood = LikelihoodDock(self)
+        self.race = RaceDock(self)
+        self.race_runner = RaceRunner(self.race, self)
         self._compare: CompareDialog | None = None
         self.docks: list[QDockWidget] = [
-            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood]
+            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race]
         for dock in self.docks:
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -167,9 +175,24 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.loss, self.schedule, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.schedule, self.likelihood)
         self.schedule.raise_()
-        self.resizeDocks([self.setup], [330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.trajectory, self.samples_dock], [760, 400], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.trajectory, self.loss], [520, 330], Qt.Orientation.Vertical)
+        # the race opens on demand (the Trajectory dock's Race button), over the trajectory it compares with
+        self.tabifyDockWidget(self.trajectory, self.race)
+        self.trajectory.raise_()
+        self.race.hide()
+
+    def _size_docks(self) -> None:
+        """The default split, in proportion to the window (resizeDocks has no effect before it is laid out).
+
+        The Setup dock as narrow as its form allows; the trajectory 65% of the rest of the width and 60% of
+        the height, so the reverse process stays the largest view on a small screen too.
+        """
+        width = self.trajectory.width() + self.samples_dock.width()
+        height = self.trajectory.height() + self.loss.height()
+        self.resizeDocks([self.setup], [self.setup.minimumSizeHint().width()], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.trajectory, self.samples_dock], [width * 65 // 100, width * 35 // 100],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.trajectory, self.loss], [height * 60 // 100, height * 40 // 100],
+                         Qt.Orientation.Vertical)
 
     def _button(self, text: str, name: str, tip: str, slot) -> QPushButton:
         button = QPushButton(text, objectName=name)
@@ -186,6 +209,10 @@ class MainWindow(QMainWindow):
         self.pauseButton = self._button("Pause", "pauseButton", "Pause or resume the running work (Space)",
                                         self.toggle_pause)
         self.stopButton = self._button("Stop", "stopButton", "Stop training or sampling (Esc)", self.stop)
+        # style-drawn icons beside plain words: a media glyph in the text needs a font that has it
+        set_media_button(self.trainButton, "play", "Train")
+        set_media_button(self.pauseButton, "pause", "Pause")
+        set_media_button(self.stopButton, "stop", "Stop")
         self.exportButton = self._button("Export…", "exportButton", "Export samples, trajectory or loss (Ctrl+E)",
                                          lambda: self.export())
         for button in (self.trainButton, self.pauseButton, self.stopButton, self.exportButton):
@@ -246,6 +273,12 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         self.resetLayoutAction = self._action("Reset layout", self.reset_layout, name="resetLayoutAction")
         view_menu.addAction(self.resetLayoutAction)
+        self.presentationAction = QAction("&Presentation mode", self, objectName="presentationAction")
+        self.presentationAction.setCheckable(True)
+        self.presentationAction.setShortcut(QKeySequence("F5"))
+        self.presentationAction.setToolTip("Larger text and thicker lines, for a projector")
+        self.presentationAction.toggled.connect(self.set_presentation)
+        view_menu.addAction(self.presentationAction)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self._action("About DDPM Studio", self._about))
@@ -277,22 +310,48 @@ class MainWindow(QMainWindow):
         self.setup.kindChanged.connect(self._kind_changed)
         self.setup.dataPathChosen.connect(self.load_data_path)
         self.trajectory.sampleRequested.connect(self.sample)
+        self.trajectory.raceRequested.connect(self.open_race)
+        self.race.raceRequested.connect(self.start_race)
+        self.race.stopRequested.connect(self.race_runner.stop)
+        self.race_runner.runningChanged.connect(self._race_running_changed)
+        self.race_runner.failed.connect(lambda message: self._show_error("The race stopped", message))
         self.trajectory.timestepChanged.connect(self.schedule.set_marker)
         self.samples_dock.selectedChanged.connect(self._sample_selected)
 
     # ================================================================== settings
     def _restore_settings(self) -> None:
         geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty() and self.restoreGeometry(geometry):
+            self._fit_to_screen(restored=True)
         state = self.settings.value("window/state")
-        if isinstance(state, QByteArray) and not state.isEmpty():
+        self._layout_restored = isinstance(state, QByteArray) and not state.isEmpty() and \
             self.restoreState(state, LAYOUT_VERSION)
+        self.presentationAction.setChecked(self.settings.value("view/presentation", False, type=bool))
+
+    def _fit_to_screen(self, restored: bool) -> None:
+        """Keep a restored geometry that fits its screen; otherwise the preferred size, shrunk to fit, centred."""
+        screen = QGuiApplication.screenAt(self.geometry().center()) if restored else None
+        screen = screen or self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        if restored and (self.isMaximized() or fits(self.geometry(), available)):
+            return
+        self.setGeometry(fitted_geometry(available))
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("view/presentation", self.presentationAction.isChecked())
         self.settings.sync()
+
+    def set_presentation(self, on: bool) -> None:
+        """View > Presentation mode: larger text and thicker lines for a projected classroom, or back."""
+        if self.presentationAction.isChecked() != on:
+            self.presentationAction.setChecked(on)  # toggled() calls back here
+            return
+        apply_look(self, PRESENTATION if on else NORMAL)
+        self.settings.setValue("view/presentation", on)
 
     def reset_layout(self) -> None:
         """Every dock back where it started, docked and visible."""
@@ -300,6 +359,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks:
             dock.setFloating(False)
             dock.show()
+        self._size_docks()
 
     def recent_runs(self) -> list[str]:
         value = self.settings.value("recentRuns", [])
@@ -333,10 +393,11 @@ class MainWindow(QMainWindow):
 
     @property
     def sampling(self) -> bool:
-        return self._sample_worker is not None
+        """Sampling a trajectory or racing samplers (both read the model; neither may overlap training)."""
+        return self._sample_worker is not None or self.race_runner.running
 
     def _active_worker(self) -> Worker | None:
-        return self._train_worker or self._sample_worker
+        return self._train_worker or self._sample_worker or self.race_runner.worker
 
     def _can_continue(self, config: RunConfig) -> bool:
         trainer = self.trainer
@@ -358,6 +419,7 @@ class MainWindow(QMainWindow):
         self.stopAction.setEnabled(worker is not None)
         has_model = self.trainer is not None or self.pipeline is not None
         self.trajectory.set_sampling_available(has_model and idle)
+        self.race.set_available(has_model and idle)
         self.sampleAction.setEnabled(has_model and idle)
         self.setup.set_busy(training or locked)
         # the bound may run beside sampling, but not while training changes the weights it reads
@@ -542,6 +604,7 @@ class MainWindow(QMainWindow):
         worker.lossPoints.connect(self._loss_points)
         worker.progress.connect(self._training_progress)
         worker.preview.connect(self._preview)
+        worker.previewFailed.connect(self._status)
         worker.checkpointSaved.connect(self._checkpoint_saved)
         worker.runSaved.connect(self._run_saved)
         worker.saveFailed.connect(self._save_failed)
@@ -684,6 +747,38 @@ class MainWindow(QMainWindow):
         start_worker(worker)
         self._set_progress("sample", 0, settings["num_steps"])
         self._status(f"Sampling {settings['num_samples']} samples in {settings['num_steps']} steps…", 0)
+        self._update_actions()
+
+    def open_race(self) -> None:
+        """Show the Race dock (Trajectory → Race…) set up for the current model."""
+        model = self._model_source()
+        if model is not None:
+            self.race.configure(model[2], model[3])
+        self.race.show()
+        self.race.raise_()
+
+    def _model_source(self):
+        """(make_pipeline, dataset, kind, T) of the model to sample, or None without one."""
+        if self.trainer is not None:
+            return (self.trainer.pipeline, self.trainer.dataset, self.trainer.kind,
+                    self.trainer.diffusion.num_timesteps)
+        if self.pipeline is not None:
+            pipeline = self.pipeline
+            return (lambda: pipeline), self.dataset, pipeline.kind, pipeline.diffusion.num_timesteps
+        return None
+
+    def start_race(self, runners: list, num_steps: int, num_samples: int) -> None:
+        model = self._model_source()
+        if model is None or self.training or self.sampling or self._trainer_tasks:
+            return
+        make_pipeline, dataset, kind, _ = model
+        self.race_runner.start(make_pipeline, kind, dataset, runners, num_steps, num_samples,
+                               self.setup.config().train.seed)
+        self._status(f"Racing {len(runners)} samplers at {num_steps} network evaluations each…", 0)
+
+    def _race_running_changed(self) -> None:
+        if not self.race_runner.running:
+            self._status("Race finished: slide the noise level to compare the lanes at the same σ.")
         self._update_actions()
 
     def _sample_selected(self, index: int) -> None:
@@ -879,6 +974,12 @@ class MainWindow(QMainWindow):
         self._show_error("Cannot export", message)
 
     # ================================================================== window events
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._layout_restored and not self._docks_sized:
+            QTimer.singleShot(0, self._size_docks)  # once the docks have their first sizes to share out
+        self._docks_sized = True
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         if urls and all(url.isLocalFile() for url in urls):
@@ -902,7 +1003,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._data_preview_timer.stop()
         self._save_settings()
-        for worker in [self._train_worker, self._sample_worker, *self._tasks]:
+        for worker in [self._train_worker, self._sample_worker, self.race_runner.worker, *self._tasks]:
             if worker is not None:
                 worker.stop()
         self.trajectory.playButton.setChecked(False)

@@ -35,6 +35,7 @@ from ddpm_studio.core.sampling import respaced_timesteps
 from ddpm_studio.core.training.config import ConfigError, RunConfig
 from ddpm_studio.core.training.events import (
     CheckpointSaved,
+    PreviewFailed,
     PreviewReady,
     TrainingFinished,
     TrainStep,
@@ -308,6 +309,7 @@ class TrainingWorker(Worker):
     lossPoints = Signal(object)  # list[TrainStep], batched
     progress = Signal(int, int, float)  # step, total steps, steps per second
     preview = Signal(object)  # SampleSet
+    previewFailed = Signal(str)  # why a preview could not be drawn; training goes on
     checkpointSaved = Signal(int, str)
     runSaved = Signal(str)
     saveFailed = Signal(str)  # a requested save failed; training goes on
@@ -374,6 +376,8 @@ class TrainingWorker(Worker):
                 samples = to_display(pipeline, event.samples)
                 caption = f"Preview at step {event.step} ({trainer.config.train.preview_steps} steps)"
                 self.preview.emit(SampleSet(pipeline.kind, samples, reference, caption, event.step))
+            elif isinstance(event, PreviewFailed):
+                self.previewFailed.emit(event.message)
             elif isinstance(event, CheckpointSaved):
                 self.checkpointSaved.emit(event.step, str(event.path))
             elif isinstance(event, TrainingFinished):

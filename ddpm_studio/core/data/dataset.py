@@ -48,6 +48,10 @@ _SHAPE_EXPECTATION = "(N, 2) points or (N, H, W) / (N, H, W, C) / (N, C, H, W) i
 _SPLIT_STREAM = 0x5E1D
 
 
+#: How far the points' x0 box (M23) reaches beyond the training data, as a share of its width on each side.
+X0_BOX_MARGIN = 0.1
+
+
 class DataError(ValueError):
     """Bad input data: the message is one line naming the source, what was wrong, and what is expected."""
 
@@ -100,6 +104,19 @@ class DataSet:
             raise ValueError(f"{self.name} holds points, not images; to_uint8_images needs an image data set")
         pixels = ((x.detach().to("cpu", torch.float32).clamp(-1.0, 1.0) + 1.0) * 127.5).round()
         return pixels.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+    def x0_range(self, margin: float = X0_BOX_MARGIN) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The box x0_hat is clipped to (M23) for points: the training data's per-coordinate range in model space,
+        widened by ``margin`` times its width on each side, shapes (D,) and (D,). None for images ([-1, 1]).
+
+        The margin leaves room for the tails of the distribution the training sample came from.
+        """
+        if self.kind != "points":
+            return None
+        low = self.train.amin(dim=0)
+        high = self.train.amax(dim=0)
+        pad = margin * (high - low)
+        return (low - pad).float(), (high + pad).float()
 
     @property
     def log_scale_per_dim(self) -> float:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ddpm_studio.core.diffusion import LOSSES, PARAMETERIZATIONS, VARIANCES
-from ddpm_studio.core.sampling import METHODS
+from ddpm_studio.core.sampling import METHODS, SPACINGS, max_num_steps
 from ddpm_studio.core.schedule import SCHEDULES
 
 
@@ -73,13 +73,14 @@ class TrainConfig:
 
 @dataclass
 class SampleConfig:
-    """How the studio and the CLI sample a trained run (M20-M22)."""
+    """How the studio and the CLI sample a trained run (M20-M29)."""
 
     num_samples: int = 64
-    num_steps: int | None = None  # None: all T steps
-    method: str = "ancestral"  # ancestral or ddim
-    eta: float = 0.0
+    num_steps: int | None = None  # network evaluations; None: T (Heun can use up to 2T - 1)
+    method: str = "ancestral"  # one of sampling.METHODS: ancestral, ddim, dpmpp_2m, heun, dpmpp_2m_sde
+    eta: float = 0.0  # DDIM only
     seed: int = 0
+    spacing: str = "linspace"  # one of sampling.SPACINGS: linspace, trailing, karras
 
 
 @dataclass
@@ -166,9 +167,10 @@ class RunConfig:
 def validate_sample_config(config: SampleConfig, num_timesteps: int) -> SampleConfig:
     """Check a :class:`SampleConfig` against a process of ``num_timesteps`` steps."""
     _int_in("num_samples", config.num_samples, 1, 100_000)
-    if config.num_steps is not None:
-        _int_in("num_steps", config.num_steps, 1, num_timesteps)
     _one_of("method", config.method, METHODS)
+    _one_of("spacing", config.spacing, SPACINGS)
+    if config.num_steps is not None:
+        _int_in("num_steps", config.num_steps, 1, max_num_steps(config.method, num_timesteps))
     _float_in("eta", config.eta, 0.0, 1.0)
     _int_in("seed", config.seed, 0, 2**63 - 1)
     return config
@@ -201,21 +203,22 @@ def default_config(dataset: str = "moons", kind: str = "points") -> RunConfig:
     Images: the tiny U-Net, batch 64, lr 1e-3 (Ho et al. used 2e-4 at batch 128 for CIFAR-10's 35.7M net; the
     tiny net and small images tolerate more), EMA 0.995 (0.9999 suits 800k steps, not a few thousand), cosine
     schedule (Nichol & Dhariwal: better for small images), min-SNR-5 weighting (Hang et al. 2023's gamma; on
-    the bundled digits it halves the steps to recognisable samples: benchmarks/RESULTS.md), 800 steps: twice
+    the bundled digits it halves the steps to recognisable samples: benchmarks/RESULTS.md), 1,000 steps: 2.5x
     the 400 at which the digits became recognisable on both seeds measured, on the plateau the Fréchet score
-    keeps from step 500 to 1,500 (28-53; a 3,000-step run ends at 30.7, for 3.75x the time). Previews every 400
-    steps show that first recognisable grid, and the last one.
+    keeps from step 500 to 1,500 (28-53; a 3,000-step run ends at 30.7, for 3x the time), and the budget at
+    which the unweighted objectives that a comparison trains draw digits (compare.TABLE2_MIN_STEPS), so one
+    default serves both. Previews and checkpoints every 500 steps.
     """
     config = RunConfig(data=DataConfig(dataset=dataset))
     if kind == "images":
         config.diffusion.schedule = "cosine"
-        config.train.steps = 800
+        config.train.steps = 1000
         config.train.batch_size = 64
         config.train.lr = 1e-3
         config.train.ema_decay = 0.995
         config.train.snr_gamma = 5.0
-        config.train.preview_every = 400
-        config.train.checkpoint_every = 400
+        config.train.preview_every = 500
+        config.train.checkpoint_every = 500
     return config
 
 

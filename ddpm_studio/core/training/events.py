@@ -61,6 +61,14 @@ class PreviewReady:
 
 
 @dataclass(frozen=True)
+class PreviewFailed:
+    """Drawing the preview failed (e.g. a sampler error); training goes on. ``message`` says why, in one line."""
+
+    step: int
+    message: str
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     step: int
     path: Path
@@ -74,4 +82,4 @@ class TrainingFinished:
     reason: str
 
 
-TrainEvent = Heartbeat | TrainStep | PreviewReady | CheckpointSaved | TrainingFinished
+TrainEvent = Heartbeat | TrainStep | PreviewReady | PreviewFailed | CheckpointSaved | TrainingFinished

@@ -45,6 +45,7 @@ from ddpm_studio.core.training.ema import EMA
 from ddpm_studio.core.training.events import (
     CheckpointSaved,
     Heartbeat,
+    PreviewFailed,
     PreviewReady,
     TrainEvent,
     TrainingFinished,
@@ -58,8 +59,10 @@ NUM_T_BANDS = 10
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or inf; the message names the step and suggests a fix."""
 
-    def __init__(self, step: int, config: RunConfig) -> None:
+    def __init__(self, step: int, config: RunConfig, kept: str = "the last good checkpoint was kept") -> None:
         hint = "lower the learning rate"
+        if config.train.grad_clip == 0:
+            hint += ", turn gradient clipping on (--grad-clip 1)"
         if config.train.loss != "simple":
             hint += (
                 ", or try the 'simple' / 'hybrid' loss"
@@ -67,7 +70,7 @@ class TrainingDiverged(RuntimeError):
                 else ", or try the 'hybrid' loss"
             )
         super().__init__(
-            f"the loss became NaN/inf at step {step}; training stopped and the last good checkpoint was kept "
+            f"the loss became NaN/inf at step {step}; training stopped and {kept} "
             f"({hint}; lr is {config.train.lr:g})"
         )
         self.step = step
@@ -131,7 +134,8 @@ class Trainer:
             net = net.to(memory_format=torch.channels_last)
         self.net = net
         self.ema = EMA(net, tc.ema_decay)
-        self.diffusion = build_diffusion(config.diffusion, self.kind)
+        self.x0_range = self.dataset.x0_range()
+        self.diffusion = build_diffusion(config.diffusion, self.kind, self.x0_range)
         self.diffusion.check_finite = False  # divergence is caught on the loss (no per-step host sync)
         # foreach: one kernel per group of tensors instead of ~10 Python-dispatched ops per parameter. torch
         # only defaults to it on CUDA; on the CPU it makes a 2-D MLP step ~15 % faster (benchmarks/RESULTS.md).
@@ -207,7 +211,7 @@ class Trainer:
                                                     snr_gamma=tc.snr_gamma)
             loss = losses["loss"].mean()
             if check_every_step and not math.isfinite(loss.item()):
-                raise TrainingDiverged(self.step + 1, self.config)
+                raise TrainingDiverged(self.step + 1, self.config, self._keep_last_good_state())
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip > 0:
@@ -223,7 +227,7 @@ class Trainer:
                 event = window.report(self, lr, now - last_time)
                 last_time = now
                 if not math.isfinite(event.loss):
-                    raise TrainingDiverged(self.step, self.config)
+                    raise TrainingDiverged(self.step, self.config, self._keep_last_good_state())
                 if self.run_dir is not None and self.dist.is_main:
                     self._write(append_metrics, self.run_dir, [event.to_record()])
                 yield event
@@ -231,13 +235,43 @@ class Trainer:
                 yield Heartbeat(self.step)
             if tc.preview_every and self.step % tc.preview_every == 0 and self.dist.is_main:
                 started = time.perf_counter()
-                yield PreviewReady(self.step, self.preview())
+                yield self._preview_event()
                 last_time += time.perf_counter() - started  # previews do not count as training time
             if tc.checkpoint_every and self.step % tc.checkpoint_every == 0 and self.step < tc.steps:
                 path = self.save_checkpoint()
                 if path is not None:
                     yield CheckpointSaved(self.step, path)
         yield from self._finish("completed")
+
+    def _preview_event(self) -> PreviewReady | PreviewFailed:
+        """A preview, or why it failed: a sampler that cannot draw from an early model never ends the run."""
+        try:
+            return PreviewReady(self.step, self.preview())
+        except (ValueError, RuntimeError) as exc:
+            return PreviewFailed(self.step, f"the preview at step {self.step} failed ({exc}); training goes on")
+
+    def _keep_last_good_state(self) -> str:
+        """After a NaN/inf loss: save the weights if they are still finite, else point at the newest checkpoint.
+
+        On the CPU the loss is checked before the backward pass, so the weights are those of the last finite
+        step; on a GPU (checked at log points) they may already hold NaN and are then not written.
+        """
+        if self.run_dir is None or not self.dist.is_main:
+            return "nothing was saved (no run folder)"
+        latest = list_checkpoints(self.run_dir)
+        finite = all(bool(torch.isfinite(v).all()) for v in self.net.state_dict().values() if v.is_floating_point())
+        finite = finite and all(
+            bool(torch.isfinite(v).all()) for v in self.ema.model.state_dict().values() if v.is_floating_point()
+        )
+        if finite:
+            try:
+                path = self.save_checkpoint()
+            except CheckpointWriteError as exc:
+                return f"the last finite state could not be saved ({exc})"
+            return f"the last finite state was saved as {path.name if path else 'a checkpoint'}"
+        if latest:
+            return f"the last good checkpoint {latest[-1][1].name} was kept"
+        return "no checkpoint had been written yet"
 
     def _finish(self, reason: str) -> Iterator[TrainEvent]:
         path = self.save_checkpoint()
@@ -251,7 +285,7 @@ class Trainer:
         points = self.kind == "points"
         return DiffusionPipeline(
             config=self.config,
-            diffusion=build_diffusion(self.config.diffusion, self.kind),
+            diffusion=build_diffusion(self.config.diffusion, self.kind, self.x0_range),
             network=self.ema.model,
             kind=self.kind,
             data_shape=self.data_shape,
@@ -290,6 +324,8 @@ class Trainer:
         if self.kind == "points":
             tensors["data.shift"] = self.dataset.shift
             tensors["data.scale"] = self.dataset.scale
+            if self.x0_range is not None:
+                tensors["data.x0_low"], tensors["data.x0_high"] = self.x0_range
         meta = {
             "step": self.step,
             "elapsed": self.elapsed,

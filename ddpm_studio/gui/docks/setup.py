@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -44,6 +44,23 @@ DATA_FILTER = (
     "Data: arrays, IDX files, or any image of an image folder "
     "(*.npy *.npz *.csv *ubyte* *.idx *.gz *.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)"
 )
+
+
+#: The Setup dock is never narrower than its form, up to this width: beyond it (the presentation look's larger
+#: text on a small screen) the form scrolls sideways rather than pushing the plots off the screen.
+MAX_FORM_MIN_WIDTH = 400
+
+
+class _FormScroll(QScrollArea):
+    """A vertical scroll area as wide as its form needs, so no field is ever cut at the dock's edge."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().minimumSizeHint()
+        body = self.widget()
+        if body is None:
+            return hint
+        width = body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(min(width, MAX_FORM_MIN_WIDTH), hint.height())
 
 
 @dataclass(frozen=True)
@@ -82,11 +99,10 @@ SCHEDULES: tuple[tuple[str, str], ...] = (("linear (Ho et al.)", "linear"), ("co
 
 # What the studio changes from the core's defaults when the data kind changes: previews of 2-D points need
 # more than 16 dots to show a shape. Measured on one CPU thread, a 50-step preview of 256 points every 500
-# steps costs moons ~2.6% of its training time, and 16 digits every 500 steps ~1.2% (every 400, the images'
-# default: ~1.5%; the first preview then shows the step-400 digits, the last the finished 800-step run).
+# steps costs moons ~2.6% of its training time, and 16 digits every 500 steps ~1.2%.
 GUI_DEFAULTS = {
     "points": {"preview_every": 500, "preview_count": 256},
-    "images": {"preview_every": 400, "preview_count": 16},
+    "images": {"preview_every": 500, "preview_count": 16},
 }
 
 
@@ -226,11 +242,11 @@ class SetupDock(QDockWidget):
         layout.addStretch(1)
 
         self._controls = body
-        scroll = QScrollArea()
+        scroll = _FormScroll(objectName="setupScroll")
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setWidget(scroll)
 
         self.datasetCombo.currentIndexChanged.connect(self._data_changed)

@@ -29,7 +29,15 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.core.export import image_grid
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, SteadyLabel, pin_axes
+from ddpm_studio.gui.style import (
+    FORWARD_COLOR,
+    PREDICTION_COLOR,
+    REFERENCE_COLOR,
+    SAMPLE_COLOR,
+    SteadyLabel,
+    pin_axes,
+    set_media_button,
+)
 from ddpm_studio.gui.trajectory_store import TrajectoryFrame, TrajectoryStore, scatter_bounds
 
 NO_TRAJECTORY_TEXT = "No trajectory yet: train a model (or open a run), then press Sample."
@@ -108,6 +116,10 @@ class _Panel:
         self.points.setData(pos=np.zeros((0, 2)))
 
 
+#: The panel other docks (the race) reuse: one renderer for image grids and 2-D scatters.
+SamplePanel = _Panel
+
+
 class TrajectoryDock(QDockWidget):
     """Sampling settings, the trajectory view and its slider.
 
@@ -118,6 +130,7 @@ class TrajectoryDock(QDockWidget):
     """
 
     sampleRequested = Signal()
+    raceRequested = Signal()
     timestepChanged = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -162,6 +175,10 @@ class TrajectoryDock(QDockWidget):
         self.sampleButton.setToolTip("Run the reverse process with the current model and record every step.")
         self.sampleButton.clicked.connect(self.sampleRequested)
         settings.addWidget(self.sampleButton)
+        self.raceButton = QPushButton("Race…", objectName="raceButton")
+        self.raceButton.setToolTip("Race 2-4 samplers from the same x_T at the same number of network evaluations.")
+        self.raceButton.clicked.connect(self.raceRequested)
+        settings.addWidget(self.raceButton)
         self.autoSampleCheck = QCheckBox("when training ends", objectName="autoSampleCheck")
         self.autoSampleCheck.setChecked(True)
         self.autoSampleCheck.setToolTip("Sample automatically once a training run completes.")
@@ -191,7 +208,8 @@ class TrajectoryDock(QDockWidget):
         layout.addWidget(self.trajectoryView, 1)
 
         scrub = QHBoxLayout()
-        self.playButton = QPushButton("▶ Play", objectName="playButton")
+        self.playButton = QPushButton(objectName="playButton")
+        set_media_button(self.playButton, "play", "Play")  # a style icon: "⏸" is an empty box in DejaVu Sans
         self.playButton.setCheckable(True)
         self.playButton.toggled.connect(self._play_toggled)
         scrub.addWidget(self.playButton)
@@ -373,7 +391,7 @@ class TrajectoryDock(QDockWidget):
         self._play_timer.setInterval(round(1000 / tick_hz))
 
     def _play_toggled(self, playing: bool) -> None:
-        self.playButton.setText("⏸ Pause" if playing else "▶ Play")
+        set_media_button(self.playButton, "pause" if playing else "play", "Pause" if playing else "Play")
         if playing:
             if self.timestepSlider.value() >= self.timestepSlider.maximum():
                 self.timestepSlider.setValue(0)  # replay from the noise

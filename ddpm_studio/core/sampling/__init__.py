@@ -1,0 +1,160 @@
+"""Reverse-process samplers as generators of steps: ancestral (M20, M21), DDIM (M22), DPM-Solver++(2M) (M27, M28),
+its SDE variant (M29) and Heun on the probability-flow ODE (M24), on three timestep spacings (M21, M25, M26).
+
+Every sampler yields one :class:`SampleStep` per NETWORK EVALUATION, and ``num_steps`` counts evaluations for every
+method, so runs with the same ``num_steps`` cost the same. The sampler depends on the process
+(:mod:`ddpm_studio.core.diffusion`), never the reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from ddpm_studio.core.diffusion import GaussianDiffusion, Model
+from ddpm_studio.core.sampling.ancestral import ancestral, respace
+from ddpm_studio.core.sampling.ddim import ddim
+from ddpm_studio.core.sampling.dpm_solver import dpmpp_2m
+from ddpm_studio.core.sampling.heun import heun, heun_grid_size
+from ddpm_studio.core.sampling.spacing import (
+    KARRAS_RHO,
+    SPACING_HELP,
+    SPACINGS,
+    karras_timesteps,
+    respaced_timesteps,
+    timesteps_for,
+    trailing_timesteps,
+)
+from ddpm_studio.core.sampling.steps import SampleStep, run_to_end
+
+METHODS: tuple[str, ...] = ("ancestral", "ddim", "dpmpp_2m", "heun", "dpmpp_2m_sde")
+#: Methods whose result is a deterministic function of x_T (eta = 0 for DDIM).
+DETERMINISTIC_METHODS: tuple[str, ...] = ("ddim", "dpmpp_2m", "heun")
+
+METHOD_HELP: dict[str, str] = {
+    "ancestral": "DDPM ancestral sampling, stochastic, one step per evaluation (M20; fewer steps respace, M21)",
+    "ddim": "DDIM, deterministic at eta 0, first order in the ODE (M22)",
+    "dpmpp_2m": "DPM-Solver++(2M), deterministic second-order multistep ODE solver on x0_hat (Lu et al. 2022; M28)",
+    "heun": "Heun's second-order ODE method in sigma (Karras et al. 2022 Alg. 1), two evaluations per step (M24)",
+    "dpmpp_2m_sde": "SDE-DPM-Solver++(2M), stochastic second-order multistep (M29)",
+}
+
+__all__ = [
+    "DETERMINISTIC_METHODS",
+    "KARRAS_RHO",
+    "METHODS",
+    "METHOD_HELP",
+    "SPACINGS",
+    "SPACING_HELP",
+    "SampleStep",
+    "check_num_steps",
+    "karras_timesteps",
+    "max_num_steps",
+    "method_timesteps",
+    "respace",
+    "respaced_timesteps",
+    "run_to_end",
+    "sample",
+    "timesteps_for",
+    "trailing_timesteps",
+]
+
+
+def max_num_steps(method: str, num_timesteps: int) -> int:
+    """The most network evaluations ``method`` can use on a T-step process.
+
+    Every method needs distinct trained timesteps: K of them for one evaluation each, but Heun evaluates every
+    level of its grid about twice, so it can use up to 2T - 1 (T levels, M24).
+    """
+    _check_method(method)
+    return 2 * num_timesteps - 1 if method == "heun" else num_timesteps
+
+
+def check_num_steps(method: str, num_timesteps: int, num_steps: int) -> int:
+    """``num_steps`` if ``method`` can spend exactly that many evaluations with T = ``num_timesteps``, else a
+    ValueError saying the allowed range."""
+    top = max_num_steps(method, num_timesteps)
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= top:
+        raise ValueError(
+            f"{method} can use 1..{top} network evaluations with T = {num_timesteps} (the number of sampling "
+            f"steps), got {num_steps!r}"
+        )
+    return num_steps
+
+
+def method_timesteps(
+    method: str, alphas_cumprod: torch.Tensor, num_steps: int, spacing: str = "linspace"
+) -> list[int]:
+    """The ascending trained timesteps ``method`` visits with ``num_steps`` evaluations on ``spacing``."""
+    T = int(alphas_cumprod.shape[0])
+    check_num_steps(method, T, num_steps)
+    count = heun_grid_size(num_steps) if method == "heun" else num_steps
+    return timesteps_for(spacing, alphas_cumprod, count)
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def sample(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    shape: tuple[int, ...],
+    num_steps: int | None = None,
+    method: str = "ancestral",
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    noise: torch.Tensor | None = None,
+    spacing: str = "linspace",
+) -> Iterator[SampleStep]:
+    """Run the reverse process from x_T ~ N(0, I), yielding one record per network evaluation.
+
+    Args:
+        diffusion: the trained process (T steps).
+        model: callable (x (B, ...), t LongTensor (B,)) -> output (like x, 2C channels under "learned"; the new
+            solvers read only the mean channels).
+        shape: (B, ...) of the samples.
+        num_steps: network evaluations K (None: T). Ancestral, DDIM and the DPM-Solvers take K <= T steps;
+            Heun takes about K / 2 steps of two evaluations, K <= 2T - 1.
+        method: one of :data:`METHODS` (see :data:`METHOD_HELP`).
+        eta: DDIM's eta in [0, 1] (other methods ignore it).
+        generator: torch RNG; x_T is drawn first, then the per-step noise, so every method started from one seed
+            starts from the same x_T (and stochastic ones see the same noise stream).
+        device: where to sample (default: ``noise``'s device, else the generator's, else CPU).
+        noise: an explicit x_T of shape ``shape`` (overrides the drawn one; its dtype is kept).
+        spacing: the timestep grid, one of :data:`SPACINGS` (see :data:`SPACING_HELP`).
+    Yields:
+        :class:`SampleStep` records, exactly K of them, the last holding x_0.
+    Raises:
+        ValueError: an unknown method or spacing, K outside what the method can use, a bad eta or shape.
+    """
+    _check_method(method)
+    if spacing not in SPACINGS:
+        raise ValueError(f"unknown timestep spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
+    if not 0.0 <= float(eta) <= 1.0 or eta != eta:
+        raise ValueError(f"DDIM eta must lie in [0, 1], got {eta!r}")
+    if len(shape) < 2 or any(int(s) < 1 for s in shape):
+        raise ValueError(f"sample shape must be (B, ...) with positive sizes, got {tuple(shape)}")
+    steps = diffusion.num_timesteps if num_steps is None else num_steps
+    taus = method_timesteps(method, diffusion.alphas_cumprod, steps, spacing)
+    if device is None:
+        if noise is not None:
+            device = noise.device
+        else:
+            device = generator.device if generator is not None else torch.device("cpu")
+    if noise is not None:
+        if tuple(noise.shape) != tuple(shape):
+            raise ValueError(f"x_T has shape {tuple(noise.shape)}, expected {tuple(shape)}")
+        x = noise.to(device)
+    else:
+        x = torch.randn(shape, generator=generator, device=device)
+    if method == "ancestral":
+        return ancestral(diffusion, model, x, taus, generator)
+    if method == "ddim":
+        return ddim(diffusion, model, x, taus, float(eta), generator)
+    if method == "heun":
+        return heun(diffusion, model, x, taus, steps)
+    return dpmpp_2m(diffusion, model, x, taus, stochastic=method == "dpmpp_2m_sde", generator=generator)

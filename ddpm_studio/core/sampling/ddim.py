@@ -1,0 +1,49 @@
+"""DDIM (M22, Song et al. 2021): deterministic at eta = 0, the first-order solver of the probability-flow ODE."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from ddpm_studio.core.diffusion import GaussianDiffusion, Model
+from ddpm_studio.core.sampling.steps import SampleStep, abar_at, denoise
+
+
+def ddim(
+    diffusion: GaussianDiffusion,
+    model: Model,
+    x: torch.Tensor,
+    taus: list[int],
+    eta: float,
+    generator: torch.Generator | None,
+) -> Iterator[SampleStep]:
+    """M22: x_{tau_{i-1}} = sqrt(abar') x0_hat + sqrt(1 - abar' - s^2) eps_hat + s z, abar' = abar_{tau_{i-1}}.
+
+    The last step goes to abar' = 1 (x_0 itself), where s = 0 and the update returns x0_hat. At eta = 0 this is
+    DPM-Solver++(1), the exponential-integrator Euler step of M27 (Lu et al. 2022b, Sec. 4.1).
+
+    Args:
+        x: x_T, shape (B, ...). taus: ascending trained timesteps. eta: in [0, 1]. generator: the noise (eta > 0).
+    """
+    K = len(taus)
+    for index, i in enumerate(reversed(range(K))):
+        tau = taus[i]
+        t_next = taus[i - 1] if i > 0 else None
+        ab, ab_prev = abar_at(diffusion, tau), abar_at(diffusion, t_next)
+        s = eta * ((1 - ab_prev) / (1 - ab)) ** 0.5 * (1 - ab / ab_prev) ** 0.5
+        with torch.no_grad():
+            x0_hat, eps_hat = denoise(diffusion, model, x, tau)
+            x = ab_prev**0.5 * x0_hat + max(1 - ab_prev - s * s, 0.0) ** 0.5 * eps_hat
+            if s > 0:
+                x = x + s * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        yield SampleStep(
+            t=tau,
+            x=x,
+            x0_hat=x0_hat,
+            index=index,
+            num_steps=K,
+            nfe=index + 1,
+            abar=ab_prev,
+            t_next=-1 if t_next is None else t_next,
+        )

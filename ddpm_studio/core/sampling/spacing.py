@@ -1,0 +1,126 @@
+"""Which trained timesteps a K-point sampler visits: linspace (M21), trailing (M25) and Karras (M26) spacings.
+
+Every function returns K distinct 0-based trained timesteps in ASCENDING order (tau_1 < ... < tau_K); a sampler
+walks them from tau_K down and ends with a jump to the clean sample (abar = 1). Each spacing starts at
+tau_K = T - 1 (paper t = T), so every method and spacing starts from the same x_T.
+
+The network was trained at integer t only. A spacing defined in sigma (Karras) is therefore snapped to trained
+timesteps: each sigma_i goes to the trained t with the NEAREST log sigma, and the sampler then uses that t's
+exact abar (not sigma_i) for its coefficients, so the network's input and the solver's noise level agree and
+the discretised ODE stays consistent (M26).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+SPACINGS: tuple[str, ...] = ("linspace", "trailing", "karras")
+#: Karras et al. 2022 (eq. 5): steps in sigma shrink towards sigma_min (rho = 1: uniform in sigma; rho -> inf:
+#: uniform in log sigma); rho = 7 is their choice.
+KARRAS_RHO = 7.0
+
+SPACING_HELP: dict[str, str] = {
+    "linspace": "K timesteps evenly spread over 0..T-1, both ends included (today's respacing, M21)",
+    "trailing": "t = T, T - T/K, ... (Lin et al. 2024): starts at T, skips the lowest-noise timesteps",
+    "karras": "rho = 7 in sigma (Karras et al. 2022 eq. 5), each level snapped to the nearest trained t",
+}
+
+
+def _check_count(num_timesteps: int, num_steps: int) -> None:
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= num_timesteps:
+        raise ValueError(f"the number of sampling steps must be an integer in 1..{num_timesteps}, got {num_steps!r}")
+
+
+def respaced_timesteps(num_timesteps: int, num_steps: int) -> list[int]:
+    """K 0-based timesteps tau_1 < ... < tau_K spread evenly over 0..T-1, with tau_1 = 0 and tau_K = T - 1 (M21).
+
+    Evenly rounded points of linspace(0, T - 1, K) are distinct whenever K <= T.
+    """
+    _check_count(num_timesteps, num_steps)
+    if num_steps == 1:
+        return [num_timesteps - 1]
+    return [int(v) for v in np.round(np.linspace(0, num_timesteps - 1, num_steps))]
+
+
+def trailing_timesteps(num_timesteps: int, num_steps: int) -> list[int]:
+    """M25, Lin et al. 2024 (Table 2, "trailing"): paper t_i = round(T - i T / K), i = 0..K-1, 0-based t_i - 1.
+
+    Starts at paper t = T (0-based T - 1) and ends at round(T / K) (0-based round(T / K) - 1); points T / K >= 1
+    apart round to distinct integers.
+    """
+    _check_count(num_timesteps, num_steps)
+    T, K = num_timesteps, num_steps
+    paper = np.round(T - np.arange(K, dtype=np.float64) * (T / K)).astype(np.int64)
+    return sorted(int(v) - 1 for v in paper)
+
+
+def sigmas_of(alphas_cumprod: torch.Tensor) -> np.ndarray:
+    """sigma_t = sqrt((1 - abar_t) / abar_t) of every trained timestep, float64 (T,), increasing in t (M24)."""
+    abar = alphas_cumprod.detach().cpu().double().numpy()
+    return np.sqrt((1.0 - abar) / abar)
+
+
+def karras_sigmas(sigma_max: float, sigma_min: float, num_steps: int, rho: float = KARRAS_RHO) -> np.ndarray:
+    """Karras et al. 2022 eq. 5: sigma_i = (smax^(1/rho) + i / (K-1) (smin^(1/rho) - smax^(1/rho)))^rho, i < K.
+
+    Decreasing from sigma_max to sigma_min; the terminal sigma_N = 0 of eq. 5 is the sampler's final jump, not
+    a point of this grid. K = 1 gives [sigma_max].
+    """
+    if num_steps == 1:
+        return np.array([sigma_max])
+    ramp = np.linspace(0.0, 1.0, num_steps)
+    hi, lo = sigma_max ** (1.0 / rho), sigma_min ** (1.0 / rho)
+    return (hi + ramp * (lo - hi)) ** rho
+
+
+def nearest_timesteps(alphas_cumprod: torch.Tensor, sigmas: np.ndarray) -> list[int]:
+    """The trained 0-based t whose log sigma_t is nearest each log sigma (M26); any order in, same order out."""
+    log_trained = np.log(sigmas_of(alphas_cumprod))
+    log_wanted = np.log(np.asarray(sigmas, dtype=np.float64))
+    return [int(np.argmin(np.abs(log_trained - value))) for value in log_wanted]
+
+
+def distinct_ascending(timesteps: list[int], num_timesteps: int) -> list[int]:
+    """Sort and push apart repeats: each t at least one above the one below it, the top one at most T - 1.
+
+    Where the grid is denser than the trained timesteps (Karras at large K near sigma_min), rounding maps two
+    points to one t; a sampler needs K distinct ones. The smallest change that restores them moves a repeat to
+    the next free t upwards, then pulls the top back under T (always possible for K <= T).
+    """
+    out = sorted(timesteps)
+    for i in range(1, len(out)):
+        out[i] = max(out[i], out[i - 1] + 1)
+    out[-1] = min(out[-1], num_timesteps - 1)
+    for i in range(len(out) - 2, -1, -1):
+        out[i] = min(out[i], out[i + 1] - 1)
+    return out
+
+
+def karras_timesteps(alphas_cumprod: torch.Tensor, num_steps: int, rho: float = KARRAS_RHO) -> list[int]:
+    """M26: the Karras grid between the trained sigma_max = sigma_{T-1} and sigma_min = sigma_0, snapped to the
+    nearest trained t in log sigma, repeats pushed apart (:func:`distinct_ascending`). Ends are T - 1 and 0."""
+    T = int(alphas_cumprod.shape[0])
+    _check_count(T, num_steps)
+    sig = sigmas_of(alphas_cumprod)
+    grid = karras_sigmas(float(sig[-1]), float(sig[0]), num_steps, rho)
+    return distinct_ascending(nearest_timesteps(alphas_cumprod, grid), T)
+
+
+def timesteps_for(spacing: str, alphas_cumprod: torch.Tensor, num_steps: int) -> list[int]:
+    """K ascending distinct trained timesteps of ``spacing`` ("linspace", "trailing" or "karras")."""
+    T = int(alphas_cumprod.shape[0])
+    if spacing == "linspace":
+        return respaced_timesteps(T, num_steps)
+    if spacing == "trailing":
+        return trailing_timesteps(T, num_steps)
+    if spacing == "karras":
+        return karras_timesteps(alphas_cumprod, num_steps)
+    raise ValueError(f"unknown timestep spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
+
+
+def log_snr(abar: float) -> float:
+    """lambda = log(alpha / sigma_VP) = 0.5 log(abar / (1 - abar)) = -log sigma (M24); +inf at abar = 1."""
+    return math.inf if abar >= 1.0 else 0.5 * math.log(abar / (1.0 - abar))

@@ -43,6 +43,7 @@ from ddpm_studio.gui.docks.schedule import ScheduleDock
 from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock, data_kind
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
 from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
+from ddpm_studio.gui.paths import default_compare_folder
 from ddpm_studio.gui.race_worker import RaceRunner
 from ddpm_studio.gui.screen_fit import fits, fitted_geometry
 from ddpm_studio.gui.style import configure_pyqtgraph, set_media_button
@@ -533,6 +534,7 @@ class MainWindow(QMainWindow):
     def _data_previewed(self, result: tuple[tuple, DataSet]) -> None:
         key, dataset = result
         self._remember_data(key, dataset)
+        self.setup.set_data_size(key[0], len(dataset.train))
         if key == self._data_key(self.setup.config()):
             self._preview_data()
 
@@ -561,6 +563,7 @@ class MainWindow(QMainWindow):
         config = self.setup.config()
         self._remember_data((spec, config.data.num_points, config.data.num_images, config.train.seed, None), dataset)
         self.setup.add_data_source(spec, dataset.kind, dataset.name)
+        self.setup.set_data_size(spec, len(dataset.train))  # a batch larger than the data is fitted, with a note
         skipped = f"; skipped {len(dataset.skipped)} unreadable file(s)" if dataset.skipped else ""
         self._status(f"Loaded {dataset.name}: {len(dataset.train):,} training items, {dataset.kind}{skipped}.")
 
@@ -617,8 +620,9 @@ class MainWindow(QMainWindow):
     def open_compare(self) -> None:
         """Run → Compare settings: train several settings on the same data and budget (Ho et al. Table 2)."""
         if self._compare is None:
-            folder = Path(self._last_folder())
-            self._compare = CompareDialog(self, self.setup.config().data.dataset, str(folder / "compare"))
+            run_dir = self.trainer.run_dir if self.trainer is not None else None
+            out_dir = default_compare_folder(run_dir, self._last_folder())
+            self._compare = CompareDialog(self, self.setup.config().data.dataset, out_dir)
             self._compare.message.connect(self._status)
         self._compare.open()  # window-modal: nothing else trains while it runs
 

@@ -170,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--trajectory",
         action="store_true",
-        help="(.npz) also store x_t and x0_hat at up to 100 steps of the reverse process",
+        help="(.npz) also store the reverse process: trajectory_x_T (x_T, the pure noise it starts from, before "
+        "any network evaluation), and x_t, x0_hat and the fed timestep at up to 100 of its steps "
+        "(trajectory_x, trajectory_x0_hat, trajectory_t; trajectory_t_state is the paper t of each x_t)",
     )
     sample.add_argument("--quiet", action="store_true")
     from ddpm_studio.cli_eval import add_commands
@@ -322,11 +324,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise CliError(f"--eta must lie in [0, 1], got {args.eta}")
     steps = args.steps or T
     keep = set(subsample_indices(steps, 100)) if args.trajectory else set()
-    traj_t, traj_x, traj_x0 = [], [], []
+    traj_index, traj_t, traj_x, traj_x0 = [], [], [], []
     bar = ProgressBar(steps, "sample", enabled=not args.quiet)
     final = None
-    for record in pipeline.sample(args.num, num_steps=args.steps, method=args.method, eta=args.eta, seed=args.seed):
+    run = pipeline.sample(args.num, num_steps=args.steps, method=args.method, eta=args.eta, seed=args.seed)
+    fed: list[int] = []  # the 0-based t of every step, kept or not
+    for record in run:
+        fed.append(record.t)
         if record.index in keep:
+            traj_index.append(record.index)
             traj_t.append(record.t)
             traj_x.append(pipeline.to_saved_array(record.x))
             traj_x0.append(pipeline.to_saved_array(record.x0_hat))
@@ -340,8 +346,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         arrays = {"samples": pipeline.to_saved_array(final)}
         if args.trajectory:
+            # the state after a step sits at the paper time the next step is fed (its 0-based t + 1); after the
+            # last step it is x_0 (t = 0). x_T, before every step, is at t = T.
+            after = [t + 1 for t in fed[1:]] + [0]
             arrays.update(
+                trajectory_x_T=pipeline.to_saved_array(run.x_T),
                 trajectory_t=np.asarray(traj_t, dtype=np.int64),
+                trajectory_t_state=np.asarray([after[i] for i in traj_index], dtype=np.int64),
                 trajectory_x=np.stack(traj_x),
                 trajectory_x0_hat=np.stack(traj_x0),
             )

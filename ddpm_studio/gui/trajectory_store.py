@@ -4,6 +4,9 @@ Everything here is plain numpy (no Qt, no torch): workers fill these objects on 
 the GUI, which only reads them. Images are kept as uint8 (N, H, W, C) pixels, points as float32 (N, 2) in the
 data's own coordinates, so a 1000-step trajectory of 64 16x16 digits (x_t, x0_hat and the forward comparison)
 takes about 50 MB. Larger batches are thinned to a memory budget, always keeping the first and the last step.
+
+A trajectory starts with x_T itself, the pure noise before the first network evaluation (step
+:data:`INITIAL_STEP`, at t = T), so the slider's left end is the noise and its right end the samples.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ import numpy as np
 
 #: Upper bound on the memory one trajectory may take; beyond it every k-th step is kept.
 DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
+#: The step index of the x_T frame: the state before reverse step 0.
+INITIAL_STEP = -1
+#: Share of each frame's points a trajectory's view keeps inside (the rest are outliers, e.g. a diverged few).
+VIEW_PERCENTILES = (0.5, 99.5)
 
 
 def scatter_bounds(*arrays: np.ndarray | None) -> tuple[float, float, float, float]:
@@ -26,10 +33,47 @@ def scatter_bounds(*arrays: np.ndarray | None) -> tuple[float, float, float, flo
     points = points[np.isfinite(points).all(axis=1)]
     if not len(points):
         return (-3.0, 3.0, -3.0, 3.0)
-    low, high = np.percentile(points, 0.5, axis=0), np.percentile(points, 99.5, axis=0)
+    low, high = np.percentile(points, VIEW_PERCENTILES, axis=0)
+    return _square_box(low, high)
+
+
+def _square_box(low: np.ndarray, high: np.ndarray) -> tuple[float, float, float, float]:
+    """The square around the corners (2,) ``low`` and ``high``, padded by 10% (at least 0.55 half-width)."""
     cx, cy = (float(v) for v in (low + high) / 2.0)
     half = max(float((high - low).max()) / 2.0, 0.5) * 1.1
     return (cx - half, cx + half, cy - half, cy + half)
+
+
+def frames_bounds(frames: np.ndarray, *extra: np.ndarray | None) -> tuple[float, float, float, float]:
+    """One square box for a whole trajectory: the union of every frame's central 99% box, and of ``extra``'s.
+
+    Computed once per trajectory, so scrubbing never moves the view: the noise x_T, a far-flung x0_hat at large
+    t and the final samples all fit, each frame losing at most its own outlying 1%.
+
+    Args:
+        frames: float (F, N, 2) point sets (non-finite points are ignored).
+        extra: more (M, 2) point sets (the training data) or (F', N, 2) stacks, or None.
+    """
+    stacks = [frames, *(e for e in extra if e is not None)]
+    stacks = [s.reshape(1, *s.shape) if s.ndim == 2 else s for s in stacks]
+    lows, highs = [], []
+    for stack in stacks:
+        if stack.size == 0:
+            continue
+        stack = stack.astype(np.float64)
+        finite = np.isfinite(stack).all(axis=-1)
+        if not finite.any():
+            continue
+        if not finite.all():  # rare (a diverged run): NaN rows are skipped per frame
+            stack = np.where(finite[..., None], stack, np.nan)
+            low, high = np.nanpercentile(stack, VIEW_PERCENTILES, axis=1)
+        else:
+            low, high = np.percentile(stack, VIEW_PERCENTILES, axis=1)
+        lows.append(low[np.isfinite(low).all(axis=1)])
+        highs.append(high[np.isfinite(high).all(axis=1)])
+    if not lows or not sum(len(lo) for lo in lows):
+        return (-3.0, 3.0, -3.0, 3.0)
+    return _square_box(np.concatenate(lows).min(axis=0), np.concatenate(highs).max(axis=0))
 
 
 @dataclass(frozen=True)
@@ -42,6 +86,7 @@ class SampleSet:
         reference: points only, float32 (M, 2) training data drawn faintly behind the samples (or None).
         caption: what the batch is ("Preview at step 500", "Final samples: 100 DDIM steps").
         step: training steps behind the weights that drew it.
+        is_data: the batch is training data shown before any model exists, not samples.
     """
 
     kind: str
@@ -49,6 +94,7 @@ class SampleSet:
     reference: np.ndarray | None
     caption: str
     step: int
+    is_data: bool = False
 
     def __len__(self) -> int:
         return int(self.data.shape[0])
@@ -60,10 +106,13 @@ class TrajectoryFrame:
 
     Attributes:
         position: index of this frame among the stored frames.
-        step: index of the reverse step (0 = the first step from x_T) out of ``num_steps``.
-        t_fed: paper timestep (1..T) the network was fed at this step; x0_hat is its prediction there.
-        t_state: paper timestep of ``x`` after the step (0 once the chain reaches x_0).
+        step: index of the reverse step (0 = the first step from x_T) out of ``num_steps``; :data:`INITIAL_STEP`
+            (-1) for x_T itself, the noise before any step.
+        t_fed: paper timestep (1..T) the network was fed at this step; x0_hat is its prediction there. The x_T
+            frame has no step of its own: it holds step 0's x0_hat, the prediction made from x_T (t_fed = T).
+        t_state: paper timestep of ``x`` after the step (0 once the chain reaches x_0; T for x_T).
         x, x0_hat: arrays like :attr:`SampleSet.data`. forward: real data noised to ``t_state`` (or None).
+        alpha_bar: abar at ``t_state`` (M3; 1 at t = 0), or NaN when the store was not told the schedule.
     """
 
     position: int
@@ -74,6 +123,12 @@ class TrajectoryFrame:
     x: np.ndarray
     x0_hat: np.ndarray
     forward: np.ndarray | None
+    alpha_bar: float = float("nan")
+
+    @property
+    def is_initial(self) -> bool:
+        """True for the x_T frame: the pure noise the reverse process starts from."""
+        return self.step == INITIAL_STEP
 
 
 class TrajectoryStore:
@@ -86,7 +141,9 @@ class TrajectoryStore:
         with_forward: also keep the forward-process comparison frames.
         reference: points only, (M, 2) training data for the scatter background.
         budget_bytes: memory the frames may take; every ``stride``-th step is kept when the full record would not
-            fit (the last step always is).
+            fit (x_T and the last step always are).
+        alpha_bar: abar_t for paper t = 0..T, shape (T + 1,) with alpha_bar[0] = 1 (M3), so frames and exports can
+            say how much signal is left; None when unknown.
     """
 
     def __init__(
@@ -97,6 +154,7 @@ class TrajectoryStore:
         with_forward: bool = True,
         reference: np.ndarray | None = None,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
+        alpha_bar: np.ndarray | None = None,
     ) -> None:
         if kind not in ("points", "images"):
             raise ValueError(f"kind must be 'points' or 'images', got {kind!r}")
@@ -107,11 +165,12 @@ class TrajectoryStore:
         self.item_shape = tuple(int(s) for s in item_shape)
         self.dtype = np.dtype(np.uint8 if kind == "images" else np.float32)
         self.reference = reference
+        self.alpha_bar = None if alpha_bar is None else np.asarray(alpha_bar, np.float64)
         stacks = 3 if with_forward else 2
         per_step = math.prod(self.item_shape) * self.dtype.itemsize * stacks
-        max_frames = max(2, budget_bytes // max(1, per_step))
+        max_frames = max(2, budget_bytes // max(1, per_step) - 1)  # one frame is x_T's
         self.stride = 1 if num_steps <= max_frames else math.ceil((num_steps - 1) / (max_frames - 1))
-        capacity = len(range(0, num_steps, self.stride)) + (0 if (num_steps - 1) % self.stride == 0 else 1)
+        capacity = 1 + len(range(0, num_steps, self.stride)) + (0 if (num_steps - 1) % self.stride == 0 else 1)
         self.x = np.zeros((capacity, *self.item_shape), self.dtype)
         self.x0_hat = np.zeros_like(self.x)
         self.forward = np.zeros_like(self.x) if with_forward else None
@@ -138,9 +197,25 @@ class TrajectoryStore:
         stacks = (self.x, self.x0_hat) + ((self.forward,) if self.forward is not None else ())
         return sum(int(a.nbytes) for a in stacks)
 
+    @property
+    def has_initial(self) -> bool:
+        """True when the first stored frame is x_T (the studio's sampler always records it)."""
+        return self.count > 0 and int(self.steps[0]) == INITIAL_STEP
+
     def keeps(self, step: int) -> bool:
-        """Whether reverse step ``step`` (0-based) gets a frame."""
-        return step % self.stride == 0 or step == self.num_steps - 1
+        """Whether reverse step ``step`` (0-based; :data:`INITIAL_STEP` for x_T) gets a frame."""
+        return step == INITIAL_STEP or step % self.stride == 0 or step == self.num_steps - 1
+
+    def view_bounds(self) -> tuple[float, float, float, float]:
+        """Points only: the square box every stored frame fits in (:func:`frames_bounds`), with the data.
+
+        x_t, x0_hat and the forward frames all count, so no panel's points run off its edges at any t.
+        """
+        if self.kind != "points":
+            raise ValueError("view bounds are for 2-D points; image grids fit their panel")
+        n = self.count
+        forward = self.forward[:n] if self.forward is not None else None
+        return frames_bounds(self.x[:n], self.x0_hat[:n], forward, self.reference)
 
     def append(
         self,
@@ -154,6 +229,8 @@ class TrajectoryStore:
         """Copy one step's arrays in (they may be reused by the caller); returns the frame's position."""
         if self.count >= self.capacity:
             raise ValueError(f"the trajectory is full ({self.capacity} frames)")
+        if step < INITIAL_STEP:
+            raise ValueError(f"step must be {INITIAL_STEP} (x_T) or a reverse step >= 0, got {step}")
         if self.count and step <= int(self.steps[self.count - 1]):
             raise ValueError(f"steps must increase: got {step} after {int(self.steps[self.count - 1])}")
         position = self.count
@@ -189,7 +266,14 @@ class TrajectoryStore:
             x=view(self.x),
             x0_hat=view(self.x0_hat),
             forward=view(self.forward) if self.forward is not None else None,
+            alpha_bar=self.alpha_bar_at(int(self.t_state[position])),
         )
+
+    def alpha_bar_at(self, t: int) -> float:
+        """abar_t at paper timestep ``t`` (1 at t = 0), NaN when the schedule is unknown or t out of range."""
+        if self.alpha_bar is None or not 0 <= t < len(self.alpha_bar):
+            return float("nan")
+        return float(self.alpha_bar[t])
 
     def final_samples(self, caption: str, step: int) -> SampleSet:
         """The last stored x as a :class:`SampleSet` (a copy)."""

@@ -233,6 +233,15 @@ def test_train_stop_sample_scrub_export(qtbot, window, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: not window._tasks, timeout=TIMEOUT_MS)
     assert Image.open(target).size[0] >= 256
 
+    gif = tmp_path / "xt.gif"  # the x_t-only variant: one scatter per frame, not two
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(gif), "Reverse trajectory, x_t only, animated GIF (*.gif)"))
+    window.export("gif")
+    qtbot.waitUntil(gif.exists, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window._tasks, timeout=TIMEOUT_MS)
+    with Image.open(gif) as frames:
+        assert frames.n_frames == 21 and frames.size[0] == 512
+
 
 def test_image_data_is_previewed_before_training(qtbot, window):
     window.setup.select_builtin("digits")
@@ -240,7 +249,7 @@ def test_image_data_is_previewed_before_training(qtbot, window):
     qtbot.waitUntil(lambda: dock.samples is not None and dock.samples.is_data, timeout=TIMEOUT_MS)
     assert dock.samples.kind == "images" and dock.samples.data.shape[1:] == (16, 16, 1)
     assert dock.captionLabel.text().startswith("Training data, not samples")
-    assert "training images" in dock.captionLabel.text()
+    assert dock.captionLabel.text().endswith("64 shown")
     assert window.samples is None and "grid" not in window._export_choices()  # data is not offered as samples
     dock.select(3)
     assert dock.selected == 0  # tiles of data cannot be selected for export

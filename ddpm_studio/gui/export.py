@@ -28,7 +28,7 @@ from ddpm_studio.core.export import (
     subsample_indices,
     upscale_nearest,
 )
-from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryFrame, TrajectoryStore
+from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryFrame, TrajectoryStore, fraction_outside
 
 PathLike = str | os.PathLike[str]
 
@@ -43,6 +43,8 @@ GIF_GAP_PX = 8
 #: Panel titles over a trajectory frame's halves (as on screen).
 X_T_TITLE = "x_t"
 X0_HAT_TITLE = "predicted x_0"
+#: A frame's x0_hat title says how much of it lies outside the picture once more than this share does.
+OFF_VIEW_NOTE_SHARE = 0.005
 
 
 @dataclass(frozen=True)
@@ -142,13 +144,14 @@ def trajectory_frames(store: TrajectoryStore, max_frames: int = MAX_GIF_FRAMES,
     """GIF frames from noise to samples: x_t (beside x0_hat unless ``with_x0_hat`` is False), each captioned.
 
     Images are grids enlarged by whole pixels; points are scattered over the data in one box that holds every
-    frame (as in the Trajectory panel). Above each frame: t, abar_t and the step; above each half its title.
+    x_t (as in the Trajectory panel). Above each frame: t, abar_t and the step; above each half its title, and
+    for points the share of x0_hat that falls outside the box, when any does.
     """
     if len(store) == 0:
         raise ValueError("there is no trajectory to export yet: sample first")
     positions = subsample_indices(len(store), max_frames)
-    if store.kind == "points":
-        bounds = store.view_bounds()
+    bounds = store.view_bounds() if store.kind == "points" else None
+    if bounds is not None:
 
         def picture(batch: np.ndarray) -> np.ndarray:
             return scatter_image(batch, size=SCATTER_SIZE_PX, background=store.reference, bounds=bounds)
@@ -158,9 +161,14 @@ def trajectory_frames(store: TrajectoryStore, max_frames: int = MAX_GIF_FRAMES,
         def picture(batch: np.ndarray) -> np.ndarray:
             return upscale_nearest(image_grid(batch, padding=1), factor)
 
+    def x0_hat_title(batch: np.ndarray) -> str:
+        off = fraction_outside(batch, bounds) if bounds is not None else 0.0
+        return f"{X0_HAT_TITLE} ({off:.0%} off the view)" if off > OFF_VIEW_NOTE_SHARE else X0_HAT_TITLE
+
     bodies = []
     for p in positions:
-        halves = [(X_T_TITLE, store.x[p])] + ([(X0_HAT_TITLE, store.x0_hat[p])] if with_x0_hat else [])
+        halves = [(X_T_TITLE, store.x[p])] + ([(x0_hat_title(store.x0_hat[p]), store.x0_hat[p])] if with_x0_hat
+                                              else [])
         bodies.append(side_by_side([add_caption(picture(batch), [title]) for title, batch in halves],
                                    gap=GIF_GAP_PX))
     captions = [frame_caption(store.frame(p), store.caption) for p in positions]

@@ -221,8 +221,7 @@ def data_preview(dataset: DataSet | None, count: int = DATA_PREVIEW_IMAGES) -> S
     if dataset is None or dataset.kind != "images" or not len(dataset.train):
         return None
     images = dataset.to_uint8_images(dataset.train[:count])
-    caption = (f"Training data, not samples: {len(images)} of {len(dataset.train):,} {dataset.name} images "
-               "(what the model learns to draw)")
+    caption = f"Training data, not samples ({dataset.name}, {len(dataset.train):,} images: what the model learns)"
     return SampleSet("images", images, None, caption, 0, is_data=True)
 
 
@@ -500,6 +499,8 @@ class SamplingWorker(Worker):
             if not self.wait_if_paused():
                 break
         self.progress.emit(done, K)
+        if store.kind == "points" and len(store):
+            store.view_bounds()  # computed here, once, off the GUI thread; the dock reads it back
         self.finishedSampling.emit(store)
 
 

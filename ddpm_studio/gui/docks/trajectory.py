@@ -32,13 +32,21 @@ from PySide6.QtWidgets import (
 from ddpm_studio.core.export import image_grid
 from ddpm_studio.gui.redraw import RedrawThrottle
 from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, SteadyLabel, pin_axes
-from ddpm_studio.gui.trajectory_store import TrajectoryFrame, TrajectoryStore, frames_bounds, scatter_bounds
+from ddpm_studio.gui.trajectory_store import (
+    TrajectoryFrame,
+    TrajectoryStore,
+    fraction_outside,
+    frames_bounds,
+    scatter_bounds,
+)
 
 NO_TRAJECTORY_TEXT = "No trajectory yet: train a model (or open a run), then press Sample."
 NO_TRAJECTORY_HINT = "The reverse process appears here:\ntrain a model, then press Sample"
 #: Playback speeds offered, in stored frames per second.
 PLAY_SPEEDS = (5, 15, 30, 60, 120, 240)
 DEFAULT_SPEED = 30
+#: The label notes how much of x0_hat lies outside the view once it is more than this share.
+OFF_VIEW_NOTE_SHARE = 0.005
 #: The play timer never ticks faster than this; higher speeds advance several frames per tick.
 MAX_TICK_HZ = 60
 POINT_SIZE = 3
@@ -431,7 +439,10 @@ class TrajectoryDock(QDockWidget):
             else:
                 panel.show_points(batch)
         self._fit_pending = False
-        self.frameLabel.setText(frame_text(frame, live=self._live is not None,
+        off_view = 0.0
+        if self._kind == "points" and self._bounds is not None:
+            off_view = fraction_outside(frame.x0_hat, self._bounds)
+        self.frameLabel.setText(frame_text(frame, live=self._live is not None, off_view=off_view,
                                            forward_missing=self.forwardCheck.isChecked() and frame.forward is None))
 
     def _view_bounds(self, frame: TrajectoryFrame) -> tuple[float, float, float, float]:
@@ -442,19 +453,22 @@ class TrajectoryDock(QDockWidget):
         if self._store_bounds is not None and self._live is None:
             return self._store_bounds
         forward = None if frame.forward is None else frame.forward[None]
-        return frames_bounds(frame.x[None], frame.x0_hat[None], forward, self._reference)
+        return frames_bounds(frame.x[None], forward, self._reference)
 
 
-def frame_text(frame: TrajectoryFrame, live: bool = False, forward_missing: bool = False) -> str:
-    """The line under the panels: which step, the t (and abar_t) of x_t, and where x0_hat was predicted from."""
+def frame_text(frame: TrajectoryFrame, live: bool = False, forward_missing: bool = False,
+               off_view: float = 0.0) -> str:
+    """The line under the panels: which step, the t (and abar_t) of x_t, where x0_hat was predicted from, and
+    how much of x0_hat lies outside the view (``off_view``, a share, noted above 0.5%)."""
     known = frame.alpha_bar == frame.alpha_bar and frame.t_state > 0  # NaN: the schedule is unknown
     abar = f" (ᾱ_t = {frame.alpha_bar:.3g})" if known else ""
     head = f"step {frame.step + 1:,} / {frame.num_steps:,}{' (sampling…)' if live else ''}"
     if frame.is_initial:
-        body = (f"x_T at t = {frame.t_state:,}{abar}: pure noise, before any step  ·  "
-                f"x₀ predicted from this x_T (the first step's prediction)")
+        body = f"x_T at t = {frame.t_state:,}{abar}: pure noise, before any step  ·  x₀ predicted from this x_T"
     else:
         body = (f"x_t at t = {frame.t_state:,}{abar}{' (the samples)' if frame.t_state == 0 else ''}  ·  "
                 f"x₀ predicted from t = {frame.t_fed:,}")
+    if off_view > OFF_VIEW_NOTE_SHARE:
+        body += f" ({off_view:.0%} of it off the view)"
     note = "  ·  forward view: the run's data is not available" if forward_missing else ""
     return f"{head}  ·  {body}{note}"

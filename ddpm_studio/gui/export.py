@@ -28,6 +28,7 @@ from ddpm_studio.core.export import (
     subsample_indices,
     upscale_nearest,
 )
+from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR
 from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryFrame, TrajectoryStore, fraction_outside
 
 PathLike = str | os.PathLike[str]
@@ -153,12 +154,12 @@ def trajectory_frames(store: TrajectoryStore, max_frames: int = MAX_GIF_FRAMES,
     bounds = store.view_bounds() if store.kind == "points" else None
     if bounds is not None:
 
-        def picture(batch: np.ndarray) -> np.ndarray:
-            return scatter_image(batch, size=SCATTER_SIZE_PX, background=store.reference, bounds=bounds)
+        def picture(batch: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
+            return scatter_image(batch, size=SCATTER_SIZE_PX, background=store.reference, bounds=bounds, color=color)
     else:
         factor = _upscale_factor(image_grid(store.x[0], padding=1).shape[1])
 
-        def picture(batch: np.ndarray) -> np.ndarray:
+        def picture(batch: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
             return upscale_nearest(image_grid(batch, padding=1), factor)
 
     def x0_hat_title(batch: np.ndarray) -> str:
@@ -167,9 +168,11 @@ def trajectory_frames(store: TrajectoryStore, max_frames: int = MAX_GIF_FRAMES,
 
     bodies = []
     for p in positions:
-        halves = [(X_T_TITLE, store.x[p])] + ([(x0_hat_title(store.x0_hat[p]), store.x0_hat[p])] if with_x0_hat
-                                              else [])
-        bodies.append(side_by_side([add_caption(picture(batch), [title]) for title, batch in halves],
+        # the Trajectory panel's colours: x_t blue, x0_hat red
+        halves = [(X_T_TITLE, store.x[p], SAMPLE_COLOR)]
+        if with_x0_hat:
+            halves.append((x0_hat_title(store.x0_hat[p]), store.x0_hat[p], PREDICTION_COLOR))
+        bodies.append(side_by_side([add_caption(picture(batch, color), [title]) for title, batch, color in halves],
                                    gap=GIF_GAP_PX))
     captions = [frame_caption(store.frame(p), store.caption) for p in positions]
     width = bodies[0].shape[1]

@@ -464,11 +464,11 @@ def frame_text(frame: TrajectoryFrame, live: bool = False, forward_missing: bool
     abar = f" (ᾱ_t = {frame.alpha_bar:.3g})" if known else ""
     head = f"step {frame.step + 1:,} / {frame.num_steps:,}{' (sampling…)' if live else ''}"
     if frame.is_initial:
-        body = f"x_T at t = {frame.t_state:,}{abar}: pure noise, before any step  ·  x₀ predicted from this x_T"
+        body = f"x_T at t = {frame.t_state:,}{abar}, pure noise before any step  ·  x₀ predicted from x_T"
     else:
         body = (f"x_t at t = {frame.t_state:,}{abar}{' (the samples)' if frame.t_state == 0 else ''}  ·  "
                 f"x₀ predicted from t = {frame.t_fed:,}")
     if off_view > OFF_VIEW_NOTE_SHARE:
-        body += f" ({off_view:.0%} of it off the view)"
+        body += f" ({off_view:.0%} off the view)"
     note = "  ·  forward view: the run's data is not available" if forward_missing else ""
     return f"{head}  ·  {body}{note}"

@@ -221,7 +221,7 @@ def data_preview(dataset: DataSet | None, count: int = DATA_PREVIEW_IMAGES) -> S
     if dataset is None or dataset.kind != "images" or not len(dataset.train):
         return None
     images = dataset.to_uint8_images(dataset.train[:count])
-    caption = f"Training data, not samples ({dataset.name}, {len(dataset.train):,} images: what the model learns)"
+    caption = f"Training data, not samples: {len(images)} of {len(dataset.train):,} {dataset.name} images"
     return SampleSet("images", images, None, caption, 0, is_data=True)
 
 

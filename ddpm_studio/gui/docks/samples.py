@@ -126,7 +126,8 @@ class SamplesDock(QDockWidget):
             # the data's box when known: early previews can fly far off, and should not shrink the data to a dot
             x0, x1, y0, y1 = scatter_bounds(samples.reference if samples.reference is not None else samples.data)
             self.samplesView.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
-        self.captionLabel.setText(f"{samples.caption}  ·  {len(samples)} {'shown' if samples.is_data else 'samples'}")
+        count = "" if samples.is_data else f"  ·  {len(samples)} samples"  # a data preview's caption counts itself
+        self.captionLabel.setText(f"{samples.caption}{count}")
 
     # ------------------------------------------------------------------ selection
     def _tile_geometry(self) -> tuple[int, int, int]:

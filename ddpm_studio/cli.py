@@ -184,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--trajectory",
         action="store_true",
-        help="(.npz) also store x_t and x0_hat at up to 100 steps of the reverse process",
+        help="(.npz) also store the reverse process: trajectory_x_T (x_T, the pure noise it starts from, before "
+        "any network evaluation), and x_t, x0_hat and the fed timestep at up to 100 of its steps "
+        "(trajectory_x, trajectory_x0_hat, trajectory_t; trajectory_t_state is the paper t of each x_t)",
     )
     sample.add_argument("--quiet", action="store_true")
     from ddpm_studio.cli_eval import add_commands
@@ -368,16 +370,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if not 0.0 <= args.eta <= 1.0:
         raise CliError(f"--eta must lie in [0, 1], got {args.eta}")
     keep = set(subsample_indices(steps, 100)) if args.trajectory else set()
-    traj_t, traj_abar, traj_x, traj_x0 = [], [], [], []
+    traj_t, traj_abar, traj_state, traj_x, traj_x0 = [], [], [], [], []
     bar = ProgressBar(steps, "sample", enabled=not args.quiet)
     final = None
-    records = pipeline.sample(
+    run = pipeline.sample(
         args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing
     )
-    for record in records:
+    for record in run:
         if record.index in keep:
             traj_t.append(record.t)
             traj_abar.append(record.abar)
+            traj_state.append(record.t_next + 1)  # the state's paper timestep: t_next is 0-based, -1 at x_0
             traj_x.append(pipeline.to_saved_array(record.x))
             traj_x0.append(pipeline.to_saved_array(record.x0_hat))
         final = record.x
@@ -390,9 +393,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         arrays = {"samples": pipeline.to_saved_array(final)}
         if args.trajectory:
+            # trajectory_t: the 0-based timestep the network was fed; trajectory_t_state: the paper timestep of the
+            # state after the step (0 for x_0, whatever the method's grid); x_T, before every step, is at t = T.
             arrays.update(
+                trajectory_x_T=pipeline.to_saved_array(run.x_T),
                 trajectory_t=np.asarray(traj_t, dtype=np.int64),
                 trajectory_abar=np.asarray(traj_abar, dtype=np.float64),
+                trajectory_t_state=np.asarray(traj_state, dtype=np.int64),
                 trajectory_x=np.stack(traj_x),
                 trajectory_x0_hat=np.stack(traj_x0),
             )

@@ -128,6 +128,15 @@ def test_sample_png_and_npz_with_trajectory(trained_run, tmp_path):
     assert data["trajectory_t"].shape == (50,) and data["trajectory_t"][0] == 49 and data["trajectory_t"][-1] == 0
     assert data["trajectory_x"].shape == (50, 20, 2) and data["trajectory_x0_hat"].shape == (50, 20, 2)
     np.testing.assert_allclose(data["trajectory_x"][-1], data["samples"])
+    # x_T, the noise before the first step: seed 0's first N(0, I) draw, in the data's coordinates
+    import torch
+
+    from ddpm_studio.core.pipeline import load_pipeline
+
+    pipeline = load_pipeline(trained_run, "cpu")
+    noise = torch.randn((20, 2), generator=torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(data["trajectory_x_T"], pipeline.to_saved_array(noise), rtol=1e-6)
+    assert list(data["trajectory_t_state"]) == list(range(49, -1, -1))  # x after each step; x_T sits at t = 50
 
 
 def test_sample_images_npz_is_uint8_hwc(tmp_path):
@@ -165,6 +174,8 @@ def test_sample_images_npz_is_uint8_hwc(tmp_path):
     data = np.load(out)
     assert data["samples"].dtype == np.uint8 and data["samples"].shape == (3, 8, 8, 1)
     assert data["trajectory_x"].shape == (5, 3, 8, 8, 1)
+    assert data["trajectory_x_T"].shape == (3, 8, 8, 1) and data["trajectory_x_T"].dtype == np.uint8
+    assert data["trajectory_t_state"][-1] == 0 and data["trajectory_t_state"][0] == data["trajectory_t"][1] + 1
 
 
 def test_the_bound_on_images_trains_without_asking_to_switch_the_default_weighting_off(tmp_path):

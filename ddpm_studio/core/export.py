@@ -5,7 +5,7 @@ memory and then handed to :func:`ddpm_studio.core.runs.atomic_write_bytes`, so a
 old file or the new one, never a half-written one that a viewer would choke on.
 
 Images are numpy ``uint8`` arrays laid out (H, W, C) with C = 1 (grey) or C = 3 (RGB), the layout Pillow reads;
-batches add a leading N (or T for animation frames).
+batches add a leading N (or T for animation frames). Text above a picture: :mod:`ddpm_studio.core.captions`.
 """
 
 from __future__ import annotations
@@ -106,6 +106,28 @@ def upscale_nearest(image: np.ndarray, factor: int) -> np.ndarray:
         raise ValueError(f"image must have shape (H, W) or (H, W, C), got {image.shape}")
     factor = int(factor)
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def side_by_side(images: Sequence[np.ndarray], gap: int = 8, pad_value: int = 255) -> np.ndarray:
+    """Images uint8 (H_i, W_i, C) in one row, ``gap`` columns of ``pad_value`` between, top-aligned.
+
+    Returns:
+        uint8 (max H_i, sum W_i + gap * (n - 1), C); shorter images are padded below with ``pad_value``.
+    """
+    if not images:
+        raise ValueError("side_by_side needs at least one image")
+    checked = [_check_image(image, f"image {i}") for i, image in enumerate(images)]
+    channels = checked[0].shape[2]
+    if any(image.shape[2] != channels for image in checked):
+        raise ValueError("side_by_side needs images with the same number of channels")
+    height = max(image.shape[0] for image in checked)
+    parts = []
+    for index, image in enumerate(checked):
+        if index:
+            parts.append(np.full((height, gap, channels), pad_value, np.uint8))
+        below = np.full((height - image.shape[0], image.shape[1], channels), pad_value, np.uint8)
+        parts.append(np.concatenate([image, below], axis=0))
+    return np.concatenate(parts, axis=1)
 
 
 # ------------------------------------------------------------------ PNG and GIF

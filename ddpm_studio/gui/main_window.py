@@ -7,6 +7,7 @@ never talk to each other; every connection is made in :meth:`MainWindow._wire`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -54,6 +55,7 @@ from ddpm_studio.gui.workers import (
     TaskWorker,
     TrainingWorker,
     Worker,
+    data_preview,
     join_all,
     open_run,
     prepare_torch,
@@ -485,6 +487,7 @@ class MainWindow(QMainWindow):
         if self.trainer is None and self.pipeline is None:
             self.trajectory.configure_sampling(kind, self.setup.num_timesteps())
             self.trajectory.show_placeholder(kind, None)
+            self.samples_dock.clear_data()  # the new data's preview follows once loaded
 
     def _data_key(self, config: RunConfig) -> tuple:
         """What a loaded data set depends on: (spec, num_points, num_images, seed, image_size)."""
@@ -499,7 +502,8 @@ class MainWindow(QMainWindow):
             self._data_cache.pop(next(iter(self._data_cache)))
 
     def _preview_data(self) -> None:
-        """Before any model exists, load the chosen data off-thread and draw 2-D data behind the trajectory panels.
+        """Before any model exists, load the chosen data off-thread and show it: 2-D data behind the trajectory
+        panels, a grid of training images (labelled as data) in the Samples panel.
 
         Students see the distribution the model will learn before they press Train. And the moment training
         starts stays light: the run takes the loaded data from the cache (loading the digits is ~0.3 s of
@@ -516,6 +520,9 @@ class MainWindow(QMainWindow):
         if dataset is not None:
             if dataset.kind == "points":
                 self.trajectory.show_placeholder("points", reference_points(dataset))
+                self.samples_dock.clear_data()
+            elif (images := data_preview(dataset)) is not None:
+                self.samples_dock.show_samples(images)
             return
         if data_kind(config.data.dataset) is None:
             return  # a user's file or folder: loaded once when chosen (load_data_path), never again behind their back
@@ -717,6 +724,7 @@ class MainWindow(QMainWindow):
         self.run_name = "untitled"
         self._update_title()
         self._update_actions()
+        self._data_preview_timer.start()  # the chosen data again, as before the first run
 
     # ================================================================== sampling
     def sample(self) -> None:
@@ -964,6 +972,8 @@ class MainWindow(QMainWindow):
             "csv": (gui_export.export_loss_csv, list(self.records)),
         }
         fn, *args = jobs[fmt.key]
+        if fmt.options:  # e.g. a GIF of x_t alone
+            fn = functools.partial(fn, **dict(fmt.options))
         task = TaskWorker(fn, str(target), *args, label="export")
         task.result.connect(self._exported)
         task.failed.connect(self._export_failed)

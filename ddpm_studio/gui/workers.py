@@ -42,7 +42,7 @@ from ddpm_studio.core.training.events import (
 )
 from ddpm_studio.core.training.trainer import CheckpointWriteError, Trainer, TrainingDiverged
 from ddpm_studio.gui import gc_guard
-from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryFrame, TrajectoryStore
+from ddpm_studio.gui.trajectory_store import INITIAL_STEP, SampleSet, TrajectoryFrame, TrajectoryStore
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ EMIT_INTERVAL_S = 1.0 / 30.0
 TRAIN_EMIT_INTERVAL_S = 0.5
 #: How many training points a 2-D scatter draws behind the samples.
 MAX_REFERENCE_POINTS = 2000
+#: How many training images the data preview shows before a model exists.
+DATA_PREVIEW_IMAGES = 64
 #: Python's thread switch interval while the studio runs (seconds; CPython's default is 0.005).
 GUI_SWITCH_INTERVAL_S = 0.001
 #: How often a paused worker wakes up to look for a stop or a save request.
@@ -210,6 +212,18 @@ def reference_points(dataset: DataSet | None) -> np.ndarray | None:
     stride = max(1, dataset.train.shape[0] // MAX_REFERENCE_POINTS)
     points = dataset.to_data_space(dataset.train[::stride][:MAX_REFERENCE_POINTS])
     return points.detach().cpu().numpy().astype(np.float32)
+
+
+def data_preview(dataset: DataSet | None, count: int = DATA_PREVIEW_IMAGES) -> SampleSet | None:
+    """Up to ``count`` training images as a :class:`SampleSet` marked as data, shown before any model exists.
+
+    None for points (their preview is the scatter behind the trajectory panels) or an empty set.
+    """
+    if dataset is None or dataset.kind != "images" or not len(dataset.train):
+        return None
+    images = dataset.to_uint8_images(dataset.train[:count])
+    caption = f"Training data, not samples: {len(images)} of {len(dataset.train):,} {dataset.name} images"
+    return SampleSet("images", images, None, caption, 0, is_data=True)
 
 
 def to_display(pipeline: DiffusionPipeline, x: torch.Tensor) -> np.ndarray:
@@ -454,42 +468,55 @@ class SamplingWorker(Worker):
         item_shape = (self.num_samples, *pipeline.data_shape[1:], pipeline.data_shape[0]) \
             if pipeline.kind == "images" else (self.num_samples, *pipeline.data_shape)
         store_args: dict[str, Any] = {} if self._budget is None else {"budget_bytes": self._budget}
+        alpha_bar = np.concatenate([[1.0], pipeline.diffusion.alphas_cumprod.double().cpu().numpy()])
         store = TrajectoryStore(pipeline.kind, K, item_shape, with_forward=source is not None,
-                                reference=reference_points(self._dataset), **store_args)
+                                reference=reference_points(self._dataset), alpha_bar=alpha_bar, **store_args)
         method = "DDIM" if self.method == "ddim" else "ancestral"
         store.caption = f"{method}, {K} steps" + (f", η = {self.eta:g}" if self.method == "ddim" else "")
+
+        def forward_at(t_state: int) -> np.ndarray | None:
+            """Real data noised to paper time ``t_state`` with q(x_t | x_0) (M5); x_0 itself at 0."""
+            if source is None:
+                return None
+            x0, noise = source
+            if t_state == 0:
+                return to_display(pipeline, x0)
+            t = torch.full((x0.shape[0],), t_state - 1, dtype=torch.long)
+            return to_display(pipeline, pipeline.diffusion.q_sample(x0, t, noise))
+
         emit = Throttle()
         done = 0
-        for record in pipeline.sample(self.num_samples, num_steps=self.num_steps, method=self.method,
-                                      eta=self.eta, seed=self.seed):
+        steps = pipeline.sample(self.num_samples, num_steps=self.num_steps, method=self.method, eta=self.eta,
+                                seed=self.seed)
+        for record in steps:
             done = record.index + 1
+            positions = []
+            if record.index == 0:
+                # x_T, the noise before the first step, opens the trajectory at t = T; its x0_hat is the one the
+                # network made from it (this first step's), so the frame pairs a state with its own prediction
+                positions.append(store.append(INITIAL_STEP, record.t + 1, T, to_display(pipeline, steps.x_T),
+                                              to_display(pipeline, record.x0_hat), forward_at(T)))
             if store.keeps(record.index):
                 # the state after the step sits at the next step's noise level; after the last one it is x_0
                 t_state = taus[K - 2 - record.index] + 1 if record.index < K - 1 else 0
-                forward = None
-                if source is not None:
-                    x0, noise = source
-                    if t_state > 0:
-                        t = torch.full((x0.shape[0],), t_state - 1, dtype=torch.long)
-                        noised = pipeline.diffusion.q_sample(x0, t, noise)
-                    else:
-                        noised = x0
-                    forward = to_display(pipeline, noised)
-                position = store.append(record.index, record.t + 1, t_state, to_display(pipeline, record.x),
-                                        to_display(pipeline, record.x0_hat), forward)
-                if emit.ready() or done == K:
-                    self.frame.emit(_copy_frame(store.frame(position)))
-                    self.progress.emit(done, K)
+                positions.append(store.append(record.index, record.t + 1, t_state, to_display(pipeline, record.x),
+                                              to_display(pipeline, record.x0_hat), forward_at(t_state)))
+            if positions and (emit.ready() or done == K):
+                # the noise is the first thing on screen; the last step's frame the last
+                self.frame.emit(_copy_frame(store.frame(positions[-1] if done == K else positions[0])))
+                self.progress.emit(done, K)
             if not self.wait_if_paused():
                 break
         self.progress.emit(done, K)
+        if store.kind == "points" and len(store):
+            store.view_bounds()  # computed here, once, off the GUI thread; the dock reads it back
         self.finishedSampling.emit(store)
 
 
 def _copy_frame(frame: TrajectoryFrame) -> TrajectoryFrame:
     return TrajectoryFrame(
         frame.position, frame.step, frame.num_steps, frame.t_fed, frame.t_state, frame.x.copy(),
-        frame.x0_hat.copy(), None if frame.forward is None else frame.forward.copy(),
+        frame.x0_hat.copy(), None if frame.forward is None else frame.forward.copy(), frame.alpha_bar,
     )
 
 

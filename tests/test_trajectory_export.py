@@ -17,6 +17,7 @@ from ddpm_studio.core.data import load_dataset
 from ddpm_studio.core.export import save_npz, save_png
 from ddpm_studio.core.pipeline import DiffusionPipeline, build_diffusion
 from ddpm_studio.core.runs import atomic_write_text, current_umask, save_checkpoint, write_config
+from ddpm_studio.core.sampling import sample
 from ddpm_studio.core.training.config import RunConfig
 from ddpm_studio.gui import export
 from ddpm_studio.gui.trajectory_store import (
@@ -70,8 +71,8 @@ def test_the_sampler_starts_from_the_x_T_it_exposes():
     expected = torch.randn((5, 2), generator=torch.Generator().manual_seed(SEED))
     torch.testing.assert_close(run.x_T, expected, rtol=0, atol=0)
     direct = points_pipeline(Spy())
-    old_way = direct.diffusion.sample(direct.network, (5, 2), num_steps=4,
-                                      generator=torch.Generator().manual_seed(SEED))
+    old_way = sample(direct.diffusion, direct.network, (5, 2), num_steps=4,
+                     generator=torch.Generator().manual_seed(SEED))
     torch.testing.assert_close(records[-1].x, list(old_way)[-1].x)
 
 

@@ -122,12 +122,13 @@ def test_automation_names_and_docks(window):
         ("stopButton", QPushButton), ("sampleButton", QPushButton), ("exportButton", QPushButton),
         ("timestepSlider", QSlider), ("sampleStepsSpin", QSpinBox), ("lossPlot", PlotWidget),
         ("schedulePlot", PlotWidget), ("trajectoryView", GraphicsLayoutWidget),
+        ("raceButton", QPushButton), ("raceSlider", QSlider), ("raceStartButton", QPushButton),
     ]:
         widget = window.findChild(cls or QWidget, name)
         assert widget is not None, name
     docks = window.findChildren(QDockWidget)
     assert {d.objectName() for d in docks} == {"setupDock", "lossDock", "scheduleDock", "trajectoryDock",
-                                               "samplesDock", "likelihoodDock"}
+                                               "samplesDock", "likelihoodDock", "raceDock"}
     shortcuts = {action.objectName(): action.shortcut().toString() for action in (
         window.startPauseAction, window.stopAction, window.exportAction, window.saveAction, window.openAction)}
     assert shortcuts == {"startPauseAction": "Space", "stopAction": "Esc", "exportAction": "Ctrl+E",

@@ -6,6 +6,10 @@ drives it with a progress bar). Every setting trains into ``out_dir/<folder>/``,
 ``ddpm-studio sample`` and ``evaluate`` accept, and gets ``samples.png``, ``samples.npz`` and
 ``evaluation.json`` there. After every finished run the tables ``out_dir/compare.csv`` and ``out_dir/compare.md``
 are rewritten, so a stopped comparison still leaves the rows it finished.
+
+On 2-D data the score leaves out far-off samples and the tables count them beside it
+(:mod:`ddpm_studio.core.far_off`); :func:`budget_warning` says when the step budget is below what reproduced
+Ho et al.'s ordering here (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -19,15 +23,15 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ddpm_studio.core.data import DataSet, load_dataset
 from ddpm_studio.core.device import resolve_device
 from ddpm_studio.core.diffusion import LOSSES, PARAMETERIZATIONS
 from ddpm_studio.core.evaluation import BoundProgress, BoundResult, QualityScorer, iter_bound
-from ddpm_studio.core.export import image_grid, save_csv, save_npz, save_png, scatter_image, upscale_nearest
-from ddpm_studio.core.pipeline import DiffusionPipeline
+from ddpm_studio.core.export import save_csv, save_npz, save_png
+from ddpm_studio.core.far_off import data_box, score_without_far_off, thumbnail
+from ddpm_studio.core.metrics import FAR_OFF_MARGIN
 from ddpm_studio.core.runs import RunError, atomic_write_text, list_checkpoints
 from ddpm_studio.core.training.config import RunConfig, default_config
 from ddpm_studio.core.training.events import TrainStep
@@ -41,11 +45,6 @@ EVAL_EXAMPLES = 512
 #: The EMA of a short run must forget its random initial weights: its time constant 1 / (1 - decay) is capped at
 #: this fraction of the training steps (0.999 would still hold 37% of the initial weights after 1000 steps).
 EMA_HORIZON_FRACTION = 0.1
-#: Thumbnail size: scatter plots in pixels, image grids at most this many samples.
-THUMBNAIL_PIXELS = 256
-THUMBNAIL_IMAGES = 64
-#: Share of the held-out extent added on each side of a scatter thumbnail.
-THUMBNAIL_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,32 @@ def compare_config(data: str, kind: str, steps: int, seed: int = 0) -> RunConfig
     return config
 
 
+#: Fewest training steps per setting at which a comparison reproduced Ho et al.'s Table 2 ordering, by kind of data.
+#: Points: eps/simple scored best of eps/simple, mean/vlb and mean/simple with at most 1% of its samples far off, on
+#: the moons at 300 and 1,000 steps (seeds 0 and 1 at 300), not at 100 (2% far off, the plain score ranking it
+#: worst) or 30 (98% far off): benchmarks/RESULTS.md, "Comparisons: the step budget". Images: unweighted runs drew
+#: recognisable digits only after 800-1,000 steps (RESULTS.md, "Digits"); before that the scores compare blurs.
+TABLE2_MIN_STEPS: dict[str, int] = {"points": 300, "images": 1000}
+_BUDGET_EVIDENCE = {
+    "points": "on the moons eps/simple ranked first with its samples on the plot from 300 steps; at 100 it still "
+    "threw 2% of them far off, at 30 nearly all",
+    "images": "unweighted runs drew recognisable digits only after 800-1,000 steps, so below that the scores "
+    "compare blurs",
+}
+
+
+def budget_warning(kind: str | None, steps: int) -> str | None:
+    """One sentence when ``steps`` per setting is below :data:`TABLE2_MIN_STEPS` for the data's ``kind``
+    ("points" or "images"), else None (also for an unknown kind)."""
+    needed = TABLE2_MIN_STEPS.get(kind or "")
+    if needed is None or steps >= needed:
+        return None
+    return (
+        f"{steps} steps per setting is too few to trust the ranking: Ho et al.'s Table 2 ordering (eps/simple "
+        f"best) needs about {needed:,} here ({_BUDGET_EVIDENCE[kind]}; benchmarks/RESULTS.md)."
+    )
+
+
 # ---------------------------------------------------------------------------- events
 @dataclass(frozen=True)
 class CompareProgress:
@@ -151,9 +176,12 @@ class CompareRow:
         bound, bound_unit, prior, diffusion, decoder, jacobian: see
             :class:`~ddpm_studio.core.evaluation.BoundResult` (None when the bound failed).
         score, floor, metric, extras: see :class:`~ddpm_studio.core.evaluation.QualityScorer` (lower score is
-            better); extras holds off_support or confidence / coverage.
+            better); extras holds off_support or confidence / coverage. On 2-D data the score leaves out the
+            far-off samples (:func:`~ddpm_studio.core.far_off.score_without_far_off`).
         train_seconds: training wall time (the trainer's clock); eval_seconds: bound + sampling + scoring.
         run_dir: the run folder; samples_png: its thumbnail.
+        far_off_count, far_off: how many of the scored samples are far off, and their share (2-D data; None
+            for images and unscored rows). score_all: the score with every finite sample, far-off ones included.
     """
 
     name: str
@@ -177,6 +205,9 @@ class CompareRow:
     run_dir: str
     samples_png: str | None
     extras: dict[str, float] = field(default_factory=dict)
+    far_off_count: int | None = None
+    far_off: float | None = None
+    score_all: float | None = None
 
 
 @dataclass(frozen=True)
@@ -348,11 +379,13 @@ def _run_one(
             yield CompareProgress(index, num_runs, setting.name, "sample", step.index + 1, step.num_steps, final_loss)
         assert final is not None
         samples = final.detach().cpu()
-        scores = scorer.score(samples)
-        samples_png = save_png(run_dir / SAMPLES_PNG, thumbnail(pipeline, samples, dataset.heldout))
+        box = data_box(dataset) if dataset.kind == "points" else None
+        scores = score_without_far_off(scorer, samples, box)
+        samples_png = save_png(run_dir / SAMPLES_PNG, thumbnail(pipeline, samples, dataset.heldout, box))
         save_npz(run_dir / "samples.npz", samples=pipeline.to_saved_array(samples))
     eval_seconds = time.perf_counter() - started
-    extras = {k: v for k, v in scores.items() if k not in ("score", "floor") and not k.endswith("_floor")}
+    own_fields = ("score", "floor", "far_off_count", "far_off", "score_all")
+    extras = {k: v for k, v in scores.items() if k not in own_fields and not k.endswith("_floor")}
     row = CompareRow(
         name=setting.name,
         parameterization=setting.parameterization,
@@ -375,31 +408,13 @@ def _run_one(
         run_dir=str(run_dir),
         samples_png=str(samples_png) if samples_png else None,
         extras=extras,
+        far_off_count=int(scores["far_off_count"]) if "far_off_count" in scores else None,
+        far_off=scores.get("far_off"),
+        score_all=scores.get("score_all"),
     )
     evaluation = {"row": asdict(row), "bound": bound.to_dict() if bound else None, "scores": scores}
     atomic_write_text(run_dir / "evaluation.json", json.dumps(evaluation, indent=2, allow_nan=True) + "\n")
     return row
-
-
-# ---------------------------------------------------------------------------- pictures
-def thumbnail(pipeline: DiffusionPipeline, samples: torch.Tensor, reference: torch.Tensor) -> np.ndarray:
-    """A small uint8 (H, W, C) picture of model-space samples for the table: a scatter over the held-out
-    points (grey), or a grid of up to THUMBNAIL_IMAGES images enlarged to about THUMBNAIL_PIXELS wide.
-
-    The scatter's bounds are the held-out points' extent (padded), not the samples': one far outlier would
-    otherwise shrink the whole picture to a dot. Samples outside fall off the canvas; the off-support column
-    counts them.
-    """
-    if pipeline.kind == "points":
-        background = pipeline.to_saved_array(reference)
-        low, high = background.min(axis=0), background.max(axis=0)
-        center, half = (low + high) / 2, float((high - low).max()) / 2 * (1 + 2 * THUMBNAIL_MARGIN)
-        bounds = (center[0] - half, center[0] + half, center[1] - half, center[1] + half)
-        return scatter_image(
-            pipeline.to_saved_array(samples), size=THUMBNAIL_PIXELS, background=background, bounds=bounds
-        )
-    grid = image_grid(pipeline.to_uint8(torch.nan_to_num(samples[:THUMBNAIL_IMAGES])))
-    return upscale_nearest(grid, max(1, math.ceil(THUMBNAIL_PIXELS / grid.shape[1])))
 
 
 # ---------------------------------------------------------------------------- tables
@@ -431,6 +446,10 @@ CSV_HEADER: list[str] = [
     "train_seconds",
     "eval_seconds",
     "samples_png",
+    # added by issue 13, at the end so that readers of the older columns by position still work
+    "far_off_count",
+    "far_off",
+    "score_all",
 ]
 
 
@@ -483,6 +502,12 @@ def table_description(
             f"Off-support: share of samples far from every training point (real data: "
             f"{scorer.floor_extras.get('off_support', float('nan')):.1%})."
         )
+        lines.append(
+            f"Far off: samples outside the training data's bounding box enlarged by {FAR_OFF_MARGIN:.0%} of its "
+            "longest side on every side (count and share; real data: none). The score leaves them out, so that "
+            "one stray sample cannot decide a row's rank; read it with this count (compare.csv's score_all keeps "
+            "the score with them). The thumbnails draw them in red, clamped to the edge."
+        )
     else:
         info = scorer.feature_info
         net_text = ""
@@ -501,6 +526,9 @@ def table_description(
                 f"{scorer.floor_extras['confidence']:.3f}); coverage: share of classes drawn at least 1/3 as often "
                 f"as in the data (real: {scorer.floor_extras['coverage']:.2f})."
             )
+    warning = budget_warning(dataset.kind, t.steps)
+    if warning:
+        lines.append(f"**Warning**: {warning}")
     lines.append(
         "Final loss: the last logged value of each run's own objective (MSE of its target for simple, the "
         "per-dimension bound estimate for vlb): not comparable across objectives or parameterizations."
@@ -531,11 +559,20 @@ def _relative(path: str | None, out_dir: Path) -> str | None:
         return Path(path).as_posix()
 
 
+def far_off_text(row: CompareRow) -> str:
+    """The far-off cell: "0", "1 (0.24%)", or "–" when the row has no count (images, unscored rows)."""
+    if row.far_off_count is None or row.far_off is None:
+        return "–"
+    return f"{row.far_off_count} ({row.far_off:.2%})" if row.far_off_count else "0"
+
+
 def markdown_table(rows: Sequence[CompareRow], description: TableDescription, out_dir: Path) -> str:
     """The comparison as Markdown: heading, the description sentences, one table row per setting with a
     thumbnail image link (relative to ``out_dir``).
     """
     headers = ["setting", "final loss", f"bound ({description.bound_unit})", description.score_label]
+    far_column = description.score_label.startswith("SW")  # 2-D data: far-off samples sit beside the score
+    headers += ["far off"] if far_column else []
     headers += [dict(_EXTRA_COLUMNS)[name] for name in description.extras]
     headers += ["train s", "status", "samples"]
     lines = [
@@ -548,6 +585,7 @@ def markdown_table(rows: Sequence[CompareRow], description: TableDescription, ou
     ]
     for row in rows:
         cells = [f"{row.name}", _number(row.final_loss), _number(row.bound), _number(row.score)]
+        cells += [far_off_text(row)] if far_column else []
         for name in description.extras:
             value = row.extras.get(name)
             cells.append(

@@ -15,8 +15,10 @@ Public API (objectName ``compareDialog``):
 Controls: ``compareDataCombo``, ``compareStepsSpin``, ``compareTimestepsSpin``, ``compareScheduleCombo``,
 ``compareEvalSpin``, ``compareSettingsList`` (checkable), ``compareOutEdit`` + ``compareOutButton`` (a
 QFileDialog.getExistingDirectory), ``compareStartButton`` (reads "Cancel" while running),
-``compareProgressBar`` ("run 2/6: mean/vlb — training 340/1500"), ``compareTable``, ``compareStatusLabel`` and
-``compareOpenFolderButton``.
+``compareProgressBar`` ("run 2/6: mean/vlb — training 340/1500"), ``compareBudgetNote`` (shown when the steps are
+too few to reproduce Ho et al.'s ordering, :func:`~ddpm_studio.core.compare.budget_warning`), ``compareTable``
+(its "far off" column counts the samples the score leaves out, :mod:`~ddpm_studio.core.far_off`; the thumbnails
+draw them in red at their edge), ``compareStatusLabel`` and ``compareOpenFolderButton``.
 """
 
 from __future__ import annotations
@@ -58,8 +60,11 @@ from ddpm_studio.core.compare import (
     CompareProgress,
     CompareRow,
     Setting,
+    budget_warning,
+    far_off_text,
 )
 from ddpm_studio.core.data import BUILTIN_DATASETS
+from ddpm_studio.core.metrics import FAR_OFF_MARGIN
 from ddpm_studio.core.training.config import default_config
 from ddpm_studio.gui.eval_workers import CompareWorker
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
@@ -72,7 +77,7 @@ DEFAULT_T = 1000
 START_TEXT = "Start"
 CANCEL_TEXT = "Cancel"
 PHASE_NAMES = {"prepare": "preparing the data", "train": "training", "bound": "bound", "sample": "sampling"}
-COLUMNS = ("setting", "final loss", "bound", "score", "wall time", "samples", "status")
+COLUMNS = ("setting", "final loss", "bound", "score", "far off", "wall time", "samples", "status")
 SETTING_HELP = {
     "eps": "predicts the noise ε (M7)",
     "mean": "predicts the posterior mean μ̃ (M8)",
@@ -144,6 +149,7 @@ class CompareDialog(QDialog):
         self._worker: CompareWorker | None = None
         self._thread: QThread | None = None
         self._out_dir: Path | None = None
+        self._rows_data = ""  # the data set the rows were made on
         kind = BUILTIN_DATASETS.get(data, "points")
         defaults = default_config(data, kind)
 
@@ -222,6 +228,12 @@ class CompareDialog(QDialog):
         run_row.addWidget(self.compareProgressBar, 1)
         layout.addLayout(run_row)
 
+        self.compareBudgetNote = QLabel(objectName="compareBudgetNote")
+        self.compareBudgetNote.setWordWrap(True)
+        self.compareBudgetNote.setStyleSheet(f"color: {ERROR_TEXT_COLOR};")
+        self.compareBudgetNote.setVisible(False)
+        layout.addWidget(self.compareBudgetNote)
+
         self.compareTable = QTableWidget(0, len(COLUMNS), objectName="compareTable")
         self.compareTable.setHorizontalHeaderLabels(list(COLUMNS))
         self.compareTable.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -252,6 +264,7 @@ class CompareDialog(QDialog):
         self.compareOpenFolderButton.clicked.connect(self._open_folder)
         for signal in (
             self.compareDataCombo.currentTextChanged,
+            self.compareStepsSpin.valueChanged,
             self.compareTimestepsSpin.valueChanged,
             self.compareScheduleCombo.currentTextChanged,
             self.compareOutEdit.textChanged,
@@ -292,6 +305,7 @@ class CompareDialog(QDialog):
         if self._thread is not None:  # a previous comparison's thread is quitting: let it end first
             self._thread.wait()
         self.rows, self.finished = [], None
+        self._rows_data = self.compareDataCombo.currentText().strip()
         self.compareTable.setRowCount(0)
         self._set_header(COLUMNS.index("bound"), "bound")
         self._set_header(COLUMNS.index("score"), "score")
@@ -375,7 +389,8 @@ class CompareDialog(QDialog):
                 "the last logged value of this run's own objective: not comparable across losses or parameterizations",
             ),
             (format_number(row.bound), self._bound_tip(row)),
-            (format_number(row.score), f"{row.metric}; real data scores {format_number(row.floor)}"),
+            (format_number(row.score), self._score_tip(row)),
+            (far_off_text(row), self._far_off_tip(row)),
             (
                 format_seconds(wall),
                 f"training {format_seconds(row.train_seconds)}, bound + sampling + scoring "
@@ -388,14 +403,16 @@ class CompareDialog(QDialog):
             column = COLUMNS.index(name)
             item = QTableWidgetItem(text)
             item.setToolTip(tip)
-            if name in ("final loss", "bound", "score", "wall time"):
+            if name in ("final loss", "bound", "score", "far off", "wall time"):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if name == "status" and row.status != "ok":
+            if (name == "status" and row.status != "ok") or (name == "far off" and row.far_off_count):
                 item.setForeground(Qt.GlobalColor.darkRed)
             self.compareTable.setItem(index, column, item)
         self.compareTable.setItem(index, COLUMNS.index("samples"), self._thumbnail_item(row.samples_png))
         self.compareTable.scrollToBottom()
         self.compareOpenFolderButton.setEnabled(True)
+        if len(self.rows) == 1:  # a data file's kind is known now: the budget note may apply to it
+            self._update_budget_note()
         self.message.emit(f"Compared {row.name}: {row.status}.")
 
     def _thumbnail_item(self, path: str | None) -> QTableWidgetItem:
@@ -415,6 +432,22 @@ class CompareDialog(QDialog):
         )
         item.setToolTip(f'<img src="{QUrl.fromLocalFile(path).toString()}" width="256"><br>{path}')
         return item
+
+    @staticmethod
+    def _score_tip(row: CompareRow) -> str:
+        tip = f"{row.metric}; real data scores {format_number(row.floor)}"
+        if row.far_off_count:
+            tip += f"\nscored without the far-off samples; with them: {format_number(row.score_all)}"
+        return tip
+
+    @staticmethod
+    def _far_off_tip(row: CompareRow) -> str:
+        if row.far_off_count is None:
+            return "only 2-D samples can be far off"
+        return (
+            f"samples outside the training data's bounding box enlarged by {FAR_OFF_MARGIN:.0%} of its longest side "
+            "(real data: none); the score leaves them out, the thumbnail draws them in red at its edge"
+        )
 
     @staticmethod
     def _bound_tip(row: CompareRow) -> str:
@@ -465,7 +498,19 @@ class CompareDialog(QDialog):
         self.compareStatusLabel.setStyleSheet(f"color: {ERROR_TEXT_COLOR};" if error else "")
         self.compareStatusLabel.setText(text)
 
+    def _update_budget_note(self) -> None:
+        """Show :func:`budget_warning` for the chosen data and steps (a data file's kind is known from its rows)."""
+        data = self.compareDataCombo.currentText().strip()
+        kind = BUILTIN_DATASETS.get(data)
+        if kind is None and self.rows and data == self._rows_data:
+            kind = "points" if self.rows[0].metric == "sliced_wasserstein" else "images"
+        warning = budget_warning(kind, self.compareStepsSpin.value()) if kind else None
+        self.compareBudgetNote.setText(f"⚠ {warning}" if warning else "")
+        self.compareBudgetNote.setVisible(warning is not None)
+
     def _update_controls(self, *_args) -> None:
+        if not self.running:
+            self._update_budget_note()
         running = self.running
         self._form.setEnabled(not running)
         self.compareSettingsList.setEnabled(not running)

@@ -203,11 +203,12 @@ def _sampler_epilog() -> str:
 
 # ---------------------------------------------------------------------------- train
 def _train_config(args: argparse.Namespace):
-    """The RunConfig and DataSet for ``train``: defaults for the data's kind, then the given flags."""
+    """The RunConfig and, for a new run, its loaded DataSet (None on resume): the data kind's defaults, then flags."""
     from ddpm_studio.core.data import load_dataset
     from ddpm_studio.core.pipeline import load_run_config
     from ddpm_studio.core.training.config import default_config, snr_weighting_applies
 
+    dataset = None
     if args.resume:
         config = load_run_config(args.out)
         ignored = [
@@ -232,8 +233,9 @@ def _train_config(args: argparse.Namespace):
             print(f"note: resuming keeps the run's own settings; ignored {' '.join(ignored)}", file=sys.stderr)
     else:
         data = args.data or "moons"
-        probe = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
-        config = default_config(data if not os.path.exists(data) else os.path.abspath(data), probe.kind)
+        # loaded once, here, and handed to the trainer: its kind picks the defaults
+        dataset = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
+        config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind)
         if args.image_size is not None:
             config.data.image_size = args.image_size
         for flag, section, name in [
@@ -267,7 +269,7 @@ def _train_config(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             setattr(config.train, name, getattr(args, flag))
     config.validate()
-    return config
+    return config, dataset
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -281,8 +283,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     from ddpm_studio.core.training.trainer import Trainer
 
-    config = _train_config(args)
-    trainer = Trainer(config, run_dir=args.out, resume=args.resume)
+    config, dataset = _train_config(args)
+    trainer = Trainer(config, run_dir=args.out, dataset=dataset, resume=args.resume)
     main = trainer.dist.is_main
     if main:
         print(

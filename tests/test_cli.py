@@ -50,6 +50,21 @@ def test_train_writes_a_run_folder(trained_run):
     ]
 
 
+def test_train_reads_a_data_file_once(tmp_path, monkeypatch):
+    """The kind of a file (points or images) picks the defaults; the data read to learn it is the data trained on."""
+    from ddpm_studio.core.data import dataset as dataset_module
+
+    points = tmp_path / "points.npy"
+    np.save(points, np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32))
+    reads = []
+    real_read = dataset_module._read_path
+    monkeypatch.setattr(dataset_module, "_read_path", lambda *a, **k: reads.append(a[0]) or real_read(*a, **k))
+    argv = ["train", "--data", str(points), "--steps", "2", "--T", "30", "--batch-size", "16", "--preview-every",
+            "0", "--out", str(tmp_path / "run"), "--quiet"]
+    assert run_cli(argv) == 0
+    assert reads == [points]
+
+
 def test_resume_continues_the_step_count(trained_run, tmp_path):
     import shutil
 

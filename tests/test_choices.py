@@ -139,6 +139,7 @@ def test_unknown_names_raise_the_same_sentence_everywhere():
     assert choices.require("loss", "vlb", choices.LOSSES) == "vlb"
     assert choices.find(choices.PARAMETERIZATION_OPTIONS, "velocity v").name == "v"
     assert choices.find(choices.METHODS, "rk4") is None
+    assert choices.help_lines(choices.SPACINGS)[0] == "  linspace      " + choices.SPACINGS[0].help
 
 
 def test_the_setup_docks_words_are_the_vocabularys():

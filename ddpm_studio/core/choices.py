@@ -230,7 +230,8 @@ def combination_problem(
     Args:
         param: a parameterization's code name ("eps", ...), a :data:`PARAMETERIZATION_OPTIONS` label ("mean +
             variance (learned)") or that option itself; an option's promised variance is checked too.
-        variance, loss, schedule: code names. num_timesteps: T. snr_gamma: the min-SNR gamma (0: off).
+        variance, loss, schedule: code names. num_timesteps: T. snr_gamma: the min-SNR gamma (0: off); a
+            presenter that greys the gamma out where :func:`snr_weighting_applies` is False passes 0 there.
     """
     if isinstance(param, ParameterizationOption):
         option: ParameterizationOption | None = param

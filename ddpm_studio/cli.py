@@ -7,6 +7,7 @@ diverged loss, a full disk) ends with ONE line on stderr and exit status 2, neve
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -203,10 +204,14 @@ def _sampler_epilog() -> str:
 
 # ---------------------------------------------------------------------------- train
 def _train_config(args: argparse.Namespace):
-    """The RunConfig and, for a new run, its loaded DataSet (None on resume): the data kind's defaults, then flags."""
+    """The RunConfig and, for a new run, its loaded DataSet (None on resume): the data kind's defaults, then flags.
+
+    A default batch size larger than the data's training split is lowered to fit, with a note; a --batch-size
+    that does not fit is refused in one line before anything trains.
+    """
     from ddpm_studio.core.data import load_dataset
     from ddpm_studio.core.pipeline import load_run_config
-    from ddpm_studio.core.training.config import default_config, snr_weighting_applies
+    from ddpm_studio.core.training.config import default_config, fit_batch_size, snr_weighting_applies
 
     dataset = None
     if args.resume:
@@ -233,7 +238,7 @@ def _train_config(args: argparse.Namespace):
             print(f"note: resuming keeps the run's own settings; ignored {' '.join(ignored)}", file=sys.stderr)
     else:
         data = args.data or "moons"
-        # loaded once, here, and handed to the trainer: its kind picks the defaults
+        # loaded once, here, and handed to the trainer: its kind picks the defaults, its size checks the batch
         dataset = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
         config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind)
         if args.image_size is not None:
@@ -259,6 +264,14 @@ def _train_config(args: argparse.Namespace):
         if args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):
             # the images' default weighting has no meaning for the bound or a mean target (as the Setup dock)
             config.train.snr_gamma = 0.0
+        num_train = len(dataset.train)
+        if args.batch_size is not None and args.batch_size > num_train:
+            raise CliError(f"--batch-size {args.batch_size} is larger than the {num_train} training items of "
+                           f"{dataset.name}; choose at most {num_train}")
+        previous = fit_batch_size(config.train, num_train)
+        if previous is not None:
+            print(f"note: batch size {config.train.batch_size}: the default {previous} is larger than the "
+                  f"{num_train} training items of {dataset.name}", file=sys.stderr)
     for flag, name in [
         ("steps", "steps"),
         ("device", "device"),
@@ -294,8 +307,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
             file=sys.stderr,
         )
-        if trainer.dataset.skipped:
-            print(f"skipped {len(trainer.dataset.skipped)} unreadable file(s); see the log", file=sys.stderr)
     bar = ProgressBar(config.train.steps, "train", enabled=main and not args.quiet)
     bar.update(trainer.step, force=True)
     loss_text = ""
@@ -384,6 +395,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
 COMMANDS = {"train": cmd_train, "sample": cmd_sample}
 
 
+class _NoteHandler(logging.Handler):
+    """Writes a log record as a "note: ..." line to the current ``sys.stderr`` (looked up at each record)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"note: {self.format(record)}\n")
+        except Exception:
+            self.handleError(record)
+
+
+def _show_library_warnings() -> None:
+    """The core's warnings (e.g. an image folder's unreadable files, by name) as "note:" lines on stderr.
+
+    The core logs them once; the CLI shows that line and adds none of its own, so each note appears once.
+    """
+    logger = logging.getLogger("ddpm_studio")
+    if not any(isinstance(handler, _NoteHandler) for handler in logger.handlers):
+        logger.addHandler(_NoteHandler(logging.WARNING))
+
+
 def run_cli(argv: list[str]) -> int:
     """Parse ``argv`` and run one command; user errors print one line and return 2."""
     from ddpm_studio.core.data import DataError
@@ -391,6 +422,7 @@ def run_cli(argv: list[str]) -> int:
     from ddpm_studio.core.training.config import ConfigError
     from ddpm_studio.core.training.trainer import CheckpointWriteError, TrainingDiverged
 
+    _show_library_warnings()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

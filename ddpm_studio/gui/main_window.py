@@ -37,11 +37,14 @@ from ddpm_studio.gui import gc_guard
 from ddpm_studio.gui.compare_dialog import CompareDialog
 from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.docks.loss import LossDock
+from ddpm_studio.gui.docks.race import RaceDock
 from ddpm_studio.gui.docks.samples import SamplesDock
 from ddpm_studio.gui.docks.schedule import ScheduleDock
 from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock, data_kind
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
 from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
+from ddpm_studio.gui.paths import default_compare_folder
+from ddpm_studio.gui.race_worker import RaceRunner
 from ddpm_studio.gui.screen_fit import fits, fitted_geometry
 from ddpm_studio.gui.style import configure_pyqtgraph, set_media_button
 from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryFrame, TrajectoryStore
@@ -133,9 +136,11 @@ class MainWindow(QMainWindow):
         self.trajectory = TrajectoryDock(self)
         self.samples_dock = SamplesDock(self)
         self.likelihood = LikelihoodDock(self)
+        self.race = RaceDock(self)
+        self.race_runner = RaceRunner(self.race, self)
         self._compare: CompareDialog | None = None
         self.docks: list[QDockWidget] = [
-            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood]
+            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race]
         for dock in self.docks:
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -170,6 +175,10 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.loss, self.schedule, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.schedule, self.likelihood)
         self.schedule.raise_()
+        # the race opens on demand (the Trajectory dock's Race button), over the trajectory it compares with
+        self.tabifyDockWidget(self.trajectory, self.race)
+        self.trajectory.raise_()
+        self.race.hide()
 
     def _size_docks(self) -> None:
         """The default split, in proportion to the window (resizeDocks has no effect before it is laid out).
@@ -301,6 +310,11 @@ class MainWindow(QMainWindow):
         self.setup.kindChanged.connect(self._kind_changed)
         self.setup.dataPathChosen.connect(self.load_data_path)
         self.trajectory.sampleRequested.connect(self.sample)
+        self.trajectory.raceRequested.connect(self.open_race)
+        self.race.raceRequested.connect(self.start_race)
+        self.race.stopRequested.connect(self.race_runner.stop)
+        self.race_runner.runningChanged.connect(self._race_running_changed)
+        self.race_runner.failed.connect(lambda message: self._show_error("The race stopped", message))
         self.trajectory.timestepChanged.connect(self.schedule.set_marker)
         self.samples_dock.selectedChanged.connect(self._sample_selected)
 
@@ -379,10 +393,11 @@ class MainWindow(QMainWindow):
 
     @property
     def sampling(self) -> bool:
-        return self._sample_worker is not None
+        """Sampling a trajectory or racing samplers (both read the model; neither may overlap training)."""
+        return self._sample_worker is not None or self.race_runner.running
 
     def _active_worker(self) -> Worker | None:
-        return self._train_worker or self._sample_worker
+        return self._train_worker or self._sample_worker or self.race_runner.worker
 
     def _can_continue(self, config: RunConfig) -> bool:
         trainer = self.trainer
@@ -404,6 +419,7 @@ class MainWindow(QMainWindow):
         self.stopAction.setEnabled(worker is not None)
         has_model = self.trainer is not None or self.pipeline is not None
         self.trajectory.set_sampling_available(has_model and idle)
+        self.race.set_available(has_model and idle)
         self.sampleAction.setEnabled(has_model and idle)
         self.setup.set_busy(training or locked)
         # the bound may run beside sampling, but not while training changes the weights it reads
@@ -518,6 +534,7 @@ class MainWindow(QMainWindow):
     def _data_previewed(self, result: tuple[tuple, DataSet]) -> None:
         key, dataset = result
         self._remember_data(key, dataset)
+        self.setup.set_data_size(key[0], len(dataset.train))
         if key == self._data_key(self.setup.config()):
             self._preview_data()
 
@@ -546,6 +563,7 @@ class MainWindow(QMainWindow):
         config = self.setup.config()
         self._remember_data((spec, config.data.num_points, config.data.num_images, config.train.seed, None), dataset)
         self.setup.add_data_source(spec, dataset.kind, dataset.name)
+        self.setup.set_data_size(spec, len(dataset.train))  # a batch larger than the data is fitted, with a note
         skipped = f"; skipped {len(dataset.skipped)} unreadable file(s)" if dataset.skipped else ""
         self._status(f"Loaded {dataset.name}: {len(dataset.train):,} training items, {dataset.kind}{skipped}.")
 
@@ -602,8 +620,9 @@ class MainWindow(QMainWindow):
     def open_compare(self) -> None:
         """Run → Compare settings: train several settings on the same data and budget (Ho et al. Table 2)."""
         if self._compare is None:
-            folder = Path(self._last_folder())
-            self._compare = CompareDialog(self, self.setup.config().data.dataset, str(folder / "compare"))
+            run_dir = self.trainer.run_dir if self.trainer is not None else None
+            out_dir = default_compare_folder(run_dir, self._last_folder())
+            self._compare = CompareDialog(self, self.setup.config().data.dataset, out_dir)
             self._compare.message.connect(self._status)
         self._compare.open()  # window-modal: nothing else trains while it runs
 
@@ -728,6 +747,41 @@ class MainWindow(QMainWindow):
         start_worker(worker)
         self._set_progress("sample", 0, settings["num_steps"])
         self._status(f"Sampling {settings['num_samples']} samples in {settings['num_steps']} steps…", 0)
+        self._update_actions()
+
+    def open_race(self) -> None:
+        """Show the Race dock (Trajectory → Race…) set up for the current model."""
+        model = self._model_source()
+        if model is not None:
+            self.race.configure(model[2], model[3])
+        self.race.show()
+        self.race.raise_()
+        # the race shows 2 x 4 panels and a plot: give it three quarters of the height beside the Loss dock
+        height = self.race.height() + self.loss.height()
+        self.resizeDocks([self.race, self.loss], [height * 3 // 4, height // 4], Qt.Orientation.Vertical)
+
+    def _model_source(self):
+        """(make_pipeline, dataset, kind, T) of the model to sample, or None without one."""
+        if self.trainer is not None:
+            return (self.trainer.pipeline, self.trainer.dataset, self.trainer.kind,
+                    self.trainer.diffusion.num_timesteps)
+        if self.pipeline is not None:
+            pipeline = self.pipeline
+            return (lambda: pipeline), self.dataset, pipeline.kind, pipeline.diffusion.num_timesteps
+        return None
+
+    def start_race(self, runners: list, num_steps: int, num_samples: int) -> None:
+        model = self._model_source()
+        if model is None or self.training or self.sampling or self._trainer_tasks:
+            return
+        make_pipeline, dataset, kind, _ = model
+        self.race_runner.start(make_pipeline, kind, dataset, runners, num_steps, num_samples,
+                               self.setup.config().train.seed)
+        self._status(f"Racing {len(runners)} samplers at {num_steps} network evaluations each…", 0)
+
+    def _race_running_changed(self) -> None:
+        if not self.race_runner.running:
+            self._status("Race finished: slide the noise level to compare the lanes at the same σ.")
         self._update_actions()
 
     def _sample_selected(self, index: int) -> None:
@@ -952,7 +1006,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._data_preview_timer.stop()
         self._save_settings()
-        for worker in [self._train_worker, self._sample_worker, *self._tasks]:
+        for worker in [self._train_worker, self._sample_worker, self.race_runner.worker, *self._tasks]:
             if worker is not None:
                 worker.stop()
         self.trajectory.playButton.setChecked(False)

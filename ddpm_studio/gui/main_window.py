@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -41,7 +41,9 @@ from ddpm_studio.gui.docks.samples import SamplesDock
 from ddpm_studio.gui.docks.schedule import ScheduleDock
 from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock, data_kind
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
-from ddpm_studio.gui.style import configure_pyqtgraph
+from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
+from ddpm_studio.gui.screen_fit import fits, fitted_geometry
+from ddpm_studio.gui.style import configure_pyqtgraph, set_media_button
 from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryFrame, TrajectoryStore
 from ddpm_studio.gui.workers import (
     OpenedRun,
@@ -96,7 +98,7 @@ class MainWindow(QMainWindow):
         self._gc_released = False
         self.setObjectName("mainWindow")
         self.settings = settings if settings is not None else QSettings("DDPM Studio", "ddpm-studio")
-        self.resize(1500, 920)
+        self._fit_to_screen(restored=False)  # before the docks are sized: their default split follows it
         self.setDockNestingEnabled(True)
         self.setAcceptDrops(True)
 
@@ -122,6 +124,8 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._progress: tuple[str, int, int] | None = None
         self._sampling_model: tuple[str, int] | None = None  # (kind, T) the sampling controls are set up for
+        self._layout_restored = False  # a saved dock layout was restored (else the default split is applied)
+        self._docks_sized = False
 
         self.setup = SetupDock(self)
         self.loss = LossDock(self)
@@ -166,9 +170,20 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.loss, self.schedule, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.schedule, self.likelihood)
         self.schedule.raise_()
-        self.resizeDocks([self.setup], [330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.trajectory, self.samples_dock], [760, 400], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.trajectory, self.loss], [520, 330], Qt.Orientation.Vertical)
+
+    def _size_docks(self) -> None:
+        """The default split, in proportion to the window (resizeDocks has no effect before it is laid out).
+
+        The Setup dock as narrow as its form allows; the trajectory 65% of the rest of the width and 60% of
+        the height, so the reverse process stays the largest view on a small screen too.
+        """
+        width = self.trajectory.width() + self.samples_dock.width()
+        height = self.trajectory.height() + self.loss.height()
+        self.resizeDocks([self.setup], [self.setup.minimumSizeHint().width()], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.trajectory, self.samples_dock], [width * 65 // 100, width * 35 // 100],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.trajectory, self.loss], [height * 60 // 100, height * 40 // 100],
+                         Qt.Orientation.Vertical)
 
     def _button(self, text: str, name: str, tip: str, slot) -> QPushButton:
         button = QPushButton(text, objectName=name)
@@ -185,6 +200,10 @@ class MainWindow(QMainWindow):
         self.pauseButton = self._button("Pause", "pauseButton", "Pause or resume the running work (Space)",
                                         self.toggle_pause)
         self.stopButton = self._button("Stop", "stopButton", "Stop training or sampling (Esc)", self.stop)
+        # style-drawn icons beside plain words: a media glyph in the text needs a font that has it
+        set_media_button(self.trainButton, "play", "Train")
+        set_media_button(self.pauseButton, "pause", "Pause")
+        set_media_button(self.stopButton, "stop", "Stop")
         self.exportButton = self._button("Export…", "exportButton", "Export samples, trajectory or loss (Ctrl+E)",
                                          lambda: self.export())
         for button in (self.trainButton, self.pauseButton, self.stopButton, self.exportButton):
@@ -245,6 +264,12 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         self.resetLayoutAction = self._action("Reset layout", self.reset_layout, name="resetLayoutAction")
         view_menu.addAction(self.resetLayoutAction)
+        self.presentationAction = QAction("&Presentation mode", self, objectName="presentationAction")
+        self.presentationAction.setCheckable(True)
+        self.presentationAction.setShortcut(QKeySequence("F5"))
+        self.presentationAction.setToolTip("Larger text and thicker lines, for a projector")
+        self.presentationAction.toggled.connect(self.set_presentation)
+        view_menu.addAction(self.presentationAction)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self._action("About DDPM Studio", self._about))
@@ -282,16 +307,37 @@ class MainWindow(QMainWindow):
     # ================================================================== settings
     def _restore_settings(self) -> None:
         geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty() and self.restoreGeometry(geometry):
+            self._fit_to_screen(restored=True)
         state = self.settings.value("window/state")
-        if isinstance(state, QByteArray) and not state.isEmpty():
+        self._layout_restored = isinstance(state, QByteArray) and not state.isEmpty() and \
             self.restoreState(state, LAYOUT_VERSION)
+        self.presentationAction.setChecked(self.settings.value("view/presentation", False, type=bool))
+
+    def _fit_to_screen(self, restored: bool) -> None:
+        """Keep a restored geometry that fits its screen; otherwise the preferred size, shrunk to fit, centred."""
+        screen = QGuiApplication.screenAt(self.geometry().center()) if restored else None
+        screen = screen or self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        if restored and (self.isMaximized() or fits(self.geometry(), available)):
+            return
+        self.setGeometry(fitted_geometry(available))
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("view/presentation", self.presentationAction.isChecked())
         self.settings.sync()
+
+    def set_presentation(self, on: bool) -> None:
+        """View > Presentation mode: larger text and thicker lines for a projected classroom, or back."""
+        if self.presentationAction.isChecked() != on:
+            self.presentationAction.setChecked(on)  # toggled() calls back here
+            return
+        apply_look(self, PRESENTATION if on else NORMAL)
+        self.settings.setValue("view/presentation", on)
 
     def reset_layout(self) -> None:
         """Every dock back where it started, docked and visible."""
@@ -299,6 +345,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks:
             dock.setFloating(False)
             dock.show()
+        self._size_docks()
 
     def recent_runs(self) -> list[str]:
         value = self.settings.value("recentRuns", [])
@@ -876,6 +923,12 @@ class MainWindow(QMainWindow):
         self._show_error("Cannot export", message)
 
     # ================================================================== window events
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._layout_restored and not self._docks_sized:
+            QTimer.singleShot(0, self._size_docks)  # once the docks have their first sizes to share out
+        self._docks_sized = True
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         if urls and all(url.isLocalFile() for url in urls):

@@ -44,9 +44,19 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.core.evaluation import BOUND_BATCH_SIZE, BoundProgress, BoundResult
 from ddpm_studio.core.pipeline import DiffusionPipeline
+from ddpm_studio.gui.axes import TidyAxisItem
 from ddpm_studio.gui.eval_workers import EvalWorker
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR, MARKER_COLOR, SAMPLE_COLOR, SNR_COLOR
+from ddpm_studio.gui.style import (
+    ERROR_TEXT_COLOR,
+    HINT_TEXT_COLOR,
+    MARKER_COLOR,
+    SAMPLE_COLOR,
+    SNR_COLOR,
+    WrapLabel,
+    fit_axis_label,
+    legend_html,
+)
 from ddpm_studio.gui.workers import start_worker
 
 #: Held-out examples the bound averages by default (two forward-pass batches).
@@ -60,10 +70,6 @@ IDLE_HINT = "Press “Compute bound” to evaluate every term of the bound on he
 
 PipelineProvider = Callable[[], DiffusionPipeline | None]
 DataProvider = Callable[[], torch.Tensor | None]
-
-
-def _hex(color: tuple[int, ...]) -> str:
-    return "#" + "".join(f"{c:02x}" for c in color[:3])
 
 
 def format_value(value: float) -> str:
@@ -154,27 +160,28 @@ class LikelihoodDock(QDockWidget):
         self.boundProgressBar = QProgressBar(objectName="boundProgressBar")
         self.boundProgressBar.setRange(0, 1)
         self.boundProgressBar.setValue(0)
-        self.boundProgressBar.setFormat("%v / %m timesteps")
+        self.boundProgressBar.setFormat("%v / %m")  # short: "timesteps" made the text wrap in a narrow bar
+        self.boundProgressBar.setToolTip("Timesteps done / T")
         controls.addWidget(self.boundProgressBar, 1)
         layout.addLayout(controls)
 
         # the legend sits above the plot: inside it would cover the curve, which fills the view as t runs
-        legend = QLabel(
-            f'<span style="color: {_hex(SAMPLE_COLOR)}">━━</span> L<sub>t</sub>, t = 1…T−1 '
-            f'&nbsp; <span style="color: {_hex(SNR_COLOR)}">■</span> L<sub>0</sub> (decoder) '
-            f'&nbsp; <span style="color: {_hex(MARKER_COLOR)}">◆</span> L<sub>T</sub> (prior)',
-            objectName="boundLegendLabel",
-        )
+        legend = WrapLabel(legend_html([
+            (SAMPLE_COLOR, "line", "L<sub>t</sub>, t = 1…T−1"),
+            (SNR_COLOR, "square", "L<sub>0</sub> (decoder)"),
+            (MARKER_COLOR, "diamond", "L<sub>T</sub> (prior)"),
+        ]), objectName="boundLegendLabel")
         legend.setAlignment(Qt.AlignmentFlag.AlignRight)
         layout.addWidget(legend)
-        self.likelihoodPlot = pg.PlotWidget()
+        # a "(x0.001)" on a log axis misleads, and a crowded decade's labels overlap: the tidy axis has neither
+        self.likelihoodPlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})
         self.likelihoodPlot.setObjectName("likelihoodPlot")
         self.likelihoodPlot.setLabel("bottom", "timestep t")
-        self.likelihoodPlot.setLabel("left", "term of the bound")
-        self.likelihoodPlot.getAxis("left").enableAutoSIPrefix(False)  # a "(x0.001)" on a log axis misleads
+        self._label_axis(None)
         self.likelihoodPlot.showGrid(x=True, y=True, alpha=0.2)
         self.likelihoodPlot.setLogMode(y=True)
-        self.termsCurve = self.likelihoodPlot.plot(pen=pg.mkPen(SAMPLE_COLOR, width=2), connect="finite")
+        self.termsCurve = self.likelihoodPlot.plot(pen=pg.mkPen(SAMPLE_COLOR, width=2), connect="finite",
+                                                   symbolSize=5, symbolBrush=pg.mkBrush(SAMPLE_COLOR), symbolPen=None)
         self.decoderPoint = self.likelihoodPlot.plot(
             pen=None, symbol="s", symbolSize=9, symbolBrush=pg.mkBrush(SNR_COLOR), symbolPen=None
         )
@@ -183,11 +190,10 @@ class LikelihoodDock(QDockWidget):
         )
         layout.addWidget(self.likelihoodPlot, 1)
 
-        self.boundRunningLabel = QLabel(objectName="boundRunningLabel")
+        self.boundRunningLabel = WrapLabel(objectName="boundRunningLabel")
         self.boundRunningLabel.setStyleSheet(f"color: {HINT_TEXT_COLOR};")
-        self.boundRunningLabel.setWordWrap(True)
         layout.addWidget(self.boundRunningLabel)
-        self.boundSummaryLabel = QLabel(objectName="boundSummaryLabel")
+        self.boundSummaryLabel = WrapLabel(objectName="boundSummaryLabel")
         self.boundSummaryLabel.setTextFormat(Qt.TextFormat.RichText)
         self.boundSummaryLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.boundSummaryLabel.setWordWrap(True)
@@ -297,7 +303,7 @@ class LikelihoodDock(QDockWidget):
         self.result = None
         self.boundProgressBar.setRange(0, T)
         self.boundProgressBar.setValue(0)
-        self.likelihoodPlot.setLabel("left", f"term of the bound ({self._unit})")
+        self._label_axis(self._unit)
         self.likelihoodPlot.setXRange(0, T, padding=0.02)  # the whole axis at once: the terms fill it from the right
         self._show_summary(f"Computing the bound on {x0.shape[0]:,} held-out examples, T = {T:,}…")
         self.boundRunningLabel.setText("")
@@ -381,6 +387,11 @@ class LikelihoodDock(QDockWidget):
         self.likelihoodPlot.setLogMode(y=on)
         self._throttle.flush()
 
+    def _label_axis(self, unit: str | None) -> None:
+        """"term (nats/dim)": the legend above names the terms; short, so a low plot shows the whole label."""
+        self.likelihoodPlot.setLabel("left", f"term ({unit})" if unit else "term")
+        fit_axis_label(self.likelihoodPlot)
+
     @staticmethod
     def _set_point(item: pg.PlotDataItem, t: float, value: float) -> None:
         if math.isfinite(value):
@@ -402,10 +413,7 @@ class LikelihoodDock(QDockWidget):
             self.termsCurve.setData(
                 t[1:],
                 terms[1:],
-                symbol="o" if dots else None,
-                symbolSize=5,
-                symbolBrush=pg.mkBrush(SAMPLE_COLOR),
-                symbolPen=None,
+                symbol="o" if dots else None,  # size and colour were set once: the look may have scaled them
             )
         else:
             self.termsCurve.setData([], [])
@@ -413,11 +421,10 @@ class LikelihoodDock(QDockWidget):
         self._set_point(self.priorPoint, float(T), self._prior if not (log and self._prior <= 0) else math.nan)
         self.boundProgressBar.setValue(self._done)
         if T and self._done:
-            where = f"t = {T - 1:,} down to {T - self._done:,}" if self._done < T else "every t"
-            parts = [
-                f"{where} done ({self._done:,} / {T:,} timesteps)",
-                f"running total {format_value(self._partial)} {self._unit}",
-            ]
-            if hidden:
-                parts.append(hidden)
+            parts = [hidden] if hidden else []
+            if self._done < T:  # once every t is done the summary below gives the total: a low dock keeps a line
+                parts[:0] = [
+                    f"t = {T - 1:,} down to {T - self._done:,} done ({self._done:,} / {T:,} timesteps)",
+                    f"running total {format_value(self._partial)} {self._unit}",
+                ]
             self.boundRunningLabel.setText(" · ".join(parts))

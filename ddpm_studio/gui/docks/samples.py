@@ -38,7 +38,9 @@ class SamplesDock(QDockWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.captionLabel = SteadyLabel("No samples yet.", objectName="samplesCaption")
+        # up to three lines: "Final samples: ddim, 50 steps, η = 0.5, after 3,000 training steps · 1000 samples"
+        # is two lines of the dock on a 1366-px screen, three in the presentation look on a 1280-px one
+        self.captionLabel = SteadyLabel("No samples yet.", objectName="samplesCaption", lines=3)
         layout.addWidget(self.captionLabel)
         self.samplesView = pg.PlotWidget()
         self.samplesView.setObjectName("samplesView")

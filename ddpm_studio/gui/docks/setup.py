@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -38,6 +38,23 @@ DATA_FILTER = (
     "Data: arrays, IDX files, or any image of an image folder "
     "(*.npy *.npz *.csv *ubyte* *.idx *.gz *.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)"
 )
+
+
+#: The Setup dock is never narrower than its form, up to this width: beyond it (the presentation look's larger
+#: text on a small screen) the form scrolls sideways rather than pushing the plots off the screen.
+MAX_FORM_MIN_WIDTH = 400
+
+
+class _FormScroll(QScrollArea):
+    """A vertical scroll area as wide as its form needs, so no field is ever cut at the dock's edge."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().minimumSizeHint()
+        body = self.widget()
+        if body is None:
+            return hint
+        width = body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(min(width, MAX_FORM_MIN_WIDTH), hint.height())
 
 
 @dataclass(frozen=True)
@@ -216,11 +233,11 @@ class SetupDock(QDockWidget):
         layout.addStretch(1)
 
         self._controls = body
-        scroll = QScrollArea()
+        scroll = _FormScroll(objectName="setupScroll")
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setWidget(scroll)
 
         self.datasetCombo.currentIndexChanged.connect(self._data_changed)

@@ -29,7 +29,15 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.core.export import image_grid
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, SteadyLabel, pin_axes
+from ddpm_studio.gui.style import (
+    FORWARD_COLOR,
+    PREDICTION_COLOR,
+    REFERENCE_COLOR,
+    SAMPLE_COLOR,
+    SteadyLabel,
+    pin_axes,
+    set_media_button,
+)
 from ddpm_studio.gui.trajectory_store import TrajectoryFrame, TrajectoryStore, scatter_bounds
 
 NO_TRAJECTORY_TEXT = "No trajectory yet: train a model (or open a run), then press Sample."
@@ -191,7 +199,8 @@ class TrajectoryDock(QDockWidget):
         layout.addWidget(self.trajectoryView, 1)
 
         scrub = QHBoxLayout()
-        self.playButton = QPushButton("▶ Play", objectName="playButton")
+        self.playButton = QPushButton(objectName="playButton")
+        set_media_button(self.playButton, "play", "Play")  # a style icon: "⏸" is an empty box in DejaVu Sans
         self.playButton.setCheckable(True)
         self.playButton.toggled.connect(self._play_toggled)
         scrub.addWidget(self.playButton)
@@ -373,7 +382,7 @@ class TrajectoryDock(QDockWidget):
         self._play_timer.setInterval(round(1000 / tick_hz))
 
     def _play_toggled(self, playing: bool) -> None:
-        self.playButton.setText("⏸ Pause" if playing else "▶ Play")
+        set_media_button(self.playButton, "pause" if playing else "play", "Pause" if playing else "Play")
         if playing:
             if self.timestepSlider.value() >= self.timestepSlider.maximum():
                 self.timestepSlider.setValue(0)  # replay from the noise

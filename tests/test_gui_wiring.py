@@ -5,17 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from gui_helpers import TIMEOUT_MS, make_tiny, stop_and_wait, train_until
 from PySide6.QtCore import Qt
-from test_gui_window import (  # noqa: F401 - fixtures are used by name
-    TIMEOUT_MS,
-    make_tiny,
-    messages,
-    no_leaked_threads,
-    settings,
-    stop_and_wait,
-    train_until,
-    window,
-)
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),

@@ -42,6 +42,8 @@ from ddpm_studio.gui import collector
 
 logger = logging.getLogger(__name__)
 
+#: The resource training writes and sampling, the bound, opening and saving read: the model's weights.
+MODEL = "model"
 #: Minimum seconds between two batches of the same job (~30 Hz).
 EMIT_INTERVAL_S = 1.0 / 30.0
 #: How often a paused job wakes up to look for a stop, a resume or a service request.
@@ -139,8 +141,12 @@ class Job(GeneratorWorker):
         self.stop_event.set()
         if not self.cooperative:
             self.quit()
-        if self.is_paused:
-            self.resume()
+
+    def resume(self) -> None:
+        if self._pause_requested:  # asked to pause, not yet at a yield: simply withdraw the request
+            self._pause_requested = False
+        else:
+            super().resume()
 
     @property
     def stopping(self) -> bool:
@@ -175,6 +181,8 @@ class Job(GeneratorWorker):
                 self._flush(pending)
                 return None
             self._serve()
+            if self.stop_event.is_set():  # a stop always wins over a pause, whichever was asked for first
+                self._paused = self._pause_requested = False
             if self._paused:
                 if self._resume_requested:
                     self._paused = self._resume_requested = False

@@ -14,7 +14,7 @@ import torch
 
 from ddpm_studio.core.run_io import describe_error
 from ddpm_studio.gui.display import MAX_REFERENCE_POINTS, reference_points, to_display
-from ddpm_studio.gui.jobs import Job, running_jobs, runner
+from ddpm_studio.gui.jobs import Job, runner, running_jobs
 
 __all__ = ["MAX_REFERENCE_POINTS", "describe_error", "join_all", "prepare_torch", "reference_points",
            "running_threads", "to_display"]

@@ -390,9 +390,8 @@ def test_layout_is_kept_and_can_be_reset(qtbot, settings, messages):
     again.close()
 
 
-def test_event_loop_stays_responsive_while_training(qtbot, window):
-    """The GUI thread's longest gap between two 10 ms timer ticks while training runs (target < 50 ms)."""
-    make_tiny(window, steps=100_000, preview_every=20)
+def _ticks(qtbot, ms: int = 1500) -> list[float]:
+    """Gaps (s) between the ticks of a 10 ms timer over ``ms`` milliseconds of the event loop."""
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -403,17 +402,29 @@ def test_event_loop_stays_responsive_while_training(qtbot, window):
 
     timer = QTimer()
     timer.timeout.connect(tick)
-    train_until(qtbot, window, points=2)
     last[0] = time.perf_counter()
     timer.start(10)
-    qtbot.wait(1500)
+    qtbot.wait(ms)
     timer.stop()
+    return gaps
+
+
+def test_event_loop_stays_responsive_while_training(qtbot, window):
+    """The GUI thread's timer ticks while training runs, compared with the same machine's idle event loop."""
+    make_tiny(window, steps=100_000, preview_every=20)
+    idle = _ticks(qtbot)
+    train_until(qtbot, window, points=2)
+    step_before = window.trainer.step
+    busy = _ticks(qtbot)
+    step_after = window.trainer.step
     stop_and_wait(qtbot, window)
-    print(f"event loop: {len(gaps)} ticks, longest gap {max(gaps) * 1000:.0f} ms, "
-          f"99th percentile {np.percentile(gaps, 99) * 1000:.0f} ms")
-    # No timed assertion (speed figures live in benchmarks/, not in tests that fail on a slow machine): the GUI
-    # thread must keep answering its timer while training runs, which a blocked event loop would not.
-    assert len(gaps) >= 10, f"the event loop answered only {len(gaps)} timer ticks in 1.5 s"
+    print(f"event loop: {len(busy)} ticks while training ({len(idle)} idle), longest gap {max(busy) * 1000:.0f} ms, "
+          f"99th percentile {np.percentile(busy, 99) * 1000:.0f} ms")
+    # No timed assertion (speed figures live in benchmarks/): relative to the same machine's idle loop, measured
+    # just before. A job holding the GUI thread (a join, a blocking wait, a flood of signals) cuts the ticks
+    # far below half; the training must have advanced meanwhile, or nothing was measured.
+    assert step_after > step_before
+    assert len(busy) >= len(idle) // 2, f"{len(busy)} ticks while training, {len(idle)} idle"
 
 
 # ---------------------------------------------------------------------------------------------- drawing costs

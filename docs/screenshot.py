@@ -26,7 +26,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="PNG to write")
     parser.add_argument("--presentation", action="store_true", help="switch View > Presentation mode on first")
-    parser.add_argument("--steps", type=int, default=600, help="training steps (moons, T = 100)")
+    parser.add_argument("--steps", type=int, default=600, help="training steps")
+    parser.add_argument("--data", default="moons", help="built-in data set (moons, digits, ...)")
+    parser.add_argument("--timesteps", type=int, default=100, help="T")
+    parser.add_argument("--race", type=int, default=0, metavar="NFE",
+                        help="then race ancestral, DDIM, DPM-Solver++(2M) and Heun at this many evaluations")
     args = parser.parse_args()
 
     app = QApplication(sys.argv[:1])
@@ -45,7 +49,12 @@ def main() -> int:
     if args.presentation:
         window.presentationAction.trigger()
     setup = window.setup
-    setup.timestepsSpin.setValue(100)
+    if args.data != "moons":
+        combo = setup.datasetCombo
+        specs = [(combo.itemData(i) or {}).get("spec") for i in range(combo.count())]
+        combo.setCurrentIndex(specs.index(args.data))
+        wait(lambda: not window.busy)
+    setup.timestepsSpin.setValue(args.timesteps)
     setup.stepsSpin.setValue(args.steps)
     setup.previewEverySpin.setValue(200)
     wait(lambda: not window.busy)
@@ -53,6 +62,13 @@ def main() -> int:
     wait(lambda: window.training)
     wait(lambda: not window.training and not window.sampling and window.store is not None)
     wait(lambda: not window.busy)
+    if args.race:
+        window.open_race()
+        window.race.nfeSpin.setValue(args.race)
+        window.race.startButton.click()
+        wait(lambda: window.race_runner.running)
+        wait(lambda: not window.race_runner.running)
+        window.race.raceSlider.setValue(600)
     window.loss.flush()
     window.samples_dock.flush()
     wait(lambda: False, limit=0.5)  # the last redraws and layouts

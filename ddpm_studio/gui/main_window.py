@@ -35,12 +35,14 @@ from ddpm_studio.gui import collector, job_training
 from ddpm_studio.gui.compare_dialog import CompareDialog
 from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.docks.loss import LossDock
+from ddpm_studio.gui.docks.race import RaceDock
 from ddpm_studio.gui.docks.samples import SamplesDock
 from ddpm_studio.gui.docks.schedule import ScheduleDock
 from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
 from ddpm_studio.gui.jobs import runner
 from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
+from ddpm_studio.gui.race_worker import RaceRunner
 from ddpm_studio.gui.screen_fit import fits, fitted_geometry
 from ddpm_studio.gui.style import configure_pyqtgraph, set_media_button
 from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryStore
@@ -92,9 +94,11 @@ class MainWindow(RunControls, FileControls, QMainWindow):
         self.trajectory = TrajectoryDock(self)
         self.samples_dock = SamplesDock(self)
         self.likelihood = LikelihoodDock(self)
+        self.race = RaceDock(self)
+        self.race_runner = RaceRunner(self.race, self)
         self._compare: CompareDialog | None = None
         self.docks: list[QDockWidget] = [
-            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood]
+            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race]
         for dock in self.docks:
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -131,6 +135,10 @@ class MainWindow(RunControls, FileControls, QMainWindow):
         self.splitDockWidget(self.loss, self.schedule, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.schedule, self.likelihood)
         self.schedule.raise_()
+        # the race opens on demand (the Trajectory dock's Race button), over the trajectory it compares with
+        self.tabifyDockWidget(self.trajectory, self.race)
+        self.trajectory.raise_()
+        self.race.hide()
 
     def _size_docks(self) -> None:
         """The default split, in proportion to the window (resizeDocks has no effect before it is laid out).
@@ -262,6 +270,11 @@ class MainWindow(RunControls, FileControls, QMainWindow):
         self.setup.kindChanged.connect(self._kind_changed)
         self.setup.dataPathChosen.connect(self.load_data_path)
         self.trajectory.sampleRequested.connect(self.sample)
+        self.trajectory.raceRequested.connect(self.open_race)
+        self.race.raceRequested.connect(self.start_race)
+        self.race.stopRequested.connect(self.race_runner.stop)
+        self.race_runner.runningChanged.connect(self._race_running_changed)
+        self.race_runner.failed.connect(lambda message: self._show_error("The race stopped", message))
         self.trajectory.timestepChanged.connect(self.schedule.set_marker)
         self.samples_dock.selectedChanged.connect(self._sample_selected)
 
@@ -356,6 +369,7 @@ class MainWindow(RunControls, FileControls, QMainWindow):
         self.stopAction.setEnabled(job is not None)
         has_model = session.has_model
         self.trajectory.set_sampling_available(has_model and idle)
+        self.race.set_available(has_model and idle)
         self.sampleAction.setEnabled(has_model and idle)
         self.setup.set_busy(training or locked)
         # the bound may run beside sampling, but not while training changes the weights it reads
@@ -419,6 +433,36 @@ class MainWindow(RunControls, FileControls, QMainWindow):
             self._compare = CompareDialog(self, self.setup.config().data.dataset, str(folder / "compare"))
             self._compare.message.connect(self._status)
         self._compare.open()  # window-modal: nothing else trains while it runs
+
+    # ================================================================== the sampler race
+    def open_race(self) -> None:
+        """Show the Race dock (Trajectory → Race…) set up for the current model."""
+        config = self.session.config
+        if config is not None:
+            self.race.configure(self._model_kind(), config.diffusion.num_timesteps)
+        self.race.show()
+        self.race.raise_()
+        # the race shows 2 x 4 panels and a plot: give it three quarters of the height beside the Loss dock
+        height = self.race.height() + self.loss.height()
+        self.resizeDocks([self.race, self.loss], [height * 3 // 4, height // 4], Qt.Orientation.Vertical)
+
+    def _model_kind(self) -> str:
+        session = self.session
+        return session.trainer.kind if session.trainer is not None else session.pipeline.kind
+
+    def start_race(self, runners: list, num_steps: int, num_samples: int) -> None:
+        source = self.session.sample_source()
+        if source is None or self.training or self.sampling or self._model_locked:
+            return
+        make_pipeline, dataset = source
+        self.race_runner.start(make_pipeline, self._model_kind(), dataset, runners, num_steps, num_samples,
+                               self.setup.config().train.seed)
+        self._status(f"Racing {len(runners)} samplers at {num_steps} network evaluations each…", 0)
+
+    def _race_running_changed(self) -> None:
+        if not self.race_runner.running:
+            self._status("Race finished: slide the noise level to compare the lanes at the same σ.")
+        self._update_actions()
 
     # ================================================================== window events
     def showEvent(self, event: QShowEvent) -> None:

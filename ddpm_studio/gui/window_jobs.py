@@ -44,7 +44,8 @@ class RunControls:
 
     @property
     def sampling(self) -> bool:
-        return self.jobs.running("sample")
+        """Sampling a trajectory or racing samplers (both read the model; neither may overlap training)."""
+        return self.jobs.running("sample") or self.jobs.running("race")
 
     @property
     def busy(self) -> bool:
@@ -52,7 +53,7 @@ class RunControls:
         return self.jobs.busy or self._data_preview_timer.isActive()
 
     def _active_job(self) -> Job | None:
-        return self.jobs.job("train") or self.jobs.job("sample")
+        return self.jobs.job("train") or self.jobs.job("sample") or self.jobs.job("race")
 
     @property
     def _model_locked(self) -> bool:

@@ -66,10 +66,12 @@ class _Panel:
         plot.hideButtons()
         pin_axes(plot)
         self.kind: str | None = None
+        self.axes_allowed = True  # small panels (the race) hide their axes to leave the room to the data
         self._axes_shown = True
         self._reference_shown: np.ndarray | None = None
 
     def _show_axes(self, show: bool) -> None:
+        show = show and self.axes_allowed
         if show != self._axes_shown:
             self._axes_shown = show
             for axis in ("left", "bottom"):
@@ -116,6 +118,10 @@ class _Panel:
         self.points.setData(pos=np.zeros((0, 2)))
 
 
+#: The panel other docks (the race) reuse: one renderer for image grids and 2-D scatters.
+SamplePanel = _Panel
+
+
 class TrajectoryDock(QDockWidget):
     """Sampling settings, the trajectory view and its slider.
 
@@ -126,6 +132,7 @@ class TrajectoryDock(QDockWidget):
     """
 
     sampleRequested = Signal()
+    raceRequested = Signal()
     timestepChanged = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -170,6 +177,10 @@ class TrajectoryDock(QDockWidget):
         self.sampleButton.setToolTip("Run the reverse process with the current model and record every step.")
         self.sampleButton.clicked.connect(self.sampleRequested)
         settings.addWidget(self.sampleButton)
+        self.raceButton = QPushButton("Race…", objectName="raceButton")
+        self.raceButton.setToolTip("Race 2-4 samplers from the same x_T at the same number of network evaluations.")
+        self.raceButton.clicked.connect(self.raceRequested)
+        settings.addWidget(self.raceButton)
         self.autoSampleCheck = QCheckBox("when training ends", objectName="autoSampleCheck")
         self.autoSampleCheck.setChecked(True)
         self.autoSampleCheck.setToolTip("Sample automatically once a training run completes.")

@@ -56,7 +56,7 @@ def test_automation_names_and_docks(window):
         assert widget is not None, name
     docks = window.findChildren(QDockWidget)
     assert {d.objectName() for d in docks} == {"setupDock", "lossDock", "scheduleDock", "trajectoryDock",
-                                               "samplesDock", "likelihoodDock"}
+                                               "samplesDock", "likelihoodDock", "raceDock"}
     shortcuts = {action.objectName(): action.shortcut().toString() for action in (
         window.startPauseAction, window.stopAction, window.exportAction, window.saveAction, window.openAction)}
     assert shortcuts == {"startPauseAction": "Space", "stopAction": "Esc", "exportAction": "Ctrl+E",

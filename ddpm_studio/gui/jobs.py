@@ -171,8 +171,8 @@ class Job(GeneratorWorker):
             self.failure.emit(self, exc)
         finally:
             self._gen.close()  # a generator abandoned at a yield runs its finally blocks here, on its thread
+            self.ended.emit(self)  # posted before the event is set, so a join finds it among the posted events
             self.finished_event.set()
-            self.ended.emit(self)
 
     def work(self) -> Any:
         pending: list = []

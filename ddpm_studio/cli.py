@@ -7,6 +7,7 @@ diverged loss, a full disk) ends with ONE line on stderr and exit status 2, neve
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -226,11 +227,16 @@ _RUN_FLAGS = [
 
 
 def _train_config(args: argparse.Namespace):
-    """The RunConfig and DataSet for ``train``: defaults for the data's kind, then the given flags."""
+    """The RunConfig and, for a new run, its loaded DataSet (None on resume): the data kind's defaults, then flags.
+
+    A default batch size larger than the data's training split is lowered to fit, with a note; a --batch-size
+    that does not fit is refused in one line before anything trains.
+    """
     from ddpm_studio.core.data import load_dataset
     from ddpm_studio.core.pipeline import load_run_config
-    from ddpm_studio.core.training.config import default_config, snr_weighting_applies
+    from ddpm_studio.core.training.config import default_config, fit_batch_size, snr_weighting_applies
 
+    dataset = None
     if args.resume:
         import copy
 
@@ -247,8 +253,9 @@ def _train_config(args: argparse.Namespace):
                            f"{', '.join(conflicts)} (drop them, or train a new run into another --out)")
     else:
         data = args.data or "moons"
-        probe = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
-        config = default_config(data if not os.path.exists(data) else os.path.abspath(data), probe.kind)
+        # loaded once, here, and handed to the trainer: its kind picks the defaults, its size checks the batch
+        dataset = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
+        config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind)
         if args.image_size is not None:
             config.data.image_size = args.image_size
         for flag, section, name in _RUN_FLAGS[2:]:
@@ -257,6 +264,14 @@ def _train_config(args: argparse.Namespace):
         if args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):
             # the images' default weighting has no meaning for the bound or a mean target (as the Setup dock)
             config.train.snr_gamma = 0.0
+        num_train = len(dataset.train)
+        if args.batch_size is not None and args.batch_size > num_train:
+            raise CliError(f"--batch-size {args.batch_size} is larger than the {num_train} training items of "
+                           f"{dataset.name}; choose at most {num_train}")
+        previous = fit_batch_size(config.train, num_train)
+        if previous is not None:
+            print(f"note: batch size {config.train.batch_size}: the default {previous} is larger than the "
+                  f"{num_train} training items of {dataset.name}", file=sys.stderr)
     for flag, name in [
         ("steps", "steps"),
         ("device", "device"),
@@ -267,7 +282,7 @@ def _train_config(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             setattr(config.train, name, getattr(args, flag))
     config.validate()
-    return config
+    return config, dataset
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -281,8 +296,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     from ddpm_studio.core.training.trainer import Trainer
 
-    config = _train_config(args)
-    trainer = Trainer(config, run_dir=args.out, resume=args.resume)
+    config, dataset = _train_config(args)
+    trainer = Trainer(config, run_dir=args.out, dataset=dataset, resume=args.resume)
     main = trainer.dist.is_main
     if main:
         print(
@@ -292,8 +307,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
             file=sys.stderr,
         )
-        if trainer.dataset.skipped:
-            print(f"skipped {len(trainer.dataset.skipped)} unreadable file(s); see the log", file=sys.stderr)
     bar = ProgressBar(config.train.steps, "train", enabled=main and not args.quiet)
     bar.update(trainer.step, force=True)
     loss_text = ""
@@ -394,6 +407,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
 COMMANDS = {"train": cmd_train, "sample": cmd_sample}
 
 
+class _NoteHandler(logging.Handler):
+    """Writes a log record as a "note: ..." line to the current ``sys.stderr`` (looked up at each record)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"note: {self.format(record)}\n")
+        except Exception:
+            self.handleError(record)
+
+
+def _show_library_warnings() -> None:
+    """The core's warnings (e.g. an image folder's unreadable files, by name) as "note:" lines on stderr.
+
+    The core logs them once; the CLI shows that line and adds none of its own, so each note appears once.
+    """
+    logger = logging.getLogger("ddpm_studio")
+    if not any(isinstance(handler, _NoteHandler) for handler in logger.handlers):
+        logger.addHandler(_NoteHandler(logging.WARNING))
+
+
 def run_cli(argv: list[str]) -> int:
     """Parse ``argv`` and run one command; user errors print one line and return 2."""
     from ddpm_studio.core.data import DataError
@@ -401,6 +434,7 @@ def run_cli(argv: list[str]) -> int:
     from ddpm_studio.core.training.config import ConfigError
     from ddpm_studio.core.training.trainer import CheckpointWriteError, TrainingDiverged
 
+    _show_library_warnings()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

@@ -55,9 +55,50 @@ def test_resume_continues_the_step_count(trained_run, tmp_path):
 
     run = tmp_path / "copy"
     shutil.copytree(trained_run, run)
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 30
     assert run_cli(["train", "--out", str(run), "--resume", "--steps", "50", "--quiet"]) == 0
     assert [r["step"] for r in read_metrics(run)] == [10, 20, 30, 40, 50]
     assert list_checkpoints(run)[-1][0] == 50
+    # the folder records the new total, so the reopened run reads "step 50 / 50", not "50 / 30"
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 50
+    assert not list(run.glob(".config.json.*"))  # written atomically: no temporary file left behind
+
+
+@pytest.fixture
+def forty_images_and_a_broken_one(tmp_path) -> Path:
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    return folder
+
+
+def test_a_small_folder_adapts_the_default_batch_and_names_the_skipped_file_once(
+    forty_images_and_a_broken_one, tmp_path, capsys
+):
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(forty_images_and_a_broken_one), "--image-size", "8", "--steps", "1", "--T", "30",
+            "--preview-every", "0", "--out", str(run), "--quiet"]
+    assert run_cli(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped") == 1 and "broken.png" in err, err  # loaded once, reported once
+    notes = [line for line in err.splitlines() if line.startswith("note: batch size")]
+    assert notes == ["note: batch size 36: the default 64 is larger than the 36 training items of pictures"], err
+    assert json.loads((run / "config.json").read_text())["train"]["batch_size"] == 36
+
+
+def test_an_explicit_batch_larger_than_the_data_is_refused_before_training(
+    forty_images_and_a_broken_one, tmp_path, capsys
+):
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(forty_images_and_a_broken_one), "--image-size", "8", "--batch-size", "64",
+            "--out", str(run), "--quiet"]
+    assert run_cli(argv) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("note:")]
+    assert err == ["error: --batch-size 64 is larger than the 36 training items of pictures; choose at most 36"]
+    assert not run.exists()
 
 
 def test_sample_png_and_npz_with_trajectory(trained_run, tmp_path):

@@ -7,6 +7,7 @@ cores. An autouse fixture fails any test that leaves a worker QThread running, a
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -244,6 +245,8 @@ def test_headless_run_opens_and_continues(qtbot, window, tmp_path):
     assert window.trainer.step == 30
     assert list_checkpoints(run_dir)[-1][0] == 30
     assert [r["step"] for r in read_metrics(run_dir)] == [5, 10, 15, 20, 25, 30]
+    # the folder records the new total: reopened, the run reads "step 30 / 30", not "30 / 20"
+    assert json.loads((run_dir / "config.json").read_text())["train"]["steps"] == 30
 
 
 def test_save_run_then_close_during_the_save(qtbot, window, tmp_path, monkeypatch):

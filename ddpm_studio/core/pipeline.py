@@ -18,7 +18,7 @@ from torch import nn
 
 from ddpm_studio.core.diffusion import GaussianDiffusion
 from ddpm_studio.core.models import build_model
-from ddpm_studio.core.runs import RunError, latest_loadable_checkpoint, read_config
+from ddpm_studio.core.runs import RunError, load_latest_checkpoint, read_config
 from ddpm_studio.core.sampling import SampleStep, run_to_end, sample
 from ddpm_studio.core.schedule import make_betas
 from ddpm_studio.core.training.config import ConfigError, DiffusionConfig, RunConfig
@@ -191,15 +191,13 @@ def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = 
     """The EMA weights of a run folder's newest loadable checkpoint, ready to sample.
 
     Raises:
-        RunError: not a run folder, no loadable checkpoint, or a checkpoint that does not match the config.
+        RunError: not a run folder, no checkpoint yet, only damaged checkpoints, or a checkpoint that does not
+            match the config.
     """
     from ddpm_studio.core.device import resolve_device
 
     config = load_run_config(run_dir)
-    found = latest_loadable_checkpoint(run_dir)
-    if found is None:
-        raise RunError(f"{run_dir} holds no loadable checkpoint yet (train it first)")
-    path, tensors, meta = found
+    path, tensors, meta = load_latest_checkpoint(run_dir)
     kind = meta.get("kind")
     if kind not in ("points", "images"):
         raise RunError(f"{path.name}: unknown data kind {kind!r} in the checkpoint")

@@ -193,7 +193,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
         tensors = st_load(data)
         meta = _safetensors_metadata(data)
     except (SafetensorError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path.name} is not a readable safetensors checkpoint ({exc})") from None
+        raise RunError(f"{path.name} is damaged or truncated: not a readable safetensors file ({exc})") from None
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"{path.name} is a safetensors file but not a DDPM Studio checkpoint")
     try:
@@ -255,6 +255,27 @@ def latest_loadable_checkpoint(
             continue
         return path, tensors, meta
     return None
+
+
+def load_latest_checkpoint(run_dir: str | os.PathLike[str]) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
+    """The newest checkpoint that loads, or a :class:`RunError` that tells "none yet" from "all damaged".
+
+    A run folder whose checkpoints all fail to load (a truncated copy, a disk that filled) is not a run that was
+    never trained: the message names the newest file and why it cannot be read.
+    """
+    checkpoints = list_checkpoints(run_dir)
+    if not checkpoints:
+        raise RunError(f"{run_dir} holds no checkpoint yet (train it first)")
+    reasons = []
+    for _, path in reversed(checkpoints):
+        try:
+            tensors, meta = load_checkpoint(path)
+        except RunError as exc:
+            reasons.append(str(exc))
+            continue
+        return path, tensors, meta
+    older = f"; the {len(reasons) - 1} older one(s) cannot be read either" if len(reasons) > 1 else ""
+    raise RunError(f"{run_dir} holds no loadable checkpoint: {CHECKPOINT_DIR}/{reasons[0]}{older}")
 
 
 def prune_checkpoints(run_dir: str | os.PathLike[str], keep: int) -> None:

@@ -42,6 +42,7 @@ from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
 from ddpm_studio.gui.jobs import runner
 from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
+from ddpm_studio.gui.paths import default_compare_folder
 from ddpm_studio.gui.race_worker import RaceRunner
 from ddpm_studio.gui.screen_fit import fits, fitted_geometry
 from ddpm_studio.gui.style import configure_pyqtgraph, set_media_button
@@ -429,8 +430,9 @@ class MainWindow(RunControls, FileControls, QMainWindow):
     def open_compare(self) -> None:
         """Run → Compare settings: train several settings on the same data and budget (Ho et al. Table 2)."""
         if self._compare is None:
-            folder = Path(self._last_folder())
-            self._compare = CompareDialog(self, self.setup.config().data.dataset, str(folder / "compare"))
+            run_dir = self.trainer.run_dir if self.trainer is not None else None
+            out_dir = default_compare_folder(run_dir, self._last_folder())
+            self._compare = CompareDialog(self, self.setup.config().data.dataset, out_dir)
             self._compare.message.connect(self._status)
         self._compare.open()  # window-modal: nothing else trains while it runs
 

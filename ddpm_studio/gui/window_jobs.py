@@ -96,6 +96,7 @@ class RunControls:
     def _data_previewed(self, result: tuple[tuple, DataSet]) -> None:
         key, dataset = result
         self.session.remember_data(key, dataset)
+        self.setup.set_data_size(key[0], len(dataset.train))
         if key == data_key(self.setup.config()):
             self._preview_data()
 
@@ -123,6 +124,7 @@ class RunControls:
         self.session.remember_data((spec, config.data.num_points, config.data.num_images, config.train.seed, None),
                                    dataset)
         self.setup.add_data_source(spec, dataset.kind, dataset.name)
+        self.setup.set_data_size(spec, len(dataset.train))  # a batch larger than the data is fitted, with a note
         skipped = f"; skipped {len(dataset.skipped)} unreadable file(s)" if dataset.skipped else ""
         self._status(f"Loaded {dataset.name}: {len(dataset.train):,} training items, {dataset.kind}{skipped}.")
 

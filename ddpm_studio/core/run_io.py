@@ -38,14 +38,19 @@ def describe_error(exc: BaseException) -> str:
 def save_run(trainer: Trainer, run_dir: str | os.PathLike[str], records: list[dict]) -> Path:
     """Write the trainer to ``run_dir`` in the CLI's run-folder format: config, loss history, checkpoint.
 
-    Call from the thread that owns the trainer (or while nothing trains). Refuses a folder that already holds
-    another run, so nothing is overwritten.
+    Call from the thread that owns the trainer (or while nothing trains). A new folder must be empty (or not
+    exist yet): one that holds another run, or any of the user's files, is refused, so nothing is overwritten.
     """
     run_dir = Path(run_dir)
     same = trainer.run_dir is not None and Path(trainer.run_dir).resolve() == run_dir.resolve()
     if not same:
         if list_checkpoints(run_dir) or (run_dir / "metrics.jsonl").exists():
             raise RunError(f"{run_dir} already holds a run; choose an empty folder (nothing was overwritten)")
+        entries = sorted(entry.name for entry in run_dir.iterdir()) if run_dir.is_dir() else []
+        if entries or (run_dir.exists() and not run_dir.is_dir()):
+            held = f"holds {len(entries)} item(s) such as {entries[0]!r}" if entries else "is a file"
+            raise RunError(f"{run_dir} {held}; a run is saved into an empty folder: choose or create one "
+                           "(nothing was written)")
         trainer.set_run_dir(run_dir)
         if records:
             try:

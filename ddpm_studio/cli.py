@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
-
 EXIT_USAGE = 2
 
 
@@ -184,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--trajectory",
         action="store_true",
-        help="(.npz) also store x_t and x0_hat at up to 100 steps of the reverse process",
+        help="(.npz) also store the reverse process: trajectory_x_T (x_T, the pure noise it starts from, before "
+        "any network evaluation), and x_t, x0_hat and the fed timestep at up to 100 of its steps "
+        "(trajectory_x, trajectory_x0_hat, trajectory_t; trajectory_t_state is the paper t of each x_t)",
     )
     sample.add_argument("--quiet", action="store_true")
     from ddpm_studio.cli_eval import add_commands
@@ -346,7 +346,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- sample
 def cmd_sample(args: argparse.Namespace) -> int:
-    from ddpm_studio.core.export import save_npz, subsample_indices
+    from ddpm_studio.core.export import TrajectoryRecorder, save_npz, subsample_indices
     from ddpm_studio.core.pipeline import load_pipeline
     from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.sampling import check_num_steps
@@ -365,19 +365,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise CliError(f"--steps {steps}: {exc}") from None
     if not 0.0 <= args.eta <= 1.0:
         raise CliError(f"--eta must lie in [0, 1], got {args.eta}")
-    keep = set(subsample_indices(steps, 100)) if args.trajectory else set()
-    traj_t, traj_abar, traj_x, traj_x0 = [], [], [], []
+    # trajectory_t is the paper timestep of each stored state (core/export.py says what every array means)
+    trajectory = TrajectoryRecorder(subsample_indices(steps, 100) if args.trajectory else (), pipeline.to_saved_array)
     bar = ProgressBar(steps, "sample", enabled=not args.quiet)
     final = None
-    records = pipeline.sample(
+    run = pipeline.sample(
         args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing
     )
-    for record in records:
-        if record.index in keep:
-            traj_t.append(record.t)
-            traj_abar.append(record.abar)
-            traj_x.append(pipeline.to_saved_array(record.x))
-            traj_x0.append(pipeline.to_saved_array(record.x0_hat))
+    for record in run:
+        trajectory.add(record)
         final = record.x
         bar.update(record.index + 1)
     bar.close()
@@ -386,15 +382,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if suffix == ".png":
         save_preview(pipeline, final, args.out)
     else:
-        arrays = {"samples": pipeline.to_saved_array(final)}
-        if args.trajectory:
-            arrays.update(
-                trajectory_t=np.asarray(traj_t, dtype=np.int64),
-                trajectory_abar=np.asarray(traj_abar, dtype=np.float64),
-                trajectory_x=np.stack(traj_x),
-                trajectory_x0_hat=np.stack(traj_x0),
-            )
-        save_npz(args.out, **arrays)
+        arrays = trajectory.arrays()
+        if arrays:
+            arrays["trajectory_x_T"] = pipeline.to_saved_array(run.x_T)
+        save_npz(args.out, samples=pipeline.to_saved_array(final), **arrays)
     print(
         f"wrote {args.num} samples ({args.method}, {steps} network evaluations, {args.spacing} spacing) to {args.out}",
         file=sys.stderr,

@@ -412,7 +412,7 @@ def sweep_plot(rows: Sequence, floor: float, title: str) -> np.ndarray:
 # ---------------------------------------------------------------------------- compare
 def _compare_base_config(args: argparse.Namespace):
     """The shared settings of ``compare``: :func:`compare_config` for the data's kind, then the given flags;
-    returns (config, kind)."""
+    returns (config, the loaded data set: the comparison trains on it, so the file is read once)."""
     import os
 
     from ddpm_studio.core.compare import compare_config
@@ -439,7 +439,7 @@ def _compare_base_config(args: argparse.Namespace):
     config.train.preview_steps = min(config.train.preview_steps, config.diffusion.num_timesteps)
     if args.sample_steps is not None and args.sample_steps > config.diffusion.num_timesteps:
         raise CliError(f"--sample-steps {args.sample_steps} exceeds T = {config.diffusion.num_timesteps}")
-    return config.validate(), probe.kind
+    return config.validate(), probe
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -453,8 +453,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         iter_compare,
     )
 
-    config, kind = _compare_base_config(args)
-    warning = budget_warning(kind, config.train.steps)
+    config, dataset = _compare_base_config(args)
+    warning = budget_warning(dataset.kind, config.train.steps)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     bar: ProgressBar | None = None
@@ -471,6 +471,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             sample_count=args.samples,
             sample_steps=args.sample_steps,
             base_config=config,
+            dataset=dataset,
         ):
             if isinstance(event, CompareProgress):
                 if current != (event.run, event.phase):

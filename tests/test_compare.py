@@ -100,3 +100,20 @@ def test_compare_refuses_a_folder_that_already_holds_the_runs(tmp_path):
     checkpoint.write_bytes(b"")
     with pytest.raises(RunError, match="already holds"):
         next(iter_compare("moons", 10, tmp_path, settings=parse_settings("eps/simple")))
+
+
+def test_compare_reads_a_data_file_once(tmp_path, monkeypatch):
+    """The file read to learn the data's kind is the one the comparison trains and scores on."""
+    import numpy as np
+
+    from ddpm_studio.core.data import dataset as dataset_module
+
+    points = tmp_path / "points.npy"
+    np.save(points, np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32))
+    reads = []
+    real_read = dataset_module._read_path
+    monkeypatch.setattr(dataset_module, "_read_path", lambda *a, **k: reads.append(a[0]) or real_read(*a, **k))
+    argv = ["compare", "--data", str(points), "--steps", "3", "--T", "21", "--settings", "eps/simple",
+            "--batch-size", "16", "--eval-examples", "8", "--samples", "16", "--out", str(tmp_path / "cmp"), "--quiet"]
+    assert run_command(argv) == 0
+    assert reads == [points]

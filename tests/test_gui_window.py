@@ -52,6 +52,7 @@ def test_automation_names_and_docks(window):
         ("stopButton", QPushButton), ("sampleButton", QPushButton), ("exportButton", QPushButton),
         ("timestepSlider", QSlider), ("sampleStepsSpin", QSpinBox), ("lossPlot", PlotWidget),
         ("schedulePlot", PlotWidget), ("trajectoryView", GraphicsLayoutWidget),
+        ("raceButton", QPushButton), ("raceSlider", QSlider), ("raceStartButton", QPushButton),
     ]:
         widget = window.findChild(cls or QWidget, name)
         assert widget is not None, name
@@ -143,14 +144,16 @@ def test_train_stop_sample_scrub_export(qtbot, window, tmp_path, monkeypatch):
     assert "parameters" in window.paramsLabel.text() and window.trainer is not None
 
     sample_and_wait(qtbot, window, steps=20)
-    assert len(window.store) == 20 and window.store.complete
+    assert len(window.store) == 21 and window.store.complete  # x_T, then the 20 steps
     trajectory = window.trajectory
-    qtbot.waitUntil(lambda: trajectory.displayed is not None and trajectory.displayed.position == 19)
+    qtbot.waitUntil(lambda: trajectory.displayed is not None and trajectory.displayed.position == 20)
     final = trajectory.displayed.x.copy()
     before = trajectory.trajectoryView.grab().toImage()
     trajectory.timestepSlider.setValue(0)
     qtbot.waitUntil(lambda: trajectory.displayed.position == 0)
     assert not np.allclose(trajectory.displayed.x, final)
+    assert trajectory.displayed.is_initial and trajectory.displayed.t_state == 100  # x_T, at t = T
+    assert "x_T at t = 100" in trajectory.frameLabel.text()
     assert window.schedule.marker_t == trajectory.displayed.t_state > 0
     assert trajectory.trajectoryView.grab().toImage() != before
 
@@ -161,6 +164,30 @@ def test_train_stop_sample_scrub_export(qtbot, window, tmp_path, monkeypatch):
     qtbot.waitUntil(target.exists, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=TIMEOUT_MS)
     assert Image.open(target).size[0] >= 256
+
+    gif = tmp_path / "xt.gif"  # the x_t-only variant: one scatter per frame, not two
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(gif), "Reverse trajectory, x_t only, animated GIF (*.gif)"))
+    window.export("gif")
+    qtbot.waitUntil(gif.exists, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=TIMEOUT_MS)
+    with Image.open(gif) as frames:
+        assert frames.n_frames == 21 and frames.size[0] == 512
+
+
+def test_image_data_is_previewed_before_training(qtbot, window):
+    window.setup.select_builtin("digits")
+    dock = window.samples_dock
+    qtbot.waitUntil(lambda: dock.samples is not None and dock.samples.is_data, timeout=TIMEOUT_MS)
+    assert dock.samples.kind == "images" and dock.samples.data.shape[1:] == (16, 16, 1)
+    assert dock.captionLabel.text().startswith("Training data, not samples")
+    assert "64 of " in dock.captionLabel.text() and dock.captionLabel.text().endswith("digits images")
+    assert window.samples is None and "grid" not in window._export_choices()  # data is not offered as samples
+    dock.select(3)
+    assert dock.selected == 0  # tiles of data cannot be selected for export
+    window.setup.datasetCombo.setCurrentIndex(window.setup.datasetCombo.findData({"spec": "moons", "kind": "points"}))
+    qtbot.waitUntil(lambda: dock.samples is None, timeout=TIMEOUT_MS)
+    assert dock.captionLabel.text() == "No samples yet."
 
 
 def test_pause_resume_and_space_shortcut(qtbot, window):

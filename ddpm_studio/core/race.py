@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ddpm_studio.core import choices
 from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput
-from ddpm_studio.core.sampling import DETERMINISTIC_METHODS, METHODS, SPACINGS, check_num_steps, sample
+from ddpm_studio.core.sampling import DETERMINISTIC_METHODS, check_num_steps, sample
 
 #: How many runs a race holds: two make a comparison, more than four no longer fit side by side.
 MIN_RUNNERS, MAX_RUNNERS = 2, 4
@@ -29,7 +30,7 @@ MIN_RUNNERS, MAX_RUNNERS = 2, 4
 
 @dataclass(frozen=True)
 class Runner:
-    """One lane of the race: a sampling method on a timestep spacing (``sampling.METHODS`` / ``SPACINGS``)."""
+    """One lane of the race: a sampling method on a timestep spacing (``choices.METHODS`` / ``choices.SPACINGS``)."""
 
     method: str
     spacing: str = "linspace"
@@ -86,10 +87,8 @@ def check_race(runners: Sequence[Runner], num_steps: int, num_timesteps: int) ->
     if len(set(runners)) != len(runners):
         raise ValueError("each sampler may race once: two lanes have the same method and spacing")
     for runner in runners:
-        if runner.method not in METHODS:
-            raise ValueError(f"unknown sampling method {runner.method!r}; choose one of {', '.join(METHODS)}")
-        if runner.spacing not in SPACINGS:
-            raise ValueError(f"unknown timestep spacing {runner.spacing!r}; choose one of {', '.join(SPACINGS)}")
+        choices.require("sampling method", runner.method, choices.METHODS)
+        choices.require("timestep spacing", runner.spacing, choices.SPACINGS)
         check_num_steps(runner.method, num_timesteps, num_steps)
 
 

@@ -9,7 +9,9 @@ Layout of a run folder::
 
 Checkpoints are safetensors files (tensors + string metadata): loading them never unpickles, so a file from
 anywhere cannot run code. Every write goes to a temporary file in the same folder, is fsynced and then renamed
-over the target, so a crash leaves either the old file or the new one, never a torn one.
+over the target, so a crash leaves either the old file or the new one, never a torn one. The file gets the
+permissions a plain ``open(path, "w")`` would give it (0o666 less the umask, or the mode of the file it
+replaces), not the private 0o600 of a temporary file, so a shared course folder can read what the studio writes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -41,13 +45,52 @@ class RunError(ValueError):
 
 
 # ------------------------------------------------------------------ atomic writes
+#: Mode bits a new file asks for before the umask, as ``open()`` does.
+DEFAULT_FILE_MODE = 0o666
+_umask_lock = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux: /proc/self/status).
+
+    Elsewhere it is read the only portable way, by setting it and putting it back, under a lock; another thread
+    creating a file at that very instant could still see a 0o077 umask (a file more private, never less).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _umask_lock:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    """What ``open(path, "w")`` would leave: an existing file keeps its mode, a new one gets 0o666 & ~umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return DEFAULT_FILE_MODE & ~current_umask()
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file + fsync + rename (never a torn file)."""
+    """Write ``data`` to ``path`` through a temporary file + fsync + rename (never a torn file).
+
+    The temporary file is created 0o600 (tempfile.mkstemp); it is given the mode a plain write would have
+    given ``path`` before the rename, so the result is as readable as any other file the user creates.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):  # POSIX; Windows has no mode bits to fix
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

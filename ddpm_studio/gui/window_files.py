@@ -6,6 +6,7 @@ replaces the model, saving reads it); a save asked for while training runs on th
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
@@ -177,6 +178,8 @@ class FileControls:
             "csv": (gui_export.export_loss_csv, list(session.records)),
         }
         fn, *args = jobs[fmt.key]
+        if fmt.options:  # e.g. a GIF of x_t alone
+            fn = functools.partial(fn, **dict(fmt.options))
         self._status(f"Exporting {target.name}…", 0)
         self.jobs.task("export", fn, str(target), *args, owner=self,
                        on_result=lambda written: self._status(f"Exported {written}."),

@@ -18,7 +18,7 @@ from ddpm_studio.core.training.config import ConfigError
 from ddpm_studio.core.training.events import CheckpointSaved, PreviewFailed, TrainingFinished, TrainStep
 from ddpm_studio.core.training.trainer import Trainer
 from ddpm_studio.gui import job_sampling, job_training
-from ddpm_studio.gui.display import reference_points
+from ddpm_studio.gui.display import data_preview, reference_points
 from ddpm_studio.gui.docks.setup import data_kind
 from ddpm_studio.gui.jobs import MODEL, Job
 from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryFrame, TrajectoryStore
@@ -69,9 +69,11 @@ class RunControls:
         if not self.session.has_model:
             self.trajectory.configure_sampling(kind, self.setup.num_timesteps())
             self.trajectory.show_placeholder(kind, None)
+            self.samples_dock.clear_data()  # the new data's preview follows once loaded
 
     def _preview_data(self) -> None:
-        """Before any model exists, load the chosen data off-thread and draw 2-D data behind the trajectory panels.
+        """Before any model exists, load the chosen data off-thread and show it: 2-D data behind the trajectory
+        panels, a grid of training images (labelled as data) in the Samples panel.
 
         Students see the distribution the model will learn before they press Train. And the moment training
         starts stays light: the run takes the loaded data from the session's cache, and the scatters' first,
@@ -84,6 +86,9 @@ class RunControls:
         if dataset is not None:
             if dataset.kind == "points":
                 self.trajectory.show_placeholder("points", reference_points(dataset))
+                self.samples_dock.clear_data()
+            elif (images := data_preview(dataset)) is not None:
+                self.samples_dock.show_samples(images)
             return
         if data_kind(key[0]) is None:
             return  # a user's file or folder: loaded once when chosen (load_data_path), never again behind their back
@@ -253,6 +258,7 @@ class RunControls:
         self.session.discard()
         self._update_title()
         self._update_actions()
+        self._data_preview_timer.start()  # the chosen data again, as before the first run
 
     def _discard_model(self) -> None:
         self.likelihood.clear()  # also cancels a bound still running, whose late terms it then ignores

@@ -13,11 +13,17 @@ import sys
 import torch
 
 from ddpm_studio.core.run_io import describe_error
-from ddpm_studio.gui.display import MAX_REFERENCE_POINTS, reference_points, to_display
+from ddpm_studio.gui.display import (
+    DATA_PREVIEW_IMAGES,
+    MAX_REFERENCE_POINTS,
+    data_preview,
+    reference_points,
+    to_display,
+)
 from ddpm_studio.gui.jobs import Job, runner, running_jobs
 
-__all__ = ["MAX_REFERENCE_POINTS", "describe_error", "join_all", "prepare_torch", "reference_points",
-           "running_threads", "to_display"]
+__all__ = ["DATA_PREVIEW_IMAGES", "MAX_REFERENCE_POINTS", "data_preview", "describe_error", "join_all", "prepare_torch",
+           "reference_points", "running_threads", "to_display"]
 
 #: Python's thread switch interval while the studio runs (seconds; CPython's default is 0.005).
 GUI_SWITCH_INTERVAL_S = 0.001

@@ -205,6 +205,27 @@ def _sampler_epilog() -> str:
 
 
 # ---------------------------------------------------------------------------- train
+# flag -> config field, for a new run and for a resume (where resume_conflicts decides what may change)
+_RUN_FLAGS = [
+    ("data", "data", "dataset"),
+    ("image_size", "data", "image_size"),
+    ("model", "model", "preset"),
+    ("param", "diffusion", "parameterization"),
+    ("variance", "diffusion", "variance"),
+    ("loss", "train", "loss"),
+    ("snr_gamma", "train", "snr_gamma"),
+    ("schedule", "diffusion", "schedule"),
+    ("num_timesteps", "diffusion", "num_timesteps"),
+    ("batch_size", "train", "batch_size"),
+    ("lr", "train", "lr"),
+    ("warmup", "train", "warmup"),
+    ("ema_decay", "train", "ema_decay"),
+    ("grad_clip", "train", "grad_clip"),
+    ("seed", "train", "seed"),
+    ("clip_x0", "diffusion", "clip_x0"),
+]
+
+
 def _train_config(args: argparse.Namespace):
     """The RunConfig and, for a new run, its loaded DataSet (None on resume): the data kind's defaults, then flags.
 
@@ -217,27 +238,19 @@ def _train_config(args: argparse.Namespace):
 
     dataset = None
     if args.resume:
-        config = load_run_config(args.out)
-        ignored = [
-            f"--{n.replace('_', '-')}"
-            for n in (
-                "data",
-                "model",
-                "param",
-                "variance",
-                "loss",
-                "snr_gamma",
-                "schedule",
-                "num_timesteps",
-                "batch_size",
-                "lr",
-                "seed",
-                "image_size",
-            )
-            if getattr(args, n) is not None
-        ]
-        if ignored:
-            print(f"note: resuming keeps the run's own settings; ignored {' '.join(ignored)}", file=sys.stderr)
+        import copy
+
+        from ddpm_studio.core.training.resume import resume_conflicts
+
+        saved = load_run_config(args.out)
+        config = copy.deepcopy(saved)
+        for flag, section, name in _RUN_FLAGS:
+            if getattr(args, flag) is not None:
+                setattr(getattr(config, section), name, getattr(args, flag))
+        conflicts = resume_conflicts(saved, config)
+        if conflicts:
+            raise CliError(f"--resume continues the run with its own settings; these flags would change it: "
+                           f"{', '.join(conflicts)} (drop them, or train a new run into another --out)")
     else:
         data = args.data or "moons"
         # loaded once, here, and handed to the trainer: its kind picks the defaults, its size checks the batch
@@ -245,22 +258,7 @@ def _train_config(args: argparse.Namespace):
         config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind)
         if args.image_size is not None:
             config.data.image_size = args.image_size
-        for flag, section, name in [
-            ("model", "model", "preset"),
-            ("param", "diffusion", "parameterization"),
-            ("variance", "diffusion", "variance"),
-            ("loss", "train", "loss"),
-            ("snr_gamma", "train", "snr_gamma"),
-            ("schedule", "diffusion", "schedule"),
-            ("num_timesteps", "diffusion", "num_timesteps"),
-            ("batch_size", "train", "batch_size"),
-            ("lr", "train", "lr"),
-            ("warmup", "train", "warmup"),
-            ("ema_decay", "train", "ema_decay"),
-            ("grad_clip", "train", "grad_clip"),
-            ("seed", "train", "seed"),
-            ("clip_x0", "diffusion", "clip_x0"),
-        ]:
+        for flag, section, name in _RUN_FLAGS[2:]:
             if getattr(args, flag) is not None:
                 setattr(getattr(config, section), name, getattr(args, flag))
         if args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):

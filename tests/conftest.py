@@ -40,3 +40,64 @@ def private_settings_folder(tmp_path_factory) -> Iterator[Path]:
         os.environ.pop("XDG_CONFIG_HOME", None)
     else:
         os.environ["XDG_CONFIG_HOME"] = previous
+
+
+def _uses_qt(request) -> bool:
+    return bool({"qtbot", "qapp"} & set(request.fixturenames))
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_collector(request):
+    """For every Qt test, garbage is collected on the GUI thread only, as in the studio (gui/collector.py);
+    afterwards no job may still run, and the core's tests get CPython's automatic collection back."""
+    if not _uses_qt(request):
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from ddpm_studio.gui import collector, jobs
+
+    collector.install()
+    torch_threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(torch_threads)  # the window lowers it to leave a core to the GUI
+    left = jobs.running_jobs()
+    if left:
+        jobs.runner().join_all()
+    collector.uninstall()
+    assert not left, f"jobs left running: {[job.name for job in left]}"
+
+
+# ---------------------------------------------------------------------------------------------- GUI fixtures
+@pytest.fixture
+def messages(monkeypatch) -> list[str]:
+    """QMessageBox.warning recorded instead of shown, so no test blocks on a modal dialog."""
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+
+    def record(_parent, _title, text, *_args, **_kwargs):
+        shown.append(text)
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", record)
+    return shown
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings, messages):
+    """The studio's main window, shown offscreen; closed (its jobs stopped and joined) after the test."""
+    from ddpm_studio.gui import MainWindow
+
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()

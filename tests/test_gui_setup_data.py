@@ -1,6 +1,6 @@
 """The studio meets the user's data and folders: a batch that does not fit, a non-empty save folder, defaults.
 
-Driven through the real main window (fixtures shared with test_gui_window).
+Driven through the real main window (fixtures from conftest.py).
 """
 
 from __future__ import annotations
@@ -9,17 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_helpers import TIMEOUT_MS, make_tiny
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
-from test_gui_window import (  # noqa: F401 - fixtures are used by name
-    TIMEOUT_MS,
-    make_tiny,
-    messages,
-    no_leaked_threads,
-    settings,
-    window,
-)
 
 from ddpm_studio.gui.paths import default_compare_folder, documents_folder
 
@@ -42,7 +35,7 @@ def forty_images(tmp_path) -> Path:
 def test_a_small_folder_lowers_the_batch_with_a_note_and_a_larger_batch_is_a_problem(qtbot, window, forty_images):
     setup = window.setup
     window.load_data_path(str(forty_images))
-    qtbot.waitUntil(lambda: setup.data_spec() == str(forty_images) and not window._tasks, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: setup.data_spec() == str(forty_images) and not window.jobs.busy, timeout=TIMEOUT_MS)
     assert setup.kind() == "images"
     # 40 images hold out 4: the images' default batch of 64 becomes 36, and the panel says so
     assert setup.batchSpin.value() == 36 and setup.config().train.batch_size == 36
@@ -71,7 +64,7 @@ def test_saving_into_a_folder_that_holds_files_is_refused_and_touches_nothing(
     (target / "chapter1.tex").write_text("my work")
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(target))
     window.saveAction.trigger()
-    qtbot.waitUntil(lambda: bool(messages) and not window._tasks, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: bool(messages) and not window.jobs.busy, timeout=TIMEOUT_MS)
     assert "holds 1 item(s) such as 'chapter1.tex'" in messages[0] and "empty folder" in messages[0]
     assert sorted(p.name for p in target.iterdir()) == ["chapter1.tex"]
     assert (target / "chapter1.tex").read_text() == "my work"
@@ -80,7 +73,7 @@ def test_saving_into_a_folder_that_holds_files_is_refused_and_touches_nothing(
     empty.mkdir()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(empty))
     window.saveAction.trigger()
-    qtbot.waitUntil(lambda: (empty / "config.json").is_file() and not window._tasks, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: (empty / "config.json").is_file() and not window.jobs.busy, timeout=TIMEOUT_MS)
 
 
 def test_the_comparison_offers_an_absolute_folder_whatever_the_working_directory(

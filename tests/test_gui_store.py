@@ -13,7 +13,7 @@ from ddpm_studio.gui.trajectory_store import INITIAL_STEP, SampleSet, Trajectory
 
 
 def fill(store: TrajectoryStore, with_forward: bool = True) -> None:
-    """x_T at t = T, then every kept step (as the SamplingWorker records them), random contents."""
+    """x_T at t = T, then every kept step (as the sampling job records them), random contents."""
     rng = np.random.default_rng(0)
     T = store.num_steps
     for step in range(INITIAL_STEP, T):

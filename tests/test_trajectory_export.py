@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 
 import numpy as np
 import pytest
@@ -84,17 +85,25 @@ def test_explicit_noise_is_where_the_chain_starts():
     assert run.x_T is noise and torch.equal(spy.seen[0], noise)
 
 
-def test_the_first_trajectory_frame_is_x_T_with_the_prediction_made_from_it(qapp):
-    from ddpm_studio.gui.workers import SamplingWorker
+def run_sampling_job(job) -> tuple[list, TrajectoryStore]:
+    """Drive a sampling job's generator on this thread: (what it yielded, the store it returned)."""
+    yielded = []
+    while True:
+        try:
+            yielded.append(next(job))
+        except StopIteration as end:
+            return yielded, end.value
+
+
+def test_the_first_trajectory_frame_is_x_T_with_the_prediction_made_from_it():
+    from ddpm_studio.gui import job_sampling
 
     spy = Spy()
     pipeline = points_pipeline(spy)
     dataset = load_dataset("moons", num_points=400, seed=0)
-    worker = SamplingWorker(lambda: pipeline, num_samples=6, num_steps=CHAIN_T, seed=SEED, dataset=dataset)
-    stores: list[TrajectoryStore] = []
-    worker.finishedSampling.connect(stores.append)
-    worker.run()  # on this thread: the signals arrive directly
-    store = stores[0]
+    job = job_sampling.sample(lambda: pipeline, 6, CHAIN_T, SEED, dataset, stop=threading.Event())
+    yielded, store = run_sampling_job(job)
+    assert yielded[0].position == 0  # x_T is the first frame handed to the screen
     assert len(store) == CHAIN_T + 1 and store.complete
     first, second = store.frame(0), store.frame(1)
     assert first.is_initial and first.step == INITIAL_STEP and not second.is_initial

@@ -27,7 +27,7 @@ import math
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QThread, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -66,9 +66,9 @@ from ddpm_studio.core.compare import (
 from ddpm_studio.core.data import BUILTIN_DATASETS
 from ddpm_studio.core.metrics import FAR_OFF_MARGIN
 from ddpm_studio.core.training.config import default_config
-from ddpm_studio.gui.eval_workers import CompareWorker
+from ddpm_studio.gui import job_eval
+from ddpm_studio.gui.jobs import Job, runner
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
-from ddpm_studio.gui.workers import start_worker
 
 THUMBNAIL_SIZE = 64
 #: The linear schedule's T must exceed this (the config's rule: shorter chains need the cosine schedule).
@@ -146,8 +146,7 @@ class CompareDialog(QDialog):
         self.resize(980, 660)
         self.rows: list[CompareRow] = []
         self.finished: CompareFinished | None = None
-        self._worker: CompareWorker | None = None
-        self._thread: QThread | None = None
+        self._job: Job | None = None
         self._out_dir: Path | None = None
         self._rows_data = ""  # the data set the rows were made on
         kind = BUILTIN_DATASETS.get(data, "points")
@@ -276,7 +275,7 @@ class CompareDialog(QDialog):
     # ------------------------------------------------------------------ public API
     @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self._job is not None
 
     def checked_settings(self) -> list[Setting]:
         items = (self.compareSettingsList.item(i) for i in range(self.compareSettingsList.count()))
@@ -302,40 +301,40 @@ class CompareDialog(QDialog):
         if problem is not None:
             self._status(problem, error=True)
             return
-        if self._thread is not None:  # a previous comparison's thread is quitting: let it end first
-            self._thread.wait()
         self.rows, self.finished = [], None
         self._rows_data = self.compareDataCombo.currentText().strip()
         self.compareTable.setRowCount(0)
         self._set_header(COLUMNS.index("bound"), "bound")
         self._set_header(COLUMNS.index("score"), "score")
         self._out_dir = Path(self.compareOutEdit.text().strip()).expanduser()
-        worker = CompareWorker(
+        settings = self.checked_settings()
+        job = runner().start(
+            "compare",
+            job_eval.compare,
             self.compareDataCombo.currentText().strip(),
             self.compareStepsSpin.value(),
             self._out_dir,
-            self.checked_settings(),
+            settings,
             self.compareTimestepsSpin.value(),
             schedule=self.compareScheduleCombo.currentText(),
             eval_examples=self.compareEvalSpin.value(),
+            cooperative=True,
+            throttle=job_eval.CompareThrottle(),
+            owner=self,
+            on_events=self._events,
+            on_error=self._failed,
+            on_done=self._job_done,
         )
-        worker.progress.connect(self._progress)
-        worker.row.connect(self._add_row)
-        worker.finishedCompare.connect(self._finished)
-        worker.cancelled.connect(self._cancelled)
-        worker.failed.connect(self._failed)
-        worker.done.connect(self._worker_done)
-        self._worker = worker
-        self._thread = start_worker(worker)
+        self._job = job
         self.compareProgressBar.setRange(0, 0)  # busy until the first progress report
         self.compareProgressBar.setFormat("starting…")
-        self._status(f"Comparing {len(worker.settings)} settings in {self._out_dir}…")
+        self._status(f"Comparing {len(settings)} settings in {self._out_dir}…")
         self._update_controls()
 
     def cancel(self) -> None:
         """Stop after the current step; the finished rows are already in compare.csv and compare.md."""
-        if self._worker is not None:
-            self._worker.stop()
+        if self._job is not None:
+            self._job.stop()
             self._status("Cancelling after the current step…")
             self._update_controls()
 
@@ -355,12 +354,22 @@ class CompareDialog(QDialog):
             self.start()
 
     def _stop_and_join(self) -> None:
-        """Stop the worker (it quits at the next step) and wait for its thread."""
-        if self._worker is not None:
-            self._worker.stop()
-        if self._thread is not None:
-            self._thread.wait()
-            self._thread = None
+        """Stop the comparison (it quits at the next step) and wait for its job."""
+        jobs = runner()
+        jobs.stop(owner=self)
+        jobs.join(owner=self)
+
+    def _events(self, items: list) -> None:
+        progress = [item for item in items if isinstance(item, CompareProgress)]
+        for item in items:
+            if isinstance(item, CompareProgress) and item is progress[-1]:
+                self._progress(item)
+            elif isinstance(item, CompareRow):
+                self._add_row(item)
+            elif isinstance(item, CompareFinished):
+                self._finished(item)
+            elif isinstance(item, job_eval.Cancelled):
+                self._cancelled()
 
     def _progress(self, event: CompareProgress) -> None:
         self.compareProgressBar.setFormat(progress_text(event))
@@ -476,8 +485,8 @@ class CompareDialog(QDialog):
         self._status(f"The comparison stopped: {text}", error=True)
         self.message.emit(f"The comparison stopped: {text}")
 
-    def _worker_done(self) -> None:
-        self._worker = None
+    def _job_done(self) -> None:
+        self._job = None
         if self.finished is not None:
             self.compareProgressBar.setRange(0, 1)
             self.compareProgressBar.setValue(1)
@@ -514,7 +523,7 @@ class CompareDialog(QDialog):
         running = self.running
         self._form.setEnabled(not running)
         self.compareSettingsList.setEnabled(not running)
-        stopping = running and self._worker is not None and self._worker.stopping
+        stopping = running and self._job is not None and self._job.stopping
         self.compareStartButton.setText(CANCEL_TEXT if running else START_TEXT)
         self.compareStartButton.setEnabled(not stopping if running else self.problem() is None)
         problem = None if running else self.problem()

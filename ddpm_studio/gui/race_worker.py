@@ -7,6 +7,7 @@ the data's coordinates) as new copies before they cross to the GUI thread.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,8 +18,9 @@ from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.evaluation import QualityScorer
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.core.race import RaceFinished, RaceFrame, RaceProgress, Runner, log_snr, race
+from ddpm_studio.gui.display import reference_points, to_display
 from ddpm_studio.gui.docks.race import RaceDock
-from ddpm_studio.gui.workers import Worker, reference_points, start_worker, to_display
+from ddpm_studio.gui.jobs import MODEL, Job, Throttle, runner
 
 
 @dataclass(frozen=True)
@@ -34,59 +36,45 @@ class RaceDisplayFrame:
     final: bool
 
 
-class RaceWorker(Worker):
-    """Race ``runners`` with ``num_steps`` evaluations each on ``num_samples`` items from one seeded x_T.
+@dataclass(frozen=True)
+class RaceEnded:
+    """The race's last item: the final scores per lane (empty dicts when stopped or unscored) and whether it stopped."""
 
-    Args:
-        pipeline: a callable returning the model to race (called on the worker thread).
-        dataset: the run's data for the final quality scores (None: no scores).
+    scores: list
+    stopped: bool
+
+
+def race_job(pipeline: Callable[[], DiffusionPipeline], runners: list[Runner], num_steps: int, num_samples: int,
+             seed: int = 0, dataset: DataSet | None = None, cache_dir: str | None = None, *,
+             stop: threading.Event):
+    """The job: race ``runners`` with ``num_steps`` evaluations each on ``num_samples`` items from one seeded x_T.
+
+    ``pipeline`` is called on the job's thread; ``dataset`` gives the final quality scores (None: no scores).
+    Yields ``RaceProgress`` (the reference run), :class:`RaceDisplayFrame` and, last, :class:`RaceEnded`.
     """
-
-    referenceProgress = Signal(int, int)
-    frame = Signal(object)  # RaceDisplayFrame
-    finishedRace = Signal(object, bool)  # list of score dicts per lane, stopped?
-
-    def __init__(self, pipeline: Callable[[], DiffusionPipeline], runners: list[Runner], num_steps: int,
-                 num_samples: int, seed: int = 0, dataset: DataSet | None = None,
-                 cache_dir: str | None = None) -> None:
-        super().__init__()
-        self._pipeline = pipeline
-        self.runners = list(runners)
-        self.num_steps = num_steps
-        self.num_samples = num_samples
-        self.seed = seed
-        self._dataset = dataset
-        self._cache_dir = cache_dir
-
-    def work(self) -> None:
-        pipeline = self._pipeline()
-        score = None
-        dataset, cache_dir = self._dataset, self._cache_dir
-        if dataset is not None and tuple(dataset.data_shape) == tuple(pipeline.data_shape):
-            def score(samples):
-                # built only once the lanes are done: an image scorer may first train its feature network
-                return QualityScorer(dataset, cache_dir=cache_dir, device=pipeline.device).score(samples)
-        stopped = False
-        for event in race(pipeline, self.runners, self.num_steps, self.num_samples, seed=self.seed, score=score):
-            if isinstance(event, RaceProgress):
-                self.referenceProgress.emit(event.done, event.total)
-            elif isinstance(event, RaceFrame):
-                level = math.inf if event.final else log_snr(event.abar)
-                self.frame.emit(RaceDisplayFrame(
-                    event.lane, event.nfe, level, to_display(pipeline, event.x),
-                    to_display(pipeline, event.x0_hat), event.distance, event.final,
-                ))
-            elif isinstance(event, RaceFinished):
-                self.finishedRace.emit(list(event.scores), False)
-                return
-            if not self.wait_if_paused():
-                stopped = True
-                break
-        self.finishedRace.emit([{} for _ in self.runners], stopped)
+    pipeline_ = pipeline()
+    score = None
+    if dataset is not None and tuple(dataset.data_shape) == tuple(pipeline_.data_shape):
+        def score(samples):
+            # built only once the lanes are done: an image scorer may first train its feature network
+            return QualityScorer(dataset, cache_dir=cache_dir, device=pipeline_.device).score(samples)
+    for event in race(pipeline_, runners, num_steps, num_samples, seed=seed, score=score):
+        if isinstance(event, RaceProgress):
+            yield event
+        elif isinstance(event, RaceFrame):
+            level = math.inf if event.final else log_snr(event.abar)
+            yield RaceDisplayFrame(event.lane, event.nfe, level, to_display(pipeline_, event.x),
+                                   to_display(pipeline_, event.x0_hat), event.distance, event.final)
+        elif isinstance(event, RaceFinished):
+            yield RaceEnded(list(event.scores), False)
+            return
+        if stop.is_set():
+            break
+    yield RaceEnded([{} for _ in runners], True)
 
 
 class RaceRunner(QObject):
-    """Starts, stops and forgets the one race worker, and feeds its events to the Race dock.
+    """Starts and stops the race job and feeds its items to the Race dock (no thread of its own).
 
     Signals:
         runningChanged: a race started or ended (the window re-checks which actions are enabled).
@@ -99,7 +87,7 @@ class RaceRunner(QObject):
     def __init__(self, dock: RaceDock, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.dock = dock
-        self.worker: RaceWorker | None = None
+        self.worker: Job | None = None
 
     @property
     def running(self) -> bool:
@@ -109,21 +97,29 @@ class RaceRunner(QObject):
               runners: list[Runner], num_steps: int, num_samples: int, seed: int) -> None:
         if self.worker is not None:
             return
-        worker = RaceWorker(pipeline, runners, num_steps, num_samples, seed=seed, dataset=dataset)
-        worker.referenceProgress.connect(self.dock.reference_progress)
-        worker.frame.connect(self.dock.add_frame)
-        worker.finishedRace.connect(self.dock.finish)
-        worker.failed.connect(self.failed)
-        worker.done.connect(self._done)
-        self.worker = worker
+        job = runner().start("race", race_job, pipeline, list(runners), num_steps, num_samples, seed, dataset,
+                             cooperative=True, throttle=Throttle(urgent=(RaceEnded,)), reads={MODEL},
+                             owner=self.parent(), on_events=self._events, on_error=self.failed.emit,
+                             on_done=self._done)
+        if job is None:
+            return
+        self.worker = job
         self.dock.begin(runners, kind, reference_points(dataset))
         self.dock.set_running(True)
-        start_worker(worker)
         self.runningChanged.emit()
 
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+
+    def _events(self, items: list) -> None:
+        for item in items:
+            if isinstance(item, RaceProgress):
+                self.dock.reference_progress(item.done, item.total)
+            elif isinstance(item, RaceDisplayFrame):
+                self.dock.add_frame(item)
+            elif isinstance(item, RaceEnded):
+                self.dock.finish(item.scores, item.stopped)
 
     def _done(self) -> None:
         self.worker = None

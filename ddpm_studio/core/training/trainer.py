@@ -16,7 +16,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -51,6 +50,7 @@ from ddpm_studio.core.training.events import (
     TrainingFinished,
     TrainStep,
 )
+from ddpm_studio.core.training.resume import resume_conflicts
 
 #: How many bands of t the per-band loss reports (issue: "which timesteps are learned first").
 NUM_T_BANDS = 10
@@ -381,14 +381,12 @@ class Trainer:
     def _resume(self) -> None:
         assert self.run_dir is not None
         path, tensors, meta = load_latest_checkpoint(self.run_dir)
-        saved_config = meta.get("config", {})
-        for section in ("model", "diffusion"):
-            wanted = asdict(getattr(self.config, section))
-            if saved_config.get(section) != wanted:
-                raise RunError(
-                    f"{path.name} was trained with {section} settings {saved_config.get(section)}; "
-                    f"the config asks for {wanted}"
-                )
+        conflicts = resume_conflicts(meta.get("config", {}), self.config)
+        if conflicts:
+            raise RunError(
+                f"{path.name} was trained with other settings; a continued run may change only its steps, "
+                f"reporting and device: {', '.join(conflicts)}"
+            )
         if list(self.data_shape) != meta.get("data_shape"):
             raise RunError(
                 f"{path.name} was trained on data of shape {meta.get('data_shape')}, "

@@ -55,3 +55,14 @@ def test_config_round_trips_and_validates_the_subset():
     config.data.subset = 0
     with pytest.raises(ConfigError, match="data.subset"):
         config.validate()
+
+
+def test_the_trainer_takes_the_configs_subset_of_a_whole_data_set_it_is_handed():
+    from ddpm_studio.core.training.trainer import Trainer
+
+    config = RunConfig()
+    config.data.subset = 7
+    config.train.steps = 1
+    trainer = Trainer(config, dataset=load_dataset("moons", seed=config.train.seed))
+    assert torch.equal(trainer.dataset.train, load_dataset("moons", seed=config.train.seed, subset=7).train)
+    assert trainer.config.train.batch_size == 256  # drawn with replacement: the batch is not cut to 7

@@ -116,6 +116,7 @@ def test_evaluate_memorization_of_images_also_in_feature_space(image_run, tmp_pa
     [
         (["train", "--data", "digits", "--subset", "5000", "--out", "{tmp}/r"], r"digits: a training subset .*1617"),
         (["train", "--data", "moons", "--subset", "0", "--out", "{tmp}/r"], "positive integer"),
+        (["train", "--out", "{run}", "--resume", "--subset", "5"], r"data\.subset \(20 -> 5\)"),
         (["evaluate", "{run}", "--memorization-samples", "5"], "--memorization-samples only apply with --memorization"),
         (["evaluate", "{run}", "--ideal"], "--ideal only apply with --memorization"),
         (["evaluate", "{run}", "--ode-levels", "5"], "--ode-levels only applies with --ode-likelihood"),

@@ -7,82 +7,18 @@ diverged loss, a full disk) ends with ONE line on stderr and exit status 2, neve
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
-import time
 from pathlib import Path
-from typing import TextIO
-
-import numpy as np
 
 EXIT_USAGE = 2
 
 
-class CliError(Exception):
-    """A problem to report in one line with exit status 2."""
+# shared with cli_eval.py and cli_ideal.py, kept importable from here (contract)
+from ddpm_studio.cli_common import CliError, ProgressBar, _float, _positive_int  # noqa: E402
 
-
-# ---------------------------------------------------------------------------- progress
-class ProgressBar:
-    """A one-line text progress bar on stderr, redrawn at most ~10 times a second."""
-
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True) -> None:
-        self.total = max(1, total)
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self._last_draw = 0.0
-        self._start = time.perf_counter()
-        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._last_done = -1
-
-    def update(self, done: int, info: str = "", force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        # on a terminal redraw ~10x a second; in a log file write a line every ~5 s
-        interval = 0.1 if self._tty else 5.0
-        finished = done >= self.total and self._last_done < self.total
-        if done == self._last_done or (not force and not finished and now - self._last_draw < interval):
-            return
-        self._last_draw = now
-        self._last_done = done
-        frac = min(1.0, done / self.total)
-        width = 28
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-        elapsed = now - self._start
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        line = f"{self.label} [{bar}] {done}/{self.total} {info} eta {_duration(eta)}"
-        self.stream.write(("\r" + line + "\x1b[K") if self._tty else line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled and self._tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
-
-
-# ---------------------------------------------------------------------------- parsers
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+__all__ = ["CliError", "ProgressBar"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -186,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--trajectory",
         action="store_true",
-        help="(.npz) also store x_t and x0_hat at up to 100 steps of the reverse process",
+        help="(.npz) also store the reverse process: trajectory_x_T (x_T, the pure noise it starts from, before "
+        "any network evaluation), and x_t, x0_hat and the fed timestep at up to 100 of its steps "
+        "(trajectory_x, trajectory_x0_hat, trajectory_t; trajectory_t_state is the paper t of each x_t)",
     )
     sample.add_argument("--quiet", action="store_true")
     from ddpm_studio.cli_eval import add_commands
@@ -210,63 +148,78 @@ def _sampler_epilog() -> str:
 
 
 # ---------------------------------------------------------------------------- train
-def _train_config(args: argparse.Namespace):
-    """The RunConfig and DataSet for ``train``: defaults for the data's kind, then the given flags."""
-    from ddpm_studio.core.data import load_dataset
-    from ddpm_studio.core.pipeline import load_run_config
-    from ddpm_studio.core.training.config import default_config, snr_weighting_applies
+# flag -> config field, for a new run and for a resume (where resume_conflicts decides what may change)
+_RUN_FLAGS = [
+    ("data", "data", "dataset"),
+    ("image_size", "data", "image_size"),
+    ("subset", "data", "subset"),
+    ("model", "model", "preset"),
+    ("param", "diffusion", "parameterization"),
+    ("variance", "diffusion", "variance"),
+    ("loss", "train", "loss"),
+    ("snr_gamma", "train", "snr_gamma"),
+    ("schedule", "diffusion", "schedule"),
+    ("num_timesteps", "diffusion", "num_timesteps"),
+    ("batch_size", "train", "batch_size"),
+    ("lr", "train", "lr"),
+    ("warmup", "train", "warmup"),
+    ("ema_decay", "train", "ema_decay"),
+    ("grad_clip", "train", "grad_clip"),
+    ("seed", "train", "seed"),
+    ("clip_x0", "diffusion", "clip_x0"),
+]
 
+
+def _train_config(args: argparse.Namespace):
+    """The RunConfig and, for a new run, its loaded DataSet (None on resume): the data kind's defaults, then flags.
+
+    A default batch size larger than the data's training split is lowered to fit, with a note; a --batch-size
+    that does not fit is refused in one line before anything trains.
+    """
+    from ddpm_studio.core.data import load_dataset, take_subset
+    from ddpm_studio.core.pipeline import load_run_config
+    from ddpm_studio.core.training.config import default_config, fit_batch_size, snr_weighting_applies
+
+    dataset = None
     if args.resume:
-        config = load_run_config(args.out)
-        ignored = [
-            f"--{n.replace('_', '-')}"
-            for n in (
-                "data",
-                "model",
-                "param",
-                "variance",
-                "loss",
-                "snr_gamma",
-                "schedule",
-                "num_timesteps",
-                "batch_size",
-                "lr",
-                "seed",
-                "image_size",
-                "subset",
-            )
-            if getattr(args, n) is not None
-        ]
-        if ignored:
-            print(f"note: resuming keeps the run's own settings; ignored {' '.join(ignored)}", file=sys.stderr)
+        import copy
+
+        from ddpm_studio.core.training.resume import resume_conflicts
+
+        saved = load_run_config(args.out)
+        config = copy.deepcopy(saved)
+        for flag, section, name in _RUN_FLAGS:
+            if getattr(args, flag) is not None:
+                setattr(getattr(config, section), name, getattr(args, flag))
+        conflicts = resume_conflicts(saved, config)
+        if conflicts:
+            raise CliError(f"--resume continues the run with its own settings; these flags would change it: "
+                           f"{', '.join(conflicts)} (drop them, or train a new run into another --out)")
     else:
         data = args.data or "moons"
-        probe = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
-        config = default_config(data if not os.path.exists(data) else os.path.abspath(data), probe.kind)
+        # loaded once, here, and handed to the trainer: its kind picks the defaults, its size checks the batch
+        dataset = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
+        config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind)
         if args.image_size is not None:
             config.data.image_size = args.image_size
-        config.data.subset = args.subset
-        for flag, section, name in [
-            ("model", "model", "preset"),
-            ("param", "diffusion", "parameterization"),
-            ("variance", "diffusion", "variance"),
-            ("loss", "train", "loss"),
-            ("snr_gamma", "train", "snr_gamma"),
-            ("schedule", "diffusion", "schedule"),
-            ("num_timesteps", "diffusion", "num_timesteps"),
-            ("batch_size", "train", "batch_size"),
-            ("lr", "train", "lr"),
-            ("warmup", "train", "warmup"),
-            ("ema_decay", "train", "ema_decay"),
-            ("grad_clip", "train", "grad_clip"),
-            ("seed", "train", "seed"),
-            ("clip_x0", "diffusion", "clip_x0"),
-        ]:
+        for flag, section, name in _RUN_FLAGS[2:]:  # the data set and image size are set above
             if getattr(args, flag) is not None:
                 setattr(getattr(config, section), name, getattr(args, flag))
         if args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):
             # the images' default weighting has no meaning for the bound or a mean target (as the Setup dock)
             config.train.snr_gamma = 0.0
+        num_train = len(dataset.train)
+        if args.batch_size is not None and args.batch_size > num_train:
+            raise CliError(f"--batch-size {args.batch_size} is larger than the {num_train} training items of "
+                           f"{dataset.name}; choose at most {num_train}")
+        previous = fit_batch_size(config.train, num_train)
+        if previous is not None:
+            print(f"note: batch size {config.train.batch_size}: the default {previous} is larger than the "
+                  f"{num_train} training items of {dataset.name}", file=sys.stderr)
+        if config.data.subset is not None:
+            # after the batch size check: batches are drawn with replacement, so a subset of 10 items trains with
+            # the whole split's batch size (as the Trainer); the seed is the one the split was drawn with
+            dataset = take_subset(dataset, config.data.subset, args.seed or 0)
     for flag, name in [
         ("steps", "steps"),
         ("device", "device"),
@@ -277,7 +230,7 @@ def _train_config(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             setattr(config.train, name, getattr(args, flag))
     config.validate()
-    return config
+    return config, dataset
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -291,8 +244,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     from ddpm_studio.core.training.trainer import Trainer
 
-    config = _train_config(args)
-    trainer = Trainer(config, run_dir=args.out, resume=args.resume)
+    config, dataset = _train_config(args)
+    trainer = Trainer(config, run_dir=args.out, dataset=dataset, resume=args.resume)
     main = trainer.dist.is_main
     if main:
         print(
@@ -302,8 +255,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
             file=sys.stderr,
         )
-        if trainer.dataset.skipped:
-            print(f"skipped {len(trainer.dataset.skipped)} unreadable file(s); see the log", file=sys.stderr)
     bar = ProgressBar(config.train.steps, "train", enabled=main and not args.quiet)
     bar.update(trainer.step, force=True)
     loss_text = ""
@@ -343,7 +294,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- sample
 def cmd_sample(args: argparse.Namespace) -> int:
-    from ddpm_studio.core.export import save_npz, subsample_indices
+    from ddpm_studio.core.export import TrajectoryRecorder, save_npz, subsample_indices
     from ddpm_studio.core.pipeline import load_pipeline
     from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.sampling import check_num_steps
@@ -362,22 +313,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise CliError(f"--steps {steps}: {exc}") from None
     if not 0.0 <= args.eta <= 1.0:
         raise CliError(f"--eta must lie in [0, 1], got {args.eta}")
-    keep = set(subsample_indices(steps, 100)) if args.trajectory else set()
-    traj_t, traj_abar, traj_x, traj_x0 = [], [], [], []
+    # trajectory_t is the paper timestep of each stored state (core/export.py says what every array means)
+    trajectory = TrajectoryRecorder(subsample_indices(steps, 100) if args.trajectory else (), pipeline.to_saved_array)
     bar = ProgressBar(steps, "sample", enabled=not args.quiet)
     final = None
     from ddpm_studio.cli_ideal import ideal_model
 
-    records = pipeline.sample(
+    run = pipeline.sample(
         args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing,
         model=ideal_model(pipeline) if args.ideal else None,
     )
-    for record in records:
-        if record.index in keep:
-            traj_t.append(record.t)
-            traj_abar.append(record.abar)
-            traj_x.append(pipeline.to_saved_array(record.x))
-            traj_x0.append(pipeline.to_saved_array(record.x0_hat))
+    for record in run:
+        trajectory.add(record)
         final = record.x
         bar.update(record.index + 1)
     bar.close()
@@ -386,15 +333,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if suffix == ".png":
         save_preview(pipeline, final, args.out)
     else:
-        arrays = {"samples": pipeline.to_saved_array(final)}
-        if args.trajectory:
-            arrays.update(
-                trajectory_t=np.asarray(traj_t, dtype=np.int64),
-                trajectory_abar=np.asarray(traj_abar, dtype=np.float64),
-                trajectory_x=np.stack(traj_x),
-                trajectory_x0_hat=np.stack(traj_x0),
-            )
-        save_npz(args.out, **arrays)
+        arrays = trajectory.arrays()
+        if arrays:
+            arrays["trajectory_x_T"] = pipeline.to_saved_array(run.x_T)
+        save_npz(args.out, samples=pipeline.to_saved_array(final), **arrays)
     print(
         f"wrote {args.num} {'ideal-denoiser ' if args.ideal else ''}samples ({args.method}, {steps} network "
         f"evaluations, {args.spacing} spacing) to {args.out}",
@@ -408,6 +350,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
 COMMANDS = {"train": cmd_train, "sample": cmd_sample}
 
 
+class _NoteHandler(logging.Handler):
+    """Writes a log record as a "note: ..." line to the current ``sys.stderr`` (looked up at each record)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"note: {self.format(record)}\n")
+        except Exception:
+            self.handleError(record)
+
+
+def _show_library_warnings() -> None:
+    """The core's warnings (e.g. an image folder's unreadable files, by name) as "note:" lines on stderr.
+
+    The core logs them once; the CLI shows that line and adds none of its own, so each note appears once.
+    """
+    logger = logging.getLogger("ddpm_studio")
+    if not any(isinstance(handler, _NoteHandler) for handler in logger.handlers):
+        logger.addHandler(_NoteHandler(logging.WARNING))
+
+
 def run_cli(argv: list[str]) -> int:
     """Parse ``argv`` and run one command; user errors print one line and return 2."""
     from ddpm_studio.core.data import DataError
@@ -415,6 +377,7 @@ def run_cli(argv: list[str]) -> int:
     from ddpm_studio.core.training.config import ConfigError
     from ddpm_studio.core.training.trainer import CheckpointWriteError, TrainingDiverged
 
+    _show_library_warnings()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

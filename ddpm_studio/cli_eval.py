@@ -174,7 +174,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("--out", required=True, type=Path, help="folder for the runs and the tables")
     compare.add_argument(
-        "--steps", type=_positive_int, help="training steps per setting (default: the data kind's default, 3000 / 4000)"
+        "--steps",
+        type=_positive_int,
+        help="training steps per setting (default: the data kind's default, 3000 for 2-D points, 1000 for images)",
     )
     compare.add_argument(
         "--settings",
@@ -423,7 +425,8 @@ def sweep_plot(rows: Sequence, floor: float, title: str) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- compare
 def _compare_base_config(args: argparse.Namespace):
-    """The shared settings of ``compare``: :func:`compare_config` for the data's kind, then the given flags."""
+    """The shared settings of ``compare``: :func:`compare_config` for the data's kind, then the given flags;
+    returns (config, the loaded data set: the comparison trains on it, so the file is read once)."""
     import os
 
     from ddpm_studio.core.compare import compare_config
@@ -450,14 +453,24 @@ def _compare_base_config(args: argparse.Namespace):
     config.train.preview_steps = min(config.train.preview_steps, config.diffusion.num_timesteps)
     if args.sample_steps is not None and args.sample_steps > config.diffusion.num_timesteps:
         raise CliError(f"--sample-steps {args.sample_steps} exceeds T = {config.diffusion.num_timesteps}")
-    return config.validate()
+    return config.validate(), probe
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Train and evaluate every setting with progress bars; print the Markdown table at the end."""
-    from ddpm_studio.core.compare import CompareFinished, CompareProgress, CompareRow, iter_compare
+    from ddpm_studio.core.compare import (
+        CompareFinished,
+        CompareProgress,
+        CompareRow,
+        budget_warning,
+        far_off_text,
+        iter_compare,
+    )
 
-    config = _compare_base_config(args)
+    config, dataset = _compare_base_config(args)
+    warning = budget_warning(dataset.kind, config.train.steps)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     bar: ProgressBar | None = None
     current: tuple[int, str] | None = None
     finished: CompareFinished | None = None
@@ -472,6 +485,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             sample_count=args.samples,
             sample_steps=args.sample_steps,
             base_config=config,
+            dataset=dataset,
         ):
             if isinstance(event, CompareProgress):
                 if current != (event.run, event.phase):
@@ -491,8 +505,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     bar, current = None, None
                 score = f"{event.score:.4g}" if event.score is not None else "-"
                 bound = f"{event.bound:.4f} {event.bound_unit}" if event.bound is not None else "-"
+                far = f", far off {far_off_text(event)}" if event.far_off_count is not None else ""
                 print(
-                    f"{event.name}: {event.status}; bound {bound}, score {score} (floor {event.floor:.4g}), "
+                    f"{event.name}: {event.status}; bound {bound}, score {score} (floor {event.floor:.4g}){far}, "
                     f"trained in {event.train_seconds:.1f} s",
                     file=sys.stderr,
                 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from ddpm_studio.cli import CliError, ProgressBar, _positive_int
+from ddpm_studio.cli_common import CliError, ProgressBar, _positive_int
 
 
 # ---------------------------------------------------------------------------- flags

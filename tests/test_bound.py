@@ -1,4 +1,4 @@
-"""The variational bound on a case with a known answer (MATH.md M14-M17)."""
+"""The variational bound on a case with a known answer (MATH.md M14-M17), and how its terms are handed out."""
 
 import math
 
@@ -30,6 +30,11 @@ def exact_reverse_model(d):
     return model
 
 
+def bound_nats(d, model, x0):
+    """L = L_T + sum of every yielded term (M14): (B,) nats."""
+    return d.prior_kl(x0) + sum(terms for _, terms in d.iter_vlb(model, x0))
+
+
 def true_nll(x0):
     return 0.5 * math.log(2 * math.pi * S * S) + 0.5 * ((x0 - M) / S) ** 2
 
@@ -37,7 +42,7 @@ def true_nll(x0):
 def test_bound_of_exact_reverse_process_equals_true_nll():
     d = GaussianDiffusion(make_betas("cosine", 50), variance="learned", decoder="gaussian")
     x0 = M + S * torch.randn(40_000, 1, dtype=torch.float64)
-    bound = d.bits_per_dim(exact_reverse_model(d), x0) * math.log(2)
+    bound = bound_nats(d, exact_reverse_model(d), x0)
     gap = bound - true_nll(x0).squeeze(1)
     # unbiased Monte Carlo estimate of the gap, whose true value is ~0: within 4 standard errors
     stderr = gap.std().item() / math.sqrt(len(gap))
@@ -53,18 +58,28 @@ def test_bound_with_fixed_variance_is_above_true_nll():
         return (1 - a).sqrt() * (x - a.sqrt() * M) / (a * S * S + 1 - a)
 
     x0 = M + S * torch.randn(40_000, 1, dtype=torch.float64)
-    bound = (d.bits_per_dim(eps_model, x0) * math.log(2)).mean().item()
+    bound = bound_nats(d, eps_model, x0).mean().item()
     nll = true_nll(x0).mean().item()
     assert nll < bound < nll + 0.2
 
 
-def test_bits_per_dim_sums_prior_and_every_term():
-    d = GaussianDiffusion(make_betas("cosine", 20))
-    x0 = (torch.randint(0, 256, (3, 1, 2, 2)).double() * 2 / 255) - 1
-    model = lambda x, t: 0.1 * x  # noqa: E731
-    torch.manual_seed(5)
-    bpd = d.bits_per_dim(model, x0)
-    torch.manual_seed(5)
-    total = d.prior_kl(x0) + sum(terms for _, terms in d.iter_vlb(model, x0))
-    torch.testing.assert_close(bpd, total / (4 * math.log(2)))
-    assert bpd.shape == (3,) and (bpd > 0).all()
+def test_iter_vlb_hands_out_terms_with_the_callers_grad_mode():
+    """Between two terms the consumer's own code runs with grad enabled (the terms themselves carry none)."""
+    d = GaussianDiffusion(make_betas("cosine", 5))
+    weight = torch.nn.Parameter(torch.tensor(0.1))
+    seen = []
+    for t, terms in d.iter_vlb(lambda x, tt: weight * x, torch.randn(3, 2)):
+        seen.append((t, torch.is_grad_enabled(), terms.requires_grad))
+    assert seen == [(t, True, False) for t in range(4, -1, -1)]
+
+
+def test_iter_vlb_draws_its_noise_from_the_given_generator_batch_by_batch():
+    d = GaussianDiffusion(make_betas("cosine", 4), decoder="gaussian")
+    x0 = torch.randn(5, 2, dtype=torch.float64)
+    model = lambda x, tt: 0.3 * x  # noqa: E731
+    got = list(d.iter_vlb(model, x0, torch.Generator().manual_seed(3), batch_size=2))
+    generator = torch.Generator().manual_seed(3)
+    for step, terms in got:  # t from T - 1 down; within each t, batches [0:2], [2:4], [4:5] in order
+        noise = torch.cat([torch.randn(n, 2, generator=generator, dtype=torch.float64) for n in (2, 2, 1)])
+        torch.testing.assert_close(terms, d.vlb_terms(model, x0, torch.full((5,), step), noise))
+    assert [step for step, _ in got] == [3, 2, 1, 0]

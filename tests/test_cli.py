@@ -50,14 +50,70 @@ def test_train_writes_a_run_folder(trained_run):
     ]
 
 
+def test_train_reads_a_data_file_once(tmp_path, monkeypatch):
+    """The kind of a file (points or images) picks the defaults; the data read to learn it is the data trained on."""
+    from ddpm_studio.core.data import dataset as dataset_module
+
+    points = tmp_path / "points.npy"
+    np.save(points, np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32))
+    reads = []
+    real_read = dataset_module._read_path
+    monkeypatch.setattr(dataset_module, "_read_path", lambda *a, **k: reads.append(a[0]) or real_read(*a, **k))
+    argv = ["train", "--data", str(points), "--steps", "2", "--T", "30", "--batch-size", "16", "--preview-every",
+            "0", "--out", str(tmp_path / "run"), "--quiet"]
+    assert run_cli(argv) == 0
+    assert reads == [points]
+
+
 def test_resume_continues_the_step_count(trained_run, tmp_path):
     import shutil
 
     run = tmp_path / "copy"
     shutil.copytree(trained_run, run)
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 30
     assert run_cli(["train", "--out", str(run), "--resume", "--steps", "50", "--quiet"]) == 0
     assert [r["step"] for r in read_metrics(run)] == [10, 20, 30, 40, 50]
     assert list_checkpoints(run)[-1][0] == 50
+    # the folder records the new total, so the reopened run reads "step 50 / 50", not "50 / 30"
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 50
+    assert not list(run.glob(".config.json.*"))  # written atomically: no temporary file left behind
+
+
+@pytest.fixture
+def forty_images_and_a_broken_one(tmp_path) -> Path:
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    return folder
+
+
+def test_a_small_folder_adapts_the_default_batch_and_names_the_skipped_file_once(
+    forty_images_and_a_broken_one, tmp_path, capsys
+):
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(forty_images_and_a_broken_one), "--image-size", "8", "--steps", "1", "--T", "30",
+            "--preview-every", "0", "--out", str(run), "--quiet"]
+    assert run_cli(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped") == 1 and "broken.png" in err, err  # loaded once, reported once
+    notes = [line for line in err.splitlines() if line.startswith("note: batch size")]
+    assert notes == ["note: batch size 36: the default 64 is larger than the 36 training items of pictures"], err
+    assert json.loads((run / "config.json").read_text())["train"]["batch_size"] == 36
+
+
+def test_an_explicit_batch_larger_than_the_data_is_refused_before_training(
+    forty_images_and_a_broken_one, tmp_path, capsys
+):
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(forty_images_and_a_broken_one), "--image-size", "8", "--batch-size", "64",
+            "--out", str(run), "--quiet"]
+    assert run_cli(argv) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("note:")]
+    assert err == ["error: --batch-size 64 is larger than the 36 training items of pictures; choose at most 36"]
+    assert not run.exists()
 
 
 def test_sample_png_and_npz_with_trajectory(trained_run, tmp_path):
@@ -85,8 +141,18 @@ def test_sample_png_and_npz_with_trajectory(trained_run, tmp_path):
     data = np.load(npz)
     assert data["samples"].shape == (20, 2)
     assert data["trajectory_t"].shape == (50,) and data["trajectory_t"][0] == 49 and data["trajectory_t"][-1] == 0
+    assert list(data["trajectory_t_network"]) == list(range(50, 0, -1))  # paper t fed; the state lands one below
     assert data["trajectory_x"].shape == (50, 20, 2) and data["trajectory_x0_hat"].shape == (50, 20, 2)
     np.testing.assert_allclose(data["trajectory_x"][-1], data["samples"])
+    # x_T, the noise before the first step: seed 0's first N(0, I) draw, in the data's coordinates
+    import torch
+
+    from ddpm_studio.core.pipeline import load_pipeline
+
+    pipeline = load_pipeline(trained_run, "cpu")
+    noise = torch.randn((20, 2), generator=torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(data["trajectory_x_T"], pipeline.to_saved_array(noise), rtol=1e-6)
+    assert list(data["trajectory_t_state"]) == list(range(49, -1, -1))  # x after each step; x_T sits at t = 50
 
 
 def test_sample_images_npz_is_uint8_hwc(tmp_path):
@@ -124,6 +190,11 @@ def test_sample_images_npz_is_uint8_hwc(tmp_path):
     data = np.load(out)
     assert data["samples"].dtype == np.uint8 and data["samples"].shape == (3, 8, 8, 1)
     assert data["trajectory_x"].shape == (5, 3, 8, 8, 1)
+    assert data["trajectory_x_T"].shape == (3, 8, 8, 1) and data["trajectory_x_T"].dtype == np.uint8
+    # trajectory_t is the state's paper timestep (trajectory_t_state, its older name, holds the same); on this
+    # respaced chain the state after one step sits where the next step feeds the network
+    assert data["trajectory_t"][-1] == 0 and (data["trajectory_t_state"] == data["trajectory_t"]).all()
+    assert data["trajectory_t"][0] == data["trajectory_t_network"][1]
 
 
 def test_the_bound_on_images_trains_without_asking_to_switch_the_default_weighting_off(tmp_path):
@@ -205,7 +276,13 @@ def test_sample_dpmpp_2m_on_karras_records_every_network_evaluation(trained_run,
             "--out", str(out), "--trajectory", "--quiet"]
     assert run_cli(argv) == 0
     data = np.load(out)
-    assert data["trajectory_t"].shape == (20,) and data["trajectory_t"][0] == 49
+    assert data["trajectory_t"].shape == (20,) and data["trajectory_t_network"][0] == 50  # x_T is fed at paper T
+    from ddpm_studio.core.pipeline import load_pipeline
+
+    # trajectory_t is the paper timestep of each stored state: the abar stored beside it is that timestep's
+    paper_abar = np.concatenate([[1.0], load_pipeline(trained_run, "cpu").diffusion.alphas_cumprod.numpy()])
+    np.testing.assert_allclose(data["trajectory_abar"], paper_abar[data["trajectory_t"]])
+    assert data["trajectory_t"][-1] == 0 and np.all(data["trajectory_t_network"] > data["trajectory_t"])
     abar = data["trajectory_abar"]
     assert abar[-1] == 1.0 and np.all(np.diff(abar) > 0)  # one level per evaluation, noise only goes down
     np.testing.assert_allclose(data["trajectory_x"][-1], data["samples"])

@@ -92,14 +92,15 @@ def image_run(tmp_path_factory) -> Path:
 
 
 def test_evaluate_memorization_of_images_also_in_feature_space(image_run, tmp_path, monkeypatch):
-    from ddpm_studio.core import evaluation, features
+    from ddpm_studio.core import features
+    from ddpm_studio.core.evaluation import quality
 
     original = features.load_or_train_feature_net
 
     def quick(*args, **kwargs):  # the feature network's 600 training steps take minutes on a busy machine
         return original(*args, **{**kwargs, "steps": 20})
 
-    monkeypatch.setattr(evaluation, "load_or_train_feature_net", quick)
+    monkeypatch.setattr(quality, "load_or_train_feature_net", quick)
     monkeypatch.setattr(features, "load_or_train_feature_net", quick)
     out = tmp_path / "i.json"
     argv = ["evaluate", str(image_run), "--memorization", "--ideal", "--memorization-samples", "16",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import logging
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -287,8 +288,48 @@ def test_missing_path_and_unsupported_file_raise_data_errors(tmp_path: Path) -> 
     with pytest.raises(DataError, match="unsupported file type"):
         load_dataset(tmp_path / "notes.txt")
     (tmp_path / "broken.npy").write_bytes(b"not numpy")
-    with pytest.raises(DataError, match="broken.npy: cannot read"):
+    with pytest.raises(DataError, match="broken.npy: not a valid .npy array file"):
         load_dataset(tmp_path / "broken.npy")
+
+
+def _zip_with(path: Path, name: str, data: bytes) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(name, data)
+    return path
+
+
+def test_files_that_are_not_arrays_are_named_as_such_and_pickle_is_never_suggested(tmp_path: Path) -> None:
+    """numpy.load falls back to unpickling a file without its header; its error then suggests allow_pickle."""
+    random_bytes = np.random.default_rng(0).bytes(500)
+    good = _save_npy(tmp_path, "good.npy", np.zeros((8, 2)))
+    np.savez(tmp_path / "good.npz", x=np.zeros((8, 2)))
+    cases = {
+        "random.npy": (random_bytes, r"random.npy: not a valid .npy array file \(expected an array saved with "
+                       r"numpy.save; the header is missing\)"),
+        "random.npz": (random_bytes, r"random.npz: not a valid .npz array file"),
+        "zipish.npz": (b"PK" + random_bytes, r"zipish.npz: not a valid .npz array file"),
+        "empty.npy": (b"", r"empty.npy: not a valid .npy array file .*the file is empty"),
+        "cut.npy": (good.read_bytes()[:140], r"cut.npy: cannot read as .npy"),
+        "cut.npz": ((tmp_path / "good.npz").read_bytes()[:100], r"cut.npz: the .npz archive is damaged or truncated"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(DataError, match=message) as caught:
+            load_dataset(tmp_path / name)
+        assert "pickle" not in str(caught.value) and "\n" not in str(caught.value), name
+    _zip_with(tmp_path / "text.npz", "notes.txt", b"hello")
+    with pytest.raises(DataError, match=r"text.npz: not a valid .npz array file \(its member 'notes.txt' is not"):
+        load_dataset(tmp_path / "text.npz")
+
+
+def test_object_arrays_are_refused_without_suggesting_to_unpickle_them(tmp_path: Path) -> None:
+    objects = np.array([{"a": 1}, 2], dtype=object)
+    np.save(tmp_path / "objects.npy", objects, allow_pickle=True)
+    np.savez(tmp_path / "objects.npz", x=objects)
+    for name in ("objects.npy", "objects.npz"):
+        with pytest.raises(DataError, match=f"{name}: holds Python objects, not numbers") as caught:
+            load_dataset(tmp_path / name)
+        assert "allow_pickle" not in str(caught.value)
 
 
 def test_csv_points_with_header_load_as_points(tmp_path: Path) -> None:

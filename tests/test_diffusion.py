@@ -340,13 +340,59 @@ def test_min_snr_off_or_above_every_snr_is_l_simple(betas):
     torch.testing.assert_close(d.training_losses(model, x0, t, noise, snr_gamma=huge)["loss"], plain)
 
 
-def test_min_snr_weights_only_the_simple_term_of_the_hybrid_loss():
-    d = GaussianDiffusion(make_betas("cosine", T), variance="learned", decoder="gaussian")
-    x0, noise = torch.randn(8, 2), torch.randn(8, 2)
+def hand_learned_eps_term(betas, x0, noise, eps_out, u, ti):
+    """L_{t-1} (or L_0 under the Gaussian decoder at ti = 0) in nats, summed over dimensions, by hand in float64.
+
+    eps parameterization (M7), learned variance (M13), posterior by brute force (M6), KL of M15, decoder of M16.
+    """
+    ab = loop_alpha_bar(betas)
+    a, b = ab[ti].item(), betas[ti].item()
+    xt = math.sqrt(a) * x0 + math.sqrt(1 - a) * noise
+    mean = (xt - b / math.sqrt(1 - a) * eps_out) / math.sqrt(1 - b)
+    _, post_var = brute_force_posterior(betas, x0, xt, max(ti, 1))  # beta~_1 = 0: its log is log beta~_2's
+    frac = (u + 1) / 2
+    log_var = frac * math.log(b) + (1 - frac) * math.log(post_var)
+    if ti == 0:
+        return (0.5 * (math.log(2 * math.pi) + log_var + (x0 - mean) ** 2 / torch.exp(log_var))).sum()
+    true_mean, true_var = brute_force_posterior(betas, x0, xt, ti)
+    kl = 0.5 * (-1 + log_var - math.log(true_var) + true_var / torch.exp(log_var) + (true_mean - mean) ** 2
+                / torch.exp(log_var))
+    return kl.sum()
+
+
+@pytest.mark.parametrize("gamma", [0.0, 5.0])
+def test_hybrid_adds_lambda_times_the_bound_in_bits_per_dim(gamma):
+    """M19 as improved-diffusion computes it: min-SNR-weighted MSE + 0.001 * T * L_{t-1} / (D ln 2), every part by
+    hand (the weight min(SNR, gamma) / SNR for eps, Hang et al. 2023); the logged "vlb" stays in nats/dim."""
+    betas = make_betas("cosine", T)
+    d = GaussianDiffusion(betas, variance="learned", decoder="gaussian")
+    gen = torch.Generator().manual_seed(7)
+    x0, noise, eps_out = (torch.randn(8, 2, generator=gen, dtype=torch.float64) for _ in range(3))
+    u = torch.rand(8, 2, generator=gen, dtype=torch.float64) * 2 - 1
     t = torch.tensor([0, 1, 5, 20, 40, 60, 80, 99])
-    out = d.training_losses(TwoHeadModel(True), x0, t, noise, loss="hybrid", snr_gamma=5.0)
-    weight = d.min_snr_weight(t, 5.0)
-    torch.testing.assert_close(out["loss"], weight * out["mse"] + 0.001 * out["vlb"])
+    out = d.training_losses(lambda x, tt: torch.cat([eps_out, u], 1), x0, t, noise, loss="hybrid", snr_gamma=gamma)
+    ab = loop_alpha_bar(betas)
+    for i, ti in enumerate(t.tolist()):
+        snr = ab[ti].item() / (1 - ab[ti].item())
+        weight = min(snr, gamma) / snr if gamma > 0 else 1.0
+        mse = ((noise[i] - eps_out[i]) ** 2).mean().item()
+        vlb_nats_per_dim = T * hand_learned_eps_term(betas, x0[i], noise[i], eps_out[i], u[i], ti).item() / 2
+        assert out["vlb"][i].item() == pytest.approx(vlb_nats_per_dim, rel=1e-9)
+        assert out["loss"][i].item() == pytest.approx(weight * mse + 0.001 * vlb_nats_per_dim / math.log(2), rel=1e-9)
+
+
+@pytest.mark.parametrize("param", ["eps", "x0", "v"])
+def test_min_snr_weight_is_the_capped_snr_over_the_targets_error_scale(param):
+    """Hang et al. 2023 by hand from an explicit product for abar: min(SNR, g) / SNR (eps), min(SNR, g) (x0),
+    min(SNR, g) / (SNR + 1) (v)."""
+    betas = make_betas("linear", T)
+    ab = loop_alpha_bar(betas)
+    t = torch.tensor([0, 2, 10, 30, 60, 99])
+    got = GaussianDiffusion(betas, parameterization=param).min_snr_weight(t, 5.0, torch.float64)
+    for i, ti in enumerate(t.tolist()):
+        snr = ab[ti].item() / (1 - ab[ti].item())
+        scale = {"eps": snr, "x0": 1.0, "v": snr + 1.0}[param]
+        assert got[i].item() == pytest.approx(min(snr, 5.0) / scale, rel=1e-12)
 
 
 def test_min_snr_rejects_the_bound_the_mean_target_and_bad_gammas():

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -117,22 +118,57 @@ def test_bound_with_fixed_variance_is_above_true_nll_and_close():
     assert nll + 3 * result.stderr < result.per_dim < nll + 0.2
 
 
-def test_image_bound_parts_add_up_and_match_the_diffusion_bits_per_dim():
+def hand_image_bound_nats(betas, x0, noises):
+    """The bound of the Shrink network (eps_hat = 0.1 x_t, fixed large variance, 8-bit decoder, x0_hat clipped to
+    [-1, 1] as images are), by hand in float64.
+
+    Args:
+        betas: (T,) float64. x0: (N, D) on the 8-bit grid. noises: T arrays (N, D), noises[t] for 0-based t.
+    Returns:
+        (prior (N,), terms (T, N)) in nats summed over dimensions: M15's KL for t >= 1, M16's decoder at t = 0.
+    """
+    from scipy.stats import norm
+
+    betas = np.asarray(betas, dtype=np.float64)
+    abar = np.cumprod(1 - betas)
+    prior = 0.5 * (-1 - np.log(1 - abar[-1]) + (1 - abar[-1]) + abar[-1] * x0**2).sum(1)
+    terms = np.zeros((len(betas), x0.shape[0]))
+    for t in range(len(betas)):
+        a, b = abar[t], betas[t]
+        a_prev = abar[t - 1] if t else 1.0
+        xt = np.sqrt(a) * x0 + np.sqrt(1 - a) * noises[t]
+        x0_hat = np.clip((xt - np.sqrt(1 - a) * 0.1 * xt) / np.sqrt(a), -1, 1)  # M7's x0, then M23's box
+        mean = (np.sqrt(a_prev) * b * x0_hat + np.sqrt(1 - b) * (1 - a_prev) * xt) / (1 - a)  # M6 at x0_hat
+        if t == 0:  # M11 at t = 1: sigma^2 = beta~_2; M16's bins of width 2/255, open at both ends
+            var = (1 - abar[0]) / (1 - abar[1]) * betas[1]
+            upper = np.where(x0 > 0.999, 1.0, norm.cdf((x0 + 1 / 255 - mean) / np.sqrt(var)))
+            lower = np.where(x0 < -0.999, 0.0, norm.cdf((x0 - 1 / 255 - mean) / np.sqrt(var)))
+            terms[t] = -np.log(upper - lower).sum(1)
+            continue
+        q_mean = (np.sqrt(a_prev) * b * x0 + np.sqrt(1 - b) * (1 - a_prev) * xt) / (1 - a)
+        q_var = (1 - a_prev) / (1 - a) * b
+        terms[t] = (0.5 * (np.log(b / q_var) - 1 + q_var / b + (q_mean - mean) ** 2 / b)).sum(1)  # M15, sigma^2 = b
+    return prior, terms
+
+
+def test_image_bound_parts_add_up_and_match_a_hand_computation():
     config = RunConfig()
     config.diffusion.schedule, config.diffusion.num_timesteps = "cosine", 20
     diffusion = build_diffusion(config.diffusion, "images")
-    network = Shrink()
-    pipeline = DiffusionPipeline(config, diffusion, network, "images", (1, 4, 4), torch.device("cpu"))
+    pipeline = DiffusionPipeline(config, diffusion, Shrink(), "images", (1, 4, 4), torch.device("cpu"))
     x0 = torch.randint(0, 256, (6, 1, 4, 4)).float() * 2 / 255 - 1
     result = evaluate_bound(pipeline, x0, batch_size=6, seed=5)
     assert result.unit == "bits/dim" and result.jacobian == 0.0 and len(result.terms) == 20
     assert result.per_dim == pytest.approx(result.prior + result.diffusion + result.decoder, rel=1e-9)
     assert result.decoder == result.terms[0] and result.diffusion == pytest.approx(sum(result.terms[1:]))
-    # the same noise stream (one generator seeded 5, t from T-1 down) through GaussianDiffusion directly
-    torch.manual_seed(5)
-    with torch.no_grad():
-        expected = diffusion.bits_per_dim(network, x0).mean().item()
-    assert result.per_dim == pytest.approx(expected, rel=1e-5)
+    # the same noise stream: one generator seeded 5, one draw per t from T - 1 down (one batch)
+    generator = torch.Generator().manual_seed(5)
+    noises = {t: torch.randn(x0.shape, generator=generator).double().flatten(1).numpy() for t in range(19, -1, -1)}
+    prior, terms = hand_image_bound_nats(diffusion.betas.numpy(), x0.double().flatten(1).numpy(), noises)
+    to_bits = 1 / (16 * math.log(2))
+    assert result.prior == pytest.approx(prior.mean() * to_bits, rel=1e-5)
+    np.testing.assert_allclose(result.terms, terms.mean(1) * to_bits, rtol=2e-4, atol=1e-7)
+    assert result.per_dim == pytest.approx((prior + terms.sum(0)).mean() * to_bits, rel=1e-4)
 
 
 def test_iter_bound_reports_every_timestep_and_stops_when_no_longer_pulled():

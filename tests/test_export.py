@@ -10,6 +10,7 @@ from PIL import Image
 
 from ddpm_studio.core.export import (
     AXIS_COLOR,
+    TrajectoryRecorder,
     image_grid,
     save_csv,
     save_gif,
@@ -251,3 +252,25 @@ def test_scatter_skips_non_finite_points():
     points = np.array([[0.0, 0.0], [np.nan, 1.0], [np.inf, 0.0]])
     image = scatter_image(points, size=64, bounds=(-1.0, 1.0, -1.0, 1.0))
     assert np.count_nonzero(np.all(image == BLUE, axis=-1)) > 0
+
+
+def test_trajectory_t_is_the_paper_timestep_of_each_kept_state():
+    """Respaced ancestral sampling, K = 5 of T = 21: the states sit at the next visited timestep, x_0 at t = 0."""
+    import torch
+
+    from ddpm_studio.core.diffusion import GaussianDiffusion
+    from ddpm_studio.core.sampling import sample
+    from ddpm_studio.core.schedule import make_betas
+
+    diffusion = GaussianDiffusion(make_betas("cosine", 21))
+    recorder = TrajectoryRecorder([0, 1, 3, 4], lambda x: x.numpy())
+    for record in sample(diffusion, lambda x, t: 0.5 * x, (3, 2), num_steps=5, generator=torch.manual_seed(0)):
+        recorder.add(record)
+    arrays = recorder.arrays()
+    # linspace(0, 20, 5) visits 0-based 20, 15, 10, 5, 0, i.e. paper 21, 16, 11, 6, 1; index 2 is not kept
+    assert list(arrays["trajectory_t_network"]) == [21, 16, 6, 1]
+    assert list(arrays["trajectory_t"]) == [16, 11, 1, 0]
+    abar = np.cumprod(1 - make_betas("cosine", 21).numpy())
+    np.testing.assert_allclose(arrays["trajectory_abar"], [abar[15], abar[10], abar[0], 1.0])
+    assert arrays["trajectory_x"].shape == (4, 3, 2) and arrays["trajectory_x0_hat"].shape == (4, 3, 2)
+    assert TrajectoryRecorder([], np.asarray).arrays() == {}

@@ -9,24 +9,26 @@ import pytest
 from PIL import Image
 
 from ddpm_studio.gui import export
-from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryStore, scatter_bounds
+from ddpm_studio.gui.trajectory_store import INITIAL_STEP, SampleSet, TrajectoryStore, scatter_bounds
 
 
 def fill(store: TrajectoryStore, with_forward: bool = True) -> None:
+    """x_T at t = T, then every kept step (as the sampling job records them), random contents."""
     rng = np.random.default_rng(0)
-    for step in range(store.num_steps):
+    T = store.num_steps
+    for step in range(INITIAL_STEP, T):
         if not store.keeps(step):
             continue
         frame = lambda: rng.integers(0, 256, store.item_shape, dtype=np.uint8) if store.kind == "images" \
             else rng.normal(size=store.item_shape).astype(np.float32)  # noqa: E731
-        store.append(step, store.num_steps - step, store.num_steps - step - 1, frame(), frame(),
-                     frame() if with_forward else None)
+        t_fed = T - max(step, 0)
+        store.append(step, t_fed, T - step - 1, frame(), frame(), frame() if with_forward else None)
 
 
 def test_a_thousand_digit_steps_fit_in_about_fifty_megabytes():
     store = TrajectoryStore("images", 1000, (64, 16, 16, 1))
-    assert store.stride == 1 and store.capacity == 1000
-    assert store.nbytes == 3 * 1000 * 64 * 16 * 16
+    assert store.stride == 1 and store.capacity == 1001  # x_T and every step
+    assert store.nbytes == 3 * 1001 * 64 * 16 * 16
     assert store.nbytes < 64 * 2**20
 
 
@@ -35,7 +37,7 @@ def test_a_large_batch_is_thinned_to_the_budget_keeping_both_ends():
     assert store.stride > 1 and store.nbytes <= 100 * 2**20 + store.nbytes // store.capacity
     fill(store)
     assert store.complete
-    assert store.steps[0] == 0 and store.steps[len(store) - 1] == 999
+    assert store.steps[0] == INITIAL_STEP and store.steps[1] == 0 and store.steps[len(store) - 1] == 999
     assert len(store) == store.capacity
 
 
@@ -76,7 +78,7 @@ def test_exports_write_readable_files(tmp_path):
     assert Image.open(tmp_path / "one.png").size == (320, 320)
     assert Image.open(tmp_path / "traj.gif").n_frames >= 2
     loaded = np.load(tmp_path / "s.npz")
-    assert loaded["samples"].shape == (4, 8, 8, 1) and list(loaded["trajectory_t"]) == list(range(11, -1, -1))
+    assert loaded["samples"].shape == (4, 8, 8, 1) and list(loaded["trajectory_t"]) == list(range(12, -1, -1))
     assert (tmp_path / "loss.csv").read_text().splitlines()[1] == "5,1.0,1.0,2.0,0.001,9.0,1.0,1.0,"
 
 
@@ -84,7 +86,7 @@ def test_points_exports_scatter_over_the_data(tmp_path):
     store = TrajectoryStore("points", 6, (50, 2), reference=np.zeros((20, 2), np.float32))
     fill(store)
     frames = export.trajectory_frames(store)
-    assert len(frames) == 6 and frames[0].shape == (export.SCATTER_SIZE_PX, export.SCATTER_SIZE_PX, 3)
+    assert len(frames) == 7 and frames[0].shape[1] == 2 * export.SCATTER_SIZE_PX + export.GIF_GAP_PX
     with pytest.raises(ValueError, match="image data"):
         export.export_single_png(tmp_path / "x.png", SampleSet("points", store.x[0], None, "", 0), 0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -197,6 +198,26 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
     newest = list_checkpoints(tmp_path / "run")[-1][1]
     newest.write_bytes(newest.read_bytes()[:100])  # e.g. a disk that filled mid-write, on a non-atomic copy
     assert load_pipeline(tmp_path / "run").step == 5
+
+
+def test_only_damaged_checkpoints_are_named_as_damaged_not_as_missing(small_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(small_run, run)
+    ((_, path),) = list_checkpoints(run)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a copy cut short
+    expected = rf"no loadable checkpoint: checkpoints/{path.name} is damaged or truncated"
+    with pytest.raises(RunError, match=expected):
+        load_pipeline(run)
+    for argv in (["sample", str(run), "--out", str(tmp_path / "x.png")],
+                 ["train", "--out", str(run), "--resume", "--steps", "9", "--quiet"]):
+        assert run_cli(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and re.search(expected, err[0]) and "train it first" not in err[0], err
+    path.unlink()  # no checkpoint at all is another message
+    with pytest.raises(RunError, match="holds no checkpoint yet \\(train it first\\)"):
+        load_pipeline(run)
 
 
 def test_full_disk_stops_cleanly_and_keeps_the_model_in_memory(tmp_path, monkeypatch):

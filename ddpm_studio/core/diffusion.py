@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from ddpm_studio.core import choices
 from ddpm_studio.core.losses import (
     discretized_gaussian_log_likelihood,
     gaussian_log_density,
@@ -22,12 +23,14 @@ from ddpm_studio.core.losses import (
 )
 from ddpm_studio.core.schedule import alpha_bar_from_betas
 
-PARAMETERIZATIONS: tuple[str, ...] = ("eps", "mean", "x0", "v")
-VARIANCES: tuple[str, ...] = ("fixed_large", "fixed_small", "learned")
-DECODERS: tuple[str, ...] = ("discrete", "gaussian")
-LOSSES: tuple[str, ...] = ("simple", "vlb", "hybrid")
+# The code names, kept here for the code that imports them from this module (the vocabulary: core.choices).
+PARAMETERIZATIONS: tuple[str, ...] = choices.names(choices.PARAMETERIZATIONS)
+VARIANCES: tuple[str, ...] = choices.names(choices.VARIANCES)
+DECODERS: tuple[str, ...] = choices.names(choices.DECODERS)
+LOSSES: tuple[str, ...] = choices.names(choices.LOSSES)
 
-#: Weight of the VLB term in the hybrid objective, M19 (Nichol & Dhariwal 2021, Sec. 3.1).
+#: lambda of the hybrid objective, M19 (Nichol & Dhariwal 2021, Sec. 3.1). It multiplies the bound term in BITS
+#: per dimension, as improved-diffusion does, so the variance gets the reference's weight.
 HYBRID_VLB_WEIGHT = 0.001
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -43,12 +46,6 @@ def _as_range(x0_range: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch
     if not (torch.isfinite(low).all() and torch.isfinite(high).all()) or bool((low >= high).any()):
         raise ValueError("x0_range must be finite with low < high in every coordinate")
     return low, high
-
-
-def _choice(kind: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"unknown {kind} {value!r}; choose one of {', '.join(choices)}")
-    return value
 
 
 class GaussianDiffusion:
@@ -78,9 +75,9 @@ class GaussianDiffusion:
     ) -> None:
         self.check_finite = bool(check_finite)
         self.x0_range = _as_range(x0_range)
-        self.parameterization = _choice("parameterization", parameterization, PARAMETERIZATIONS)
-        self.variance = _choice("variance", variance, VARIANCES)
-        self.decoder = _choice("decoder", decoder, DECODERS)
+        self.parameterization = choices.require("parameterization", parameterization, choices.PARAMETERIZATIONS)
+        self.variance = choices.require("variance", variance, choices.VARIANCES)
+        self.decoder = choices.require("decoder", decoder, choices.DECODERS)
         self.clip_x0 = bool(clip_x0)
         betas = torch.as_tensor(betas, dtype=torch.float64).detach().cpu()
         if betas.ndim != 1 or betas.numel() < 1:
@@ -350,26 +347,41 @@ class GaussianDiffusion:
         x_t = self.q_sample(x0, t, noise)
         return self._vlb_from_output(model(x_t, t), x0, x_t, t)
 
-    def iter_vlb(self, model: Model, x0: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
-        """Every term of the exact bound (M17), one timestep at a time, from t = T - 1 down to 0.
+    def iter_vlb(
+        self,
+        model: Model,
+        x0: torch.Tensor,
+        generator: torch.Generator | None = None,
+        batch_size: int | None = None,
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """Every term of the exact bound (M14, M17) but L_T, one timestep at a time, from t = T - 1 down to 0.
 
-        Yields ``(t, terms)`` with terms of shape (B,) in nats, so a caller can show progress or cancel.
+        Yields ``(t, terms)`` with terms of shape (B,) in nats (L_{t-1}, and L_0 at t = 0), so a caller can show
+        progress or cancel; the bound is :meth:`prior_kl` plus the sum of every yielded term.
+
+        Args:
+            model: the network, (x_t, t) -> output. x0: (B, ...) examples.
+            generator: draws the noise of q(x_t | x_0), on x0's device: for each t, the batches in order (None:
+                torch's global generator).
+            batch_size: examples per forward pass (memory only); None: all B at once.
         """
+        step_size = x0.shape[0] if batch_size is None else int(batch_size)
+        if step_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         for step in reversed(range(self.num_timesteps)):
-            t = torch.full((x0.shape[0],), step, dtype=torch.long, device=x0.device)
+            # no_grad around the work only, never around the yield: grad mode is thread state, and the consumer's
+            # code between two terms must run with the mode it set itself
             with torch.no_grad():
-                yield step, self.vlb_terms(model, x0, t)
-
-    def bits_per_dim(self, model: Model, x0: torch.Tensor) -> torch.Tensor:
-        """The full bound L = L_T + sum_t L_{t-1} + L_0 over every t (M14, M17), in bits/dim: (B, ...) -> (B,).
-
-        For continuous data this is still bits per dimension; multiply by ln 2 for nats.
-        """
-        with torch.no_grad():
-            total = self.prior_kl(x0)
-            for _, terms in self.iter_vlb(model, x0):
-                total = total + terms
-        return total / (x0[0].numel() * math.log(2.0))
+                parts = []
+                for start in range(0, x0.shape[0], step_size):
+                    batch = x0[start : start + step_size]
+                    t = torch.full((batch.shape[0],), step, dtype=torch.long, device=x0.device)
+                    noise = None if generator is None else torch.randn(
+                        batch.shape, generator=generator, device=x0.device, dtype=x0.dtype
+                    )
+                    parts.append(self.vlb_terms(model, batch, t, noise))
+                terms = torch.cat(parts)
+            yield step, terms
 
     # ------------------------------------------------------------- training
     def min_snr_weight(self, t: torch.Tensor, gamma: float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -382,8 +394,9 @@ class GaussianDiffusion:
         SNR times the x0 error), min(SNR, gamma) for x0, and min(SNR, gamma) / (SNR + 1) for v. Low-noise
         timesteps, whose eps error is large and easy to chase, no longer dominate the gradient.
         """
-        if self.parameterization == "mean":
-            raise ValueError("min-SNR weighting is defined for the eps, x0 and v targets, not the mean (M8)")
+        problem = choices.snr_target_problem(self.parameterization)
+        if problem:
+            raise ValueError(problem)
         # on t's device in the loss's dtype (float32 by default: MPS has no float64), cached like every table
         snr = self._table("snr", t, torch.empty(0, device=t.device, dtype=dtype))
         capped = torch.clamp(snr, max=float(gamma))
@@ -409,25 +422,23 @@ class GaussianDiffusion:
         - "simple" (M18): mean over dimensions of (target - output)^2, target eps / mu~ / x0 / v.
         - "vlb" (M17): T * L_{t-1} / D (L_0 at t = 0): the unbiased single-t estimate of the bound, per
           dimension, with gradients through mean and variance.
-        - "hybrid" (M19): simple + 0.001 * T * L_{t-1} / D, where the bound sees the mean with gradients stopped,
-          so it trains only the (learned) variance.
+        - "hybrid" (M19): simple + 0.001 * T * L_{t-1} / (D ln 2), i.e. lambda = 0.001 times the bound term in
+          BITS per dimension, as improved-diffusion (Nichol & Dhariwal 2021) computes it; the bound sees the mean
+          with gradients stopped, so it trains only the (learned) variance.
 
         ``snr_gamma`` > 0 weights the simple term by :meth:`min_snr_weight` (Hang et al. 2023); 0 leaves it as
         M18. The bound has no such term, so "vlb" takes no weighting.
 
         Returns:
             {"loss": the objective, "mse": the simple term (unweighted), "vlb": the per-dimension single-t bound
-            estimate}.
+            estimate, in nats per dimension whatever the loss}.
         """
-        _choice("loss", loss, LOSSES)
-        if loss == "simple" and self.variance == "learned":
-            raise ValueError(
-                "a learned variance needs the 'vlb' or 'hybrid' loss: L_simple gives the variance no signal (M19)"
-            )
-        if not (math.isfinite(snr_gamma) and snr_gamma >= 0.0):
-            raise ValueError(f"the min-SNR gamma must be >= 0 (0: no weighting), got {snr_gamma}")
-        if snr_gamma > 0.0 and loss == "vlb":
-            raise ValueError("min-SNR weighting applies to the simple term: the 'vlb' loss has none")
+        choices.require("loss", loss, choices.LOSSES)
+        problem = choices.learned_variance_problem(self.variance, loss) or choices.snr_gamma_problem(
+            snr_gamma, loss, self.parameterization
+        )
+        if problem:
+            raise ValueError(problem)
         if noise is None:
             noise = torch.randn_like(x0)
         x_t = self.q_sample(x0, t, noise)
@@ -446,4 +457,5 @@ class GaussianDiffusion:
         simple = mse * self.min_snr_weight(t, snr_gamma, mse.dtype) if snr_gamma > 0.0 else mse
         if loss == "simple":
             return {"loss": simple, "mse": mse.detach(), "vlb": vlb.detach()}
-        return {"loss": simple + HYBRID_VLB_WEIGHT * vlb, "mse": mse.detach(), "vlb": vlb.detach()}
+        # M19 in improved-diffusion's units: lambda multiplies bits per dimension (nats / ln 2)
+        return {"loss": simple + HYBRID_VLB_WEIGHT * vlb / math.log(2.0), "mse": mse.detach(), "vlb": vlb.detach()}

@@ -1,4 +1,5 @@
-"""Sample-quality scores that need no download: sliced Wasserstein, off-support fraction, Fréchet distance.
+"""Sample-quality scores that need no download: sliced Wasserstein, off-support fraction, far-off samples,
+Fréchet distance.
 
 All of them compare a cloud of model samples with a cloud of data points, both shaped (N, D) (a 2-D toy set has
 D = 2; images are flattened to D = C * H * W, or replaced by features). Inputs may be numpy arrays or torch
@@ -16,6 +17,9 @@ ArrayLike = np.ndarray | torch.Tensor
 #: Off-support radius = this factor times the 99th percentile of the data's own nearest-neighbour distances.
 OFF_SUPPORT_RADIUS_FACTOR = 2.0
 OFF_SUPPORT_PERCENTILE = 99.0
+#: Far-off margin: a sample is far off when it lies outside the data's bounding box enlarged on every side by this
+#: share of the box's longest side (see :func:`far_off_box` for why a box and why this share).
+FAR_OFF_MARGIN = 0.15
 #: Pairwise-distance blocks are kept below this many entries (float64: 32 MB), so 10k x 10k never needs 800 MB.
 _CDIST_BLOCK_ENTRIES = 4_000_000
 
@@ -184,6 +188,53 @@ def off_support_fraction(samples: ArrayLike, data: ArrayLike, radius: float | No
     elif radius < 0:
         raise ValueError(f"radius must be >= 0, got {radius}")
     return float(np.mean(_nearest_distances(samples, data) > radius))
+
+
+# ------------------------------------------------------------------ far-off samples
+def far_off_box(data: ArrayLike, margin: float = FAR_OFF_MARGIN) -> tuple[np.ndarray, np.ndarray]:
+    """The region outside which a sample is *far off*: the data's bounding box, enlarged on every side by
+    ``margin`` times its longest side.
+
+    Why a box: it assumes nothing about the data's shape (a rule of k robust standard deviations around the
+    median assumes one blob, and the moons, the ring or the checkerboard are not one), it is what a plot of the
+    data shows (a comparison's thumbnail frames this box), and it is cheap. Why an isotropic margin (a share of
+    the longest side, not of each side): it is one distance in the data's own units, so a thin data set does not
+    get a thin tolerance across it. With the default 0.15, a far-off sample is at least 15% of the data's
+    extent away from every data point, far beyond the off-support radius of :func:`off_support_fraction`
+    (about twice the data's own point spacing): every far-off sample is also off the support, and an
+    unambiguous miss; held-out points of the built-in 2-D sets never land there (tests/test_far_off.py).
+
+    Args:
+        data: (M, D) data points (the training set), finite.
+        margin: >= 0, the share of the box's longest side added on each side.
+
+    Returns:
+        (low, high): float64 (D,) corners, low <= high.
+    """
+    data = _as_points(data, "data")
+    if not margin >= 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    low, high = data.min(axis=0), data.max(axis=0)
+    pad = margin * float((high - low).max())
+    return low - pad, high + pad
+
+
+def far_off_mask(samples: ArrayLike, low: ArrayLike, high: ArrayLike) -> np.ndarray:
+    """Which samples are far off: outside the box [low, high] (from :func:`far_off_box`) in any coordinate.
+
+    Args:
+        samples: (N, D) points; a row holding NaN or inf is not inside any box, so it counts as far off (drop
+            non-finite rows first to count them separately).
+        low, high: (D,) corners.
+
+    Returns:
+        (N,) bool, True for a far-off sample.
+    """
+    samples = _to_float64(samples)
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    if samples.ndim != 2 or low.shape != (samples.shape[1],) or high.shape != low.shape:
+        raise ValueError(f"samples must be (N, D) and low, high (D,), got {samples.shape}, {low.shape}, {high.shape}")
+    return ~((samples >= low) & (samples <= high)).all(axis=1)
 
 
 # ------------------------------------------------------------------ Fréchet distance

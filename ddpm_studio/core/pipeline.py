@@ -18,7 +18,7 @@ from torch import nn
 
 from ddpm_studio.core.diffusion import GaussianDiffusion
 from ddpm_studio.core.models import build_model
-from ddpm_studio.core.runs import RunError, latest_loadable_checkpoint, read_config
+from ddpm_studio.core.runs import RunError, load_latest_checkpoint, read_config
 from ddpm_studio.core.sampling import SampleStep, run_to_end, sample
 from ddpm_studio.core.schedule import make_betas
 from ddpm_studio.core.training.config import ConfigError, DiffusionConfig, RunConfig
@@ -72,6 +72,25 @@ class FloatOutput(nn.Module):
         return out.float().contiguous()
 
 
+class ReverseProcess(Iterator[SampleStep]):
+    """The steps of one sampling run, with the pure noise x_T they start from (before any network evaluation).
+
+    A sampler yields the state after each step, so x_T itself never appears among its records; a presenter
+    that shows the whole process (the studio's first trajectory frame, the CLI's ``trajectory_x_T``) reads it
+    here. Iterating is the same as iterating the sampler.
+
+    Attributes:
+        x_T: the starting noise in model space, (B, ...) like every record's ``x``, on the sampling device.
+    """
+
+    def __init__(self, x_T: torch.Tensor, steps: Iterator[SampleStep]) -> None:
+        self.x_T = x_T
+        self._steps = steps
+
+    def __next__(self) -> SampleStep:
+        return next(self._steps)
+
+
 @dataclass
 class DiffusionPipeline:
     """Everything needed to sample a trained run and show the samples in the data's own coordinates.
@@ -101,32 +120,46 @@ class DiffusionPipeline:
         eta: float = 0.0,
         seed: int | None = 0,
         spacing: str = "linspace",
+        noise: torch.Tensor | None = None,
         model: nn.Module | None = None,
-    ) -> Iterator[SampleStep]:
+    ) -> ReverseProcess:
         """Reverse process for ``num_samples`` samples in model space, one record per network evaluation.
 
         ``num_steps`` counts network evaluations; ``method`` and ``spacing`` as :func:`sampling.sample`. One seed
-        gives the same x_T for every method and spacing. ``model`` stands in for the run's network (e.g. an
-        :class:`~ddpm_studio.core.ideal.IdealDenoiser` of its training data, M30); None samples the EMA network.
+        gives the same x_T for every method and spacing.
+
+        Args:
+            noise: x_T to start from, (num_samples, *data_shape); default a draw of N(0, I) from ``seed``, the
+                first draw of the seeded generator, exactly as the sampler itself would draw it (so a seed gives
+                the samples it always gave). With explicit noise the seed drives only the per-step noise.
+            model: stands in for the run's network (e.g. an :class:`~ddpm_studio.core.ideal.IdealDenoiser` of its
+                training data, M30); None samples the EMA network.
+        Returns:
+            An iterator of :class:`SampleStep` records whose ``x_T`` attribute holds the starting noise.
         """
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"the number of samples must be a positive integer, got {num_samples!r}")
         generator = None
         if seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(int(seed))
+        shape = (num_samples, *self.data_shape)
+        if noise is None:
+            noise = torch.randn(shape, generator=generator, device=self.device)
         if model is None:
             model = FloatOutput(self.network, self.device).eval()
-        return sample(
+        steps = sample(
             self.diffusion,
             model,
-            (num_samples, *self.data_shape),
+            shape,
             num_steps=num_steps,
             method=method,
             eta=eta,
             generator=generator,
             device=self.device,
             spacing=spacing,
+            noise=noise,
         )
+        return ReverseProcess(noise, steps)
 
     def sample_final(self, num_samples: int, **kwargs) -> torch.Tensor:
         """Run :meth:`sample` to the end; the final x_0 in model space, on the CPU."""
@@ -194,15 +227,13 @@ def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = 
     """The EMA weights of a run folder's newest loadable checkpoint, ready to sample.
 
     Raises:
-        RunError: not a run folder, no loadable checkpoint, or a checkpoint that does not match the config.
+        RunError: not a run folder, no checkpoint yet, only damaged checkpoints, or a checkpoint that does not
+            match the config.
     """
     from ddpm_studio.core.device import resolve_device
 
     config = load_run_config(run_dir)
-    found = latest_loadable_checkpoint(run_dir)
-    if found is None:
-        raise RunError(f"{run_dir} holds no loadable checkpoint yet (train it first)")
-    path, tensors, meta = found
+    path, tensors, meta = load_latest_checkpoint(run_dir)
     kind = meta.get("kind")
     if kind not in ("points", "images"):
         raise RunError(f"{path.name}: unknown data kind {kind!r} in the checkpoint")

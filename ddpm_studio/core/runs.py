@@ -9,7 +9,9 @@ Layout of a run folder::
 
 Checkpoints are safetensors files (tensors + string metadata): loading them never unpickles, so a file from
 anywhere cannot run code. Every write goes to a temporary file in the same folder, is fsynced and then renamed
-over the target, so a crash leaves either the old file or the new one, never a torn one.
+over the target, so a crash leaves either the old file or the new one, never a torn one. The file gets the
+permissions a plain ``open(path, "w")`` would give it (0o666 less the umask, or the mode of the file it
+replaces), not the private 0o600 of a temporary file, so a shared course folder can read what the studio writes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -41,13 +45,52 @@ class RunError(ValueError):
 
 
 # ------------------------------------------------------------------ atomic writes
+#: Mode bits a new file asks for before the umask, as ``open()`` does.
+DEFAULT_FILE_MODE = 0o666
+_umask_lock = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux: /proc/self/status).
+
+    Elsewhere it is read the only portable way, by setting it and putting it back, under a lock; another thread
+    creating a file at that very instant could still see a 0o077 umask (a file more private, never less).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _umask_lock:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    """What ``open(path, "w")`` would leave: an existing file keeps its mode, a new one gets 0o666 & ~umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return DEFAULT_FILE_MODE & ~current_umask()
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file + fsync + rename (never a torn file)."""
+    """Write ``data`` to ``path`` through a temporary file + fsync + rename (never a torn file).
+
+    The temporary file is created 0o600 (tempfile.mkstemp); it is given the mode a plain write would have
+    given ``path`` before the rename, so the result is as readable as any other file the user creates.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):  # POSIX; Windows has no mode bits to fix
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -193,7 +236,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
         tensors = st_load(data)
         meta = _safetensors_metadata(data)
     except (SafetensorError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunError(f"{path.name} is not a readable safetensors checkpoint ({exc})") from None
+        raise RunError(f"{path.name} is damaged or truncated: not a readable safetensors file ({exc})") from None
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"{path.name} is a safetensors file but not a DDPM Studio checkpoint")
     try:
@@ -255,6 +298,27 @@ def latest_loadable_checkpoint(
             continue
         return path, tensors, meta
     return None
+
+
+def load_latest_checkpoint(run_dir: str | os.PathLike[str]) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]]:
+    """The newest checkpoint that loads, or a :class:`RunError` that tells "none yet" from "all damaged".
+
+    A run folder whose checkpoints all fail to load (a truncated copy, a disk that filled) is not a run that was
+    never trained: the message names the newest file and why it cannot be read.
+    """
+    checkpoints = list_checkpoints(run_dir)
+    if not checkpoints:
+        raise RunError(f"{run_dir} holds no checkpoint yet (train it first)")
+    reasons = []
+    for _, path in reversed(checkpoints):
+        try:
+            tensors, meta = load_checkpoint(path)
+        except RunError as exc:
+            reasons.append(str(exc))
+            continue
+        return path, tensors, meta
+    older = f"; the {len(reasons) - 1} older one(s) cannot be read either" if len(reasons) > 1 else ""
+    raise RunError(f"{run_dir} holds no loadable checkpoint: {CHECKPOINT_DIR}/{reasons[0]}{older}")
 
 
 def prune_checkpoints(run_dir: str | os.PathLike[str], keep: int) -> None:

@@ -10,7 +10,10 @@ import math
 
 import torch
 
-SCHEDULES: tuple[str, ...] = ("linear", "cosine")
+from ddpm_studio.core import choices
+
+#: The schedules' code names (labels, MATH.md numbers and help: :data:`ddpm_studio.core.choices.SCHEDULES`).
+SCHEDULES: tuple[str, ...] = choices.names(choices.SCHEDULES)
 
 #: Cap on a single beta, as in Nichol & Dhariwal (2021), Sec. 3.2: betas near 1 at the end of the cosine
 #: schedule would make the last reverse step singular.
@@ -28,14 +31,11 @@ def linear_betas(num_steps: int) -> torch.Tensor:
             destroy the data in one step and the reverse mean (M7) divides by sqrt(alpha_t) = 0.
     """
     _check_num_steps(num_steps)
+    problem = choices.linear_schedule_problem("linear", num_steps)
+    if problem:
+        raise ValueError(problem)
     scale = 1000.0 / num_steps
-    betas = torch.linspace(scale * 1e-4, scale * 0.02, num_steps, dtype=torch.float64)
-    if float(betas[-1]) >= 1.0:
-        raise ValueError(
-            f"the linear schedule needs T >= 21 (its last beta is 20 / T = {float(betas[-1]):.3g} at "
-            f"T = {num_steps}); use the cosine schedule for shorter chains"
-        )
-    return betas
+    return torch.linspace(scale * 1e-4, scale * 0.02, num_steps, dtype=torch.float64)
 
 
 def cosine_alpha_bar(t: torch.Tensor, num_steps: int, s: float = 0.008) -> torch.Tensor:
@@ -74,11 +74,8 @@ def make_betas(name: str, num_steps: int) -> torch.Tensor:
     Raises:
         ValueError: unknown name, or a step count that is not a positive integer.
     """
-    if name == "linear":
-        return linear_betas(num_steps)
-    if name == "cosine":
-        return cosine_betas(num_steps)
-    raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
+    choices.require("schedule", name, choices.SCHEDULES)
+    return linear_betas(num_steps) if name == "linear" else cosine_betas(num_steps)
 
 
 def alpha_bar_from_betas(betas: torch.Tensor) -> torch.Tensor:
@@ -92,5 +89,6 @@ def signal_to_noise(alphas_cumprod: torch.Tensor) -> torch.Tensor:
 
 
 def _check_num_steps(num_steps: int) -> None:
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"the number of diffusion steps T must be a positive integer, got {num_steps!r}")
+    problem = choices.timesteps_problem(num_steps)
+    if problem:
+        raise ValueError(problem)

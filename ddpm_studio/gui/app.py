@@ -32,6 +32,10 @@ def run_app(argv: list[str]) -> int:
     app.setApplicationName("ddpm-studio")
     app.setApplicationDisplayName("DDPM Studio")
 
+    from ddpm_studio.gui import collector
+
+    collector.install()  # once, before any job: only the GUI thread ever collects garbage
+
     from ddpm_studio.gui.main_window import MainWindow
 
     window = MainWindow()

@@ -15,8 +15,10 @@ Public API (objectName ``compareDialog``):
 Controls: ``compareDataCombo``, ``compareStepsSpin``, ``compareTimestepsSpin``, ``compareScheduleCombo``,
 ``compareEvalSpin``, ``compareSettingsList`` (checkable), ``compareOutEdit`` + ``compareOutButton`` (a
 QFileDialog.getExistingDirectory), ``compareStartButton`` (reads "Cancel" while running),
-``compareProgressBar`` ("run 2/6: mean/vlb — training 340/1500"), ``compareTable``, ``compareStatusLabel`` and
-``compareOpenFolderButton``.
+``compareProgressBar`` ("run 2/6: mean/vlb — training 340/1500"), ``compareBudgetNote`` (shown when the steps are
+too few to reproduce Ho et al.'s ordering, :func:`~ddpm_studio.core.compare.budget_warning`), ``compareTable``
+(its "far off" column counts the samples the score leaves out, :mod:`~ddpm_studio.core.far_off`; the thumbnails
+draw them in red at their edge), ``compareStatusLabel`` and ``compareOpenFolderButton``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import math
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QThread, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -58,12 +60,15 @@ from ddpm_studio.core.compare import (
     CompareProgress,
     CompareRow,
     Setting,
+    budget_warning,
+    far_off_text,
 )
 from ddpm_studio.core.data import BUILTIN_DATASETS
+from ddpm_studio.core.metrics import FAR_OFF_MARGIN
 from ddpm_studio.core.training.config import default_config
-from ddpm_studio.gui.eval_workers import CompareWorker
+from ddpm_studio.gui import job_eval
+from ddpm_studio.gui.jobs import Job, runner
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
-from ddpm_studio.gui.workers import start_worker
 
 THUMBNAIL_SIZE = 64
 #: The linear schedule's T must exceed this (the config's rule: shorter chains need the cosine schedule).
@@ -72,7 +77,7 @@ DEFAULT_T = 1000
 START_TEXT = "Start"
 CANCEL_TEXT = "Cancel"
 PHASE_NAMES = {"prepare": "preparing the data", "train": "training", "bound": "bound", "sample": "sampling"}
-COLUMNS = ("setting", "final loss", "bound", "score", "wall time", "samples", "status")
+COLUMNS = ("setting", "final loss", "bound", "score", "far off", "wall time", "samples", "status")
 SETTING_HELP = {
     "eps": "predicts the noise ε (M7)",
     "mean": "predicts the posterior mean μ̃ (M8)",
@@ -141,9 +146,9 @@ class CompareDialog(QDialog):
         self.resize(980, 660)
         self.rows: list[CompareRow] = []
         self.finished: CompareFinished | None = None
-        self._worker: CompareWorker | None = None
-        self._thread: QThread | None = None
+        self._job: Job | None = None
         self._out_dir: Path | None = None
+        self._rows_data = ""  # the data set the rows were made on
         kind = BUILTIN_DATASETS.get(data, "points")
         defaults = default_config(data, kind)
 
@@ -222,6 +227,12 @@ class CompareDialog(QDialog):
         run_row.addWidget(self.compareProgressBar, 1)
         layout.addLayout(run_row)
 
+        self.compareBudgetNote = QLabel(objectName="compareBudgetNote")
+        self.compareBudgetNote.setWordWrap(True)
+        self.compareBudgetNote.setStyleSheet(f"color: {ERROR_TEXT_COLOR};")
+        self.compareBudgetNote.setVisible(False)
+        layout.addWidget(self.compareBudgetNote)
+
         self.compareTable = QTableWidget(0, len(COLUMNS), objectName="compareTable")
         self.compareTable.setHorizontalHeaderLabels(list(COLUMNS))
         self.compareTable.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -252,6 +263,7 @@ class CompareDialog(QDialog):
         self.compareOpenFolderButton.clicked.connect(self._open_folder)
         for signal in (
             self.compareDataCombo.currentTextChanged,
+            self.compareStepsSpin.valueChanged,
             self.compareTimestepsSpin.valueChanged,
             self.compareScheduleCombo.currentTextChanged,
             self.compareOutEdit.textChanged,
@@ -263,7 +275,7 @@ class CompareDialog(QDialog):
     # ------------------------------------------------------------------ public API
     @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self._job is not None
 
     def checked_settings(self) -> list[Setting]:
         items = (self.compareSettingsList.item(i) for i in range(self.compareSettingsList.count()))
@@ -289,39 +301,40 @@ class CompareDialog(QDialog):
         if problem is not None:
             self._status(problem, error=True)
             return
-        if self._thread is not None:  # a previous comparison's thread is quitting: let it end first
-            self._thread.wait()
         self.rows, self.finished = [], None
+        self._rows_data = self.compareDataCombo.currentText().strip()
         self.compareTable.setRowCount(0)
         self._set_header(COLUMNS.index("bound"), "bound")
         self._set_header(COLUMNS.index("score"), "score")
         self._out_dir = Path(self.compareOutEdit.text().strip()).expanduser()
-        worker = CompareWorker(
+        settings = self.checked_settings()
+        job = runner().start(
+            "compare",
+            job_eval.compare,
             self.compareDataCombo.currentText().strip(),
             self.compareStepsSpin.value(),
             self._out_dir,
-            self.checked_settings(),
+            settings,
             self.compareTimestepsSpin.value(),
             schedule=self.compareScheduleCombo.currentText(),
             eval_examples=self.compareEvalSpin.value(),
+            cooperative=True,
+            throttle=job_eval.CompareThrottle(),
+            owner=self,
+            on_events=self._events,
+            on_error=self._failed,
+            on_done=self._job_done,
         )
-        worker.progress.connect(self._progress)
-        worker.row.connect(self._add_row)
-        worker.finishedCompare.connect(self._finished)
-        worker.cancelled.connect(self._cancelled)
-        worker.failed.connect(self._failed)
-        worker.done.connect(self._worker_done)
-        self._worker = worker
-        self._thread = start_worker(worker)
+        self._job = job
         self.compareProgressBar.setRange(0, 0)  # busy until the first progress report
         self.compareProgressBar.setFormat("starting…")
-        self._status(f"Comparing {len(worker.settings)} settings in {self._out_dir}…")
+        self._status(f"Comparing {len(settings)} settings in {self._out_dir}…")
         self._update_controls()
 
     def cancel(self) -> None:
         """Stop after the current step; the finished rows are already in compare.csv and compare.md."""
-        if self._worker is not None:
-            self._worker.stop()
+        if self._job is not None:
+            self._job.stop()
             self._status("Cancelling after the current step…")
             self._update_controls()
 
@@ -341,12 +354,22 @@ class CompareDialog(QDialog):
             self.start()
 
     def _stop_and_join(self) -> None:
-        """Stop the worker (it quits at the next step) and wait for its thread."""
-        if self._worker is not None:
-            self._worker.stop()
-        if self._thread is not None:
-            self._thread.wait()
-            self._thread = None
+        """Stop the comparison (it quits at the next step) and wait for its job."""
+        jobs = runner()
+        jobs.stop(owner=self)
+        jobs.join(owner=self)
+
+    def _events(self, items: list) -> None:
+        progress = [item for item in items if isinstance(item, CompareProgress)]
+        for item in items:
+            if isinstance(item, CompareProgress) and item is progress[-1]:
+                self._progress(item)
+            elif isinstance(item, CompareRow):
+                self._add_row(item)
+            elif isinstance(item, CompareFinished):
+                self._finished(item)
+            elif isinstance(item, job_eval.Cancelled):
+                self._cancelled()
 
     def _progress(self, event: CompareProgress) -> None:
         self.compareProgressBar.setFormat(progress_text(event))
@@ -375,7 +398,8 @@ class CompareDialog(QDialog):
                 "the last logged value of this run's own objective: not comparable across losses or parameterizations",
             ),
             (format_number(row.bound), self._bound_tip(row)),
-            (format_number(row.score), f"{row.metric}; real data scores {format_number(row.floor)}"),
+            (format_number(row.score), self._score_tip(row)),
+            (far_off_text(row), self._far_off_tip(row)),
             (
                 format_seconds(wall),
                 f"training {format_seconds(row.train_seconds)}, bound + sampling + scoring "
@@ -388,14 +412,16 @@ class CompareDialog(QDialog):
             column = COLUMNS.index(name)
             item = QTableWidgetItem(text)
             item.setToolTip(tip)
-            if name in ("final loss", "bound", "score", "wall time"):
+            if name in ("final loss", "bound", "score", "far off", "wall time"):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if name == "status" and row.status != "ok":
+            if (name == "status" and row.status != "ok") or (name == "far off" and row.far_off_count):
                 item.setForeground(Qt.GlobalColor.darkRed)
             self.compareTable.setItem(index, column, item)
         self.compareTable.setItem(index, COLUMNS.index("samples"), self._thumbnail_item(row.samples_png))
         self.compareTable.scrollToBottom()
         self.compareOpenFolderButton.setEnabled(True)
+        if len(self.rows) == 1:  # a data file's kind is known now: the budget note may apply to it
+            self._update_budget_note()
         self.message.emit(f"Compared {row.name}: {row.status}.")
 
     def _thumbnail_item(self, path: str | None) -> QTableWidgetItem:
@@ -415,6 +441,22 @@ class CompareDialog(QDialog):
         )
         item.setToolTip(f'<img src="{QUrl.fromLocalFile(path).toString()}" width="256"><br>{path}')
         return item
+
+    @staticmethod
+    def _score_tip(row: CompareRow) -> str:
+        tip = f"{row.metric}; real data scores {format_number(row.floor)}"
+        if row.far_off_count:
+            tip += f"\nscored without the far-off samples; with them: {format_number(row.score_all)}"
+        return tip
+
+    @staticmethod
+    def _far_off_tip(row: CompareRow) -> str:
+        if row.far_off_count is None:
+            return "only 2-D samples can be far off"
+        return (
+            f"samples outside the training data's bounding box enlarged by {FAR_OFF_MARGIN:.0%} of its longest side "
+            "(real data: none); the score leaves them out, the thumbnail draws them in red at its edge"
+        )
 
     @staticmethod
     def _bound_tip(row: CompareRow) -> str:
@@ -443,8 +485,8 @@ class CompareDialog(QDialog):
         self._status(f"The comparison stopped: {text}", error=True)
         self.message.emit(f"The comparison stopped: {text}")
 
-    def _worker_done(self) -> None:
-        self._worker = None
+    def _job_done(self) -> None:
+        self._job = None
         if self.finished is not None:
             self.compareProgressBar.setRange(0, 1)
             self.compareProgressBar.setValue(1)
@@ -465,11 +507,23 @@ class CompareDialog(QDialog):
         self.compareStatusLabel.setStyleSheet(f"color: {ERROR_TEXT_COLOR};" if error else "")
         self.compareStatusLabel.setText(text)
 
+    def _update_budget_note(self) -> None:
+        """Show :func:`budget_warning` for the chosen data and steps (a data file's kind is known from its rows)."""
+        data = self.compareDataCombo.currentText().strip()
+        kind = BUILTIN_DATASETS.get(data)
+        if kind is None and self.rows and data == self._rows_data:
+            kind = "points" if self.rows[0].metric == "sliced_wasserstein" else "images"
+        warning = budget_warning(kind, self.compareStepsSpin.value()) if kind else None
+        self.compareBudgetNote.setText(f"⚠ {warning}" if warning else "")
+        self.compareBudgetNote.setVisible(warning is not None)
+
     def _update_controls(self, *_args) -> None:
+        if not self.running:
+            self._update_budget_note()
         running = self.running
         self._form.setEnabled(not running)
         self.compareSettingsList.setEnabled(not running)
-        stopping = running and self._worker is not None and self._worker.stopping
+        stopping = running and self._job is not None and self._job.stopping
         self.compareStartButton.setText(CANCEL_TEXT if running else START_TEXT)
         self.compareStartButton.setEnabled(not stopping if running else self.problem() is None)
         problem = None if running else self.problem()

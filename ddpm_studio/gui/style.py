@@ -7,9 +7,13 @@ the reference data always a faint grey, the timestep marker always red).
 from __future__ import annotations
 
 import importlib
+import math
+from collections.abc import Sequence
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QSizePolicy
+from PySide6.QtCore import QEvent, QSize
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QStyle
 
 #: Redraws happen at most this often (the issue's ~30 Hz): workers may emit faster, docks coalesce.
 REDRAW_INTERVAL_MS = 33
@@ -48,6 +52,24 @@ LEFT_AXIS_WIDTH = 46
 BOTTOM_AXIS_HEIGHT = 30
 
 
+#: Pixels a plot needs above and below its view box besides the bottom axis (layout margins, tick overhang).
+AXIS_LABEL_ROOM = 14
+
+
+def fit_axis_label(plot_widget: pg.PlotWidget, axis: str = "left") -> None:
+    """Keep ``plot_widget`` at least as tall as its rotated ``axis`` label (pyqtgraph clips a longer one).
+
+    The presentation look calls this again after it enlarges the label's font.
+    """
+    plot = plot_widget.getPlotItem()
+    label = plot.getAxis(axis).label
+    bottom = plot.getAxis("bottom")
+    bottom_height = max(bottom.fixedHeight or 0, bottom.minimumHeight()) if bottom.isVisible() else 0
+    needed = label.boundingRect().width() + bottom_height + AXIS_LABEL_ROOM
+    plot_widget.setMinimumHeight(math.ceil(needed))
+    plot_widget.setProperty("fittedLabelAxis", axis)
+
+
 def pin_axes(plot: pg.PlotItem, left: int = LEFT_AXIS_WIDTH, bottom: int = BOTTOM_AXIS_HEIGHT) -> None:
     """Give a plot's left and bottom axes a fixed size.
 
@@ -66,17 +88,90 @@ class SteadyLabel(QLabel):
     A new text changes a label's size hint; in a dock that relayouts the dock and the main window, and every
     plot that moved by a pixel repaints (measured: a preview caption repainted the Schedule dock's two plots).
     This label takes the width its layout gives it and clips what does not fit; the whole text is its tooltip.
+    With ``lines`` > 1 it wraps words within that many lines of its font (its height follows a font change,
+    e.g. the presentation look, but never a text change).
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, lines: int = 1, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self._lines = lines
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(1)
         self.setToolTip(self.text())
+        if lines > 1:
+            self.setWordWrap(True)
+            self._fix_height()
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
         super().setText(text)
         self.setToolTip(text)
+
+    def _fix_height(self) -> None:
+        margins = self.contentsMargins()
+        self.setFixedHeight(self._lines * self.fontMetrics().lineSpacing() + margins.top() + margins.bottom())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange and self._lines > 1:
+            self._fix_height()
+
+
+class WrapLabel(QLabel):
+    """A word-wrapped label that asks for the height its text needs at the width it has.
+
+    A dock's minimum size ignores height-for-width: a wrapped label reported the two lines it needs when wide,
+    got them in a low dock, and its third line was drawn over the plot above it (the Likelihood summary at
+    1280 x 720). This label's minimum height follows its width, so the window gives the dock room instead.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.setWordWrap(True)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().minimumSizeHint()
+        if self.width() > 0 and self.text():
+            hint.setHeight(max(hint.height(), self.heightForWidth(self.width())))
+        return hint
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()
+
+
+#: Marks a legend row can draw before an entry's text (glyphs every platform's fonts have: box drawing, shapes).
+LEGEND_MARKS = {"line": "━━", "dash": "╍╍", "square": "■", "diamond": "◆"}
+
+
+def legend_html(entries: Sequence[tuple[tuple[int, ...], str, str]]) -> str:
+    """Rich text for a legend set above a plot, where it never covers the data: (colour, mark, text) per entry.
+
+    ``mark`` is a key of :data:`LEGEND_MARKS`. Entries are joined by non-breaking gaps, so a narrow label wraps
+    between entries, never inside one.
+    """
+    parts = []
+    for color, mark, text in entries:
+        alpha = color[3] / 255 if len(color) > 3 else 1.0  # a translucent curve's colour as it shows on white
+        hex_color = "#" + "".join(f"{round(255 - alpha * (255 - c)):02x}" for c in color[:3])
+        parts.append(f'<span style="white-space: nowrap"><span style="color: {hex_color}">{LEGEND_MARKS[mark]}</span>'
+                     f"&nbsp;{text}</span>")
+    return " &nbsp; ".join(parts)
+
+
+#: Standard icons for media buttons: drawn by the style, so no font needs a glyph for them (U+23F8 "pause" is
+#: missing from DejaVu Sans and shows as an empty box there).
+MEDIA_ICONS = {
+    "play": QStyle.StandardPixmap.SP_MediaPlay,
+    "pause": QStyle.StandardPixmap.SP_MediaPause,
+    "stop": QStyle.StandardPixmap.SP_MediaStop,
+}
+
+
+def set_media_button(button: QPushButton, icon: str, text: str) -> None:
+    """Show a style-drawn play / pause / stop icon beside plain text on ``button``."""
+    button.setIcon(button.style().standardIcon(MEDIA_ICONS[icon]))
+    button.setText(text)
 
 
 def band_colors(num_bands: int) -> list[tuple[int, int, int]]:

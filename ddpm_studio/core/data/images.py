@@ -15,6 +15,7 @@ import io
 import logging
 import math
 import os
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -321,6 +322,10 @@ def _reason(exc: BaseException) -> str:
 
 
 _NPZ_PREFERRED_KEYS = ("images", "x", "data")
+# What each array format starts with. Without its header numpy.load falls back to unpickling (refused here with
+# allow_pickle=False) and its error suggests allow_pickle: a file that does not start this way is not one.
+_MAGIC = {".npy": (b"\x93NUMPY",), ".npz": (b"PK\x03\x04", b"PK\x05\x06")}
+_EXPECTED = {".npy": "an array saved with numpy.save", ".npz": "a zip of arrays saved with numpy.savez"}
 
 
 def _parse_points_csv(path: Path) -> np.ndarray:
@@ -374,7 +379,8 @@ def _is_number(field: str) -> bool:
 def load_array_file(path: str | os.PathLike[str]) -> np.ndarray:
     """Read the raw array stored in a .npy, .npz or .csv file.
 
-    .npy: the array (pickled object arrays are refused: loading a pickle can run arbitrary code).
+    .npy: the array (pickled object arrays are refused: loading a pickle can run arbitrary code; so is a file
+    without NumPy's header, which numpy.load would try to unpickle).
     .npz: the array named "images", "x" or "data" (first found, in that order), else the first array.
     .csv: numbers as float64 (N, K), see ``_parse_points_csv``.
 
@@ -390,6 +396,11 @@ def load_array_file(path: str | os.PathLike[str]) -> np.ndarray:
         return _parse_points_csv(file)
     if suffix not in (".npy", ".npz"):
         raise ValueError(f"{file.name}: unsupported file type {suffix!r}; expected .npy, .npz or .csv")
+    with open(file, "rb") as handle:
+        head = handle.read(6)
+    if not head.startswith(_MAGIC[suffix]):
+        raise ValueError(f"{file.name}: not a valid {suffix} array file (expected {_EXPECTED[suffix]}; "
+                         f"{'the file is empty' if not head else 'the header is missing'})")
     try:
         if suffix == ".npy":
             return np.load(file, allow_pickle=False)
@@ -397,12 +408,21 @@ def load_array_file(path: str | os.PathLike[str]) -> np.ndarray:
             if not archive.files:
                 raise ValueError(f"{file.name}: the archive holds no arrays")
             key = next((k for k in _NPZ_PREFERRED_KEYS if k in archive.files), archive.files[0])
-            return archive[key]
+            array = archive[key]
+        if not isinstance(array, np.ndarray):  # numpy hands back the raw bytes of a member that is no array
+            raise ValueError(f"{file.name}: not a valid .npz array file (its member {key!r} is not a NumPy array)")
+        return array
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{file.name}: the .npz archive is damaged or truncated ({exc})") from exc
     except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"{file.name}: cannot read as {suffix} ({' '.join(str(exc).split())})") from exc
     except ValueError as exc:
         if str(exc).startswith(file.name):
             raise
+        if "allow_pickle" in str(exc) or "pickled" in str(exc):
+            # an object array: its items would be unpickled, which can run code from the file
+            raise ValueError(f"{file.name}: holds Python objects, not numbers; DDPM Studio never unpickles data "
+                             "files (that can run code): save a numeric array") from exc
         raise ValueError(f"{file.name}: cannot read as {suffix} ({' '.join(str(exc).split())})") from exc
 
 

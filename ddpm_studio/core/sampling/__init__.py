@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import torch
 
+from ddpm_studio.core import choices
 from ddpm_studio.core.diffusion import GaussianDiffusion, Model
 from ddpm_studio.core.sampling.ancestral import ancestral, respace
 from ddpm_studio.core.sampling.ddim import ddim
@@ -28,17 +29,12 @@ from ddpm_studio.core.sampling.spacing import (
 )
 from ddpm_studio.core.sampling.steps import SampleStep, run_to_end
 
-METHODS: tuple[str, ...] = ("ancestral", "ddim", "dpmpp_2m", "heun", "dpmpp_2m_sde")
+#: The methods' code names (labels, MATH.md numbers and help: :data:`ddpm_studio.core.choices.METHODS`).
+METHODS: tuple[str, ...] = choices.names(choices.METHODS)
 #: Methods whose result is a deterministic function of x_T (eta = 0 for DDIM).
-DETERMINISTIC_METHODS: tuple[str, ...] = ("ddim", "dpmpp_2m", "heun")
-
-METHOD_HELP: dict[str, str] = {
-    "ancestral": "DDPM ancestral sampling, stochastic, one step per evaluation (M20; fewer steps respace, M21)",
-    "ddim": "DDIM, deterministic at eta 0, first order in the ODE (M22)",
-    "dpmpp_2m": "DPM-Solver++(2M), deterministic second-order multistep ODE solver on x0_hat (Lu et al. 2022; M28)",
-    "heun": "Heun's second-order ODE method in sigma (Karras et al. 2022 Alg. 1), two evaluations per step (M24)",
-    "dpmpp_2m_sde": "SDE-DPM-Solver++(2M), stochastic second-order multistep (M29)",
-}
+DETERMINISTIC_METHODS: tuple[str, ...] = tuple(m.name for m in choices.METHODS if m.deterministic)
+#: name -> one line of help, for ``--help``.
+METHOD_HELP: dict[str, str] = {choice.name: choice.help for choice in choices.METHODS}
 
 __all__ = [
     "DETERMINISTIC_METHODS",
@@ -94,8 +90,7 @@ def method_timesteps(
 
 
 def _check_method(method: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(METHODS)}")
+    choices.require("sampling method", method, choices.METHODS)
 
 
 def sample(
@@ -132,8 +127,7 @@ def sample(
         ValueError: an unknown method or spacing, K outside what the method can use, a bad eta or shape.
     """
     _check_method(method)
-    if spacing not in SPACINGS:
-        raise ValueError(f"unknown timestep spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
+    choices.require("timestep spacing", spacing, choices.SPACINGS)
     if not 0.0 <= float(eta) <= 1.0 or eta != eta:
         raise ValueError(f"DDIM eta must lie in [0, 1], got {eta!r}")
     if len(shape) < 2 or any(int(s) < 1 for s in shape):

@@ -17,16 +17,16 @@ import math
 import numpy as np
 import torch
 
-SPACINGS: tuple[str, ...] = ("linspace", "trailing", "karras")
+from ddpm_studio.core import choices
+
+#: The spacings' code names (labels, MATH.md numbers and help: :data:`ddpm_studio.core.choices.SPACINGS`).
+SPACINGS: tuple[str, ...] = choices.names(choices.SPACINGS)
 #: Karras et al. 2022 (eq. 5): steps in sigma shrink towards sigma_min (rho = 1: uniform in sigma; rho -> inf:
 #: uniform in log sigma); rho = 7 is their choice.
 KARRAS_RHO = 7.0
 
-SPACING_HELP: dict[str, str] = {
-    "linspace": "K timesteps evenly spread over 0..T-1, both ends included (today's respacing, M21)",
-    "trailing": "t = T, T - T/K, ... (Lin et al. 2024): starts at T, skips the lowest-noise timesteps",
-    "karras": "rho = 7 in sigma (Karras et al. 2022 eq. 5), each level snapped to the nearest trained t",
-}
+#: name -> one line of help, for ``--help`` (the same text as :data:`ddpm_studio.core.choices.SPACINGS`).
+SPACING_HELP: dict[str, str] = {choice.name: choice.help for choice in choices.SPACINGS}
 
 
 def _check_count(num_timesteps: int, num_steps: int) -> None:
@@ -112,13 +112,12 @@ def karras_timesteps(alphas_cumprod: torch.Tensor, num_steps: int, rho: float = 
 def timesteps_for(spacing: str, alphas_cumprod: torch.Tensor, num_steps: int) -> list[int]:
     """K ascending distinct trained timesteps of ``spacing`` ("linspace", "trailing" or "karras")."""
     T = int(alphas_cumprod.shape[0])
+    choices.require("timestep spacing", spacing, choices.SPACINGS)
     if spacing == "linspace":
         return respaced_timesteps(T, num_steps)
     if spacing == "trailing":
         return trailing_timesteps(T, num_steps)
-    if spacing == "karras":
-        return karras_timesteps(alphas_cumprod, num_steps)
-    raise ValueError(f"unknown timestep spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
+    return karras_timesteps(alphas_cumprod, num_steps)
 
 
 def log_snr(abar: float) -> float:

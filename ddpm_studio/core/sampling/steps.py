@@ -51,6 +51,15 @@ class SampleStep:
     predictor: bool = False
 
     @property
+    def t_state(self) -> int:
+        """The PAPER timestep of the state ``x`` (MATH.md conventions): ``t_next + 1``, 0 once x is x_0.
+
+        This is what a trajectory's ``t`` means in every file and view (:mod:`ddpm_studio.core.export`): the
+        time of the picture shown, as ``abar`` is its noise level. x_T itself, before any record, is at T.
+        """
+        return self.t_next + 1
+
+    @property
     def sigma(self) -> float:
         """The state's noise level in the variance-exploding form, sigma = sqrt((1 - abar) / abar) (M24)."""
         return math.sqrt(max(1.0 - self.abar, 0.0) / self.abar) if self.abar > 0 else math.inf

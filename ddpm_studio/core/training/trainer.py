@@ -16,7 +16,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -31,9 +30,10 @@ from ddpm_studio.core.runs import (
     RunError,
     append_metrics,
     checkpoint_path,
-    latest_loadable_checkpoint,
     list_checkpoints,
+    load_latest_checkpoint,
     prune_checkpoints,
+    read_config,
     save_checkpoint,
     truncate_metrics,
     write_config,
@@ -50,6 +50,7 @@ from ddpm_studio.core.training.events import (
     TrainingFinished,
     TrainStep,
 )
+from ddpm_studio.core.training.resume import resume_conflicts
 
 #: How many bands of t the per-band loss reports (issue: "which timesteps are learned first").
 NUM_T_BANDS = 10
@@ -157,6 +158,7 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self._stop = False
+        self._config_on_disk: dict | None = None  # what the run folder's config.json holds, as far as we know
         if resume:
             self._resume()
         elif self.run_dir is not None and self.dist.is_main:
@@ -188,6 +190,7 @@ class Trainer:
             CheckpointWriteError: the run folder cannot be written.
         """
         self._stop = False
+        self._sync_config()
         tc = self.config.train
         T = self.diffusion.num_timesteps
         dev = self.device
@@ -350,9 +353,22 @@ class Trainer:
     def set_run_dir(self, run_dir: str | os.PathLike[str]) -> None:
         """Move future writes to another folder (e.g. after a full disk); writes the config there."""
         self.run_dir = Path(run_dir)
-        self._write(
-            lambda: (self.run_dir.mkdir(parents=True, exist_ok=True), write_config(self.run_dir, self.config.to_dict()))
-        )
+        config = self.config.to_dict()
+        self._write(lambda: (self.run_dir.mkdir(parents=True, exist_ok=True), write_config(self.run_dir, config)))
+        self._config_on_disk = config
+
+    def _sync_config(self) -> None:
+        """Rewrite config.json (atomically) when the settings changed since it was written or read.
+
+        A resumed or continued run may train to a new number of steps (``train --resume --steps``, the studio's
+        Continue): the folder must then say so, or the reopened run would show "step 500 / 400".
+        """
+        if self.run_dir is None or not self.dist.is_main:
+            return
+        config = self.config.to_dict()
+        if config != self._config_on_disk:
+            self._write(write_config, self.run_dir, config)
+            self._config_on_disk = config
 
     def _write(self, fn: Callable, *args) -> None:
         try:
@@ -366,18 +382,13 @@ class Trainer:
 
     def _resume(self) -> None:
         assert self.run_dir is not None
-        found = latest_loadable_checkpoint(self.run_dir)
-        if found is None:
-            raise RunError(f"{self.run_dir} holds no loadable checkpoint to resume from")
-        path, tensors, meta = found
-        saved_config = meta.get("config", {})
-        for section in ("model", "diffusion"):
-            wanted = asdict(getattr(self.config, section))
-            if saved_config.get(section) != wanted:
-                raise RunError(
-                    f"{path.name} was trained with {section} settings {saved_config.get(section)}; "
-                    f"the config asks for {wanted}"
-                )
+        path, tensors, meta = load_latest_checkpoint(self.run_dir)
+        conflicts = resume_conflicts(meta.get("config", {}), self.config)
+        if conflicts:
+            raise RunError(
+                f"{path.name} was trained with other settings; a continued run may change only its steps, "
+                f"reporting and device: {', '.join(conflicts)}"
+            )
         if list(self.data_shape) != meta.get("data_shape"):
             raise RunError(
                 f"{path.name} was trained on data of shape {meta.get('data_shape')}, "
@@ -399,6 +410,17 @@ class Trainer:
         self.elapsed = float(meta.get("elapsed", 0.0))
         if self.dist.is_main:
             truncate_metrics(self.run_dir, self.step)
+            self._config_on_disk = _saved_config(self.run_dir)
+
+
+def _saved_config(run_dir: Path) -> dict | None:
+    """config.json's settings as :meth:`RunConfig.to_dict` writes them; None when it is missing or unreadable."""
+    try:
+        raw = read_config(run_dir)
+    except RunError:
+        return None
+    raw.pop("package_version", None)
+    return raw
 
 
 def _fits_generator(generator: torch.Generator, state: torch.Tensor) -> bool:

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDockWidget,
@@ -44,10 +45,20 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.core.evaluation import BOUND_BATCH_SIZE, BoundProgress, BoundResult
 from ddpm_studio.core.pipeline import DiffusionPipeline
-from ddpm_studio.gui.eval_workers import EvalWorker
+from ddpm_studio.gui import job_eval
+from ddpm_studio.gui.axes import TidyAxisItem
+from ddpm_studio.gui.jobs import MODEL, Job, runner
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR, MARKER_COLOR, SAMPLE_COLOR, SNR_COLOR
-from ddpm_studio.gui.workers import start_worker
+from ddpm_studio.gui.style import (
+    ERROR_TEXT_COLOR,
+    HINT_TEXT_COLOR,
+    MARKER_COLOR,
+    SAMPLE_COLOR,
+    SNR_COLOR,
+    WrapLabel,
+    fit_axis_label,
+    legend_html,
+)
 
 #: Held-out examples the bound averages by default (two forward-pass batches).
 DEFAULT_EXAMPLES = 2 * BOUND_BATCH_SIZE
@@ -60,10 +71,6 @@ IDLE_HINT = "Press “Compute bound” to evaluate every term of the bound on he
 
 PipelineProvider = Callable[[], DiffusionPipeline | None]
 DataProvider = Callable[[], torch.Tensor | None]
-
-
-def _hex(color: tuple[int, ...]) -> str:
-    return "#" + "".join(f"{c:02x}" for c in color[:3])
 
 
 def format_value(value: float) -> str:
@@ -118,8 +125,7 @@ class LikelihoodDock(QDockWidget):
         self.setObjectName("likelihoodDock")
         self._pipeline_provider: PipelineProvider | None = None
         self._data_provider: DataProvider | None = None
-        self._worker: EvalWorker | None = None
-        self._thread: QThread | None = None
+        self._job: Job | None = None
         self._busy = False
         self._terms = np.full(0, np.nan)
         self._prior = math.nan
@@ -154,27 +160,28 @@ class LikelihoodDock(QDockWidget):
         self.boundProgressBar = QProgressBar(objectName="boundProgressBar")
         self.boundProgressBar.setRange(0, 1)
         self.boundProgressBar.setValue(0)
-        self.boundProgressBar.setFormat("%v / %m timesteps")
+        self.boundProgressBar.setFormat("%v / %m")  # short: "timesteps" made the text wrap in a narrow bar
+        self.boundProgressBar.setToolTip("Timesteps done / T")
         controls.addWidget(self.boundProgressBar, 1)
         layout.addLayout(controls)
 
         # the legend sits above the plot: inside it would cover the curve, which fills the view as t runs
-        legend = QLabel(
-            f'<span style="color: {_hex(SAMPLE_COLOR)}">━━</span> L<sub>t</sub>, t = 1…T−1 '
-            f'&nbsp; <span style="color: {_hex(SNR_COLOR)}">■</span> L<sub>0</sub> (decoder) '
-            f'&nbsp; <span style="color: {_hex(MARKER_COLOR)}">◆</span> L<sub>T</sub> (prior)',
-            objectName="boundLegendLabel",
-        )
+        legend = WrapLabel(legend_html([
+            (SAMPLE_COLOR, "line", "L<sub>t</sub>, t = 1…T−1"),
+            (SNR_COLOR, "square", "L<sub>0</sub> (decoder)"),
+            (MARKER_COLOR, "diamond", "L<sub>T</sub> (prior)"),
+        ]), objectName="boundLegendLabel")
         legend.setAlignment(Qt.AlignmentFlag.AlignRight)
         layout.addWidget(legend)
-        self.likelihoodPlot = pg.PlotWidget()
+        # a "(x0.001)" on a log axis misleads, and a crowded decade's labels overlap: the tidy axis has neither
+        self.likelihoodPlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})
         self.likelihoodPlot.setObjectName("likelihoodPlot")
         self.likelihoodPlot.setLabel("bottom", "timestep t")
-        self.likelihoodPlot.setLabel("left", "term of the bound")
-        self.likelihoodPlot.getAxis("left").enableAutoSIPrefix(False)  # a "(x0.001)" on a log axis misleads
+        self._label_axis(None)
         self.likelihoodPlot.showGrid(x=True, y=True, alpha=0.2)
         self.likelihoodPlot.setLogMode(y=True)
-        self.termsCurve = self.likelihoodPlot.plot(pen=pg.mkPen(SAMPLE_COLOR, width=2), connect="finite")
+        self.termsCurve = self.likelihoodPlot.plot(pen=pg.mkPen(SAMPLE_COLOR, width=2), connect="finite",
+                                                   symbolSize=5, symbolBrush=pg.mkBrush(SAMPLE_COLOR), symbolPen=None)
         self.decoderPoint = self.likelihoodPlot.plot(
             pen=None, symbol="s", symbolSize=9, symbolBrush=pg.mkBrush(SNR_COLOR), symbolPen=None
         )
@@ -183,11 +190,10 @@ class LikelihoodDock(QDockWidget):
         )
         layout.addWidget(self.likelihoodPlot, 1)
 
-        self.boundRunningLabel = QLabel(objectName="boundRunningLabel")
+        self.boundRunningLabel = WrapLabel(objectName="boundRunningLabel")
         self.boundRunningLabel.setStyleSheet(f"color: {HINT_TEXT_COLOR};")
-        self.boundRunningLabel.setWordWrap(True)
         layout.addWidget(self.boundRunningLabel)
-        self.boundSummaryLabel = QLabel(objectName="boundSummaryLabel")
+        self.boundSummaryLabel = WrapLabel(objectName="boundSummaryLabel")
         self.boundSummaryLabel.setTextFormat(Qt.TextFormat.RichText)
         self.boundSummaryLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.boundSummaryLabel.setWordWrap(True)
@@ -203,7 +209,7 @@ class LikelihoodDock(QDockWidget):
     # ------------------------------------------------------------------ public API
     @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self._job is not None
 
     def set_source(self, pipeline_provider: PipelineProvider | None, data_provider: DataProvider | None) -> None:
         """Where the model and the held-out data come from (see the module docstring); None disables the dock."""
@@ -214,7 +220,7 @@ class LikelihoodDock(QDockWidget):
     def set_busy(self, busy: bool, reason: str = "") -> None:
         """Disable computing (e.g. while training changes the weights); cancels a computation in progress."""
         self._busy = busy
-        if busy and self._worker is not None:
+        if busy and self._job is not None:
             self.cancel()
         self.computeBoundButton.setToolTip(reason if busy and reason else self._button_tip())
         self._update_controls()
@@ -242,23 +248,24 @@ class LikelihoodDock(QDockWidget):
 
     def cancel(self) -> None:
         """Ask the worker to stop after the timestep it is on; the terms done so far stay on the plot."""
-        if self._worker is not None:
-            self._worker.stop()
+        if self._job is not None and not self._job.stopping:
+            self._job.stop()
             self._update_controls()
             self.message.emit("Cancelling the bound after the current timestep…")
 
     def shutdown(self) -> None:
-        """Cancel and wait until the worker thread has ended (the window is closing)."""
-        if self._worker is not None:
-            self._worker.stop()
-        if self._thread is not None:
-            self._thread.wait()
-            self._thread = None
+        """Cancel and wait until the job has ended (the window is closing)."""
+        jobs = runner()
+        jobs.stop(owner=self)
+        jobs.join(owner=self)
 
     def clear(self) -> None:
-        """Forget the plotted terms and the summary (e.g. a new model); ignored while computing."""
-        if self.running:
-            return
+        """Forget the plotted terms and the summary (e.g. a new model); a running computation is cancelled and
+        whatever it still hands over is ignored, so no stale term of the old model stays on the plot."""
+        if self._job is not None:
+            self._job.stop()
+            self._job = None
+            self._update_controls()
         self._terms = np.full(0, np.nan)
         self._prior = self._partial = math.nan
         self._done = 0
@@ -286,8 +293,6 @@ class LikelihoodDock(QDockWidget):
         self.message.emit(text)
 
     def _start(self, pipeline: DiffusionPipeline, x0: torch.Tensor) -> None:
-        if self._thread is not None:  # the previous thread has been told to quit; let it end first
-            self._thread.wait()
         T = pipeline.diffusion.num_timesteps
         self._terms = np.full(T, np.nan)
         self._prior = self._partial = math.nan
@@ -297,21 +302,35 @@ class LikelihoodDock(QDockWidget):
         self.result = None
         self.boundProgressBar.setRange(0, T)
         self.boundProgressBar.setValue(0)
-        self.likelihoodPlot.setLabel("left", f"term of the bound ({self._unit})")
+        self._label_axis(self._unit)
         self.likelihoodPlot.setXRange(0, T, padding=0.02)  # the whole axis at once: the terms fill it from the right
         self._show_summary(f"Computing the bound on {x0.shape[0]:,} held-out examples, T = {T:,}…")
         self.boundRunningLabel.setText("")
-        worker = EvalWorker(pipeline, x0)
-        worker.progress.connect(self._progress)
-        worker.finishedBound.connect(self._finished)
-        worker.cancelled.connect(self._cancelled)
-        worker.failed.connect(self._failed)
-        worker.done.connect(self._worker_done)
-        self._worker = worker
-        self._thread = start_worker(worker)
+        # reads the EMA weights: the runner never runs it beside training, which writes them
+        job = runner().start("bound", job_eval.bound, pipeline, x0, cooperative=True,
+                             throttle=job_eval.bound_throttle(), reads={MODEL}, owner=self)
+        if job is None:
+            self._refuse("The model is busy (training changes its weights): compute the bound when it stops.")
+            return
+        job.on_events = partial(self._events, job)
+        job.on_error = partial(self._failed, job)
+        job.on_done = partial(self._job_done, job)
+        self._job = job
         self._update_controls()
         self._throttle.flush()
         self.message.emit(f"Computing the bound over {T:,} timesteps…")
+
+    def _events(self, job: Job, items: list) -> None:
+        if job is not self._job:
+            return  # a cancelled computation of a model the dock has forgotten
+        progress = [item for item in items if isinstance(item, BoundProgress)]
+        if progress:
+            self._progress(progress)
+        for item in items:
+            if isinstance(item, BoundResult):
+                self._finished(item)
+            elif isinstance(item, job_eval.Cancelled):
+                self._cancelled(item.done, item.total)
 
     def _progress(self, records: Sequence[BoundProgress]) -> None:
         for record in records:
@@ -345,12 +364,16 @@ class LikelihoodDock(QDockWidget):
         self.message.emit("Bound computation cancelled.")
         self._throttle.flush()
 
-    def _failed(self, text: str) -> None:
+    def _failed(self, job: Job, text: str) -> None:
+        if job is not self._job:
+            return
         self._show_summary(f"The bound could not be computed: {text}", error=True)
         self.failed.emit(text)
 
-    def _worker_done(self) -> None:
-        self._worker = None
+    def _job_done(self, job: Job) -> None:
+        if job is not self._job:
+            return
+        self._job = None
         self._update_controls()
         self._throttle.flush()
 
@@ -366,7 +389,7 @@ class LikelihoodDock(QDockWidget):
     def _update_controls(self) -> None:
         running = self.running
         self.computeBoundButton.setText(CANCEL_TEXT if running else COMPUTE_TEXT)
-        stopping = running and self._worker is not None and self._worker.stopping
+        stopping = running and self._job is not None and self._job.stopping
         can_start = not self._busy and self._pipeline_provider is not None and self._data_provider is not None
         self.computeBoundButton.setEnabled(not stopping if running else can_start)
         if not self._busy:
@@ -380,6 +403,11 @@ class LikelihoodDock(QDockWidget):
     def _set_log(self, on: bool) -> None:
         self.likelihoodPlot.setLogMode(y=on)
         self._throttle.flush()
+
+    def _label_axis(self, unit: str | None) -> None:
+        """"term (nats/dim)": the legend above names the terms; short, so a low plot shows the whole label."""
+        self.likelihoodPlot.setLabel("left", f"term ({unit})" if unit else "term")
+        fit_axis_label(self.likelihoodPlot)
 
     @staticmethod
     def _set_point(item: pg.PlotDataItem, t: float, value: float) -> None:
@@ -402,10 +430,7 @@ class LikelihoodDock(QDockWidget):
             self.termsCurve.setData(
                 t[1:],
                 terms[1:],
-                symbol="o" if dots else None,
-                symbolSize=5,
-                symbolBrush=pg.mkBrush(SAMPLE_COLOR),
-                symbolPen=None,
+                symbol="o" if dots else None,  # size and colour were set once: the look may have scaled them
             )
         else:
             self.termsCurve.setData([], [])
@@ -413,11 +438,10 @@ class LikelihoodDock(QDockWidget):
         self._set_point(self.priorPoint, float(T), self._prior if not (log and self._prior <= 0) else math.nan)
         self.boundProgressBar.setValue(self._done)
         if T and self._done:
-            where = f"t = {T - 1:,} down to {T - self._done:,}" if self._done < T else "every t"
-            parts = [
-                f"{where} done ({self._done:,} / {T:,} timesteps)",
-                f"running total {format_value(self._partial)} {self._unit}",
-            ]
-            if hidden:
-                parts.append(hidden)
+            parts = [hidden] if hidden else []
+            if self._done < T:  # once every t is done the summary below gives the total: a low dock keeps a line
+                parts[:0] = [
+                    f"t = {T - 1:,} down to {T - self._done:,} done ({self._done:,} / {T:,} timesteps)",
+                    f"running total {format_value(self._partial)} {self._unit}",
+                ]
             self.boundRunningLabel.setText(" · ".join(parts))

@@ -23,14 +23,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ddpm_studio.gui.axes import TidyAxisItem
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import RAW_LOSS_COLOR, SMOOTH_LOSS_COLOR, SteadyLabel, band_colors, pin_axes
-
-SERIES: tuple[tuple[str, str], ...] = (
-    ("training objective", "loss"),
-    ("MSE (L_simple)", "mse"),
-    ("bound estimate (per dim)", "vlb"),
+from ddpm_studio.gui.style import (
+    RAW_LOSS_COLOR,
+    SMOOTH_LOSS_COLOR,
+    SteadyLabel,
+    WrapLabel,
+    band_colors,
+    fit_axis_label,
+    legend_html,
+    pin_axes,
 )
+
+#: (label in the series combo, record key, y-axis label). The axis label is short: the combo above names the
+#: series in full, and a rotated label longer than the plot is tall is cut off (a low dock on a small screen).
+SERIES: tuple[tuple[str, str, str], ...] = (
+    ("training objective", "loss", "objective"),
+    ("MSE (L_simple)", "mse", "MSE"),
+    ("bound estimate (per dim)", "vlb", "bound / dim"),
+)
+BANDS_AXIS_LABEL = "loss per t band"
 DEFAULT_NUM_BANDS = 10
 
 
@@ -108,7 +121,7 @@ class LossDock(QDockWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         controls = QHBoxLayout()
         self.seriesCombo = QComboBox(objectName="lossSeriesCombo")
-        for label, key in SERIES:
+        for label, key, _axis_label in SERIES:
             self.seriesCombo.addItem(label, key)
         self.seriesCombo.setToolTip("Which quantity to plot: the objective being minimised, the simple MSE "
                                     "(M18) or the single-t estimate of the bound (M17).")
@@ -128,18 +141,20 @@ class LossDock(QDockWidget):
         controls.addStretch(1)
         layout.addLayout(controls)
 
-        self.lossPlot = pg.PlotWidget()
-
+        # the legend sits above the plot: inside it would cover the curves (a falling loss fills the top left)
+        self.legendLabel = WrapLabel(objectName="lossLegendLabel")
+        self.legendLabel.setAlignment(Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(self.legendLabel)
+        # no SI prefix: a loss below 1 would read 40-900 with a "(x0.001)" the narrow plot cuts off
+        self.lossPlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})
         self.lossPlot.setObjectName("lossPlot")
         self.lossPlot.setLabel("bottom", "training step")
-        self.lossPlot.setLabel("left", "loss")
         self.lossPlot.showGrid(x=True, y=True, alpha=0.2)
         self.lossPlot.setLogMode(y=True)
         pin_axes(self.lossPlot.getPlotItem(), left=58, bottom=40)
-        self._legend = self.lossPlot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210),
-                                               pen=pg.mkPen(200, 200, 200))
-        self._raw = self.lossPlot.plot(pen=pg.mkPen(RAW_LOSS_COLOR, width=1), name="raw")
-        self._smooth = self.lossPlot.plot(pen=pg.mkPen(SMOOTH_LOSS_COLOR, width=2), name="smoothed")
+        self._set_left_label(SERIES[0][2])
+        self._raw = self.lossPlot.plot(pen=pg.mkPen(RAW_LOSS_COLOR, width=1))
+        self._smooth = self.lossPlot.plot(pen=pg.mkPen(SMOOTH_LOSS_COLOR, width=2))
         self._bands = [
             self.lossPlot.plot(pen=pg.mkPen(color, width=2), connect="finite")
             for color in band_colors(self._num_bands)
@@ -236,19 +251,19 @@ class LossDock(QDockWidget):
             self._smoothed.extend(smoothed)
         self._throttle.request()
 
+    def _set_left_label(self, text: str) -> None:
+        self.lossPlot.setLabel("left", text)
+        fit_axis_label(self.lossPlot, "left")
+
     def _update_legend(self) -> None:
-        self._legend.clear()
-        show_bands = self.bandsCheck.isChecked()
-        if show_bands:
-            self._legend.addItem(self._smooth, "all t (smoothed)")
+        if self.bandsCheck.isChecked():
             T, n = self._num_timesteps, self._num_bands
-            for k, item in enumerate(self._bands):
-                low, high = k * T // n + 1, (k + 1) * T // n
-                self._legend.addItem(item, f"t {low}–{high}")
+            entries = [((0, 0, 0), "dash", "all t (smoothed)")]
+            for k, color in enumerate(band_colors(n)):
+                entries.append((color, "line", f"t {k * T // n + 1}–{(k + 1) * T // n}"))
         else:
-            self._legend.addItem(self._raw, "raw")
-            self._legend.addItem(self._smooth, "smoothed")
-        self._legend.setColumnCount(2 if show_bands else 1)
+            entries = [(RAW_LOSS_COLOR, "line", "raw"), (SMOOTH_LOSS_COLOR, "line", "smoothed")]
+        self.legendLabel.setText(legend_html(entries))
 
     def _redraw(self) -> None:
         table, smoothed = self._table.view(), self._smoothed.view()
@@ -257,12 +272,13 @@ class LossDock(QDockWidget):
         show_bands = self.bandsCheck.isChecked()
         if self._drawn_style != (show_bands, column):  # styles and labels only when they change: each costs a relayout
             self._drawn_style = (show_bands, column)
-            self._smooth.setPen(pg.mkPen("k", width=2, style=Qt.PenStyle.DashLine) if show_bands
-                                else pg.mkPen(SMOOTH_LOSS_COLOR, width=2))
+            width = self._smooth.opts["pen"].widthF()  # as the look (normal or presentation) set it
+            self._smooth.setPen(pg.mkPen("k", width=width, style=Qt.PenStyle.DashLine) if show_bands
+                                else pg.mkPen(SMOOTH_LOSS_COLOR, width=width))
             self._raw.setVisible(not show_bands)
             for item in self._bands:
                 item.setVisible(show_bands)
-            self.lossPlot.setLabel("left", "loss per t band" if show_bands else SERIES[column][0])
+            self._set_left_label(BANDS_AXIS_LABEL if show_bands else SERIES[column][2])
         if not show_bands:
             self._raw.setData(steps, table[:, 1 + column])
         self._smooth.setData(steps, smoothed[:, column])
@@ -274,12 +290,13 @@ class LossDock(QDockWidget):
     def _update_status(self) -> None:
         step, total, speed = self._progress
         parts = [f"step {step:,} / {total:,}" if total else f"step {step:,}"]
+        table = self._table.view()
+        if len(table):  # before the speed: on a narrow dock the end of the line is what gets cut
+            parts.append(f"loss {table[-1, 1]:.4g}")
         if speed > 0:
             parts.append(f"{speed:,.1f} steps/s")
-            parts.append(f"ETA {format_duration((total - step) / speed) if total > step else '0:00:00'}")
-        table = self._table.view()
-        if len(table):
-            parts.append(f"loss {table[-1, 1]:.4g}")
-            if self.logYCheck.isChecked() and np.any(table[:, 1 + self.seriesCombo.currentIndex()] <= 0):
-                parts.append("(values ≤ 0 are hidden on the log scale)")
+            if total > step:
+                parts.append(f"ETA {format_duration((total - step) / speed)}")
+        if len(table) and self.logYCheck.isChecked() and np.any(table[:, 1 + self.seriesCombo.currentIndex()] <= 0):
+            parts.append("(values ≤ 0 are hidden on the log scale)")
         self.statusLabel.setText(" · ".join(parts))

@@ -1,7 +1,8 @@
-"""The Samples dock: the latest preview during training, then the final samples.
+"""The Samples dock: the training data before any model (images), the latest preview while training, then the
+final samples.
 
 Images are tiled into a grid (click one to select it for "Export selected sample"); 2-D points are scattered
-over the training data in faint grey.
+over the training data in faint grey. A data preview says so in its caption and cannot be selected.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class SamplesDock(QDockWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.captionLabel = SteadyLabel("No samples yet.", objectName="samplesCaption")
+        # up to three lines: "Final samples: ddim, 50 steps, η = 0.5, after 3,000 training steps · 1000 samples"
+        # is two lines of the dock on a 1366-px screen, three in the presentation look on a 1280-px one
+        self.captionLabel = SteadyLabel("No samples yet.", objectName="samplesCaption", lines=3)
         layout.addWidget(self.captionLabel)
         self.samplesView = pg.PlotWidget()
         self.samplesView.setObjectName("samplesView")
@@ -66,6 +69,17 @@ class SamplesDock(QDockWidget):
         """Replace what is shown (drawn at the next redraw tick; only the newest batch is kept)."""
         self._pending = samples
         self._throttle.request()
+
+    @property
+    def showing_data(self) -> bool:
+        """True while the dock shows (or is about to show) a training-data preview rather than samples."""
+        shown = self._pending if self._pending is not None else self.samples
+        return shown is not None and shown.is_data
+
+    def clear_data(self) -> None:
+        """Drop a training-data preview (samples stay)."""
+        if self.showing_data:
+            self.clear()
 
     def clear(self) -> None:
         self.samples, self._pending = None, None
@@ -114,7 +128,8 @@ class SamplesDock(QDockWidget):
             # the data's box when known: early previews can fly far off, and should not shrink the data to a dot
             x0, x1, y0, y1 = scatter_bounds(samples.reference if samples.reference is not None else samples.data)
             self.samplesView.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
-        self.captionLabel.setText(f"{samples.caption}  ·  {len(samples)} samples")
+        count = "" if samples.is_data else f"  ·  {len(samples)} samples"  # a data preview's caption counts itself
+        self.captionLabel.setText(f"{samples.caption}{count}")
 
     # ------------------------------------------------------------------ selection
     def _tile_geometry(self) -> tuple[int, int, int]:
@@ -124,7 +139,7 @@ class SamplesDock(QDockWidget):
         return math.ceil(math.sqrt(n)), h, w
 
     def _place_highlight(self) -> None:
-        if self.samples is None or self.samples.kind != "images":
+        if self.samples is None or self.samples.kind != "images" or self.samples.is_data:
             self._highlight.setVisible(False)
             return
         cols, h, w = self._tile_geometry()
@@ -135,14 +150,15 @@ class SamplesDock(QDockWidget):
         self._highlight.setVisible(True)
 
     def select(self, index: int) -> None:
-        if self.samples is None or not 0 <= index < len(self.samples):
+        if self.samples is None or self.samples.is_data or not 0 <= index < len(self.samples):
             return
         self.selected = index
         self._place_highlight()
         self.selectedChanged.emit(index)
 
     def _clicked(self, event) -> None:
-        if self.samples is None or self.samples.kind != "images" or event.button() != Qt.MouseButton.LeftButton:
+        if self.samples is None or self.samples.kind != "images" or self.samples.is_data \
+                or event.button() != Qt.MouseButton.LeftButton:
             return
         pos = self._image.mapFromScene(event.scenePos())
         cols, h, w = self._tile_geometry()

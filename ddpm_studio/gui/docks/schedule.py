@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QDockWidget, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QBoxLayout, QDockWidget, QVBoxLayout, QWidget
 
 from ddpm_studio.core.schedule import alpha_bar_from_betas, make_betas, signal_to_noise
+from ddpm_studio.gui.axes import TidyAxisItem
 from ddpm_studio.gui.style import (
     ALPHA_BAR_COLOR,
     BETA_COLOR,
@@ -19,7 +22,14 @@ from ddpm_studio.gui.style import (
     MARKER_COLOR,
     SNR_COLOR,
     SQRT_ALPHA_BAR_COLOR,
+    WrapLabel,
+    fit_axis_label,
+    legend_html,
 )
+
+#: The two plots go side by side once the dock is this much wider than tall (a short bottom row on a small
+#: screen), and back one above the other below the second ratio (a gap, so the switch cannot oscillate).
+SIDE_BY_SIDE_ASPECT = (1.25, 1.05)
 
 
 class ScheduleDock(QDockWidget):
@@ -34,18 +44,29 @@ class ScheduleDock(QDockWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
+        # the legend sits above the plots: inside, it covered the curves where alpha_bar and beta cross
+        self.legendLabel = WrapLabel(legend_html([
+            (ALPHA_BAR_COLOR, "line", "ᾱ_t"), (SQRT_ALPHA_BAR_COLOR, "line", "√ᾱ_t"),
+            (BETA_COLOR, "line", "β_t (right axis)"),
+        ]), objectName="scheduleLegendLabel")
+        self.legendLabel.setAlignment(Qt.AlignmentFlag.AlignRight)
+        layout.addWidget(self.legendLabel)
+        # side by side to start with: the default layout gives the dock a wide, short place, and the window's
+        # first layout must not be held to the taller minimum of the stacked plots
+        self._plots = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        layout.addLayout(self._plots, 1)
 
-        self.schedulePlot = pg.PlotWidget()
-
+        tidy = {side: TidyAxisItem(side) for side in ("left", "right", "bottom")}
+        self.schedulePlot = pg.PlotWidget(axisItems=tidy)
         self.schedulePlot.setObjectName("schedulePlot")
         plot = self.schedulePlot.getPlotItem()
         plot.setLabel("bottom", "t")
         plot.setLabel("left", "ᾱ_t, √ᾱ_t")
+        fit_axis_label(self.schedulePlot)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setYRange(0.0, 1.0, padding=0.02)
-        legend = plot.addLegend(offset=(-10, 10))
-        self._alpha_bar = plot.plot(pen=pg.mkPen(ALPHA_BAR_COLOR, width=2), name="ᾱ_t")
-        self._sqrt_alpha_bar = plot.plot(pen=pg.mkPen(SQRT_ALPHA_BAR_COLOR, width=2), name="√ᾱ_t")
+        self._alpha_bar = plot.plot(pen=pg.mkPen(ALPHA_BAR_COLOR, width=2))
+        self._sqrt_alpha_bar = plot.plot(pen=pg.mkPen(SQRT_ALPHA_BAR_COLOR, width=2))
         # β_t on a second view box tied to the right axis (pyqtgraph's MultiplePlotAxes recipe)
         self._beta_view = pg.ViewBox()
         plot.showAxis("right")
@@ -57,18 +78,17 @@ class ScheduleDock(QDockWidget):
         self._beta_view.setXLink(plot)
         self._beta = pg.PlotCurveItem(pen=pg.mkPen(BETA_COLOR, width=2))
         self._beta_view.addItem(self._beta)
-        legend.addItem(self._beta, "β_t (right axis)")
         plot.vb.sigResized.connect(self._sync_views)
         self._marker = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(MARKER_COLOR, width=1.5))
         plot.addItem(self._marker)
-        layout.addWidget(self.schedulePlot, 3)
+        self._plots.addWidget(self.schedulePlot, 1)
 
-        self.snrPlot = pg.PlotWidget()
-
+        self.snrPlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})
         self.snrPlot.setObjectName("snrPlot")
         snr = self.snrPlot.getPlotItem()
         snr.setLabel("bottom", "t")
         snr.setLabel("left", "SNR(t)")
+        fit_axis_label(self.snrPlot)
         self.snrPlot.setToolTip("Signal-to-noise ratio SNR(t) = ᾱ_t / (1 − ᾱ_t), on a log axis (M3).")
         snr.setLogMode(y=True)
         snr.showGrid(x=True, y=True, alpha=0.2)
@@ -76,13 +96,27 @@ class ScheduleDock(QDockWidget):
         self._snr = snr.plot(pen=pg.mkPen(SNR_COLOR, width=2))
         self._snr_marker = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(MARKER_COLOR, width=1.5))
         snr.addItem(self._snr_marker)
-        layout.addWidget(self.snrPlot, 2)
+        self._plots.addWidget(self.snrPlot, 1)
 
-        self.summaryLabel = QLabel(objectName="scheduleSummary")
-        self.summaryLabel.setWordWrap(True)
+        self.summaryLabel = WrapLabel(objectName="scheduleSummary")
         layout.addWidget(self.summaryLabel)
         self.setWidget(body)
         self.set_marker(None)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        size = event.size()
+        side_by_side = size.width() > SIDE_BY_SIDE_ASPECT[1 if self.side_by_side else 0] * size.height()
+        direction = QBoxLayout.Direction.LeftToRight if side_by_side else QBoxLayout.Direction.TopToBottom
+        if self._plots.direction() != direction:
+            self._plots.setDirection(direction)
+            for index, stretch in enumerate((3, 2) if not side_by_side else (1, 1)):
+                self._plots.setStretch(index, stretch)
+
+    @property
+    def side_by_side(self) -> bool:
+        """Whether the two plots are laid out in a row (a wide, short dock)."""
+        return self._plots.direction() == QBoxLayout.Direction.LeftToRight
 
     def _sync_views(self) -> None:
         plot = self.schedulePlot.getPlotItem()

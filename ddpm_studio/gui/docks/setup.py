@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -29,7 +29,13 @@ from PySide6.QtWidgets import (
 from ddpm_studio.core.data import BUILTIN_DATASETS
 from ddpm_studio.core.device import available_devices
 from ddpm_studio.core.models import MODEL_PRESETS
-from ddpm_studio.core.training.config import ConfigError, RunConfig, default_config, snr_weighting_applies
+from ddpm_studio.core.training.config import (
+    ConfigError,
+    RunConfig,
+    default_config,
+    fit_batch_size,
+    snr_weighting_applies,
+)
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
 
 OPEN_DATA_TEXT = "Open folder/file…"
@@ -38,6 +44,23 @@ DATA_FILTER = (
     "Data: arrays, IDX files, or any image of an image folder "
     "(*.npy *.npz *.csv *ubyte* *.idx *.gz *.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)"
 )
+
+
+#: The Setup dock is never narrower than its form, up to this width: beyond it (the presentation look's larger
+#: text on a small screen) the form scrolls sideways rather than pushing the plots off the screen.
+MAX_FORM_MIN_WIDTH = 400
+
+
+class _FormScroll(QScrollArea):
+    """A vertical scroll area as wide as its form needs, so no field is ever cut at the dock's edge."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().minimumSizeHint()
+        body = self.widget()
+        if body is None:
+            return hint
+        width = body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(min(width, MAX_FORM_MIN_WIDTH), hint.height())
 
 
 @dataclass(frozen=True)
@@ -121,6 +144,9 @@ class SetupDock(QDockWidget):
         self._filling = False
         self.valid = True
         self.problem: str | None = None
+        self._data_sizes: dict[str, int] = {}  # training items of each data set loaded so far, by spec
+        # after the batch size was lowered to fit a data set: (spec, lowered size, size before, note)
+        self._batch_note: tuple[str, int, int, str] | None = None
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -170,7 +196,7 @@ class SetupDock(QDockWidget):
         self.timestepsSpin = self._spin("timestepsSpin", 1, 100_000, 1000, "Number of diffusion steps T.")
         form.addRow("T", self.timestepsSpin)
 
-        self.stepsSpin = self._spin("stepsSpin", 1, 100_000_000, 3000, "Optimiser steps in all.")
+        self.stepsSpin = self._spin("stepsSpin", 1, 100_000_000, self._base.train.steps, "Optimiser steps in all.")
         self.stepsSpin.setSingleStep(500)
         form.addRow("Training steps", self.stepsSpin)
         self.batchSpin = self._spin("batchSpin", 1, 1_000_000, 256, "Examples per optimiser step.")
@@ -216,11 +242,11 @@ class SetupDock(QDockWidget):
         layout.addStretch(1)
 
         self._controls = body
-        scroll = QScrollArea()
+        scroll = _FormScroll(objectName="setupScroll")
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setWidget(scroll)
 
         self.datasetCombo.currentIndexChanged.connect(self._data_changed)
@@ -289,6 +315,19 @@ class SetupDock(QDockWidget):
         self.datasetCombo.insertItem(position, label, {"spec": spec, "kind": kind})
         self.datasetCombo.setItemData(position, spec, Qt.ItemDataRole.ToolTipRole)
         self.datasetCombo.setCurrentIndex(position)
+
+    def set_data_size(self, spec: str, num_train: int) -> None:
+        """Record how many training items a loaded data set has.
+
+        When it is the chosen data and the batch size is larger, the batch size is lowered to fit, with a note
+        under the controls; a larger batch size chosen afterwards is explained as a problem (Train is disabled)
+        instead of failing only once training starts.
+        """
+        known = self._data_sizes.get(spec)
+        self._data_sizes[spec] = num_train
+        fitted = spec == self.data_spec() and self._fit_batch()
+        if fitted or known != num_train:
+            self._changed()
 
     def config(self) -> RunConfig:
         """The settings on screen as a run config (not validated: see :attr:`valid` and :attr:`problem`)."""
@@ -383,7 +422,41 @@ class SetupDock(QDockWidget):
             self._base = kind_defaults(data["spec"], self._kind)
             self._fill_training(self._base, self._kind)
             self.kindChanged.emit(self._kind)
+        self._restore_batch()
+        self._fit_batch()
         self._changed()
+
+    def _restore_batch(self) -> None:
+        """Leaving a data set the batch size was lowered for gives back the size it had, unless changed since."""
+        note, self._batch_note = self._batch_note, None
+        if note is None or note[0] == self.data_spec() or self.batchSpin.value() != note[1]:
+            self._batch_note = note
+            return
+        was_filling, self._filling = self._filling, True
+        try:
+            self.batchSpin.setValue(note[2])
+        finally:
+            self._filling = was_filling
+
+    def _fit_batch(self) -> bool:
+        """Lower the batch size to the chosen data's training items when it is known and smaller (with a note)."""
+        spec = self.data_spec()
+        size = self._data_sizes.get(spec)
+        if size is None:
+            return False
+        train = self.config().train
+        previous = fit_batch_size(train, size)
+        if previous is None:
+            return False
+        was_filling, self._filling = self._filling, True
+        try:
+            self.batchSpin.setValue(train.batch_size)
+        finally:
+            self._filling = was_filling
+        note = (f"Batch size lowered from {previous} to {train.batch_size}: {Path(spec).name} has only "
+                f"{size} training items.")
+        self._batch_note = (spec, train.batch_size, previous, note)
+        return True
 
     def ask_for_data(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -427,10 +500,17 @@ class SetupDock(QDockWidget):
                 self.config().validate()
             except ConfigError as exc:
                 problem = str(exc)
+        spec, batch = self.data_spec(), self.batchSpin.value()
+        size = self._data_sizes.get(spec)
+        if problem is None and size is not None and batch > size:
+            problem = (f"Batch size {batch} is larger than the {size} training items of {Path(spec).name}: "
+                       f"choose at most {size}.")
         hint = None
         if problem is None and param.name == "mean" and loss == "simple":
             hint = ("Ho et al. (Table 2) found that predicting the mean trains well only on the bound: expect "
                     "poorer samples with L_simple than with “VLB”.")
+        if hint is None and self._batch_note is not None and self._batch_note[:2] == (spec, batch):
+            hint = self._batch_note[3]
         self.problem = problem
         self.valid = problem is None
         if problem:

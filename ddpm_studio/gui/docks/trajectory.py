@@ -1,10 +1,12 @@
 """The Trajectory dock: scrub through the reverse process, x_t beside the model's x0_hat at each step.
 
 For images each panel is an image grid (nearest-neighbour, since the samples are tiny); for 2-D points a scatter
-over the training data in faint grey. The "Forward" toggle adds a third panel: real data noised to the same t
-with q(x_t | x_0) (M5), so noising and denoising can be compared side by side. The slider, play / pause at a
-chosen speed and the keys ←/→ (one step) and Home/End move through the stored frames; drawing follows a
-throttle, so dragging the slider never queues more redraws than the screen can show.
+over the training data in faint grey, in one box that holds every frame of the trajectory (computed once, so the
+view never jumps while scrubbing). The first frame is x_T itself, the pure noise at t = T. The "Forward" toggle
+adds a third panel: real data noised to the same t with q(x_t | x_0) (M5), so noising and denoising can be
+compared side by side. The slider, play / pause at a chosen speed and the keys ←/→ (one step) and Home/End move
+through the stored frames; drawing follows a throttle, so dragging the slider never queues more redraws than the
+screen can show.
 """
 
 from __future__ import annotations
@@ -29,14 +31,30 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.core.export import image_grid
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, SteadyLabel, pin_axes
-from ddpm_studio.gui.trajectory_store import TrajectoryFrame, TrajectoryStore, scatter_bounds
+from ddpm_studio.gui.style import (
+    FORWARD_COLOR,
+    PREDICTION_COLOR,
+    REFERENCE_COLOR,
+    SAMPLE_COLOR,
+    SteadyLabel,
+    pin_axes,
+    set_media_button,
+)
+from ddpm_studio.gui.trajectory_store import (
+    TrajectoryFrame,
+    TrajectoryStore,
+    fraction_outside,
+    frames_bounds,
+    scatter_bounds,
+)
 
 NO_TRAJECTORY_TEXT = "No trajectory yet: train a model (or open a run), then press Sample."
 NO_TRAJECTORY_HINT = "The reverse process appears here:\ntrain a model, then press Sample"
 #: Playback speeds offered, in stored frames per second.
 PLAY_SPEEDS = (5, 15, 30, 60, 120, 240)
 DEFAULT_SPEED = 30
+#: The label notes how much of x0_hat lies outside the view once it is more than this share.
+OFF_VIEW_NOTE_SHARE = 0.005
 #: The play timer never ticks faster than this; higher speeds advance several frames per tick.
 MAX_TICK_HZ = 60
 POINT_SIZE = 3
@@ -58,10 +76,12 @@ class _Panel:
         plot.hideButtons()
         pin_axes(plot)
         self.kind: str | None = None
+        self.axes_allowed = True  # small panels (the race) hide their axes to leave the room to the data
         self._axes_shown = True
         self._reference_shown: np.ndarray | None = None
 
     def _show_axes(self, show: bool) -> None:
+        show = show and self.axes_allowed
         if show != self._axes_shown:
             self._axes_shown = show
             for axis in ("left", "bottom"):
@@ -108,6 +128,10 @@ class _Panel:
         self.points.setData(pos=np.zeros((0, 2)))
 
 
+#: The panel other docks (the race) reuse: one renderer for image grids and 2-D scatters.
+SamplePanel = _Panel
+
+
 class TrajectoryDock(QDockWidget):
     """Sampling settings, the trajectory view and its slider.
 
@@ -118,6 +142,7 @@ class TrajectoryDock(QDockWidget):
     """
 
     sampleRequested = Signal()
+    raceRequested = Signal()
     timestepChanged = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -129,6 +154,7 @@ class TrajectoryDock(QDockWidget):
         self._reference: np.ndarray | None = None
         self._kind = "points"
         self._fit_pending = True
+        self._store_bounds: tuple[float, float, float, float] | None = None
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -162,6 +188,10 @@ class TrajectoryDock(QDockWidget):
         self.sampleButton.setToolTip("Run the reverse process with the current model and record every step.")
         self.sampleButton.clicked.connect(self.sampleRequested)
         settings.addWidget(self.sampleButton)
+        self.raceButton = QPushButton("Race…", objectName="raceButton")
+        self.raceButton.setToolTip("Race 2-4 samplers from the same x_T at the same number of network evaluations.")
+        self.raceButton.clicked.connect(self.raceRequested)
+        settings.addWidget(self.raceButton)
         self.autoSampleCheck = QCheckBox("when training ends", objectName="autoSampleCheck")
         self.autoSampleCheck.setChecked(True)
         self.autoSampleCheck.setToolTip("Sample automatically once a training run completes.")
@@ -191,7 +221,8 @@ class TrajectoryDock(QDockWidget):
         layout.addWidget(self.trajectoryView, 1)
 
         scrub = QHBoxLayout()
-        self.playButton = QPushButton("▶ Play", objectName="playButton")
+        self.playButton = QPushButton(objectName="playButton")
+        set_media_button(self.playButton, "play", "Play")  # a style icon: "⏸" is an empty box in DejaVu Sans
         self.playButton.setCheckable(True)
         self.playButton.toggled.connect(self._play_toggled)
         scrub.addWidget(self.playButton)
@@ -279,6 +310,7 @@ class TrajectoryDock(QDockWidget):
         """Drop the trajectory; ``keep_data`` keeps the faint training data behind the panels (a new run on it)."""
         reference = self._reference if keep_data else None
         self.store, self.displayed, self._live, self._reference = None, None, None, None
+        self._store_bounds = None
         self.playButton.setChecked(False)
         self.timestepSlider.blockSignals(True)
         self.timestepSlider.setRange(0, 0)
@@ -333,6 +365,8 @@ class TrajectoryDock(QDockWidget):
         self._set_kind(store.kind)
         self._reference = store.reference
         self._fit_pending = True
+        # once per trajectory: every frame (x_T's noise, x0_hat at large t, the samples) fits the same box
+        self._store_bounds = store.view_bounds() if store.kind == "points" and len(store) else None
         self.timestepSlider.blockSignals(True)
         self.timestepSlider.setRange(0, max(0, len(store) - 1))
         self.timestepSlider.setValue(max(0, len(store) - 1))
@@ -373,7 +407,7 @@ class TrajectoryDock(QDockWidget):
         self._play_timer.setInterval(round(1000 / tick_hz))
 
     def _play_toggled(self, playing: bool) -> None:
-        self.playButton.setText("⏸ Pause" if playing else "▶ Play")
+        set_media_button(self.playButton, "pause" if playing else "play", "Pause" if playing else "Play")
         if playing:
             if self.timestepSlider.value() >= self.timestepSlider.maximum():
                 self.timestepSlider.setValue(0)  # replay from the noise
@@ -418,18 +452,43 @@ class TrajectoryDock(QDockWidget):
         if self._forward_shown and frame.forward is not None:
             panels.append((self._forward_panel, frame.forward))
         if self._fit_pending and self._kind == "points":
-            self._set_references(self._reference, scatter_bounds(self._reference, frame.x, frame.forward))
+            self._set_references(self._reference, self._view_bounds(frame))
         for panel, batch in panels:
             if self._kind == "images":
                 panel.show_images(batch)
             else:
                 panel.show_points(batch)
         self._fit_pending = False
-        live = " (sampling…)" if self._live is not None else ""
-        forward_note = ""
-        if self.forwardCheck.isChecked() and frame.forward is None:
-            forward_note = "  ·  forward view: the run's data is not available"
-        self.frameLabel.setText(
-            f"step {frame.step + 1:,} / {frame.num_steps:,}{live}  ·  x_t at t = {frame.t_state:,}"
-            f"{' (the samples)' if frame.t_state == 0 else ''}  ·  x₀ predicted from t = {frame.t_fed:,}{forward_note}"
-        )
+        off_view = 0.0
+        if self._kind == "points" and self._bounds is not None:
+            off_view = fraction_outside(frame.x0_hat, self._bounds)
+        self.frameLabel.setText(frame_text(frame, live=self._live is not None, off_view=off_view,
+                                           forward_missing=self.forwardCheck.isChecked() and frame.forward is None))
+
+    def _view_bounds(self, frame: TrajectoryFrame) -> tuple[float, float, float, float]:
+        """The scatters' box: the whole trajectory's once it is stored, else (sampling) the first frame's.
+
+        The first live frame is x_T, the widest x_t there is, so the box rarely grows when the run ends.
+        """
+        if self._store_bounds is not None and self._live is None:
+            return self._store_bounds
+        forward = None if frame.forward is None else frame.forward[None]
+        return frames_bounds(frame.x[None], forward, self._reference)
+
+
+def frame_text(frame: TrajectoryFrame, live: bool = False, forward_missing: bool = False,
+               off_view: float = 0.0) -> str:
+    """The line under the panels: which step, the t (and abar_t) of x_t, where x0_hat was predicted from, and
+    how much of x0_hat lies outside the view (``off_view``, a share, noted above 0.5%)."""
+    known = frame.alpha_bar == frame.alpha_bar and frame.t_state > 0  # NaN: the schedule is unknown
+    abar = f" (ᾱ_t = {frame.alpha_bar:.3g})" if known else ""
+    head = f"step {frame.step + 1:,} / {frame.num_steps:,}{' (sampling…)' if live else ''}"
+    if frame.is_initial:
+        body = f"x_T at t = {frame.t_state:,}{abar}, pure noise before any step  ·  x₀ predicted from x_T"
+    else:
+        body = (f"x_t at t = {frame.t_state:,}{abar}{' (the samples)' if frame.t_state == 0 else ''}  ·  "
+                f"x₀ predicted from t = {frame.t_fed:,}")
+    if off_view > OFF_VIEW_NOTE_SHARE:
+        body += f" ({off_view:.0%} off the view)"
+    note = "  ·  forward view: the run's data is not available" if forward_missing else ""
+    return f"{head}  ·  {body}{note}"

@@ -1,0 +1,256 @@
+"""One vocabulary for every choice of a run, and every rule that ties two choices together, written once.
+
+Each choice (parameterization, variance, loss, schedule, decoder, sampler method, timestep spacing) is a tuple of
+:class:`Choice` records: the code name that configs, the CLI and the core use, the label in the seed notes' words
+that the studio shows, the docs/MATH.md number it implements and a one-line help text. Presenters (the Setup
+dock, the CLI's ``--help``, the compare dialog) read these tuples; the core checks names against them.
+
+Every combination rule is one function returning the problem in words, or None when there is none, so the
+config's validation, :class:`~ddpm_studio.core.diffusion.GaussianDiffusion`, the schedule and the studio say the
+same thing. :func:`combination_problem` applies them all in the order a user meets them.
+
+This module imports nothing from the project: every other module may read it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One value of a setting.
+
+    Attributes:
+        name: the code name (configs, CLI flags, the core's arguments), e.g. "eps".
+        label: the words a person reads, e.g. "noise (ε)" (the seed notes' wording where they have one).
+        math: the docs/MATH.md equation(s) it implements, e.g. "M7" or "M8 + M13"; "" where none applies.
+        help: one line on what it does, for tooltips and ``--help``.
+    """
+
+    name: str
+    label: str
+    math: str
+    help: str
+
+
+@dataclass(frozen=True)
+class ParameterizationOption(Choice):
+    """An entry of the studio's "Predicts" list: a parameterization, maybe promising a kind of variance.
+
+    The seed notes name "mean (fixed variance)" and "mean + variance (learned)" as two options; both have the
+    core parameterization ``name`` = "mean" and differ in :attr:`variance` ("fixed", "learned", or None: any).
+    """
+
+    variance: str | None = None
+
+
+@dataclass(frozen=True)
+class SamplerChoice(Choice):
+    """A sampling method; ``deterministic``: x_0 is a function of x_T alone (DDIM at eta = 0)."""
+
+    deterministic: bool = False
+
+
+# ------------------------------------------------------------------------------------------------ the choices
+PARAMETERIZATIONS: tuple[Choice, ...] = (
+    Choice("eps", "noise (ε)", "M7", "The network predicts the noise ε that was added; the mean follows from it."),
+    Choice("mean", "mean μ", "M8", "The network predicts the mean of p(x_{t-1} | x_t) directly."),
+    Choice("x0", "clean data x₀", "M9", "The network predicts the clean sample x₀; the mean is the posterior mean."),
+    Choice("v", "velocity v", "M10", "The network predicts v = √ᾱ ε − √(1−ᾱ) x₀ (Salimans & Ho 2022)."),
+)
+
+PARAMETERIZATION_OPTIONS: tuple[ParameterizationOption, ...] = (
+    ParameterizationOption("eps", "noise (ε)", "M7",
+                           "The network predicts the noise ε that was added; the mean follows from it (M7)."),
+    ParameterizationOption("mean", "mean (fixed variance)", "M8",
+                           "The network predicts the mean of p(x_{t-1} | x_t) directly; σ² is fixed (M8).", "fixed"),
+    ParameterizationOption("mean", "mean + variance (learned)", "M8 + M13",
+                           "The network predicts the mean and also how wide each step is (M8 + M13).", "learned"),
+    ParameterizationOption("x0", "clean data x₀", "M9",
+                           "The network predicts the clean sample x₀; the mean is the posterior mean (M9)."),
+    ParameterizationOption("v", "velocity v", "M10", "The network predicts v = √ᾱ ε − √(1−ᾱ) x₀ (M10)."),
+)
+
+VARIANCES: tuple[Choice, ...] = (
+    Choice("fixed_large", "fixed large: σ² = β_t", "M11", "σ_t² = β_t, the upper end (Ho et al. 2020)."),
+    Choice("fixed_small", "fixed small: σ² = β̃_t", "M12", "σ_t² = β̃_t, the posterior's variance, the lower end."),
+    Choice("learned", "learned: between β̃_t and β_t", "M13",
+           "The network also outputs where σ_t² lies between β̃_t and β_t (log scale; Nichol & Dhariwal 2021)."),
+)
+
+LOSSES: tuple[Choice, ...] = (
+    Choice("simple", "simple: MSE (L_simple)", "M18", "Unweighted MSE against the network's target (Ho et al. 2020)."),
+    Choice("vlb", "VLB: the variational bound", "M17", "The single-t estimate of the bound itself, T · L_{t-1} / D."),
+    Choice("hybrid", "hybrid: L_simple + 0.001 L_vlb", "M19",
+           "L_simple for the mean, plus 0.001 × the bound in bits/dim for the variance (Nichol & Dhariwal 2021)."),
+)
+
+SCHEDULES: tuple[Choice, ...] = (
+    Choice("linear", "linear (Ho et al.)", "M1", "β from 1e-4 to 0.02 at T = 1000, both ends scaled by 1000 / T."),
+    Choice("cosine", "cosine (Nichol & Dhariwal)", "M2", "ᾱ follows a squared cosine; better for small images."),
+)
+
+DECODERS: tuple[Choice, ...] = (
+    Choice("discrete", "discrete: 8-bit likelihood", "M16", "L_0 as the probability of the pixel's 8-bit bin."),
+    Choice("gaussian", "continuous: Gaussian density", "M16", "L_0 as a Gaussian density (2-D points)."),
+)
+
+METHODS: tuple[SamplerChoice, ...] = (
+    SamplerChoice("ancestral", "ancestral", "M20, M21",
+                  "DDPM ancestral sampling, stochastic, one step per evaluation (M20; fewer steps respace, M21)"),
+    SamplerChoice("ddim", "DDIM", "M22", "DDIM, deterministic at eta 0, first order in the ODE (M22)", True),
+    SamplerChoice("dpmpp_2m", "DPM-Solver++(2M)", "M27, M28",
+                  "DPM-Solver++(2M), deterministic second-order multistep ODE solver on x0_hat (Lu et al. 2022; M28)",
+                  True),
+    SamplerChoice("heun", "Heun (probability-flow ODE)", "M24",
+                  "Heun's second-order ODE method in sigma (Karras et al. 2022 Alg. 1), two evaluations per step "
+                  "(M24)", True),
+    SamplerChoice("dpmpp_2m_sde", "SDE-DPM-Solver++(2M)", "M29",
+                  "SDE-DPM-Solver++(2M), stochastic second-order multistep (M29)"),
+)
+
+SPACINGS: tuple[Choice, ...] = (
+    Choice("linspace", "linspace", "M21",
+           "K timesteps evenly spread over 0..T-1, both ends included (today's respacing, M21)"),
+    Choice("trailing", "trailing", "M25",
+           "t = T, T - T/K, ... (Lin et al. 2024): starts at T, skips the lowest-noise timesteps"),
+    Choice("karras", "Karras", "M26",
+           "rho = 7 in sigma (Karras et al. 2022 eq. 5), each level snapped to the nearest trained t"),
+)
+
+#: The shortest chain the linear schedule allows: its last beta is 20 / T (M1), which must stay below 1.
+LINEAR_MIN_T = 21
+
+
+# ------------------------------------------------------------------------------------------------ look-ups
+def names(options: Iterable[Choice]) -> tuple[str, ...]:
+    """The code names of ``options``, in order, each once (the options' duplicates of "mean" collapse)."""
+    return tuple(dict.fromkeys(option.name for option in options))
+
+
+def find(options: Iterable[Choice], name: str) -> Choice | None:
+    """The first option whose code name or label is ``name``; None when there is none."""
+    for option in options:
+        if name in (option.name, option.label):
+            return option
+    return None
+
+
+def help_lines(options: Iterable[Choice], width: int = 13) -> list[str]:
+    """``"  name   help"`` lines, one per option, for a CLI's ``--help`` epilog."""
+    return [f"  {option.name:<{width}} {option.help}" for option in options]
+
+
+def unknown_problem(kind: str, value: object, options: Iterable[Choice]) -> str | None:
+    """``"unknown <kind> 'x'; choose one of a, b, c"`` when ``value`` is not a code name of ``options``."""
+    allowed = names(options)
+    if value in allowed:
+        return None
+    return f"unknown {kind} {value!r}; choose one of {', '.join(allowed)}"
+
+
+def require(kind: str, value: str, options: Iterable[Choice]) -> str:
+    """``value`` if it is a code name of ``options``, else a ValueError saying the choices."""
+    problem = unknown_problem(kind, value, options)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# ------------------------------------------------------------------------------------------------ the rules
+def learned_variance_problem(variance: str, loss: str) -> str | None:
+    """A learned variance (M13) needs the bound in its loss: L_simple says nothing about σ² (M19)."""
+    if variance == "learned" and loss == "simple":
+        return ("a learned variance needs the VLB or hybrid loss ('vlb' or 'hybrid'): L_simple gives the variance "
+                "no signal (MATH.md M19)")
+    return None
+
+
+def timesteps_problem(num_timesteps: object) -> str | None:
+    """T counts the diffusion steps: a positive integer."""
+    if isinstance(num_timesteps, bool) or not isinstance(num_timesteps, int) or num_timesteps < 1:
+        return f"the number of diffusion steps T must be a positive integer, got {num_timesteps!r}"
+    return None
+
+
+def linear_schedule_problem(schedule: str, num_timesteps: int) -> str | None:
+    """The linear schedule's last beta is 20 / T (M1): T <= 20 destroys the data in one step (beta >= 1)."""
+    if schedule == "linear" and timesteps_problem(num_timesteps) is None and num_timesteps < LINEAR_MIN_T:
+        return (f"the linear schedule needs T >= {LINEAR_MIN_T} (its last beta is 20 / T = {20 / num_timesteps:.3g} "
+                f"at T = {num_timesteps}); use the cosine schedule for shorter chains")
+    return None
+
+
+def snr_weighting_applies(loss: str, parameterization: str) -> bool:
+    """Min-SNR weighting acts on the simple term of an eps, x0 or v target: not the VLB loss, not the mean."""
+    return loss != "vlb" and snr_target_problem(parameterization) is None
+
+
+def snr_target_problem(parameterization: str) -> str | None:
+    """Min-SNR weights exist for the eps, x0 and v targets (Hang et al. 2023), not for the mean (M8)."""
+    if parameterization == "mean":
+        return "min-SNR weighting is defined for the eps, x0 and v targets, not the mean (M8); use 0"
+    return None
+
+
+def snr_gamma_problem(snr_gamma: float, loss: str, parameterization: str) -> str | None:
+    """The min-SNR gamma (Hang et al. 2023): >= 0 (0 switches it off), and > 0 only where it applies."""
+    if isinstance(snr_gamma, bool) or not isinstance(snr_gamma, (int, float)) or not (
+        math.isfinite(snr_gamma) and snr_gamma >= 0.0
+    ):
+        return f"the min-SNR gamma must be a finite number >= 0 (0: no weighting), got {snr_gamma!r}"
+    if snr_gamma > 0.0 and loss == "vlb":
+        return "min-SNR weighting applies to the simple term: the 'vlb' loss has none (use 0, or the simple or hybrid)"
+    return snr_target_problem(parameterization) if snr_gamma > 0.0 else None
+
+
+def option_variance_problem(option: ParameterizationOption, variance: str) -> str | None:
+    """A "Predicts" option that promises a fixed or a learned variance, against the variance chosen."""
+    if option.variance == "fixed" and variance == "learned":
+        return (f"“{option.label}” keeps σ² fixed, but Variance is “learned”. Choose a fixed variance, or the "
+                "parameterization “mean + variance (learned)”.")
+    if option.variance == "learned" and variance != "learned":
+        return f"“{option.label}” lets the network predict σ² too: set Variance to “learned”."
+    return None
+
+
+def combination_problem(
+    param: str | ParameterizationOption,
+    variance: str,
+    loss: str,
+    schedule: str = "linear",
+    num_timesteps: int = 1000,
+    snr_gamma: float = 0.0,
+) -> str | None:
+    """The first problem of these settings taken together, in words, or None when they can train.
+
+    Args:
+        param: a parameterization's code name ("eps", ...), a :data:`PARAMETERIZATION_OPTIONS` label ("mean +
+            variance (learned)") or that option itself; an option's promised variance is checked too.
+        variance, loss, schedule: code names. num_timesteps: T. snr_gamma: the min-SNR gamma (0: off); a
+            presenter that greys the gamma out where :func:`snr_weighting_applies` is False passes 0 there.
+    """
+    if isinstance(param, ParameterizationOption):
+        option: ParameterizationOption | None = param
+    else:  # a label names an option; a code name ("mean") promises no variance
+        option = next((o for o in PARAMETERIZATION_OPTIONS if o.label == param), None)
+    name = option.name if option is not None else param
+    checks = (
+        lambda: unknown_problem("parameterization", name, PARAMETERIZATIONS),
+        lambda: unknown_problem("variance", variance, VARIANCES),
+        lambda: unknown_problem("loss", loss, LOSSES),
+        lambda: unknown_problem("schedule", schedule, SCHEDULES),
+        lambda: option_variance_problem(option, variance) if option is not None else None,
+        lambda: learned_variance_problem(variance, loss),
+        lambda: timesteps_problem(num_timesteps),
+        lambda: linear_schedule_problem(schedule, num_timesteps),
+        lambda: snr_gamma_problem(snr_gamma, loss, name),
+    )
+    for check in checks:
+        problem = check()
+        if problem:
+            return problem
+    return None

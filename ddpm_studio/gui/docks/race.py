@@ -1,0 +1,354 @@
+"""The Race dock: 2-4 samplers from the same x_T, side by side, scrubbed together by noise level.
+
+Each lane shows its state x_t (top) and its x0_hat (bottom); one slider (``raceSlider``) moves every lane to the
+same noise level (log SNR), not the same step, since the lanes' timestep grids differ. A small plot draws each
+lane's RMS distance to the reference (DDIM on every trained timestep from the same x_T) against the network
+evaluations spent, and the scores line gives each lane's final quality. The race itself runs in the core
+(:mod:`ddpm_studio.core.race`) on a worker; this dock only shows what it yields.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_studio.core.race import MAX_RUNNERS, Runner, check_race
+from ddpm_studio.core.sampling import METHODS, SPACINGS, max_num_steps
+from ddpm_studio.gui.axes import TidyAxisItem
+from ddpm_studio.gui.docks.trajectory import SamplePanel
+from ddpm_studio.gui.redraw import RedrawThrottle
+from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel
+from ddpm_studio.gui.trajectory_store import scatter_bounds
+
+#: The lanes offered when the dock opens: the classic two and the two few-step solvers of today.
+DEFAULT_LANES: tuple[tuple[str, str], ...] = (
+    ("ancestral", "linspace"), ("ddim", "linspace"), ("dpmpp_2m", "karras"), ("heun", "karras"),
+)
+LANE_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40))
+SLIDER_TICKS = 1000
+PANEL_MIN_SIZE = 60
+TITLE_SIZE = "8pt"
+PANEL_PREFERRED_WIDTH = 2000
+#: The scores the lanes' line shows (the rest stay in the tooltip): a distance and a share off the data.
+SHOWN_SCORES = ("score", "off_support", "confidence", "coverage")
+OFF = ""
+IDLE_TEXT = "pick 2-4 samplers and a budget, then Race"
+
+
+class RaceDock(QDockWidget):
+    """Lane choices, the lanes' panels, the shared noise-level slider and the distance plot.
+
+    Signals:
+        raceRequested(object, int, int): the Race button was pressed: (list of Runner, NFE, number of samples).
+        stopRequested: the Stop button was pressed.
+    """
+
+    raceRequested = Signal(object, int, int)
+    stopRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Race", parent)
+        self.setObjectName("raceDock")
+        self._num_timesteps = 1000
+        self._kind = "points"
+        self._frames: list[list] = []
+        self._labels: list[str] = []
+        self._reference: np.ndarray | None = None
+        self._bounds: tuple[float, float, float, float] | None = None
+        self._level_range = (0.0, 0.0)
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        lanes = QGridLayout()
+        self.methodCombos: list[QComboBox] = []
+        self.spacingCombos: list[QComboBox] = []
+        for lane in range(MAX_RUNNERS):
+            method = QComboBox(objectName=f"raceMethodCombo{lane}")
+            method.addItem("(off)", OFF)
+            for name in METHODS:
+                method.addItem(name, name)
+            method.setCurrentIndex(method.findData(DEFAULT_LANES[lane][0]))
+            spacing = QComboBox(objectName=f"raceSpacingCombo{lane}")
+            for name in SPACINGS:
+                spacing.addItem(name, name)
+            spacing.setCurrentIndex(spacing.findData(DEFAULT_LANES[lane][1]))
+            method.currentIndexChanged.connect(self._check)
+            spacing.currentIndexChanged.connect(self._check)
+            lanes.addWidget(method, 0, lane * 2)
+            lanes.addWidget(spacing, 0, lane * 2 + 1)
+            self.methodCombos.append(method)
+            self.spacingCombos.append(spacing)
+        layout.addLayout(lanes)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Network evaluations"))
+        self.nfeSpin = QSpinBox(objectName="raceNfeSpin")
+        self.nfeSpin.setRange(1, 1999)
+        self.nfeSpin.setValue(20)
+        self.nfeSpin.setToolTip("Every lane spends exactly this many network evaluations (a fair race).")
+        self.nfeSpin.valueChanged.connect(self._check)
+        controls.addWidget(self.nfeSpin)
+        controls.addWidget(QLabel("Samples"))
+        self.samplesSpin = QSpinBox(objectName="raceSamplesSpin")
+        self.samplesSpin.setRange(1, 20_000)
+        self.samplesSpin.setValue(1000)
+        controls.addWidget(self.samplesSpin)
+        self.startButton = QPushButton("Race", objectName="raceStartButton")
+        self.startButton.clicked.connect(self._start)
+        controls.addWidget(self.startButton)
+        self.stopButton = QPushButton("Stop", objectName="raceStopButton")
+        self.stopButton.setEnabled(False)
+        self.stopButton.clicked.connect(self.stopRequested)
+        controls.addWidget(self.stopButton)
+        controls.addStretch(1)
+        layout.addLayout(controls)
+
+        self.raceView = pg.GraphicsLayoutWidget()
+        self.raceView.setObjectName("raceView")
+        self.raceView.setMinimumHeight(140)
+        middle = QHBoxLayout()
+        middle.addWidget(self.raceView, 3)  # the distance plot sits beside the lanes: height is the scarce side
+        layout.addLayout(middle, 1)
+        self._panels: list[tuple[SamplePanel, SamplePanel]] = []
+
+        scrub = QHBoxLayout()
+        scrub.addWidget(QLabel("noisy"))
+        self.raceSlider = QSlider(Qt.Orientation.Horizontal, objectName="raceSlider")
+        self.raceSlider.setRange(0, SLIDER_TICKS)
+        self.raceSlider.setValue(SLIDER_TICKS)
+        self.raceSlider.setToolTip("One noise level for every lane (log SNR): each shows its last state at or "
+                                   "below it. Right end: the samples.")
+        self.raceSlider.valueChanged.connect(lambda _value: self._throttle.request())
+        scrub.addWidget(self.raceSlider, 1)
+        scrub.addWidget(QLabel("clean"))
+        self.levelLabel = SteadyLabel(IDLE_TEXT, objectName="raceLevelLabel")
+        scrub.addWidget(self.levelLabel, 1)
+        layout.addLayout(scrub)
+
+        self.distancePlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})
+        self.distancePlot.setObjectName("raceDistancePlot")
+        self.distancePlot.setLabel("bottom", "network evaluations")
+        self.distancePlot.setLabel("left", "x̂₀ to reference (RMS)")
+        self.distancePlot.setLogMode(y=True)
+        self.distancePlot.setMinimumWidth(220)
+        # curves start high on the left and fall to the right: the lower left corner stays free for the legend
+        self._legend = self.distancePlot.addLegend(offset=(10, -10))
+        self._curves: list[pg.PlotDataItem] = []
+        middle.addWidget(self.distancePlot, 1)
+
+        self.scoresLabel = SteadyLabel("", objectName="raceScoresLabel")
+        layout.addWidget(self.scoresLabel)
+        self.messageLabel = SteadyLabel("", objectName="raceMessageLabel")
+        layout.addWidget(self.messageLabel)
+        self.setWidget(body)
+        self._throttle = RedrawThrottle(self._redraw, self)
+        self._running = False
+        self._available = False
+        self._check()
+
+    # ------------------------------------------------------------------ settings
+    def runners(self) -> list[Runner]:
+        """The lanes switched on, in order."""
+        chosen = []
+        for method, spacing in zip(self.methodCombos, self.spacingCombos):
+            if method.currentData() != OFF:
+                chosen.append(Runner(method.currentData(), spacing.currentData()))
+        return chosen
+
+    def configure(self, kind: str, num_timesteps: int) -> None:
+        """Limits and defaults for a model: 1000 points or 16 images, NFE up to what Heun can use."""
+        self._num_timesteps = num_timesteps
+        self._kind = kind
+        self.nfeSpin.setMaximum(max(max_num_steps(m, num_timesteps) for m in METHODS))
+        self.samplesSpin.setValue(16 if kind == "images" else 1000)
+        self._check()
+
+    def set_available(self, available: bool) -> None:
+        """Whether a model exists to race (and nothing else holds the machine)."""
+        self._available = available
+        self._check()
+
+    def set_running(self, running: bool) -> None:
+        self._running = running
+        for widget in (*self.methodCombos, *self.spacingCombos, self.nfeSpin, self.samplesSpin):
+            widget.setEnabled(not running)
+        self.stopButton.setEnabled(running)
+        self._check()
+
+    def problem(self) -> str | None:
+        """Why the chosen race cannot run, in words, or None."""
+        runners = self.runners()
+        try:
+            check_race(runners, self.nfeSpin.value(), self._num_timesteps)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def _check(self, *_args) -> None:
+        problem = self.problem()
+        self.startButton.setEnabled(self._available and not self._running and problem is None)
+        if problem is not None:
+            self.messageLabel.setText(f"Cannot race: {problem}.")
+        elif not self._available:
+            self.messageLabel.setText("Train a model or open a run to race its samplers.")
+        else:
+            self.messageLabel.setText("")
+
+    def _start(self) -> None:
+        if self.problem() is None:
+            self.raceRequested.emit(self.runners(), self.nfeSpin.value(), self.samplesSpin.value())
+
+    # ------------------------------------------------------------------ events in
+    def begin(self, runners: list[Runner], kind: str, reference: np.ndarray | None) -> None:
+        """A new race: one column of panels per lane, empty curves, the training data behind 2-D panels.
+
+        2-D panels frame the data and, once every lane's first state (the noisiest) has arrived, that too:
+        the box only grows once, at the start, so scrubbing never makes the view jump.
+        """
+        self._kind = kind
+        self._labels = [r.label for r in runners]
+        self._frames = [[] for _ in runners]
+        self._reference = reference
+        self._bounds = scatter_bounds(reference) if kind == "points" else None
+        self._level_range = (0.0, 0.0)
+        self.raceView.clear()
+        self._panels = []
+        for lane, label in enumerate(self._labels):
+            top = SamplePanel(self.raceView.ci.addPlot(row=0, col=lane), SAMPLE_COLOR)
+            top.plot.setTitle(label, size=TITLE_SIZE)
+            bottom = SamplePanel(self.raceView.ci.addPlot(row=1, col=lane), PREDICTION_COLOR)
+            for panel in (top, bottom):
+                # equal size hints, not the titles' widths, make equal columns that share one scale
+                panel.plot.setMinimumSize(PANEL_MIN_SIZE, PANEL_MIN_SIZE)
+                panel.plot.setPreferredWidth(PANEL_PREFERRED_WIDTH)
+                panel.axes_allowed = False
+                panel.set_kind(kind)
+                if self._bounds is not None:
+                    panel.set_reference(reference, self._bounds)
+            self._panels.append((top, bottom))
+        # the rows' meaning, once, at the right: x_t above, x0_hat below
+        self.raceView.ci.addLabel("x_t", row=0, col=len(self._labels), angle=90, size=TITLE_SIZE)
+        self.raceView.ci.addLabel("x̂₀", row=1, col=len(self._labels), angle=90, size=TITLE_SIZE)
+        self.distancePlot.clear()
+        self._legend.clear()
+        self._curves = []
+        for lane, label in enumerate(self._labels):
+            pen = pg.mkPen(LANE_COLORS[lane % len(LANE_COLORS)], width=2)
+            curve = self.distancePlot.plot([], [], pen=pen, symbol="o", symbolSize=4,
+                                           symbolBrush=LANE_COLORS[lane % len(LANE_COLORS)], name=label)
+            self._curves.append(curve)
+        self.scoresLabel.setText("")
+        self.levelLabel.setText("computing the reference…")
+        self.raceSlider.setValue(SLIDER_TICKS)
+
+    def reference_progress(self, done: int, total: int) -> None:
+        self.levelLabel.setText(f"reference (DDIM on every timestep): {done} / {total}")
+
+    def add_frame(self, frame) -> None:
+        """One lane's evaluation (a display frame from the worker: lane, nfe, log_snr, x, x0_hat, distance)."""
+        self._frames[frame.lane].append(frame)
+        if self._kind == "points" and frame.nfe == 1:
+            firsts = [lane[0].x for lane in self._frames if lane]
+            if len(firsts) == len(self._frames):  # every lane's noisiest state is in: frame them all once
+                self._bounds = scatter_bounds(self._reference, *firsts)
+                for top, bottom in self._panels:
+                    for panel in (top, bottom):
+                        panel.set_reference(self._reference, self._bounds)
+        # the slider starts where every lane has a state (the least noisy of the lanes' first levels)
+        started = [lane[0].log_snr for lane in self._frames if lane and math.isfinite(lane[0].log_snr)]
+        finite = [f.log_snr for lane in self._frames for f in lane if math.isfinite(f.log_snr)]
+        if finite and len(started) == len(self._frames):
+            self._level_range = (max(started), max(finite))
+        lane = self._frames[frame.lane]
+        self._curves[frame.lane].setData([f.nfe for f in lane], [max(f.distance, 1e-12) for f in lane])
+        self._throttle.request()
+
+    def finish(self, scores: list[dict[str, float]], stopped: bool) -> None:
+        """Each lane's final scores go under its title (compact: the dock must fit a 768-pixel screen); the
+        line below gives what held-out data scores, the floor to read them against."""
+        details = []
+        for lane, (label, score) in enumerate(zip(self._labels, scores)):
+            if not score:
+                continue
+            shown = " · ".join(self._format(k, score[k]) for k in SHOWN_SCORES if k in score)
+            self._panels[lane][0].plot.setTitle(f"{label}<br>{shown}", size=TITLE_SIZE)
+            details.append(f"{label}: " + ", ".join(self._format(k, v) for k, v in score.items()))
+        floors = next((s for s in scores if s), {})
+        floor = " · ".join(self._format(k, floors[_floor_key(k)]) for k in SHOWN_SCORES if _floor_key(k) in floors)
+        text = f"Final scores under each lane's title; held-out data scores {floor}." if floor else ""
+        self.scoresLabel.setText(("Stopped. " if stopped else "") + text)
+        self.scoresLabel.setToolTip("\n".join(details))
+        self._throttle.request()
+
+    def _format(self, name: str, value: float) -> str:
+        if name in ("off_support", "far_off", "nonfinite", "coverage"):
+            return f"{name.replace('_', '-')} {100 * value:.1f} %"
+        if name == "score":  # the sliced Wasserstein distance for points, the feature Fréchet distance for images
+            return f"{'Fréchet' if self._kind == 'images' else 'SW'} {value:.3g}"
+        return f"{name} {value:.3g}"
+
+    # ------------------------------------------------------------------ drawing
+    def level(self) -> float:
+        """The slider's log SNR; the right end is +inf (every lane's samples)."""
+        value = self.raceSlider.value()
+        if value >= SLIDER_TICKS:
+            return math.inf
+        low, high = self._level_range
+        return low + (high - low) * value / SLIDER_TICKS
+
+    def shown_frames(self) -> list:
+        """Per lane, the last frame whose state is no noisier than the slider's level (None before the first)."""
+        level = self.level()
+        chosen = []
+        for lane in self._frames:
+            pick = None
+            for frame in lane:
+                if frame.log_snr <= level:
+                    pick = frame
+                else:
+                    break
+            chosen.append(pick)
+        return chosen
+
+    def _redraw(self) -> None:
+        if not self._frames:
+            return
+        for (top, bottom), frame in zip(self._panels, self.shown_frames()):
+            if frame is None:
+                top.clear()
+                bottom.clear()
+                continue
+            if self._kind == "images":
+                top.show_images(frame.x)
+                bottom.show_images(frame.x0_hat)
+            else:
+                top.show_points(frame.x)
+                bottom.show_points(frame.x0_hat)
+        level = self.level()
+        if math.isinf(level):
+            self.levelLabel.setText("the samples (x_0) of every lane")
+        else:
+            abar = 1.0 / (1.0 + math.exp(-level))
+            sigma = math.exp(-level / 2.0)
+            self.levelLabel.setText(f"log SNR {level:.2f} · ᾱ = {abar:.4f} · σ = {sigma:.3g}")
+
+
+def _floor_key(name: str) -> str:
+    """The held-out data's value of a score (QualityScorer names the main score's floor "floor")."""
+    return "floor" if name == "score" else f"{name}_floor"

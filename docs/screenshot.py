@@ -1,0 +1,84 @@
+"""Screenshot the studio at the size it opens on this screen, after a short moons training and a sampling run.
+
+Run from the repository root under a virtual screen of the size to check, e.g.::
+
+    xvfb-run -a -s "-screen 0 1280x720x24" python docs/screenshot.py docs/screenshot_1280x720.png
+    xvfb-run -a -s "-screen 0 1280x720x24" python docs/screenshot.py docs/screenshot_presentation.png --presentation
+
+Settings go to a temporary file, so the user's saved layout is neither used nor changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", help="PNG to write")
+    parser.add_argument("--presentation", action="store_true", help="switch View > Presentation mode on first")
+    parser.add_argument("--steps", type=int, default=600, help="training steps")
+    parser.add_argument("--data", default="moons", help="built-in data set (moons, digits, ...)")
+    parser.add_argument("--timesteps", type=int, default=100, help="T")
+    parser.add_argument("--race", type=int, default=0, metavar="NFE",
+                        help="then race ancestral, DDIM, DPM-Solver++(2M) and Heun at this many evaluations")
+    args = parser.parse_args()
+
+    app = QApplication(sys.argv[:1])
+    from ddpm_studio.gui.main_window import MainWindow
+
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "studio.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    window.show()
+
+    def wait(done, limit: float = 300.0) -> None:
+        start = time.monotonic()
+        while not done() and time.monotonic() - start < limit:
+            app.processEvents()
+            time.sleep(0.02)
+
+    if args.presentation:
+        window.presentationAction.trigger()
+    setup = window.setup
+    if args.data != "moons":
+        combo = setup.datasetCombo
+        specs = [(combo.itemData(i) or {}).get("spec") for i in range(combo.count())]
+        combo.setCurrentIndex(specs.index(args.data))
+        wait(lambda: not window.busy)
+    setup.timestepsSpin.setValue(args.timesteps)
+    setup.stepsSpin.setValue(args.steps)
+    setup.previewEverySpin.setValue(200)
+    wait(lambda: not window.busy)
+    window.start_training()  # sampling follows by itself when training completes
+    wait(lambda: window.training)
+    wait(lambda: not window.training and not window.sampling and window.store is not None)
+    wait(lambda: not window.busy)
+    if args.race:
+        window.open_race()
+        window.race.nfeSpin.setValue(args.race)
+        window.race.startButton.click()
+        wait(lambda: window.race_runner.running)
+        wait(lambda: not window.race_runner.running)
+        window.race.raceSlider.setValue(600)
+    window.loss.flush()
+    window.samples_dock.flush()
+    wait(lambda: False, limit=0.5)  # the last redraws and layouts
+    window.grab().save(args.out)
+    print(f"{args.out}: window {window.width()} x {window.height()} on a screen with "
+          f"{app.primaryScreen().availableGeometry().width()} x {app.primaryScreen().availableGeometry().height()} "
+          "available")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The Compare dialog's far-off column and step-budget note (issue 13), driven offscreen with pytest-qt."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+from ddpm_studio.core.compare import TABLE2_MIN_STEPS, CompareRow, far_off_text
+from ddpm_studio.gui import workers
+from ddpm_studio.gui.compare_dialog import COLUMNS, CompareDialog
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise"),
+]
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One torch thread: on two shared cores, more threads only fight each other and the GUI thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def dialog(qtbot, tmp_path):
+    widget = CompareDialog(None, "moons", str(tmp_path / "compare"))
+    qtbot.addWidget(widget)
+    widget.show()
+    yield widget
+    widget.close()
+    assert workers.running_threads() == [], "a worker QThread was left running"
+
+
+def row_with_far_off(count: int, samples: int = 409) -> CompareRow:
+    """A finished eps/simple row as issue 13 saw it: ``count`` far-off samples of ``samples``."""
+    return CompareRow(
+        name="eps/simple",
+        parameterization="eps",
+        variance="fixed_large",
+        loss="simple",
+        steps=300,
+        status="ok",
+        final_loss=0.25,
+        bound=0.85,
+        bound_unit="nats/dim",
+        prior=0.0,
+        diffusion=0.8,
+        decoder=0.05,
+        jacobian=0.0,
+        score=0.1024,
+        floor=0.0994,
+        metric="sliced_wasserstein",
+        train_seconds=5.5,
+        eval_seconds=20.0,
+        run_dir="/nowhere",
+        samples_png=None,
+        far_off_count=count,
+        far_off=count / samples,
+        score_all=1.996 if count else 0.1024,
+    )
+
+
+def test_the_budget_note_shows_below_the_measured_step_budget_only(dialog):
+    needed = TABLE2_MIN_STEPS["points"]
+    dialog.compareStepsSpin.setValue(needed - 1)
+    assert dialog.compareBudgetNote.isVisible()
+    assert f"{needed - 1} steps" in dialog.compareBudgetNote.text()
+    dialog.compareStepsSpin.setValue(needed)
+    assert not dialog.compareBudgetNote.isVisible()
+    dialog.compareDataCombo.setCurrentText("digits")  # the images' threshold
+    dialog.compareStepsSpin.setValue(TABLE2_MIN_STEPS["images"] - 1)
+    assert dialog.compareBudgetNote.isVisible()
+
+
+def test_a_row_with_a_far_off_sample_says_so_beside_its_score(dialog):
+    dialog._add_row(row_with_far_off(1))
+    dialog._add_row(row_with_far_off(0))
+    table = dialog.compareTable
+    column = COLUMNS.index("far off")
+    assert column == COLUMNS.index("score") + 1
+    far, none = table.item(0, column), table.item(1, column)
+    assert far.text() == "1 (0.24%)" and none.text() == "0"
+    assert far.foreground().color() == Qt.GlobalColor.darkRed
+    assert none.foreground().color() != Qt.GlobalColor.darkRed
+    assert "with them: 1.996" in table.item(0, COLUMNS.index("score")).toolTip()
+    assert "bounding box" in far.toolTip()
+
+
+def test_a_real_comparison_fills_the_far_off_column_and_warns_of_its_budget(qtbot, dialog):
+    dialog.compareStepsSpin.setValue(20)
+    dialog.compareScheduleCombo.setCurrentText("cosine")
+    dialog.compareTimestepsSpin.setValue(20)
+    dialog.compareEvalSpin.setValue(32)
+    settings = dialog.compareSettingsList
+    for i in range(settings.count()):
+        item = settings.item(i)
+        item.setCheckState(Qt.CheckState.Checked if item.text() == "eps/simple" else Qt.CheckState.Unchecked)
+    assert dialog.compareBudgetNote.isVisible() and "Table 2" in dialog.compareBudgetNote.text()
+
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=TIMEOUT_MS)
+
+    assert dialog.finished is not None, dialog.compareStatusLabel.text()
+    (row,) = dialog.rows
+    assert row.far_off_count is not None and row.far_off == pytest.approx(row.far_off_count / 409)
+    assert dialog.compareTable.item(0, COLUMNS.index("far off")).text() == far_off_text(row)
+    assert dialog.compareBudgetNote.isVisible()

@@ -10,78 +10,15 @@ import argparse
 import logging
 import os
 import sys
-import time
 from pathlib import Path
-from typing import TextIO
 
 EXIT_USAGE = 2
 
 
-class CliError(Exception):
-    """A problem to report in one line with exit status 2."""
+# shared with cli_eval.py and cli_ideal.py, kept importable from here (contract)
+from ddpm_studio.cli_common import CliError, ProgressBar, _float, _positive_int  # noqa: E402
 
-
-# ---------------------------------------------------------------------------- progress
-class ProgressBar:
-    """A one-line text progress bar on stderr, redrawn at most ~10 times a second."""
-
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True) -> None:
-        self.total = max(1, total)
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self._last_draw = 0.0
-        self._start = time.perf_counter()
-        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._last_done = -1
-
-    def update(self, done: int, info: str = "", force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        # on a terminal redraw ~10x a second; in a log file write a line every ~5 s
-        interval = 0.1 if self._tty else 5.0
-        finished = done >= self.total and self._last_done < self.total
-        if done == self._last_done or (not force and not finished and now - self._last_draw < interval):
-            return
-        self._last_draw = now
-        self._last_done = done
-        frac = min(1.0, done / self.total)
-        width = 28
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-        elapsed = now - self._start
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        line = f"{self.label} [{bar}] {done}/{self.total} {info} eta {_duration(eta)}"
-        self.stream.write(("\r" + line + "\x1b[K") if self._tty else line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled and self._tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
-
-
-# ---------------------------------------------------------------------------- parsers
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+__all__ = ["CliError", "ProgressBar"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
     train.add_argument("--image-size", type=_positive_int, help="resize images to this square size")
+    train.add_argument("--subset", type=_positive_int,
+                       help="train on only N of the training items (seeded, 1..N_train; the held-out split is "
+                            "unchanged): 10, 100 or all to watch copying give way to generalisation")
     train.add_argument(
         "--clip-x0",
         dest="clip_x0",
@@ -188,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--quiet", action="store_true")
     from ddpm_studio.cli_eval import add_commands
+    from ddpm_studio.cli_ideal import add_sample_options
+
+    add_sample_options(sample)
 
     add_commands(sub)
     return parser
@@ -209,6 +152,7 @@ def _sampler_epilog() -> str:
 _RUN_FLAGS = [
     ("data", "data", "dataset"),
     ("image_size", "data", "image_size"),
+    ("subset", "data", "subset"),
     ("model", "model", "preset"),
     ("param", "diffusion", "parameterization"),
     ("variance", "diffusion", "variance"),
@@ -232,7 +176,7 @@ def _train_config(args: argparse.Namespace):
     A default batch size larger than the data's training split is lowered to fit, with a note; a --batch-size
     that does not fit is refused in one line before anything trains.
     """
-    from ddpm_studio.core.data import load_dataset
+    from ddpm_studio.core.data import load_dataset, take_subset
     from ddpm_studio.core.pipeline import load_run_config
     from ddpm_studio.core.training.config import default_config, fit_batch_size, snr_weighting_applies
 
@@ -258,7 +202,7 @@ def _train_config(args: argparse.Namespace):
         config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind)
         if args.image_size is not None:
             config.data.image_size = args.image_size
-        for flag, section, name in _RUN_FLAGS[2:]:
+        for flag, section, name in _RUN_FLAGS[2:]:  # the data set and image size are set above
             if getattr(args, flag) is not None:
                 setattr(getattr(config, section), name, getattr(args, flag))
         if args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):
@@ -272,6 +216,10 @@ def _train_config(args: argparse.Namespace):
         if previous is not None:
             print(f"note: batch size {config.train.batch_size}: the default {previous} is larger than the "
                   f"{num_train} training items of {dataset.name}", file=sys.stderr)
+        if config.data.subset is not None:
+            # after the batch size check: batches are drawn with replacement, so a subset of 10 items trains with
+            # the whole split's batch size (as the Trainer); the seed is the one the split was drawn with
+            dataset = take_subset(dataset, config.data.subset, args.seed or 0)
     for flag, name in [
         ("steps", "steps"),
         ("device", "device"),
@@ -369,8 +317,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     trajectory = TrajectoryRecorder(subsample_indices(steps, 100) if args.trajectory else (), pipeline.to_saved_array)
     bar = ProgressBar(steps, "sample", enabled=not args.quiet)
     final = None
+    from ddpm_studio.cli_ideal import ideal_model
+
     run = pipeline.sample(
-        args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing
+        args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing,
+        model=ideal_model(pipeline) if args.ideal else None,
     )
     for record in run:
         trajectory.add(record)
@@ -387,7 +338,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
             arrays["trajectory_x_T"] = pipeline.to_saved_array(run.x_T)
         save_npz(args.out, samples=pipeline.to_saved_array(final), **arrays)
     print(
-        f"wrote {args.num} samples ({args.method}, {steps} network evaluations, {args.spacing} spacing) to {args.out}",
+        f"wrote {args.num} {'ideal-denoiser ' if args.ideal else ''}samples ({args.method}, {steps} network "
+        f"evaluations, {args.spacing} spacing) to {args.out}",
         file=sys.stderr,
     )
     return 0

@@ -101,7 +101,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
     evaluate.add_argument(
-        "--num", type=_positive_int, help="held-out examples for the bound (default: all of the held-out split)"
+        "--num", type=_positive_int,
+        help="held-out examples for the bound and the ODE likelihood (default: all of the held-out split)"
     )
     evaluate.add_argument(
         "--batch-size",
@@ -156,6 +157,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="with --sweep: where to write the PNG plot of score against NFE (default RUN_DIR/sweep.png)",
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    from ddpm_studio.cli_ideal import add_evaluate_options
+
+    add_evaluate_options(evaluate)
 
     names = ",".join(s.name for s in DEFAULT_SETTINGS)
     compare = subparsers.add_parser(
@@ -212,18 +216,24 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 # ---------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run the bound and / or the step sweep of ``args.run_dir``; print a summary; write the asked-for files."""
+    from ddpm_studio import cli_ideal
     from ddpm_studio.core.evaluation import BoundProgress, iter_bound, load_run_dataset
     from ddpm_studio.core.pipeline import load_pipeline
 
-    sweep_only = [
-        flag for flag, value in (("--out-csv", args.out_csv), ("--plot", args.plot), ("--bound", args.bound)) if value
-    ]
+    analyses = args.sweep or cli_ideal.analyses_requested(args)
+    sweep_only = [flag for flag, value in (("--out-csv", args.out_csv), ("--plot", args.plot)) if value]
     if sweep_only and not args.sweep:
         raise CliError(f"{' '.join(sweep_only)} only apply with --sweep")
+    if args.bound and not analyses:
+        raise CliError("--bound only applies with --sweep, --memorization or --ode-likelihood (alone, the bound is "
+                       "what evaluate computes)")
+    cli_ideal.check_evaluate_args(args)
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise CliError(f"--plot must end in .png, got {args.plot.name!r}")
     pipeline = load_pipeline(args.run_dir, args.device)
-    dataset = load_run_dataset(pipeline.config)
+    # a subset run's held-out part is the usual one, and its samples are scored against the whole training split
+    cli_ideal.check_against_run(args, pipeline)
+    dataset = load_run_dataset(pipeline.config, with_subset=False)
     if tuple(dataset.data_shape) != tuple(pipeline.data_shape):
         raise CliError(
             f"the run's data set now has shape {dataset.data_shape}, its checkpoint "
@@ -231,7 +241,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     report: dict = {"run_dir": str(args.run_dir), "step": pipeline.step}
 
-    if not args.sweep or args.bound:
+    if not analyses or args.bound:
         heldout = dataset.heldout[: args.num] if args.num else dataset.heldout
         T = pipeline.diffusion.num_timesteps
         bar = ProgressBar(T, "bound", enabled=not args.quiet)
@@ -248,6 +258,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.sweep:
         report["sweep"] = _run_sweep(args, pipeline, dataset)
+    if args.memorization:
+        report.update(cli_ideal.memorization_report(args, pipeline, dataset))
+    if args.ode_likelihood:
+        report.update(cli_ideal.ode_likelihood_report(args, pipeline, dataset))
 
     if args.json is not None:
         from ddpm_studio.core.runs import atomic_write_text

@@ -121,6 +121,7 @@ class DiffusionPipeline:
         seed: int | None = 0,
         spacing: str = "linspace",
         noise: torch.Tensor | None = None,
+        model: nn.Module | None = None,
     ) -> ReverseProcess:
         """Reverse process for ``num_samples`` samples in model space, one record per network evaluation.
 
@@ -131,6 +132,8 @@ class DiffusionPipeline:
             noise: x_T to start from, (num_samples, *data_shape); default a draw of N(0, I) from ``seed``, the
                 first draw of the seeded generator, exactly as the sampler itself would draw it (so a seed gives
                 the samples it always gave). With explicit noise the seed drives only the per-step noise.
+            model: stands in for the run's network (e.g. an :class:`~ddpm_studio.core.ideal.IdealDenoiser` of its
+                training data, M30); None samples the EMA network.
         Returns:
             An iterator of :class:`SampleStep` records whose ``x_T`` attribute holds the starting noise.
         """
@@ -142,7 +145,8 @@ class DiffusionPipeline:
         shape = (num_samples, *self.data_shape)
         if noise is None:
             noise = torch.randn(shape, generator=generator, device=self.device)
-        model = FloatOutput(self.network, self.device).eval()
+        if model is None:
+            model = FloatOutput(self.network, self.device).eval()
         steps = sample(
             self.diffusion,
             model,

@@ -10,6 +10,7 @@ from .dataset import (
     DataError,
     DataSet,
     load_dataset,
+    take_subset,
 )
 from .images import load_array_file, load_digits, load_idx, load_image_folder, make_shapes, resize_images
 from .toys import TOY_DATASETS, make_toy
@@ -28,4 +29,5 @@ __all__ = [
     "make_shapes",
     "make_toy",
     "resize_images",
+    "take_subset",
 ]

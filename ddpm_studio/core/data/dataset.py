@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,8 @@ _ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
 _SHAPE_EXPECTATION = "(N, 2) points or (N, H, W) / (N, H, W, C) / (N, C, H, W) images with C = 1 or 3"
 # A second entropy word keeps the split's random stream apart from the generators' default_rng(seed).
 _SPLIT_STREAM = 0x5E1D
+# ... and a third keeps the training subset's draw apart from both.
+_SUBSET_STREAM = 0x5B5E7
 
 
 #: How far the points' x0 box (M23) reaches beyond the training data, as a share of its width on each side.
@@ -74,6 +76,8 @@ class DataSet:
     # (file, reason) for every unreadable image of a folder
     skipped: list[tuple[str, str]] = field(default_factory=list)
     labels: torch.Tensor | None = None  # int64 (N_train,), the class of each training item (digits only)
+    # the items whose range x0_range() spans: a subset keeps its whole training split's box; None: ``train``
+    range_items: torch.Tensor | None = None
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -113,8 +117,9 @@ class DataSet:
         """
         if self.kind != "points":
             return None
-        low = self.train.amin(dim=0)
-        high = self.train.amax(dim=0)
+        items = self.train if self.range_items is None else self.range_items
+        low = items.amin(dim=0)
+        high = items.amax(dim=0)
         pad = margin * (high - low)
         return (low - pad).float(), (high + pad).float()
 
@@ -127,6 +132,33 @@ class DataSet:
         It is 0 for images (scale 1: their bits/dim are computed on the pixel grid directly).
         """
         return float(torch.log(self.scale.double()).mean())
+
+
+def take_subset(dataset: DataSet, size: int, seed: int) -> DataSet:
+    """The same data set with only ``size`` of its training items, drawn with ``seed``; held-out part unchanged.
+
+    The items are the first ``size`` of one seeded permutation of the training split, so for one seed the subsets
+    nest (the 10 items are among the 100): a teacher who trains on 10, 100 and all sees the data grow, not change.
+    Points keep the standardisation and the x0 box (M23) of the whole training split, so every subset run lives
+    in the same model space (and one training point still has a scale and a box). Labels follow their items.
+
+    Raises:
+        DataError: ``size`` is not an integer in 1..N_train.
+    """
+    num_train = int(dataset.train.shape[0])
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= size <= num_train:
+        raise DataError(
+            f"{dataset.name}: a training subset of {size!r} items was asked for, but the training split holds "
+            f"{num_train}; choose 1..{num_train}"
+        )
+    order = np.random.default_rng([seed, _SUBSET_STREAM]).permutation(num_train)
+    keep = torch.from_numpy(np.sort(order[: int(size)]))
+    return replace(
+        dataset,
+        train=dataset.train[keep].contiguous(),
+        labels=None if dataset.labels is None else dataset.labels[keep].contiguous(),
+        range_items=dataset.train if dataset.range_items is None else dataset.range_items,
+    )
 
 
 def _split_indices(n: int, heldout_fraction: float, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -291,6 +323,7 @@ def load_dataset(
     num_images: int = 2048,
     seed: int = 0,
     heldout_fraction: float = 0.1,
+    subset: int | None = None,
 ) -> DataSet:
     """Load a built-in data set or a file / folder into model space, with a seeded train / held-out split.
 
@@ -310,13 +343,15 @@ def load_dataset(
         seed: seeds the toy / shapes generators and the split; the same arguments always give the same
             DataSet.
         heldout_fraction: share of items held out, in (0, 1); at least one item is held out and one kept.
+        subset: keep only this many training items (seeded by ``seed``, after the split, so the held-out part is
+            the same as without it; :func:`take_subset`); None keeps them all.
 
     Returns:
         A :class:`DataSet` (points standardised with the training split's mean and std; images in [-1, 1]).
 
     Raises:
         DataError: unknown name or missing path, unreadable or empty data, NaN/inf values, an unsupported
-            shape, dtype or value range, or fewer than 2 items.
+            shape, dtype or value range, or fewer than 2 items; a subset outside 1..N_train.
     """
     if not 0.0 < heldout_fraction < 1.0:
         raise DataError(f"held-out fraction must lie strictly between 0 and 1, got {heldout_fraction}")
@@ -346,6 +381,8 @@ def load_dataset(
             dataset = _images_dataset(path.name, array, seed, heldout_fraction, skipped=skipped)
         else:
             dataset = _dataset_from_array(path.name, array, image_size, seed, heldout_fraction)
+    if subset is not None:
+        dataset = take_subset(dataset, subset, seed)
 
     logger.info(
         "data set %s: %s %s, %d train / %d held out",

@@ -27,6 +27,7 @@ class DataConfig:
     image_size: int | None = None  # images are resized to this square size; None keeps the data set's default
     num_points: int = 8192  # how many points a 2-D toy set draws
     num_images: int = 2048  # how many images the procedural shapes set draws
+    subset: int | None = None  # train on only this many training items (seeded, after the held-out split); None: all
 
 
 @dataclass
@@ -121,6 +122,8 @@ class RunConfig:
             _int_in("data.image_size", d.image_size, 4, 512)
         _int_in("data.num_points", d.num_points, 16, 10_000_000)
         _int_in("data.num_images", d.num_images, 16, 1_000_000)
+        if d.subset is not None:  # its upper bound, the size of the training split, is checked when the data loads
+            _int_in("data.subset", d.subset, 1, 100_000_000)
         _require(isinstance(m.preset, str), "model.preset", "a preset name")
         if m.dropout is not None:
             _float_in("model.dropout", m.dropout, 0.0, 0.95)

@@ -115,11 +115,13 @@ class Trainer:
             num_points=config.data.num_points,
             num_images=config.data.num_images,
             seed=tc.seed,
+            subset=config.data.subset,
         )
         self.kind = self.dataset.kind
         self.data_shape = tuple(self.dataset.data_shape)
         num_train = int(self.dataset.train.shape[0])
-        if tc.batch_size > num_train:
+        # batches are drawn with replacement, so a subset of 10 items trains with the usual batch size
+        if tc.batch_size > num_train and config.data.subset is None:
             raise ConfigError(
                 f"train.batch_size {tc.batch_size} is larger than the {num_train} training items of "
                 f"{self.dataset.name}; choose at most {num_train}"

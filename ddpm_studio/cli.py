@@ -10,78 +10,15 @@ import argparse
 import logging
 import os
 import sys
-import time
 from pathlib import Path
-from typing import TextIO
 
 EXIT_USAGE = 2
 
 
-class CliError(Exception):
-    """A problem to report in one line with exit status 2."""
+# shared with cli_eval.py and cli_ideal.py, kept importable from here (contract)
+from ddpm_studio.cli_common import CliError, ProgressBar, _float, _positive_int  # noqa: E402
 
-
-# ---------------------------------------------------------------------------- progress
-class ProgressBar:
-    """A one-line text progress bar on stderr, redrawn at most ~10 times a second."""
-
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True) -> None:
-        self.total = max(1, total)
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self._last_draw = 0.0
-        self._start = time.perf_counter()
-        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self._last_done = -1
-
-    def update(self, done: int, info: str = "", force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        # on a terminal redraw ~10x a second; in a log file write a line every ~5 s
-        interval = 0.1 if self._tty else 5.0
-        finished = done >= self.total and self._last_done < self.total
-        if done == self._last_done or (not force and not finished and now - self._last_draw < interval):
-            return
-        self._last_draw = now
-        self._last_done = done
-        frac = min(1.0, done / self.total)
-        width = 28
-        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
-        elapsed = now - self._start
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        line = f"{self.label} [{bar}] {done}/{self.total} {info} eta {_duration(eta)}"
-        self.stream.write(("\r" + line + "\x1b[K") if self._tty else line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled and self._tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
-
-
-# ---------------------------------------------------------------------------- parsers
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+__all__ = ["CliError", "ProgressBar"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -239,7 +176,7 @@ def _train_config(args: argparse.Namespace):
     A default batch size larger than the data's training split is lowered to fit, with a note; a --batch-size
     that does not fit is refused in one line before anything trains.
     """
-    from ddpm_studio.core.data import load_dataset
+    from ddpm_studio.core.data import load_dataset, take_subset
     from ddpm_studio.core.pipeline import load_run_config
     from ddpm_studio.core.training.config import default_config, fit_batch_size, snr_weighting_applies
 
@@ -261,27 +198,28 @@ def _train_config(args: argparse.Namespace):
     else:
         data = args.data or "moons"
         # loaded once, here, and handed to the trainer: its kind picks the defaults, its size checks the batch
-        dataset = load_dataset(data, image_size=args.image_size, seed=args.seed or 0, subset=args.subset)
+        dataset = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
         config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind)
         if args.image_size is not None:
             config.data.image_size = args.image_size
-        for flag, section, name in _RUN_FLAGS[2:]:
+        for flag, section, name in _RUN_FLAGS[2:]:  # the data set and image size are set above
             if getattr(args, flag) is not None:
                 setattr(getattr(config, section), name, getattr(args, flag))
         if args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):
             # the images' default weighting has no meaning for the bound or a mean target (as the Setup dock)
             config.train.snr_gamma = 0.0
         num_train = len(dataset.train)
-        # a --subset run draws its batches with replacement at the whole data's batch size, so that 10, 100 and
-        # all items train alike; other data must hold a batch
-        if config.data.subset is None:
-            if args.batch_size is not None and args.batch_size > num_train:
-                raise CliError(f"--batch-size {args.batch_size} is larger than the {num_train} training items of "
-                               f"{dataset.name}; choose at most {num_train}")
-            previous = fit_batch_size(config.train, num_train)
-            if previous is not None:
-                print(f"note: batch size {config.train.batch_size}: the default {previous} is larger than the "
-                      f"{num_train} training items of {dataset.name}", file=sys.stderr)
+        if args.batch_size is not None and args.batch_size > num_train:
+            raise CliError(f"--batch-size {args.batch_size} is larger than the {num_train} training items of "
+                           f"{dataset.name}; choose at most {num_train}")
+        previous = fit_batch_size(config.train, num_train)
+        if previous is not None:
+            print(f"note: batch size {config.train.batch_size}: the default {previous} is larger than the "
+                  f"{num_train} training items of {dataset.name}", file=sys.stderr)
+        if config.data.subset is not None:
+            # after the batch size check: batches are drawn with replacement, so a subset of 10 items trains with
+            # the whole split's batch size (as the Trainer); the seed is the one the split was drawn with
+            dataset = take_subset(dataset, config.data.subset, args.seed or 0)
     for flag, name in [
         ("steps", "steps"),
         ("device", "device"),

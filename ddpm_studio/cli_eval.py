@@ -159,7 +159,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     from ddpm_studio.cli_ideal import add_evaluate_options
 
-    add_evaluate_options(evaluate, _positive_int)
+    add_evaluate_options(evaluate)
 
     names = ",".join(s.name for s in DEFAULT_SETTINGS)
     compare = subparsers.add_parser(
@@ -259,9 +259,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.sweep:
         report["sweep"] = _run_sweep(args, pipeline, dataset)
     if args.memorization:
-        report.update(cli_ideal.memorization_report(args, pipeline, dataset, ProgressBar))
+        report.update(cli_ideal.memorization_report(args, pipeline, dataset))
     if args.ode_likelihood:
-        report.update(cli_ideal.ode_likelihood_report(args, pipeline, dataset, ProgressBar))
+        report.update(cli_ideal.ode_likelihood_report(args, pipeline, dataset))
 
     if args.json is not None:
         from ddpm_studio.core.runs import atomic_write_text

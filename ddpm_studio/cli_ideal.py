@@ -6,16 +6,15 @@
 - ``evaluate RUN --ode-likelihood``: the exact log-likelihood of held-out points by the probability-flow ODE (M32).
 
 The maths lives in :mod:`ddpm_studio.core.ideal`, :mod:`ddpm_studio.core.memorization` and
-:mod:`ddpm_studio.core.ode_likelihood`; this module only adds flags, checks them, drives the core and prints. It
-imports nothing from the CLI modules that call it (no import cycle): the caller hands in its argument type and
-progress bar, and a user error is a ValueError, which ``run_cli`` prints as one line with exit status 2.
+:mod:`ddpm_studio.core.ode_likelihood`; this module only adds flags, checks them, drives the core and prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+
+from ddpm_studio.cli_common import CliError, ProgressBar, _positive_int
 
 
 # ---------------------------------------------------------------------------- flags
@@ -29,9 +28,9 @@ def add_sample_options(sample: argparse.ArgumentParser) -> None:
     )
 
 
-def add_evaluate_options(evaluate: argparse.ArgumentParser, positive_int: Callable[[str], int]) -> None:
+def add_evaluate_options(evaluate: argparse.ArgumentParser) -> None:
     """``evaluate --memorization [--memorization-samples N --memorization-steps K --memorization-method M --ideal]``
-    and ``evaluate --ode-likelihood [--ode-levels K]``; ``positive_int`` is the CLI's argument type for counts."""
+    and ``evaluate --ode-likelihood [--ode-levels K]``."""
     from ddpm_studio.core.sampling import METHODS
 
     evaluate.add_argument(
@@ -43,11 +42,11 @@ def add_evaluate_options(evaluate: argparse.ArgumentParser, positive_int: Callab
     )
     evaluate.add_argument(
         "--memorization-samples",
-        type=positive_int,
+        type=_positive_int,
         help="samples to draw (default: the size the quality score's real-data floor uses)",
     )
     evaluate.add_argument(
-        "--memorization-steps", type=positive_int, help="network evaluations per sample (default: T)"
+        "--memorization-steps", type=_positive_int, help="network evaluations per sample (default: T)"
     )
     evaluate.add_argument(
         "--memorization-method", choices=METHODS, default="ancestral", help="sampler (default ancestral)"
@@ -67,7 +66,7 @@ def add_evaluate_options(evaluate: argparse.ArgumentParser, positive_int: Callab
     )
     evaluate.add_argument(
         "--ode-levels",
-        type=positive_int,
+        type=_positive_int,
         help="trained noise levels the ODE solver visits, 2..T, evenly spread (default: all T; it costs 2K - 1 "
         "network evaluations with D backward passes each)",
     )
@@ -86,28 +85,28 @@ def check_evaluate_args(args: argparse.Namespace) -> None:
     if args.memorization_method != "ancestral":
         orphans.append("--memorization-method")
     if orphans and not args.memorization:
-        raise ValueError(f"{' '.join(orphans)} only apply with --memorization")
+        raise CliError(f"{' '.join(orphans)} only apply with --memorization")
     if args.ode_levels is not None and not args.ode_likelihood:
-        raise ValueError("--ode-levels only applies with --ode-likelihood")
+        raise CliError("--ode-levels only applies with --ode-likelihood")
 
 
 def check_against_run(args: argparse.Namespace, pipeline) -> None:
     """Checks that need the run (its kind, its T), made before any long job starts."""
     T = pipeline.diffusion.num_timesteps
     if args.ode_likelihood and pipeline.kind != "points":
-        raise ValueError(
+        raise CliError(
             "--ode-likelihood is for 2-D point runs: the exact divergence costs one backward pass per dimension "
             f"({math.prod(pipeline.data_shape)} here, at each of 2T - 1 evaluations); use the bound for images"
         )
     if args.ode_levels is not None and not 2 <= args.ode_levels <= T:
-        raise ValueError(f"--ode-levels must lie in 2..{T} (the run's T), got {args.ode_levels}")
+        raise CliError(f"--ode-levels must lie in 2..{T} (the run's T), got {args.ode_levels}")
     if args.memorization:
         from ddpm_studio.core.sampling import check_num_steps
 
         try:
             check_num_steps(args.memorization_method, T, args.memorization_steps or T)
         except ValueError as exc:
-            raise ValueError(f"--memorization-steps {args.memorization_steps}: {exc}") from None
+            raise CliError(f"--memorization-steps {args.memorization_steps}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------- sample --ideal
@@ -124,18 +123,18 @@ def ideal_model(pipeline):
 
 def _check_shape(dataset, pipeline) -> None:
     if tuple(dataset.data_shape) != tuple(pipeline.data_shape):
-        raise ValueError(
+        raise CliError(
             f"the run's data set now has shape {dataset.data_shape}, its checkpoint {pipeline.data_shape}: the data "
             "changed since training"
         )
 
 
 # ---------------------------------------------------------------------------- evaluate --memorization
-def memorization_report(args: argparse.Namespace, pipeline, full_dataset, progress_bar: Callable) -> dict:
+def memorization_report(args: argparse.Namespace, pipeline, full_dataset) -> dict:
     """Sample, then the ratio test against the run's training data; print a summary; return the JSON keys.
 
     ``full_dataset`` is the whole training split (the quality score's reference); the copy test uses the data the
-    run actually trained on (its subset, if any). ``progress_bar(total, label, enabled=...)`` is the CLI's bar.
+    run actually trained on (its subset, if any).
     """
     import torch
 
@@ -145,13 +144,13 @@ def memorization_report(args: argparse.Namespace, pipeline, full_dataset, progre
     trained_on = load_run_dataset(pipeline.config)
     _check_shape(trained_on, pipeline)
     if trained_on.train.shape[0] < 2:
-        raise ValueError("--memorization needs at least 2 training items (a nearest and a second nearest)")
+        raise CliError("--memorization needs at least 2 training items (a nearest and a second nearest)")
     check_against_run(args, pipeline)
     steps = args.memorization_steps or pipeline.diffusion.num_timesteps
     scorer = QualityScorer(full_dataset, cache_dir=args.run_dir, device=pipeline.device, seed=args.seed)
     num = args.memorization_samples or scorer.sample_count
     model = ideal_model(pipeline) if args.ideal else None
-    bar = progress_bar(steps, "memorization", enabled=not args.quiet)
+    bar = ProgressBar(steps, "memorization", enabled=not args.quiet)
     final = None
     for record in pipeline.sample(num, num_steps=steps, method=args.memorization_method, seed=args.seed,
                                   model=model):
@@ -195,14 +194,14 @@ def memorization_report(args: argparse.Namespace, pipeline, full_dataset, progre
 
 
 # ---------------------------------------------------------------------------- evaluate --ode-likelihood
-def ode_likelihood_report(args: argparse.Namespace, pipeline, dataset, progress_bar: Callable) -> dict:
+def ode_likelihood_report(args: argparse.Namespace, pipeline, dataset) -> dict:
     """The ODE likelihood (M32) of the held-out points (``--num`` of them); print it; return the JSON keys."""
     from ddpm_studio.core.ode_likelihood import OdeLikelihoodResult, iter_ode_likelihood
 
     check_against_run(args, pipeline)
     heldout = dataset.heldout[: args.num] if args.num else dataset.heldout
     levels = args.ode_levels or pipeline.diffusion.num_timesteps
-    bar = progress_bar(levels, "ode", enabled=not args.quiet)
+    bar = ProgressBar(levels, "ode", enabled=not args.quiet)
     result = None
     for record in iter_ode_likelihood(pipeline, heldout, num_levels=levels):
         if isinstance(record, OdeLikelihoodResult):

@@ -90,8 +90,9 @@ class RaceDock(QDockWidget):
             spacing.setCurrentIndex(spacing.findData(DEFAULT_LANES[lane][1]))
             method.currentIndexChanged.connect(self._check)
             spacing.currentIndexChanged.connect(self._check)
-            lanes.addWidget(method, 0, lane * 2)
-            lanes.addWidget(spacing, 0, lane * 2 + 1)
+            # two lanes a row: eight combos in one row would make the window wider than a 1280-pixel screen
+            lanes.addWidget(method, lane // 2, (lane % 2) * 2)
+            lanes.addWidget(spacing, lane // 2, (lane % 2) * 2 + 1)
             self.methodCombos.append(method)
             self.spacingCombos.append(spacing)
         layout.addLayout(lanes)

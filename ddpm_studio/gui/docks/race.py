@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 from ddpm_studio.core.race import MAX_RUNNERS, Runner, check_race
 from ddpm_studio.core.sampling import METHODS, SPACINGS, max_num_steps
 from ddpm_studio.gui.axes import TidyAxisItem
-from ddpm_studio.gui.docks.trajectory import SamplePanel
 from ddpm_studio.gui.redraw import RedrawThrottle
+from ddpm_studio.gui.sample_panel import SamplePanel
 from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel
 from ddpm_studio.gui.trajectory_store import scatter_bounds
 

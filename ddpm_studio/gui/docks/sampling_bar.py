@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -46,8 +47,11 @@ class SamplingBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
+        # two rows: one row of seven widgets outgrows the dock on a 1280-px screen and squeezes the Samples dock
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(2)
+        row = QHBoxLayout()
         row.addWidget(QLabel("Samples"))
         self.numSamplesSpin = QSpinBox(objectName="numSamplesSpin")
         self.numSamplesSpin.setRange(1, 100_000)
@@ -60,9 +64,21 @@ class SamplingBar(QWidget):
         self.sampleStepsSpin.setValue(1000)
         self.sampleStepsSpin.setToolTip(STEPS_TOOLTIP)
         row.addWidget(self.sampleStepsSpin)
+        self.sampleButton = QPushButton("Sample", objectName="sampleButton")
+        self.sampleButton.setToolTip("Run the reverse process with the current model and record every step.")
+        row.addWidget(self.sampleButton)
+        self.autoSampleCheck = QCheckBox("when training ends", objectName="autoSampleCheck")
+        self.autoSampleCheck.setChecked(True)
+        self.autoSampleCheck.setToolTip("Sample automatically once a training run completes.")
+        row.addWidget(self.autoSampleCheck)
+        row.addStretch(1)
+        rows.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Method"))
         self.methodCombo = _choice_combo("methodCombo", choices.METHODS,
                                          "The sampling method (hover an entry for what it does).")
         row.addWidget(self.methodCombo)
+        row.addWidget(QLabel("spacing"))
         self.spacingCombo = _choice_combo("spacingCombo", choices.SPACINGS,
                                           "Which trained timesteps the method visits (hover an entry).")
         row.addWidget(self.spacingCombo)
@@ -72,14 +88,8 @@ class SamplingBar(QWidget):
         self.etaSpin.setSingleStep(0.1)
         self.etaSpin.setToolTip("DDIM's η: 0 is deterministic, 1 matches ancestral sampling.")
         row.addWidget(self.etaSpin)
-        self.sampleButton = QPushButton("Sample", objectName="sampleButton")
-        self.sampleButton.setToolTip("Run the reverse process with the current model and record every step.")
-        row.addWidget(self.sampleButton)
-        self.autoSampleCheck = QCheckBox("when training ends", objectName="autoSampleCheck")
-        self.autoSampleCheck.setChecked(True)
-        self.autoSampleCheck.setToolTip("Sample automatically once a training run completes.")
-        row.addWidget(self.autoSampleCheck)
         row.addStretch(1)
+        rows.addLayout(row)
         self.methodCombo.currentIndexChanged.connect(self._method_changed)
         self._method_changed()
 

@@ -16,13 +16,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ddpm_studio.core import choices
 from ddpm_studio.core.sampling import METHODS, check_num_steps, max_num_steps
+from ddpm_studio.gui.style import spin_box
 
 STEPS_TOOLTIP = (
     "Network evaluations (NFE) for every method, so runs with the same number cost the same. Ancestral and "
@@ -53,16 +53,10 @@ class SamplingBar(QWidget):
         rows.setSpacing(2)
         row = QHBoxLayout()
         row.addWidget(QLabel("Samples"))
-        self.numSamplesSpin = QSpinBox(objectName="numSamplesSpin")
-        self.numSamplesSpin.setRange(1, 100_000)
-        self.numSamplesSpin.setValue(1000)
-        self.numSamplesSpin.setToolTip("How many samples to draw at once.")
+        self.numSamplesSpin = spin_box("numSamplesSpin", 1, 100_000, 1000, "How many samples to draw at once.")
         row.addWidget(self.numSamplesSpin)
         row.addWidget(QLabel("NFE"))
-        self.sampleStepsSpin = QSpinBox(objectName="sampleStepsSpin")
-        self.sampleStepsSpin.setRange(1, 1000)
-        self.sampleStepsSpin.setValue(1000)
-        self.sampleStepsSpin.setToolTip(STEPS_TOOLTIP)
+        self.sampleStepsSpin = spin_box("sampleStepsSpin", 1, 1000, 1000, STEPS_TOOLTIP)
         row.addWidget(self.sampleStepsSpin)
         self.sampleButton = QPushButton("Sample", objectName="sampleButton")
         self.sampleButton.setToolTip("Run the reverse process with the current model and record every step.")

@@ -93,6 +93,12 @@ SCHEDULES: tuple[Choice, ...] = (
     Choice("cosine", "cosine (Nichol & Dhariwal)", "M2", "ᾱ follows a squared cosine; better for small images."),
 )
 
+LR_SCHEDULES: tuple[Choice, ...] = (
+    Choice("constant", "constant", "M33", "Linear warm-up, then the peak rate to the end (Ho et al. 2020)."),
+    Choice("cosine", "cosine decay", "M33",
+           "Linear warm-up, then a half cosine from the peak rate to 0 at the last step (Loshchilov & Hutter 2017)."),
+)
+
 DECODERS: tuple[Choice, ...] = (
     Choice("discrete", "discrete: 8-bit likelihood", "M16", "L_0 as the probability of the pixel's 8-bit bin."),
     Choice("gaussian", "continuous: Gaussian density", "M16", "L_0 as a Gaussian density (2-D points)."),

@@ -245,6 +245,7 @@ def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = 
             data_shape,
             learned_variance=config.diffusion.variance == "learned",
             dropout=config.model.dropout,
+            fourier_bands=config.model.fourier_bands,
         )
     except ValueError as exc:
         raise RunError(f"{run_dir}: {exc}") from None

@@ -14,11 +14,13 @@ from .dataset import (
 )
 from .files import load_array_file, load_idx
 from .images import load_digits, load_image_folder, make_shapes, resize_images
+from .mixtures import MIXTURE_DATASETS, make_mixture
 from .toys import TOY_DATASETS, make_toy
 
 __all__ = [
     "BUILTIN_DATASETS",
     "DEFAULT_DATASET",
+    "MIXTURE_DATASETS",
     "TOY_DATASETS",
     "DataError",
     "DataSet",
@@ -27,6 +29,7 @@ __all__ = [
     "load_digits",
     "load_idx",
     "load_image_folder",
+    "make_mixture",
     "make_shapes",
     "make_toy",
     "resize_images",

@@ -23,6 +23,7 @@ import torch
 
 from .files import load_array_file, load_idx
 from .images import load_digits, load_image_folder, make_shapes, resize_images
+from .mixtures import MIXTURE_DATASETS, make_mixture
 from .toys import TOY_DATASETS, make_toy
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ BUILTIN_DATASETS: dict[str, str] = {
     **{name: "points" for name in TOY_DATASETS},
     "digits": "images",
     "shapes": "images",
+    **{name: "points" for name in MIXTURE_DATASETS},
 }
 DEFAULT_DATASET = "moons"
 
@@ -364,6 +366,9 @@ def load_dataset(
         dataset = _points_dataset(
             spec_text, make_toy(spec_text, max(num_points, 0), seed), seed, heldout_fraction
         )
+    elif spec_text in MIXTURE_DATASETS:
+        points = make_mixture(spec_text, max(num_points, 0), seed)
+        dataset = _points_dataset(spec_text, points, seed, heldout_fraction)
     elif spec_text == "digits":
         pixels, labels = load_digits(image_size or DIGITS_DEFAULT_SIZE)
         dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction, labels=labels)

@@ -111,6 +111,7 @@ def build_model(
     data_shape: tuple[int, ...],
     learned_variance: bool = False,
     dropout: float | None = None,
+    fourier_bands: int = 0,
 ) -> nn.Module:
     """Build the denoiser of a preset for data of one shape.
 
@@ -119,6 +120,8 @@ def build_model(
         data_shape: (D,) for points (gives an :class:`MLPDenoiser`) or (C, H, W) for images (a :class:`UNet`).
         learned_variance: double the output channels/features for the variance interpolation u (MATH.md M13).
         dropout: overrides the preset's dropout when given.
+        fourier_bands: points only: feed the MLP sin / cos of the input at this many octaves as well
+            (:class:`MLPDenoiser`); 0 feeds the coordinates alone.
 
     Returns:
         a module mapping (x (B, *data_shape), t (B,)) to (B, *data_shape) (twice the channels under M13).
@@ -133,7 +136,7 @@ def build_model(
         mlp = dict(settings["mlp"])
         if dropout is not None:
             mlp["dropout"] = dropout
-        return MLPDenoiser(data_dim=shape[0], out_dim=out_factor * shape[0], **mlp)
+        return MLPDenoiser(data_dim=shape[0], out_dim=out_factor * shape[0], fourier_bands=fourier_bands, **mlp)
 
     channels, height, width = shape
     unet = dict(settings["unet"])

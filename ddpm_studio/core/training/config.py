@@ -36,6 +36,7 @@ class ModelConfig:
 
     preset: str = "tiny"  # tiny, small, base or ddpm-cifar; 2-D data always gets the MLP of that size
     dropout: float | None = None  # None keeps the preset's dropout
+    fourier_bands: int = 0  # points: also feed sin / cos of the input at this many octaves (MATH.md M34)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 2e-3  # AdamW peak learning rate
     warmup: int = 100  # linear learning-rate warm-up steps
+    lr_schedule: str = "constant"  # after the warm-up: constant, or cosine (decay to 0 at `steps`, MATH.md M33)
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # clip the global gradient norm to this (0 disables)
     ema_decay: float = 0.995  # exponential moving average of the weights, used for sampling
@@ -125,6 +127,7 @@ class RunConfig:
         if d.subset is not None:  # its upper bound, the size of the training split, is checked when the data loads
             _int_in("data.subset", d.subset, 1, 100_000_000)
         _require(isinstance(m.preset, str), "model.preset", "a preset name")
+        _int_in("model.fourier_bands", m.fourier_bands, 0, 16)
         if m.dropout is not None:
             _float_in("model.dropout", m.dropout, 0.0, 0.95)
         _one_of("diffusion.schedule", diff.schedule, choices.SCHEDULES)
@@ -140,6 +143,7 @@ class RunConfig:
         _int_in("train.batch_size", t.batch_size, 1, 1_000_000)
         _float_in("train.lr", t.lr, 1e-12, 10.0)
         _int_in("train.warmup", t.warmup, 0, 100_000_000)
+        _one_of("train.lr_schedule", t.lr_schedule, choices.LR_SCHEDULES)
         _float_in("train.weight_decay", t.weight_decay, 0.0, 10.0)
         _float_in("train.grad_clip", t.grad_clip, 0.0, 1e6)
         _float_in("train.ema_decay", t.ema_decay, 0.0, 1.0)
@@ -152,6 +156,11 @@ class RunConfig:
         _int_in("train.checkpoint_every", t.checkpoint_every, 0, 100_000_000)
         _int_in("train.keep_checkpoints", t.keep_checkpoints, 1, 1000)
         return self
+
+
+def points_sample_config() -> SampleConfig:
+    """How a points run is sampled when the user names no sampler (``ddpm-studio sample``, benchmarks)."""
+    return SampleConfig()
 
 
 def validate_sample_config(config: SampleConfig, num_timesteps: int) -> SampleConfig:

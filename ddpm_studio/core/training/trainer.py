@@ -118,7 +118,8 @@ class Trainer(TrainerCheckpoints):
 
         torch.manual_seed(tc.seed)  # the network's initial weights depend on the seed alone
         learned = config.diffusion.variance == "learned"
-        net = build_model(config.model.preset, self.data_shape, learned_variance=learned, dropout=config.model.dropout)
+        net = build_model(config.model.preset, self.data_shape, learned_variance=learned, dropout=config.model.dropout,
+                          fourier_bands=config.model.fourier_bands)
         self.num_parameters = count_parameters(net)
         net = net.to(self.device)
         if self.device.type == "cuda" and self.kind == "images":
@@ -163,9 +164,14 @@ class Trainer(TrainerCheckpoints):
         return self.config.train.steps
 
     def lr_at(self, step: int) -> float:
-        """Linear warm-up to the peak rate, then constant (Ho et al. 2020 used 5000 warm-up steps)."""
+        """Linear warm-up to the peak rate (Ho et al. 2020 used 5000 warm-up steps), then constant or a half
+        cosine down to 0 at the last step (``train.lr_schedule``; Loshchilov & Hutter 2017; MATH.md M33)."""
         tc = self.config.train
-        return tc.lr * min(1.0, (step + 1) / tc.warmup) if tc.warmup > 0 else tc.lr
+        warm = min(1.0, (step + 1) / tc.warmup) if tc.warmup > 0 else 1.0
+        if tc.lr_schedule != "cosine" or step < tc.warmup:
+            return tc.lr * warm
+        progress = min(1.0, (step - tc.warmup) / max(1, tc.steps - tc.warmup))
+        return tc.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> Iterator[TrainEvent]:

@@ -64,6 +64,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--log-every", type=_positive_int)
     train.add_argument("--preview-every", type=int, help="steps between preview sample grids (0: none)")
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: only at the end)")
+    train.add_argument("--early-stop", action=argparse.BooleanOptionalAction, default=None,
+                       help="points: stop when the held-out sample quality stops improving (default: on for points)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -94,6 +96,7 @@ _SESSION_FLAGS = [
     ("log_every", "train", "log_every"),
     ("preview_every", "train", "preview_every"),
     ("checkpoint_every", "train", "checkpoint_every"),
+    ("early_stop", "train", "early_stop"),
 ]
 
 
@@ -192,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(event.step, loss_text, force=True)
                 bar.close()
                 print(
-                    f"done: {event.step} steps ({event.reason}); checkpoint in {args.out / 'checkpoints'}",
+                    f"done: {event.step} steps ({event.reason}{': ' + event.detail if event.detail else ''}); "
+                    f"checkpoint in {args.out / 'checkpoints'}",
                     file=sys.stderr,
                 )
             bar.update(trainer.step, loss_text)

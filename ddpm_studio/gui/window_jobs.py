@@ -209,8 +209,9 @@ class RunControls:
                 self._set_progress("train", step, self._train_total)
         if finished is not None:
             self.stepLabel.setText(f"step: {finished.step:,}")
-            if finished.reason == "completed":
-                self._status(f"Training completed at step {finished.step:,}.")
+            if finished.reason in ("completed", "converged"):
+                detail = f" ({finished.detail})" if finished.detail else ""
+                self._status(f"Training completed at step {finished.step:,}{detail}.")
                 self._auto_sample = self.trajectory.autoSampleCheck.isChecked()
             else:
                 self._status(f"Training stopped at step {finished.step:,}.")

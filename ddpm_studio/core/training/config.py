@@ -71,6 +71,9 @@ class TrainConfig:
     preview_count: int = 16  # how many samples a preview draws
     preview_steps: int = 50  # reverse steps a preview takes (respaced, M21)
     checkpoint_every: int = 1000  # steps between checkpoints (0: only at the end)
+    early_stop: bool = False  # points: stop when the held-out sample quality stops improving (early_stop.py)
+    early_stop_every: int = 250  # steps between held-out quality checks
+    early_stop_patience: int = 3  # checks without a gain before the run stops
     keep_checkpoints: int = 2  # how many step checkpoints to keep
 
 
@@ -155,6 +158,9 @@ class RunConfig:
         _int_in("train.preview_steps", t.preview_steps, 1, 100_000)  # capped at T when used
         _int_in("train.checkpoint_every", t.checkpoint_every, 0, 100_000_000)
         _int_in("train.keep_checkpoints", t.keep_checkpoints, 1, 1000)
+        _require(isinstance(t.early_stop, bool), "train.early_stop", "true or false")
+        _int_in("train.early_stop_every", t.early_stop_every, 1, 100_000_000)
+        _int_in("train.early_stop_patience", t.early_stop_patience, 1, 1000)
         return self
 
 
@@ -204,6 +210,10 @@ def default_config(dataset: str = "moons", kind: str = "points") -> RunConfig:
     default serves both. Previews and checkpoints every 500 steps.
     """
     config = RunConfig(data=DataConfig(dataset=dataset))
+    if kind == "points":
+        config.train.lr_schedule = "cosine"
+        config.model.fourier_bands = 6
+        config.train.early_stop = True
     if kind == "images":
         config.diffusion.schedule = "cosine"
         config.train.steps = 1000

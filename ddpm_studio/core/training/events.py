@@ -76,10 +76,12 @@ class CheckpointSaved:
 
 @dataclass(frozen=True)
 class TrainingFinished:
-    """The loop ended: ``reason`` is "completed" (reached total_steps) or "stopped" (asked to stop)."""
+    """The loop ended: ``reason`` is "completed" (reached total_steps), "stopped" (asked to stop) or "converged"
+    (early stopping: the held-out quality stopped improving; ``detail`` says how)."""
 
     step: int
     reason: str
+    detail: str = ""
 
 
 TrainEvent = Heartbeat | TrainStep | PreviewReady | PreviewFailed | CheckpointSaved | TrainingFinished

@@ -12,6 +12,7 @@ running loss window: :mod:`.loss_window`).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -33,6 +34,7 @@ from ddpm_studio.core.runs import (
 from ddpm_studio.core.training.checkpoints import CheckpointWriteError, TrainerCheckpoints
 from ddpm_studio.core.training.config import ConfigError, RunConfig
 from ddpm_studio.core.training.distributed import DistContext, distributed_device, init_distributed
+from ddpm_studio.core.training.early_stop import EarlyStopper
 from ddpm_studio.core.training.ema import EMA
 from ddpm_studio.core.training.events import (
     CheckpointSaved,
@@ -43,6 +45,8 @@ from ddpm_studio.core.training.events import (
     TrainingFinished,
 )
 from ddpm_studio.core.training.loss_window import NUM_T_BANDS, _Window
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["NUM_T_BANDS", "CheckpointWriteError", "Trainer", "TrainingDiverged"]
 
@@ -148,6 +152,9 @@ class Trainer(TrainerCheckpoints):
         self.step = 0
         self.elapsed = 0.0
         self._stop = False
+        self.early_stopper: EarlyStopper | None = None
+        if tc.early_stop and self.kind == "points" and self.dataset.heldout.shape[0] >= 4:
+            self.early_stopper = EarlyStopper(self.dataset, tc.early_stop_patience, seed=tc.seed)
         self._config_on_disk: dict | None = None  # what the run folder's config.json holds, as far as we know
         if resume:
             self._resume()
@@ -234,6 +241,13 @@ class Trainer(TrainerCheckpoints):
                 started = time.perf_counter()
                 yield self._preview_event()
                 last_time += time.perf_counter() - started  # previews do not count as training time
+            if self._early_stop_due():
+                started = time.perf_counter()
+                self.early_stopper.check(self.pipeline(), self.step)  # type: ignore[union-attr]
+                last_time += time.perf_counter() - started  # checks do not count as training time
+                if self.early_stopper.should_stop:  # type: ignore[union-attr]
+                    yield from self._finish("converged", self.early_stopper.reason())  # type: ignore[union-attr]
+                    return
             if tc.checkpoint_every and self.step % tc.checkpoint_every == 0 and self.step < tc.steps:
                 path = self.save_checkpoint()
                 if path is not None:
@@ -270,11 +284,19 @@ class Trainer(TrainerCheckpoints):
             return f"the last good checkpoint {latest[-1][1].name} was kept"
         return "no checkpoint had been written yet"
 
-    def _finish(self, reason: str) -> Iterator[TrainEvent]:
+    def _early_stop_due(self) -> bool:
+        """A held-out quality check is due now (points with ``train.early_stop``; never at the last step)."""
+        every = self.config.train.early_stop_every
+        return (self.early_stopper is not None and self.dist.is_main and self.step % every == 0
+                and self.step < self.config.train.steps)
+
+    def _finish(self, reason: str, detail: str = "") -> Iterator[TrainEvent]:
         path = self.save_checkpoint()
         if path is not None:
             yield CheckpointSaved(self.step, path)
-        yield TrainingFinished(self.step, reason)
+        if detail:
+            logger.info("training ended at step %d (%s): %s", self.step, reason, detail)
+        yield TrainingFinished(self.step, reason, detail)
 
     # ------------------------------------------------------------------ sampling
     def pipeline(self) -> DiffusionPipeline:

@@ -55,10 +55,11 @@ def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
     return RunConfig.from_dict(raw)
 
 
-def score(trainer: Trainer, scorer: QualityScorer, support: np.ndarray, num: int, seed: int) -> dict[str, float]:
+def score(trainer: Trainer, scorer: QualityScorer, support: np.ndarray, num: int, seed: int,
+          overrides: dict | None = None) -> dict[str, float]:
     """SW / floor (chunks of the floor's size) and the off-support share of ``num`` default samples."""
     sample = points_sample_config()
-    for key, value in SAMPLER_OVERRIDES.items():
+    for key, value in (SAMPLER_OVERRIDES if overrides is None else overrides).items():
         setattr(sample, key, value)
     steps = sample.num_steps or trainer.diffusion.num_timesteps
     started = time.perf_counter()
@@ -110,6 +111,14 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
             started = time.perf_counter()
         if type(event).__name__ == "TrainingFinished":
             print(f"{name:17s} finished at step {event.step}: {event.reason}", flush=True)
+    for text in args.final_samplers:
+        method, steps, spacing = text.split(":")
+        other = score(trainer, scorer, support, args.samples, args.seed,
+                      {"method": method, "num_steps": int(steps), "spacing": spacing})
+        other.pop("points")
+        rows[-1].setdefault("samplers", {})[text] = other
+        print(f"{name:17s}   final model, {text:24s} SW {other['sw_ratio']:.2f}x floor  off-support "
+              f"{100 * other['off_support']:4.1f} %  sampling {other['sampling_s']:.1f} s", flush=True)
     if args.figure_dir and last_points is not None:
         save_figure(Path(args.figure_dir) / f"time_to_quality_{name}.png", name, support, last_points, rows[-1])
     return {"data": name, "reached_at_step": reached, "final_step": trainer.step, "rows": rows,
@@ -156,7 +165,10 @@ def main() -> None:
     parser.add_argument("--method", default=None, help="sampler instead of the points default")
     parser.add_argument("--sample-steps", type=int, default=None, help="network evaluations per sample")
     parser.add_argument("--spacing", default=None, help="timestep grid instead of the points default")
+    parser.add_argument("--final-samplers", default="",
+                        help="also score the final model with these, e.g. ancestral:1000:linspace,ddim:50:karras")
     args = parser.parse_args()
+    args.final_samplers = [text for text in args.final_samplers.split(",") if text]
     for key, value in (("method", args.method), ("num_steps", args.sample_steps), ("spacing", args.spacing)):
         if value is not None:
             SAMPLER_OVERRIDES[key] = value

@@ -95,3 +95,17 @@ def test_the_default_comparison_folder_sits_next_to_the_run_or_the_last_folder(t
     assert default_compare_folder(None, str(tmp_path / "exports")) == str(tmp_path / "exports" / "compare")
     assert default_compare_folder("runs/moons") == str(tmp_path / "runs" / "compare")  # made absolute
     assert default_compare_folder(None, "") == str(documents_folder() / "DDPM Studio" / "compare")
+
+
+def test_the_setup_dock_shows_the_points_defaults_of_issue_16(qtbot, window):
+    # the dock reads config.default_config: early stop on for points (greyed out and off for images), and the
+    # cosine decay and Fourier input of the points default come along in the run config
+    setup = window.setup
+    setup.select_builtin("gaussians25")
+    assert setup.earlyStopCheck.isEnabled() and setup.earlyStopCheck.isChecked()
+    config = setup.config()
+    assert config.train.early_stop and config.train.lr_schedule == "cosine" and config.model.fourier_bands == 6
+    setup.earlyStopCheck.setChecked(False)
+    assert setup.config().train.early_stop is False
+    setup.select_builtin("digits")
+    assert not setup.earlyStopCheck.isEnabled() and setup.config().train.early_stop is False

@@ -145,6 +145,8 @@ def test_train_stop_sample_scrub_export(qtbot, window, tmp_path, monkeypatch):
 
     sample_and_wait(qtbot, window, steps=20)
     assert len(window.store) == 21 and window.store.complete  # x_T, then the 20 steps
+    # 2-D samples say how many sit off the data's support (issue 16)
+    qtbot.waitUntil(lambda: "off-support" in window.samples_dock.captionLabel.text(), timeout=TIMEOUT_MS)
     trajectory = window.trajectory
     qtbot.waitUntil(lambda: trajectory.displayed is not None and trajectory.displayed.position == 20)
     final = trajectory.displayed.x.copy()

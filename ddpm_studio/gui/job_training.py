@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from ddpm_studio.core.data import DataSet
+from ddpm_studio.core.previews import off_support_note
 from ddpm_studio.core.run_io import describe_error, save_run
 from ddpm_studio.core.runs import RunError
 from ddpm_studio.core.training.config import RunConfig
@@ -92,6 +93,9 @@ def train(config: RunConfig, trainer: Trainer | None, dataset: DataSet | None, s
             trainer.request_stop()
         if isinstance(event, PreviewReady):
             caption = f"Preview at step {event.step} ({trainer.config.train.preview_steps} steps)"
-            yield SampleSet(pipeline.kind, to_display(pipeline, event.samples), reference, caption, event.step)
+            shown = to_display(pipeline, event.samples)
+            if pipeline.kind == "points" and (note := off_support_note(shown, reference)):
+                caption = f"{caption}  ·  {note}"
+            yield SampleSet(pipeline.kind, shown, reference, caption, event.step)
         else:
             yield event

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ddpm_studio.core.previews import off_support_note
+
 #: Upper bound on the memory one trajectory may take; beyond it every k-th step is kept.
 DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
 #: The step index of the x_T frame: the state before reverse step 0.
@@ -301,4 +303,7 @@ class TrajectoryStore:
         """The last stored x as a :class:`SampleSet` (a copy)."""
         if self.count == 0:
             raise ValueError("the trajectory holds no frames yet")
-        return SampleSet(self.kind, self.x[self.count - 1].copy(), self.reference, caption, step)
+        final = self.x[self.count - 1].copy()
+        if self.kind == "points" and (note := off_support_note(final, self.reference)):
+            caption = f"{caption}  ·  {note}"
+        return SampleSet(self.kind, final, self.reference, caption, step)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QDoubleSpinBox,
@@ -161,6 +162,11 @@ class SetupDock(QDockWidget):
         self.emaSpin.setToolTip("Decay of the weights' moving average that sampling uses.")
         self.emaSpin.valueChanged.connect(self._changed)
         more_form.addRow("EMA decay", self.emaSpin)
+        self.earlyStopCheck = QCheckBox("stop when the samples stop improving", objectName="earlyStopCheck")
+        self.earlyStopCheck.setToolTip("2-D points: every 250 steps score samples against held-out data (SW and "
+                                       "off-support share); stop after 3 checks without a gain.")
+        self.earlyStopCheck.toggled.connect(self._changed)
+        more_form.addRow("Early stop", self.earlyStopCheck)
         layout.addWidget(more)
 
         self.messageLabel = QLabel(objectName="setupMessage")
@@ -284,6 +290,7 @@ class SetupDock(QDockWidget):
         t.preview_steps = max(1, min(t.preview_steps, c.diffusion.num_timesteps))
         t.warmup = self.warmupSpin.value()
         t.ema_decay = float(self.emaSpin.value())
+        t.early_stop = self.earlyStopCheck.isChecked() and self._kind == "points"
         return c
 
     def set_config(self, config: RunConfig, kind: str) -> None:
@@ -331,6 +338,8 @@ class SetupDock(QDockWidget):
             self.previewCountSpin.setValue(t.preview_count)
             self.warmupSpin.setValue(t.warmup)
             self.emaSpin.setValue(t.ema_decay)
+            self.earlyStopCheck.setChecked(t.early_stop)
+            self.earlyStopCheck.setEnabled(kind == "points")
         finally:
             self._filling = was_filling
 

@@ -13,6 +13,7 @@ from ddpm_studio.cli import run_cli
 from ddpm_studio.core.data import MIXTURE_DATASETS, load_dataset, make_mixture
 from ddpm_studio.core.data.mixtures import MIXTURES
 from ddpm_studio.core.models.mlp import MLPDenoiser, fourier_features
+from ddpm_studio.core.previews import off_support_note
 from ddpm_studio.core.training.config import default_config
 from ddpm_studio.core.training.early_stop import QualityCheck
 from ddpm_studio.core.training.events import TrainingFinished
@@ -108,3 +109,14 @@ def test_cosine_lr_decays_from_the_peak_to_zero_after_the_warm_up():
     assert trainer.lr_at(10) == pytest.approx(1.0)
     assert trainer.lr_at(60) == pytest.approx(0.5)  # half-way through the decay: (1 + cos(pi / 2)) / 2
     assert trainer.lr_at(110) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_off_support_note_for_the_samples_caption():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(0.0, 0.1, (2000, 2))
+    far = np.full((10, 2), 5.0)
+    samples = np.concatenate([rng.normal(0.0, 0.1, (90, 2)), far])
+    note = off_support_note(samples, reference)
+    assert note.startswith("off-support ") and note.endswith(" %")
+    assert 10.0 <= float(note.split()[1]) <= 13.0  # the 10 far points, plus about 1 % of the rest
+    assert off_support_note(samples, None) == ""

@@ -108,8 +108,10 @@ def make_mixture(name: str, n: int, seed: int = 0) -> np.ndarray:
     Raises:
         ValueError: unknown ``name`` (the message lists the choices) or negative ``n``.
     """
-    if name not in _GENERATORS:
-        raise ValueError(f"unknown test distribution {name!r}; choose one of {', '.join(MIXTURE_DATASETS)}")
+    try:
+        generator = _GENERATORS[name]
+    except KeyError:
+        raise ValueError(f"unknown test distribution {name!r}; choose one of {', '.join(MIXTURE_DATASETS)}") from None
     if n < 0:
         raise ValueError(f"number of points must be >= 0, got {n}")
-    return _GENERATORS[name](n, np.random.default_rng(seed)).astype(np.float32)
+    return generator(n, np.random.default_rng(seed)).astype(np.float32)

@@ -114,6 +114,21 @@ def test_pickle_payload_is_refused_and_never_runs(tmp_path, writer, capsys):
     assert not marker.exists()
 
 
+def test_a_safetensors_header_length_ending_in_0x80_is_not_taken_for_a_pickle(tmp_path):
+    # The header length is the file's first 8 bytes; one length in 256 starts with 0x80, pickle's first byte
+    # (a real run's config grew to such a length and its checkpoints were refused).
+    from safetensors.torch import save_file
+
+    path = tmp_path / "step.safetensors"
+    for pad in range(300):
+        save_file({"w": torch.zeros(3)}, str(path), metadata={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    data = path.read_bytes()
+    assert data[0] == 0x80 and not runs._looks_like_pickle(data)
+    assert runs._looks_like_pickle(pickle.dumps({"w": 1}))
+
+
 def test_plain_pt_file_is_refused(tmp_path):
     path = tmp_path / "model.pt"
     torch.save({"w": torch.zeros(3)}, path)

@@ -252,7 +252,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
 
 
 def _looks_like_pickle(data: bytes) -> bool:
-    """Pickle protocol 2+ starts with 0x80; torch.save archives are zip files ("PK")."""
+    """Pickle protocol 2+ starts with 0x80; torch.save archives are zip files ("PK").
+
+    A safetensors file starts with its header's length (8 bytes, little-endian), whose low byte is 0x80 for one
+    header length in 256, then the JSON header's "{": such a file is not a pickle.
+    """
+    if len(data) > 8 and data[8:9] == b"{" and int.from_bytes(data[:8], "little") <= len(data) - 8:
+        return False
     return data[:1] == b"\x80" or data[:2] == b"PK"
 
 

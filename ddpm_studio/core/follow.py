@@ -193,3 +193,20 @@ def describe_age(seconds: float | None) -> str:
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min ago"
     return f"{seconds / 3600:.0f} h ago"
+
+
+def open_followed(run_dir: str | os.PathLike[str], records: list[dict[str, Any]]):
+    """The followed run's newest loadable checkpoint as a sample-only :class:`~ddpm_studio.core.run_io.OpenedRun`.
+
+    ``records`` are the metrics lines the follower has delivered so far (the file may already hold more, which
+    the next poll delivers: reading it here would show them twice).
+
+    Read-only, unlike :func:`~ddpm_studio.core.run_io.open_run`: a Trainer resuming the folder would rewrite the
+    files the other process is writing (config.json, metrics.jsonl). Slow (loads weights): call off-thread.
+    """
+    from ddpm_studio.core.pipeline import load_pipeline, load_run_config
+    from ddpm_studio.core.run_io import OpenedRun
+
+    config = load_run_config(run_dir)
+    pipeline = load_pipeline(run_dir)
+    return OpenedRun(str(run_dir), config, pipeline.kind, list(records), None, pipeline, None, None)

@@ -34,6 +34,7 @@ from ddpm_studio.gui.docks.samples import SamplesDock
 from ddpm_studio.gui.docks.schedule import ScheduleDock
 from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
+from ddpm_studio.gui.follow import RunFollowing
 from ddpm_studio.gui.jobs import runner
 from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
 from ddpm_studio.gui.paths import default_compare_folder
@@ -103,6 +104,7 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self._build_status_bar()
+        self.following = RunFollowing(self)  # File → Follow run… (its status-bar widgets join the bar's)
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_settings()
         self._wire()
@@ -385,6 +387,7 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         if self._compare is not None:
             self._compare.close()  # cancels and joins its comparison
         self._closing = True
+        self.following.stop(quiet=True)
         self.likelihood.shutdown()
         self.jobs.stop(owner=self)
         self.jobs.join()

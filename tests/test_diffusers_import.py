@@ -142,3 +142,41 @@ def test_without_diffusers_installed_the_message_says_how_to_install(tmp_path, m
     monkeypatch.setitem(sys.modules, "diffusers", None)  # import diffusers now raises ImportError
     with pytest.raises(DiffusersError, match=r"ddpm-studio\[diffusers\]"):
         load_diffusers_pipeline(tmp_path)
+
+
+@pytest.mark.parametrize("dataset, schedule, T, parameterization, variance", [
+    ("moons", "linear", 1000, "eps", "fixed_large"),
+    ("digits", "cosine", 200, "v", "fixed_small"),
+    ("digits", "linear", 50, "x0", "learned"),
+])
+def test_exported_scheduler_config_reproduces_the_runs_betas(tmp_path, dataset, schedule, T, parameterization,
+                                                            variance):
+    from ddpm_studio.core.diffusers_import import write_scheduler_config
+    from ddpm_studio.core.runs import write_config
+    from ddpm_studio.core.schedule import make_betas
+    from ddpm_studio.core.training.config import RunConfig
+
+    config = RunConfig()
+    config.data.dataset = dataset
+    config.diffusion.schedule, config.diffusion.num_timesteps = schedule, T
+    config.diffusion.parameterization, config.diffusion.variance = parameterization, variance
+    if variance == "learned":
+        config.train.loss = "hybrid"
+    write_config(tmp_path / "run", config.to_dict())
+    written = write_scheduler_config(tmp_path / "run", tmp_path / "export")
+    assert written.name == "scheduler_config.json"
+    scheduler = diffusers.DDPMScheduler.from_pretrained(tmp_path / "export")
+    # diffusers holds beta in float32: the run's float64 beta to float32 precision
+    torch.testing.assert_close(scheduler.betas.double(), make_betas(schedule, T), rtol=2e-7, atol=0)
+    expected = {"eps": "epsilon", "v": "v_prediction", "x0": "sample"}[parameterization]
+    assert scheduler.config.prediction_type == expected
+    assert scheduler.config.variance_type == {"learned": "learned_range"}.get(variance, variance)
+    assert scheduler.config.clip_sample == (dataset == "digits")
+
+
+def test_a_mean_parameterized_run_cannot_be_exported(tmp_path):
+    from ddpm_studio.core.diffusers_import import scheduler_config_for
+    from ddpm_studio.core.training.config import DiffusionConfig
+
+    with pytest.raises(DiffusersError, match="prediction_type"):
+        scheduler_config_for(DiffusionConfig(parameterization="mean"), "images")

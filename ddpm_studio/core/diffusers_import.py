@@ -291,3 +291,59 @@ def load_diffusers_pipeline(folder: str | os.PathLike[str], device: str | torch.
     )
     return DiffusionPipeline(config=config, diffusion=diffusion, network=network, kind="images",
                              data_shape=data_shape, device=dev)
+
+
+# ------------------------------------------------------------------ the other way: a run's schedule for diffusers
+#: The core's parameterization / variance -> diffusers' prediction_type / variance_type.
+PREDICTION_NAMES = {core: theirs for theirs, core in PREDICTIONS.items()}
+VARIANCE_NAMES = {"fixed_small": "fixed_small", "fixed_large": "fixed_large", "learned": "learned_range"}
+
+
+def scheduler_config_for(diffusion: DiffusionConfig, kind: str) -> dict[str, Any]:
+    """A ``DDPMScheduler`` config (what ``scheduler_config.json`` holds) with the run's β, T and outputs.
+
+    Linear (M1): diffusers' linear schedule between the run's scaled ends, (1000 / T) · 1e-4 and (1000 / T) ·
+    0.02; cosine (M2): ``squaredcos_cap_v2``, the same formula and cap. ``clip_sample`` is the run's M23 clip for
+    images ([-1, 1]); 2-D points clip to their own box, which diffusers cannot express, so it is off for them.
+
+    Raises:
+        DiffusersError: the mean parameterization (M8), which diffusers' schedulers have no prediction_type for.
+    """
+    if diffusion.parameterization not in PREDICTION_NAMES:
+        raise DiffusersError(f"a run that predicts the {diffusion.parameterization} has no diffusers "
+                             "prediction_type (epsilon, sample and v_prediction exist)")
+    T = diffusion.num_timesteps
+    clip = diffusion.clip_x0 if diffusion.clip_x0 is not None else kind == "images"
+    config: dict[str, Any] = {
+        "_class_name": "DDPMScheduler",
+        "num_train_timesteps": T,
+        "prediction_type": PREDICTION_NAMES[diffusion.parameterization],
+        "variance_type": VARIANCE_NAMES[diffusion.variance],
+        "clip_sample": bool(clip and kind == "images"),
+        "clip_sample_range": 1.0,
+        "trained_betas": None,
+    }
+    if diffusion.schedule == "cosine":
+        config["beta_schedule"] = "squaredcos_cap_v2"
+    else:
+        scale = 1000.0 / T
+        config.update(beta_schedule="linear", beta_start=scale * 1e-4, beta_end=scale * 0.02)
+    return config
+
+
+def write_scheduler_config(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
+    """Write ``out_dir/scheduler_config.json`` for the run in ``run_dir`` (``DDPMScheduler.from_pretrained`` reads
+    it); returns the file written. Needs no diffusers and no checkpoint, only the run's config.json."""
+    from ddpm_studio.core.data import BUILTIN_DATASETS
+    from ddpm_studio.core.pipeline import load_run_config
+    from ddpm_studio.core.runs import atomic_write_text, latest_loadable_checkpoint
+
+    config = load_run_config(run_dir)
+    kind = BUILTIN_DATASETS.get(config.data.dataset)
+    if kind is None:  # a user's file or folder: the checkpoint says which kind of data it held
+        found = latest_loadable_checkpoint(run_dir)
+        kind = found[2].get("kind") if found is not None else None
+    if kind not in ("points", "images"):
+        raise DiffusersError(f"{run_dir}: cannot tell whether the run models images or 2-D points (no checkpoint)")
+    payload = scheduler_config_for(config.diffusion, kind)
+    return atomic_write_text(Path(out_dir) / SCHEDULER_CONFIG, json.dumps(payload, indent=2) + "\n")

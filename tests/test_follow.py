@@ -141,3 +141,13 @@ def test_the_trainer_writes_whole_lines_and_renames_its_files(tmp_path, monkeypa
     assert json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 20
     assert os.path.join("run", "config.json") in renamed
     assert os.path.join("run", "checkpoints", "step_00000010.safetensors") in renamed
+
+
+def test_the_config_is_delivered_when_it_changes(run_dir):
+    follower = RunFollower(run_dir)
+    first = follower.poll()
+    assert first.config is not None and first.config.train.steps == 300 and first.kind == "points"  # moons
+    assert follower.poll().config is None
+    write_config(run_dir, {"data": {"dataset": "my_images"}, "train": {"steps": 600}})  # a resume raised it
+    update = follower.poll()
+    assert update.total_steps == 600 and update.config.train.steps == 600 and update.kind is None

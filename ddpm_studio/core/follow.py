@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ddpm_studio.core.data import BUILTIN_DATASETS
 from ddpm_studio.core.runs import CONFIG_NAME, METRICS_NAME, SAMPLES_DIR, RunError, list_checkpoints
+from ddpm_studio.core.training.config import RunConfig
 
 _PREVIEW_RE = re.compile(r"^preview_(\d+)\.png$")
 
@@ -40,6 +42,8 @@ class FollowUpdate:
         total_steps: the run's ``train.steps`` from its config.json (None when unreadable).
         age: seconds since the run last wrote metrics or a checkpoint (None before it wrote any).
         error: one line when the folder cannot be read (vanished, moved, permissions); None when all is well.
+        config: the run's settings when its config.json is new or changed since the last poll (else None);
+            ``kind`` beside it: "points" / "images" for a built-in data set, None for a user's file or folder.
     """
 
     records: list[dict[str, Any]] = field(default_factory=list)
@@ -50,6 +54,8 @@ class FollowUpdate:
     total_steps: int | None = None
     age: float | None = None
     error: str | None = None
+    config: RunConfig | None = None
+    kind: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -89,6 +95,8 @@ class RunFollower:
         self._step = 0
         self._last_write: float | None = None
         self._lost = False
+        self._total: int | None = None
+        self._config_stamp: int | None = None
 
     @property
     def step(self) -> int:
@@ -102,11 +110,13 @@ class RunFollower:
             self._read_metrics(update)
             self._read_checkpoints(update)
             self._read_previews(update)
-            update.total_steps = self._total_steps()
+            self._read_config(update)
         except (OSError, RunError) as exc:
             update.error = _vanished(self.run_dir, exc)
             self._lost = True  # a folder that comes back is another folder: read it from the start
+            self._config_stamp = None
         update.step = self._step
+        update.total_steps = self._total
         update.age = None if self._last_write is None else max(0.0, self._clock() - self._last_write)
         return update
 
@@ -164,13 +174,19 @@ class RunFollower:
                 found.append((int(match.group(1)), entry))
         update.previews.extend(sorted(found))
 
-    def _total_steps(self) -> int | None:
+    def _read_config(self, update: FollowUpdate) -> None:
+        """The train.steps of config.json every time (a resume may raise it); the whole config when it changed."""
+        path = self.run_dir / CONFIG_NAME
+        stamp = path.stat().st_mtime_ns
         try:
-            raw = json.loads((self.run_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-            steps = raw["train"]["steps"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            config = RunConfig.from_dict(raw)
+        except (OSError, ValueError):  # ConfigError is a ValueError: a config from another version
+            return
+        self._total = config.train.steps
+        if stamp != self._config_stamp:
+            self._config_stamp = stamp
+            update.config, update.kind = config, BUILTIN_DATASETS.get(config.data.dataset)
 
     def _note_write(self, mtime: float) -> None:
         self._last_write = mtime if self._last_write is None else max(self._last_write, mtime)

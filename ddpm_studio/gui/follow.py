@@ -174,6 +174,8 @@ class RunFollowing(QObject):
             return
         window = self.window
         self._watch()  # checkpoints/ and samples/ appear after the start; a renamed file drops out of the watch
+        if update.config is not None and update.kind is not None and not window.session.has_model:
+            window.setup.set_config(update.config, update.kind)  # the followed run's settings, to read
         if update.reset:
             self.records = []
             window.loss.clear()

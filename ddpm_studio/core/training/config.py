@@ -70,6 +70,7 @@ class TrainConfig:
     preview_steps: int = 50  # reverse steps a preview takes (respaced, M21)
     checkpoint_every: int = 1000  # steps between checkpoints (0: only at the end)
     keep_checkpoints: int = 2  # how many step checkpoints to keep
+    tensorboard: bool = False  # also write TensorBoard event files into RUN/tensorboard (metrics.jsonl stays)
 
 
 @dataclass
@@ -151,6 +152,7 @@ class RunConfig:
         _int_in("train.preview_steps", t.preview_steps, 1, 100_000)  # capped at T when used
         _int_in("train.checkpoint_every", t.checkpoint_every, 0, 100_000_000)
         _int_in("train.keep_checkpoints", t.keep_checkpoints, 1, 1000)
+        _require(isinstance(t.tensorboard, bool), "train.tensorboard", "true or false")
         return self
 
 

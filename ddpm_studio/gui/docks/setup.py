@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QDoubleSpinBox,
@@ -161,6 +162,11 @@ class SetupDock(QDockWidget):
         self.emaSpin.setToolTip("Decay of the weights' moving average that sampling uses.")
         self.emaSpin.valueChanged.connect(self._changed)
         more_form.addRow("EMA decay", self.emaSpin)
+        self.tensorboardCheck = QCheckBox("TensorBoard logs", objectName="tensorboardCheck")
+        self.tensorboardCheck.setToolTip("Also write the loss, learning rate, speed, bound and previews as "
+                                         "TensorBoard events into the run folder (needs the tensorboard package).")
+        self.tensorboardCheck.toggled.connect(self._changed)
+        more_form.addRow("", self.tensorboardCheck)
         layout.addWidget(more)
 
         self.messageLabel = QLabel(objectName="setupMessage")
@@ -284,6 +290,7 @@ class SetupDock(QDockWidget):
         t.preview_steps = max(1, min(t.preview_steps, c.diffusion.num_timesteps))
         t.warmup = self.warmupSpin.value()
         t.ema_decay = float(self.emaSpin.value())
+        t.tensorboard = self.tensorboardCheck.isChecked()
         return c
 
     def set_config(self, config: RunConfig, kind: str) -> None:
@@ -331,6 +338,7 @@ class SetupDock(QDockWidget):
             self.previewCountSpin.setValue(t.preview_count)
             self.warmupSpin.setValue(t.warmup)
             self.emaSpin.setValue(t.ema_decay)
+            self.tensorboardCheck.setChecked(t.tensorboard)
         finally:
             self._filling = was_filling
 

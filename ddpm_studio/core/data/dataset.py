@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .images import load_array_file, load_digits, load_idx, load_image_folder, make_shapes, resize_images
+from .files import load_array_file, load_idx
+from .images import load_digits, load_image_folder, make_shapes, resize_images
 from .toys import TOY_DATASETS, make_toy
 
 logger = logging.getLogger(__name__)

@@ -1,47 +1,21 @@
-"""The headless command line: ``ddpm-studio train | sample | evaluate | compare`` (``--help`` on each).
-
-Every user error (bad arguments, missing files, a folder that is not a run, a checkpoint from another model, a
-diverged loss, a full disk) ends with ONE line on stderr and exit status 2, never a traceback.
-"""
+"""``ddpm-studio train``: train a model headless into a run folder (or resume one)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 
-EXIT_USAGE = 2
+from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int, apply_flags
 
 
-# shared with cli_eval.py and cli_ideal.py, kept importable from here (contract)
-from ddpm_studio.cli_common import CliError, ProgressBar, _float, _positive_int  # noqa: E402
-
-__all__ = ["CliError", "ProgressBar"]
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors as one line and exit status 2 (no usage dump)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise CliError(f"{self.prog}: {message} (see --help)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from ddpm_studio import __version__
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``train`` to the ``ddpm-studio`` subparsers (made with ``parser_class=_Parser``)."""
     from ddpm_studio.core.data import BUILTIN_DATASETS
     from ddpm_studio.core.diffusion import LOSSES, PARAMETERIZATIONS, VARIANCES
     from ddpm_studio.core.models import MODEL_PRESETS
-    from ddpm_studio.core.sampling import METHODS, SPACINGS
     from ddpm_studio.core.schedule import SCHEDULES
-
-    parser = _Parser(
-        prog="ddpm-studio",
-        description="Train denoising diffusion models and sample them. With no command, opens the studio.",
-    )
-    parser.add_argument("--version", action="version", version=f"ddpm-studio {__version__}")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     train = sub.add_parser(
         "train",
@@ -92,62 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: only at the end)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    sample = sub.add_parser(
-        "sample",
-        help="draw samples from a trained run",
-        description="Sample a run's EMA weights; .png writes a grid or scatter plot, .npz the "
-        "samples in the data's own coordinates. --steps counts network evaluations for every method, so runs "
-        "with the same --steps cost the same.",
-        epilog=_sampler_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sample.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
-    sample.add_argument("--num", type=_positive_int, default=64, help="number of samples (default 64)")
-    sample.add_argument(
-        "--steps",
-        type=_positive_int,
-        help="network evaluations K (default: T); at most T for every method but heun, which takes about K/2 "
-        "steps of two evaluations and can use up to 2T - 1",
-    )
-    sample.add_argument(
-        "--method", choices=METHODS, default="ancestral", help="sampler (default ancestral; see the list below)"
-    )
-    sample.add_argument(
-        "--spacing", choices=SPACINGS, default="linspace", help="timestep grid (default linspace; see below)"
-    )
-    sample.add_argument("--eta", type=_float, default=0.0, help="DDIM eta in [0, 1] (0: deterministic)")
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--device", default="auto")
-    sample.add_argument("--out", required=True, type=Path, help="output .png or .npz")
-    sample.add_argument(
-        "--trajectory",
-        action="store_true",
-        help="(.npz) also store the reverse process: trajectory_x_T (x_T, the pure noise it starts from, before "
-        "any network evaluation), and x_t, x0_hat and the fed timestep at up to 100 of its steps "
-        "(trajectory_x, trajectory_x0_hat, trajectory_t; trajectory_t_state is the paper t of each x_t)",
-    )
-    sample.add_argument("--quiet", action="store_true")
-    from ddpm_studio.cli_eval import add_commands
-    from ddpm_studio.cli_ideal import add_sample_options
 
-    add_sample_options(sample)
-
-    add_commands(sub)
-    return parser
-
-
-def _sampler_epilog() -> str:
-    """What each sampling method and spacing is, for ``--help``."""
-    from ddpm_studio.core.sampling import METHOD_HELP, SPACING_HELP
-
-    lines = ["methods:"]
-    lines += [f"  {name:<13} {text}" for name, text in METHOD_HELP.items()]
-    lines.append("spacings:")
-    lines += [f"  {name:<13} {text}" for name, text in SPACING_HELP.items()]
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------- train
 # flag -> config field, for a new run and for a resume (where resume_conflicts decides what may change)
 _RUN_FLAGS = [
     ("data", "data", "dataset"),
@@ -167,6 +86,14 @@ _RUN_FLAGS = [
     ("grad_clip", "train", "grad_clip"),
     ("seed", "train", "seed"),
     ("clip_x0", "diffusion", "clip_x0"),
+]
+# flags that may change on every run, resumed or not: the budget, the device and the logging
+_SESSION_FLAGS = [
+    ("steps", "train", "steps"),
+    ("device", "train", "device"),
+    ("log_every", "train", "log_every"),
+    ("preview_every", "train", "preview_every"),
+    ("checkpoint_every", "train", "checkpoint_every"),
 ]
 
 
@@ -188,9 +115,7 @@ def _train_config(args: argparse.Namespace):
 
         saved = load_run_config(args.out)
         config = copy.deepcopy(saved)
-        for flag, section, name in _RUN_FLAGS:
-            if getattr(args, flag) is not None:
-                setattr(getattr(config, section), name, getattr(args, flag))
+        apply_flags(config, args, _RUN_FLAGS)
         conflicts = resume_conflicts(saved, config)
         if conflicts:
             raise CliError(f"--resume continues the run with its own settings; these flags would change it: "
@@ -202,9 +127,7 @@ def _train_config(args: argparse.Namespace):
         config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind)
         if args.image_size is not None:
             config.data.image_size = args.image_size
-        for flag, section, name in _RUN_FLAGS[2:]:  # the data set and image size are set above
-            if getattr(args, flag) is not None:
-                setattr(getattr(config, section), name, getattr(args, flag))
+        apply_flags(config, args, _RUN_FLAGS[2:])  # the data set and image size are set above
         if args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):
             # the images' default weighting has no meaning for the bound or a mean target (as the Setup dock)
             config.train.snr_gamma = 0.0
@@ -220,20 +143,13 @@ def _train_config(args: argparse.Namespace):
             # after the batch size check: batches are drawn with replacement, so a subset of 10 items trains with
             # the whole split's batch size (as the Trainer); the seed is the one the split was drawn with
             dataset = take_subset(dataset, config.data.subset, args.seed or 0)
-    for flag, name in [
-        ("steps", "steps"),
-        ("device", "device"),
-        ("log_every", "log_every"),
-        ("preview_every", "preview_every"),
-        ("checkpoint_every", "checkpoint_every"),
-    ]:
-        if getattr(args, flag) is not None:
-            setattr(config.train, name, getattr(args, flag))
+    apply_flags(config, args, _SESSION_FLAGS)
     config.validate()
     return config, dataset
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Train (or resume) into ``args.out`` with a progress bar; 130 when interrupted (a checkpoint is saved)."""
     from ddpm_studio.core.models import format_parameter_count
     from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.training.events import (
@@ -290,112 +206,3 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         shutdown_distributed(trainer.dist)
     return 0
-
-
-# ---------------------------------------------------------------------------- sample
-def cmd_sample(args: argparse.Namespace) -> int:
-    from ddpm_studio.core.export import TrajectoryRecorder, save_npz, subsample_indices
-    from ddpm_studio.core.pipeline import load_pipeline
-    from ddpm_studio.core.previews import save_preview
-    from ddpm_studio.core.sampling import check_num_steps
-
-    suffix = args.out.suffix.lower()
-    if suffix not in (".png", ".npz"):
-        raise CliError(f"--out must end in .png or .npz, got {args.out.name!r}")
-    if args.trajectory and suffix != ".npz":
-        raise CliError("--trajectory needs an .npz output")
-    pipeline = load_pipeline(args.run_dir, args.device)
-    T = pipeline.diffusion.num_timesteps
-    steps = args.steps or T
-    try:
-        check_num_steps(args.method, T, steps)
-    except ValueError as exc:
-        raise CliError(f"--steps {steps}: {exc}") from None
-    if not 0.0 <= args.eta <= 1.0:
-        raise CliError(f"--eta must lie in [0, 1], got {args.eta}")
-    # trajectory_t is the paper timestep of each stored state (core/export.py says what every array means)
-    trajectory = TrajectoryRecorder(subsample_indices(steps, 100) if args.trajectory else (), pipeline.to_saved_array)
-    bar = ProgressBar(steps, "sample", enabled=not args.quiet)
-    final = None
-    from ddpm_studio.cli_ideal import ideal_model
-
-    run = pipeline.sample(
-        args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing,
-        model=ideal_model(pipeline) if args.ideal else None,
-    )
-    for record in run:
-        trajectory.add(record)
-        final = record.x
-        bar.update(record.index + 1)
-    bar.close()
-    assert final is not None
-    final = final.detach().cpu()
-    if suffix == ".png":
-        save_preview(pipeline, final, args.out)
-    else:
-        arrays = trajectory.arrays()
-        if arrays:
-            arrays["trajectory_x_T"] = pipeline.to_saved_array(run.x_T)
-        save_npz(args.out, samples=pipeline.to_saved_array(final), **arrays)
-    print(
-        f"wrote {args.num} {'ideal-denoiser ' if args.ideal else ''}samples ({args.method}, {steps} network "
-        f"evaluations, {args.spacing} spacing) to {args.out}",
-        file=sys.stderr,
-    )
-    return 0
-
-
-
-# ---------------------------------------------------------------------------- entry
-COMMANDS = {"train": cmd_train, "sample": cmd_sample}
-
-
-class _NoteHandler(logging.Handler):
-    """Writes a log record as a "note: ..." line to the current ``sys.stderr`` (looked up at each record)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(f"note: {self.format(record)}\n")
-        except Exception:
-            self.handleError(record)
-
-
-def _show_library_warnings() -> None:
-    """The core's warnings (e.g. an image folder's unreadable files, by name) as "note:" lines on stderr.
-
-    The core logs them once; the CLI shows that line and adds none of its own, so each note appears once.
-    """
-    logger = logging.getLogger("ddpm_studio")
-    if not any(isinstance(handler, _NoteHandler) for handler in logger.handlers):
-        logger.addHandler(_NoteHandler(logging.WARNING))
-
-
-def run_cli(argv: list[str]) -> int:
-    """Parse ``argv`` and run one command; user errors print one line and return 2."""
-    from ddpm_studio.core.data import DataError
-    from ddpm_studio.core.runs import RunError
-    from ddpm_studio.core.training.config import ConfigError
-    from ddpm_studio.core.training.trainer import CheckpointWriteError, TrainingDiverged
-
-    _show_library_warnings()
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        if args.command is None:
-            parser.print_help()
-            return EXIT_USAGE
-        from ddpm_studio import cli_eval
-
-        handler = {**COMMANDS, **cli_eval.COMMANDS}[args.command]
-        return handler(args)
-    except SystemExit as exc:  # --help / --version
-        return int(exc.code or 0) if isinstance(exc.code, int) else 0
-    except (CliError, DataError, RunError, ConfigError, TrainingDiverged, CheckpointWriteError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ValueError as exc:  # bad settings caught at the core's API boundary
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", file=sys.stderr)
-        return EXIT_USAGE

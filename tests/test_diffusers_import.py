@@ -180,3 +180,52 @@ def test_a_mean_parameterized_run_cannot_be_exported(tmp_path):
 
     with pytest.raises(DiffusersError, match="prediction_type"):
         scheduler_config_for(DiffusionConfig(parameterization="mean"), "images")
+
+
+# ---------------------------------------------------------------------------- the command line
+@pytest.fixture
+def ddpm_folder(tmp_path):
+    folder = tmp_path / "ddpm-tiny"
+    diffusers.DDPMPipeline(unet=tiny_unet(), scheduler=diffusers.DDPMScheduler(num_train_timesteps=T)) \
+        .save_pretrained(folder)
+    return folder
+
+
+def test_cli_samples_and_evaluates_a_diffusers_folder(ddpm_folder, tmp_path, capsys):
+    from ddpm_studio.cli import run_cli
+
+    assert run_cli(["sample", str(ddpm_folder), "--num", "4", "--steps", "5", "--out", str(tmp_path / "s.png"),
+                    "--quiet"]) == 0
+    assert (tmp_path / "s.png").stat().st_size > 0
+    assert run_cli(["evaluate", str(ddpm_folder), "--data", "digits", "--num", "8", "--json",
+                    str(tmp_path / "b.json"), "--quiet"]) == 0
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert report["bits_per_dim"] > 0 and len(report["terms"]) == T
+    capsys.readouterr()
+    assert run_cli(["evaluate", str(ddpm_folder), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "--data" in err[0]
+
+
+def test_cli_refuses_a_latent_pipeline_in_one_line(tmp_path, capsys):
+    from ddpm_studio.cli import run_cli
+
+    write_json(tmp_path / "model_index.json", {"_class_name": "StableDiffusionPipeline",
+                                               "vae": ["diffusers", "AutoencoderKL"]})
+    assert run_cli(["sample", str(tmp_path), "--out", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "VAE" in err[0]
+
+
+def test_cli_export_diffusers_scheduler(tmp_path, capsys):
+    from ddpm_studio.cli import run_cli
+    from ddpm_studio.core.runs import write_config
+    from ddpm_studio.core.schedule import make_betas
+    from ddpm_studio.core.training.config import default_config
+
+    write_config(tmp_path / "run", default_config("digits", "images").to_dict())
+    assert run_cli(["export", str(tmp_path / "run"), "--diffusers-scheduler", str(tmp_path / "sched")]) == 0
+    scheduler = diffusers.DDPMScheduler.from_pretrained(tmp_path / "sched")
+    torch.testing.assert_close(scheduler.betas.double(), make_betas("cosine", 1000), rtol=2e-7, atol=0)
+    assert run_cli(["export", str(tmp_path / "missing"), "--diffusers-scheduler", str(tmp_path / "x")]) == 2
+    assert "not a folder" in capsys.readouterr().err

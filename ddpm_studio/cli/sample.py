@@ -23,7 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=sampler_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sample.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
+    sample.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio), or a diffusers "
+                        "model folder (save_pretrained)")
     sample.add_argument("--num", type=_positive_int, default=64, help="number of samples (default 64)")
     sample.add_argument(
         "--steps",

@@ -52,6 +52,8 @@ PREDICTIONS = {"epsilon": "eps", "sample": "x0", "v_prediction": "v"}
 VARIANCE_TYPES = {"fixed_small": "fixed_small", "fixed_small_log": "fixed_small", "fixed_large": "fixed_large",
                   "fixed_large_log": "fixed_large", "learned_range": "learned"}
 INSTALL_HINT = 'pip install "ddpm-studio[diffusers]"'
+#: ``model.preset`` of a diffusers model's config: its network is the folder's U-Net, not a preset of ours.
+DIFFUSERS_PRESET = "diffusers"
 
 
 class DiffusersError(RunError):
@@ -286,7 +288,7 @@ def load_diffusers_pipeline(folder: str | os.PathLike[str], device: str | torch.
     network = DiffusersDenoiser(unet).to(dev).eval().requires_grad_(False)
     config = RunConfig(
         data=DataConfig(dataset=str(folder), image_size=data_shape[1]),
-        model=ModelConfig(preset="diffusers"),
+        model=ModelConfig(preset=DIFFUSERS_PRESET),
         diffusion=described,
     )
     return DiffusionPipeline(config=config, diffusion=diffusion, network=network, kind="images",

@@ -65,3 +65,39 @@ class TensorBoardWriter:
 
     def close(self) -> None:
         self._writer.close()
+
+
+class TensorBoardLogging:
+    """The Trainer's TensorBoard side (a mixin): with ``train.tensorboard`` on, the main process of a run with a
+    folder writes every logged step and every preview; otherwise each call is a no-op.
+
+    Uses the Trainer's ``config``, ``run_dir``, ``dist``, ``pipeline()`` and ``dataset``.
+    """
+
+    _tensorboard: TensorBoardWriter | None = None
+
+    def _tensorboard_writer(self) -> TensorBoardWriter | None:
+        if not self.config.train.tensorboard or self.run_dir is None or not self.dist.is_main:
+            return None
+        if self._tensorboard is None or self._tensorboard.log_dir.parent != Path(self.run_dir):
+            self._tensorboard_close()  # a run saved into another folder logs there from now on
+            self._tensorboard = TensorBoardWriter(self.run_dir)
+        return self._tensorboard
+
+    def _tensorboard_scalars(self, record: dict[str, Any]) -> None:
+        writer = self._tensorboard_writer()
+        if writer is not None:
+            writer.scalars(record)
+
+    def _tensorboard_preview(self, step: int, samples) -> None:
+        """The preview as the CLI saves it (an image grid, or a scatter over the held-out data)."""
+        writer = self._tensorboard_writer()
+        if writer is not None:
+            from ddpm_studio.core.previews import preview_image
+
+            writer.image(step, preview_image(self.pipeline(), samples, reference=self.dataset.heldout))
+
+    def _tensorboard_close(self) -> None:
+        if self._tensorboard is not None:
+            self._tensorboard.close()
+            self._tensorboard = None

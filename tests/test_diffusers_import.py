@@ -13,9 +13,9 @@ from ddpm_studio.core.diffusers_import import (
     DiffusersError,
     betas_from_scheduler,
     is_diffusers_folder,
+    load_any_pipeline,
     load_diffusers_pipeline,
 )
-from ddpm_studio.core.pipeline import load_pipeline
 
 diffusers = pytest.importorskip("diffusers")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
@@ -64,7 +64,7 @@ def test_trajectory_matches_diffusers_ddpm_scheduler(tmp_path, settings):
     diffusers.DDPMPipeline(unet=unet, scheduler=scheduler).save_pretrained(tmp_path)
 
     assert is_diffusers_folder(tmp_path)
-    pipeline = load_pipeline(tmp_path)  # the run-folder loader hands a diffusers folder on
+    pipeline = load_any_pipeline(tmp_path)  # what sample and evaluate open
     assert pipeline.kind == "images" and pipeline.data_shape == (2, 8, 8)
     assert pipeline.diffusion.num_timesteps == T
     records = list(pipeline.sample(3, seed=7))
@@ -130,7 +130,7 @@ def test_folders_that_do_not_map_are_refused_in_one_line(tmp_path, index, unet_c
     if scheduler is not None:
         write_json(tmp_path / "scheduler_config.json", scheduler)
     with pytest.raises(DiffusersError) as info:
-        load_pipeline(tmp_path)
+        load_any_pipeline(tmp_path)
     message = str(info.value)
     assert words in message and "\n" not in message
 

@@ -110,8 +110,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the bound and / or the step sweep of ``args.run_dir``; print a summary; write the asked-for files."""
+    from ddpm_studio.core.diffusers_import import load_any_pipeline
     from ddpm_studio.core.evaluation import BoundProgress, iter_bound, load_run_dataset
-    from ddpm_studio.core.pipeline import load_pipeline
 
     other_analysis = args.sweep or analyses.analyses_requested(args)
     sweep_only = [flag for flag, value in (("--out-csv", args.out_csv), ("--plot", args.plot)) if value]
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     analyses.check_evaluate_args(args)
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise CliError(f"--plot must end in .png, got {args.plot.name!r}")
-    pipeline = load_pipeline(args.run_dir, args.device)
+    pipeline = load_any_pipeline(args.run_dir, args.device)
     # a subset run's held-out part is the usual one, and its samples are scored against the whole training split
     analyses.check_against_run(args, pipeline)
     dataset = load_run_dataset(evaluation_config(pipeline, args.data), with_subset=False)

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.pipeline import DiffusionPipeline
+from ddpm_studio.core.pipeline import DiffusionPipeline, load_pipeline
 from ddpm_studio.core.runs import RunError
 from ddpm_studio.core.schedule import cosine_betas
 from ddpm_studio.core.training.config import DataConfig, DiffusionConfig, ModelConfig, RunConfig
@@ -293,6 +293,14 @@ def load_diffusers_pipeline(folder: str | os.PathLike[str], device: str | torch.
     )
     return DiffusionPipeline(config=config, diffusion=diffusion, network=network, kind="images",
                              data_shape=data_shape, device=dev)
+
+
+def load_any_pipeline(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> DiffusionPipeline:
+    """A DDPM Studio run folder (:func:`~ddpm_studio.core.pipeline.load_pipeline`) or a diffusers model folder
+    (:func:`load_diffusers_pipeline`), whichever ``path`` is: what ``sample`` and ``evaluate`` open."""
+    if is_diffusers_folder(path):
+        return load_diffusers_pipeline(path, device)
+    return load_pipeline(path, device)
 
 
 # ------------------------------------------------------------------ the other way: a run's schedule for diffusers

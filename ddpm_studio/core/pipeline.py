@@ -226,18 +226,12 @@ def load_run_config(run_dir: str | os.PathLike[str]) -> RunConfig:
 def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> DiffusionPipeline:
     """The EMA weights of a run folder's newest loadable checkpoint, ready to sample.
 
-    A diffusers model folder (``save_pretrained``) is opened by
-    :func:`~ddpm_studio.core.diffusers_import.load_diffusers_pipeline` instead.
-
     Raises:
         RunError: not a run folder, no checkpoint yet, only damaged checkpoints, or a checkpoint that does not
-            match the config; for a diffusers folder, why it does not map.
+            match the config.
     """
     from ddpm_studio.core.device import resolve_device
-    from ddpm_studio.core.diffusers_import import is_diffusers_folder, load_diffusers_pipeline
 
-    if is_diffusers_folder(run_dir):
-        return load_diffusers_pipeline(run_dir, device)
     config = load_run_config(run_dir)
     path, tensors, meta = load_latest_checkpoint(run_dir)
     kind = meta.get("kind")

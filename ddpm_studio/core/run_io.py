@@ -82,10 +82,10 @@ def open_run(run_dir: str) -> OpenedRun:
     A device the run names but this machine lacks falls back to "auto"; data that cannot be found any more
     still gives a pipeline to sample from, with a warning. A diffusers model folder opens sample-only.
     """
-    from ddpm_studio.core.diffusers_import import is_diffusers_folder
+    from ddpm_studio.core.diffusers_import import is_diffusers_folder, load_diffusers_pipeline
 
     if is_diffusers_folder(run_dir):
-        pipeline = load_pipeline(run_dir)
+        pipeline = load_diffusers_pipeline(run_dir)
         return OpenedRun(run_dir, pipeline.config, pipeline.kind, [], None, pipeline, None, None)
     config = load_run_config(run_dir)
     records = read_metrics(run_dir)

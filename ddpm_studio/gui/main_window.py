@@ -33,6 +33,7 @@ from ddpm_studio.core.session import Session
 from ddpm_studio.core.training.trainer import Trainer
 from ddpm_studio.gui import collector, job_training
 from ddpm_studio.gui.compare_dialog import CompareDialog
+from ddpm_studio.gui.docks.learned import LearnedDock
 from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.docks.loss import LossDock
 from ddpm_studio.gui.docks.race import RaceDock
@@ -41,6 +42,7 @@ from ddpm_studio.gui.docks.schedule import ScheduleDock
 from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
 from ddpm_studio.gui.jobs import runner
+from ddpm_studio.gui.learned_worker import LearnedRunner
 from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
 from ddpm_studio.gui.paths import default_compare_folder
 from ddpm_studio.gui.race_worker import RaceRunner
@@ -53,7 +55,7 @@ from ddpm_studio.gui.workers import prepare_torch
 
 logger = logging.getLogger(__name__)
 
-LAYOUT_VERSION = 2  # bumped when docks are added: an older saved layout falls back to the default
+LAYOUT_VERSION = 3  # bumped when docks are added: an older saved layout falls back to the default
 STATUS_TIMEOUT_MS = 8000
 #: Settings must rest this long before the chosen data is loaded for the trajectory's background.
 DATA_PREVIEW_DELAY_MS = 150
@@ -97,9 +99,12 @@ class MainWindow(RunControls, FileControls, QMainWindow):
         self.likelihood = LikelihoodDock(self)
         self.race = RaceDock(self)
         self.race_runner = RaceRunner(self.race, self)
+        self.learned = LearnedDock(self)
+        self.learned_runner = LearnedRunner(self.learned, self.session.sample_source, self)
         self._compare: CompareDialog | None = None
         self.docks: list[QDockWidget] = [
-            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race]
+            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race,
+            self.learned]
         for dock in self.docks:
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -138,8 +143,10 @@ class MainWindow(RunControls, FileControls, QMainWindow):
         self.schedule.raise_()
         # the race opens on demand (the Trajectory dock's Race button), over the trajectory it compares with
         self.tabifyDockWidget(self.trajectory, self.race)
+        self.tabifyDockWidget(self.trajectory, self.learned)  # opened from View or the Trajectory's Field toggle
         self.trajectory.raise_()
         self.race.hide()
+        self.learned.hide()
 
     def _size_docks(self) -> None:
         """The default split, in proportion to the window (resizeDocks has no effect before it is laid out).
@@ -278,6 +285,7 @@ class MainWindow(RunControls, FileControls, QMainWindow):
         self.race_runner.failed.connect(lambda message: self._show_error("The race stopped", message))
         self.trajectory.timestepChanged.connect(self.schedule.set_marker)
         self.samples_dock.selectedChanged.connect(self._sample_selected)
+        self.learned_runner.connect_window(self)
 
     # ================================================================== settings
     def _restore_settings(self) -> None:

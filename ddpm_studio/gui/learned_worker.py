@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.evaluation import BoundProgress, BoundResult, iter_bound
@@ -269,6 +269,8 @@ class LearnedRunner(QObject):
             return False
         self.jobs[view] = job
         self.dock.set_running(view, True)
+        if view != "field":
+            self._widen()
         return True
 
     def _failed(self, message: str) -> None:
@@ -345,10 +347,32 @@ class LearnedRunner(QObject):
         outlives the window, and Qt drops a connection to a deleted receiver only when it knows the receiver.
         """
         self._window = window
-        window.trajectory.fieldView.toggled.connect(self.dock.set_field_on)
+        window.trajectory.fieldView.toggled.connect(self._field_toggled)
         window.trajectory.timestepChanged.connect(self._slider)
         window.jobs.changed.connect(self._follow)
         self._follow()
+
+    def _field_toggled(self, on: bool) -> None:
+        if not on:
+            self.dock.set_field_on(False)
+            return
+        window = self._window
+        frame = window.trajectory.current_frame()
+        self.dock.field_t = -1 if frame is None else frame.t_state
+        self.dock.set_field_on(True)  # asks for the field at the frame on screen
+        self.dock.show_trajectory_points(None if frame is None else frame.x)
+        self._widen()
+
+    def _widen(self) -> None:
+        """Give the dock about 45 % of the width it shares with the trajectory, if it has less (arrows and
+        image pairs need room; a user's wider choice is kept)."""
+        window = getattr(self, "_window", None)
+        if window is None or not self.dock.isVisible() or self.dock.isFloating():
+            return
+        width = window.trajectory.width() + self.dock.width()
+        if self.dock.width() < width * 40 // 100:
+            window.resizeDocks([window.trajectory, self.dock], [width * 55 // 100, width * 45 // 100],
+                               Qt.Orientation.Horizontal)
 
     def _slider(self, t_paper: int) -> None:
         frame = self._window.trajectory.current_frame()

@@ -143,8 +143,10 @@ class MainWindow(RunControls, FileControls, QMainWindow):
         self.schedule.raise_()
         # the race opens on demand (the Trajectory dock's Race button), over the trajectory it compares with
         self.tabifyDockWidget(self.trajectory, self.race)
-        self.tabifyDockWidget(self.trajectory, self.learned)  # opened from View or the Trajectory's Field toggle
         self.trajectory.raise_()
+        # beside the trajectory, over the samples: the slider that scrubs the field stays in view
+        self.tabifyDockWidget(self.samples_dock, self.learned)
+        self.samples_dock.raise_()
         self.race.hide()
         self.learned.hide()
 

@@ -155,7 +155,7 @@ class FieldView(QWidget):
         self.heat = _HeatPlot(self.fieldPlot, DIFFERENCE_MAP, "‖network − ideal‖")
         self.networkArrows = pg.PlotDataItem(connect="pairs", pen=pg.mkPen(PREDICTION_COLOR, width=1.4))
         self.idealArrows = pg.PlotDataItem(connect="pairs", pen=pg.mkPen(IDEAL_COLOR, width=1.0))
-        self.points = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*SAMPLE_COLOR, 150))
+        self.points = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*SAMPLE_COLOR, 110))
         for item in (self.idealArrows, self.networkArrows, self.points):
             self.heat.plot.addItem(item)
         layout.addWidget(self.fieldPlot, 1)
@@ -180,8 +180,8 @@ class FieldView(QWidget):
         self.networkArrows.setData(arrow_segments(field.points, field.network, scale))
         self.idealArrows.setData(arrow_segments(field.points, field.ideal, scale))
         what = "x̂₀ − x" if field.quantity == "x0" else "score"
-        self.fieldLabel.setText(f"t = {field.t + 1:,}: {what} of the network (red) and of the ideal denoiser "
-                                f"(black), drawn ×{scale:.2g}; shade: their distance (max {top:.3g})")
+        self.fieldLabel.setText(f"t = {field.t + 1:,} · {what}: network red, ideal black (drawn ×{scale:.2g}) · "
+                                f"shade: their distance, max {top:.3g}")
 
     def show_points(self, points: np.ndarray | None) -> None:
         self.points.setData(pos=np.zeros((0, 2)) if points is None else points[np.isfinite(points).all(axis=1)])
@@ -256,8 +256,8 @@ class MemorizationView(QWidget):
         self.pairs = SamplePanel(self.memorizationView.ci.addPlot(row=0, col=0), SAMPLE_COLOR)
         self.ideal = SamplePanel(self.memorizationView.ci.addPlot(row=0, col=1), SAMPLE_COLOR)
         self.pairs.plot.setTitle("sample | nearest training image", size="8pt")
-        self.ideal.plot.setTitle("the ideal denoiser's samples", size="8pt")
-        for panel, width in ((self.pairs, 2000), (self.ideal, 1000)):
+        self.ideal.plot.setTitle("ideal denoiser", size="8pt")
+        for panel, width in ((self.pairs, 2000), (self.ideal, 900)):
             panel.axes_allowed = False
             panel.set_kind("images")
             panel.plot.setPreferredWidth(width)

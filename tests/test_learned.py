@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_ode_likelihood import GaussianMixtureEps, mixture_log_density
+from test_ode_likelihood import GaussianMixtureEps, _one_thread, mixture_log_density  # noqa: F401 (fixture)
 
 from ddpm_studio.core.diffusion import GaussianDiffusion
 from ddpm_studio.core.ideal import IdealDenoiser
@@ -20,15 +20,6 @@ from ddpm_studio.core.learned import (
 )
 from ddpm_studio.core.ode_likelihood import OdeProgress
 from ddpm_studio.core.schedule import make_betas
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Many tiny ops: a second intra-op thread on a busy machine slows them down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _diffusion(T: int = 100) -> GaussianDiffusion:

@@ -87,6 +87,17 @@ class _HeatPlot:
         self.plot.setRange(xRange=bounds[:2], yRange=bounds[2:], padding=0.0)
 
 
+def labelled_spin(row: QHBoxLayout, label: str, name: str, values: tuple[int, int, int], tip: str) -> QSpinBox:
+    """A label and a spin box (minimum, maximum, value) added to ``row``."""
+    spin = QSpinBox(objectName=name)
+    spin.setRange(values[0], values[1])
+    spin.setValue(values[2])
+    spin.setToolTip(tip)
+    row.addWidget(QLabel(label))
+    row.addWidget(spin)
+    return spin
+
+
 class _RunRow(QHBoxLayout):
     """A Start/Stop button, a progress bar and the spin boxes before them."""
 
@@ -99,13 +110,7 @@ class _RunRow(QHBoxLayout):
         self.progress.setVisible(False)
 
     def spin(self, label: str, name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
-        spin = QSpinBox(objectName=name)
-        spin.setRange(low, high)
-        spin.setValue(value)
-        spin.setToolTip(tip)
-        self.addWidget(QLabel(label))
-        self.addWidget(spin)
-        return spin
+        return labelled_spin(self, label, name, (low, high, value), tip)
 
     def finish(self) -> None:
         self.addWidget(self.button)
@@ -142,12 +147,7 @@ class FieldView(QWidget):
         self.idealCheck.setToolTip("Also draw the ideal denoiser's arrows (black): the exact optimum for the "
                                    "training points (MATH.md M30).")
         row.addWidget(self.idealCheck)
-        row.addWidget(QLabel("grid"))
-        self.sizeSpin = QSpinBox(objectName="fieldSizeSpin")
-        self.sizeSpin.setRange(6, 64)
-        self.sizeSpin.setValue(20)
-        self.sizeSpin.setToolTip("Arrows per side.")
-        row.addWidget(self.sizeSpin)
+        self.sizeSpin = labelled_spin(row, "grid", "fieldSizeSpin", (6, 64, 20), "Arrows per side.")
         row.addStretch(1)
         layout.addLayout(row)
         self.fieldPlot = pg.GraphicsLayoutWidget()

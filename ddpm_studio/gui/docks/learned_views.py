@@ -31,8 +31,16 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.gui.axes import TidyAxisItem
-from ddpm_studio.gui.docks.trajectory import SamplePanel
-from ddpm_studio.gui.style import MARKER_COLOR, PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, WrapLabel, pin_axes
+from ddpm_studio.gui.sample_panel import SamplePanel
+from ddpm_studio.gui.style import (
+    MARKER_COLOR,
+    PREDICTION_COLOR,
+    SAMPLE_COLOR,
+    SteadyLabel,
+    WrapLabel,
+    pin_axes,
+    spin_box,
+)
 
 IDEAL_COLOR = (20, 20, 20)
 #: The longest arrow is drawn this many grid cells long (arrows are scaled together, network and ideal alike).
@@ -89,10 +97,7 @@ class _HeatPlot:
 
 def labelled_spin(row: QHBoxLayout, label: str, name: str, values: tuple[int, int, int], tip: str) -> QSpinBox:
     """A label and a spin box (minimum, maximum, value) added to ``row``."""
-    spin = QSpinBox(objectName=name)
-    spin.setRange(values[0], values[1])
-    spin.setValue(values[2])
-    spin.setToolTip(tip)
+    spin = spin_box(name, *values, tip)
     row.addWidget(QLabel(label))
     row.addWidget(spin)
     return spin

@@ -50,6 +50,8 @@ HEAD_SHARE, HEAD_ANGLE = 0.3, 25.0
 #: The heat map of the difference: white (the network matches the optimum) to purple (far from it).
 DIFFERENCE_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(255, 255, 255), (196, 170, 225), (88, 40, 140)])
 PAIR_GAP = 2
+#: The density's shades span this many nats below its peak (lower values share the darkest shade).
+DENSITY_SPAN = 12.0
 COPY_MARK, NEW_MARK = (214, 39, 40), (215, 215, 215)
 
 
@@ -311,7 +313,7 @@ class DensityView(QWidget):
         self.densityPlot = pg.GraphicsLayoutWidget()
         self.densityPlot.setObjectName("densityPlot")
         self.heat = _HeatPlot(self.densityPlot, pg.colormap.get("viridis"), "log p(x)")
-        self.heldout = pg.ScatterPlotItem(size=2, pen=None, brush=pg.mkBrush(255, 255, 255, 110))
+        self.heldout = pg.ScatterPlotItem(size=2, pen=None, brush=pg.mkBrush(255, 255, 255, 150))
         self.heat.plot.addItem(self.heldout)
         layout.addWidget(self.densityPlot, 1)
         self.densityLabel = WrapLabel("The exact log-density of the probability-flow ODE (MATH.md M32) on a grid, "
@@ -324,13 +326,14 @@ class DensityView(QWidget):
         """A :class:`~ddpm_studio.gui.learned_worker.DensityDisplay`."""
         log_p = result.log_p
         finite = log_p[np.isfinite(log_p)]
-        low = float(np.percentile(finite, 2)) if finite.size else 0.0
-        high = float(finite.max()) if finite.size else 1.0
-        self.heat.show(np.clip(log_p, low, None), result.bounds, (low, high if high > low else low + 1.0))
+        high = float(finite.max()) if finite.size else 0.0
+        low = high - DENSITY_SPAN  # far from the data log p falls by thousands of nats: the shades go to the shape
+        self.heat.show(np.clip(np.nan_to_num(log_p, nan=low, neginf=low), low, None), result.bounds, (low, high))
         self.heldout.setData(pos=result.heldout)
         gap = result.bound_nats_per_dim - result.ode_nats_per_dim
         note = ("the bound sits above, as it must for the chain" if gap >= 0 else
                 "the ODE's flow is not the chain the bound bounds, so it may sit below (MATH.md M32)")
         self.densityLabel.setText(
             f"Held-out ({len(result.heldout)} points): ODE −log p {result.ode_nats_per_dim:.4g} nats/dim · "
-            f"bound {result.bound_nats_per_dim:.4g} ± {result.bound_stderr:.2g} · gap {gap:+.3g} nats/dim: {note}")
+            f"bound {result.bound_nats_per_dim:.4g} ± {result.bound_stderr:.2g} · gap {gap:+.3g} nats/dim: {note}. "
+            f"Shades: the top {DENSITY_SPAN:g} nats of log p; white dots: the held-out points")

@@ -167,7 +167,7 @@ class FieldView(QWidget):
             self.heat.plot.addItem(item)
         layout.addWidget(self.fieldPlot, 1)
         self.fieldLabel = SteadyLabel("Switch on “Field” in the Trajectory dock, then scrub its slider.",
-                                      objectName="fieldLabel")
+                                      objectName="fieldLabel", lines=2)
         layout.addWidget(self.fieldLabel)
         self.shown = None
         self.quantityCombo.currentIndexChanged.connect(self.settingsChanged)

@@ -116,9 +116,6 @@ class _RunRow(QHBoxLayout):
         self.progress.setMaximumWidth(160)
         self.progress.setVisible(False)
 
-    def spin(self, label: str, name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
-        return labelled_spin(self, label, name, (low, high, value), tip)
-
     def finish(self) -> None:
         self.addWidget(self.button)
         self.addWidget(self.progress)
@@ -131,6 +128,29 @@ class _RunRow(QHBoxLayout):
     def show_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
+
+
+Spin = tuple[str, str, tuple[int, int, int], str]  # label, objectName, (minimum, maximum, value), tooltip
+
+
+class _RunView(QWidget):
+    """A tab with a run row (two spin boxes, a Start/Stop button, progress) above its view.
+
+    Signals:
+        requested(int, int): the button was pressed with the two spin boxes' values.
+    """
+
+    requested = Signal(int, int)
+
+    def __init__(self, name: str, start_text: str, first: Spin, second: Spin) -> None:
+        super().__init__(objectName=f"{name}Tab")
+        self.body = QVBoxLayout(self)
+        self.body.setContentsMargins(2, 2, 2, 2)
+        self.run = _RunRow(name, start_text)
+        self.first, self.second = (labelled_spin(self.run, *spin) for spin in (first, second))
+        self.run.finish()
+        self.body.addLayout(self.run)
+        self.run.button.clicked.connect(lambda: self.requested.emit(self.first.value(), self.second.value()))
 
 
 class FieldView(QWidget):
@@ -194,21 +214,16 @@ class FieldView(QWidget):
         self.points.setData(pos=np.zeros((0, 2)) if points is None else points[np.isfinite(points).all(axis=1)])
 
 
-class ErrorView(QWidget):
+class ErrorView(_RunView):
     """The network-to-ideal mean distance against t, with the trajectory's t marked."""
 
-    requested = Signal(int, int)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, objectName="errorTab")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        self.run = _RunRow("error", "Measure")
-        self.countSpin = self.run.spin("timesteps", "errorCountSpin", 2, 200, 20, "Timesteps spread over 1..T.")
-        self.probeSpin = self.run.spin("examples", "errorProbeSpin", 1, 10_000, 256,
-                                       "Training examples noised by q(x_t | x_0) at each t.")
-        self.run.finish()
-        layout.addLayout(self.run)
+    def __init__(self) -> None:
+        super().__init__("error", "Measure",
+                         ("timesteps", "errorCountSpin", (2, 200, 20), "Timesteps spread over 1..T."),
+                         ("examples", "errorProbeSpin", (1, 10_000, 256),
+                          "Training examples noised by q(x_t | x_0) at each t."))
+        self.countSpin, self.probeSpin = self.first, self.second
+        layout = self.body
         self.errorPlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})
         self.errorPlot.setObjectName("errorPlot")
         self.errorPlot.setLabel("bottom", "t")
@@ -223,7 +238,6 @@ class ErrorView(QWidget):
                                       "training examples: press Measure.", objectName="errorLabel")
         layout.addWidget(self.errorLabel)
         self.values: dict[int, float] = {}
-        self.run.button.clicked.connect(lambda: self.requested.emit(self.countSpin.value(), self.probeSpin.value()))
 
     def begin(self) -> None:
         self.values = {}
@@ -243,21 +257,16 @@ class ErrorView(QWidget):
             self.marker.setValue(t)
 
 
-class MemorizationView(QWidget):
+class MemorizationView(_RunView):
     """Samples beside their nearest training images (copies framed red), and the ideal denoiser's samples."""
 
-    requested = Signal(int, int)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, objectName="memorizationTab")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        self.run = _RunRow("memorization", "Draw and compare")
-        self.countSpin = self.run.spin("samples", "memorizationCountSpin", 2, 256, 16, "Samples to draw.")
-        self.stepsSpin = self.run.spin("steps", "memorizationStepsSpin", 1, 1000, 100,
-                                       "Network evaluations per sample (respaced ancestral sampling).")
-        self.run.finish()
-        layout.addLayout(self.run)
+    def __init__(self) -> None:
+        super().__init__("memorization", "Draw and compare",
+                         ("samples", "memorizationCountSpin", (2, 256, 16), "Samples to draw."),
+                         ("steps", "memorizationStepsSpin", (1, 1000, 100),
+                          "Network evaluations per sample (respaced ancestral sampling)."))
+        self.countSpin, self.stepsSpin = self.first, self.second
+        layout = self.body
         self.memorizationView = pg.GraphicsLayoutWidget()
         self.memorizationView.setObjectName("memorizationView")
         self.pairs = SamplePanel(self.memorizationView.ci.addPlot(row=0, col=0), SAMPLE_COLOR)
@@ -273,7 +282,6 @@ class MemorizationView(QWidget):
                                        objectName="copyRateLabel")
         layout.addWidget(self.copyRateLabel)
         self.num_pairs = 0
-        self.run.button.clicked.connect(lambda: self.requested.emit(self.countSpin.value(), self.stepsSpin.value()))
 
     def show_result(self, result) -> None:
         """A :class:`~ddpm_studio.gui.learned_worker.MemorizationDisplay`."""
@@ -294,22 +302,15 @@ class MemorizationView(QWidget):
             f"{100 * result.ideal_copy_rate:.0f} %: what a perfect fit of the training objective draws")
 
 
-class DensityView(QWidget):
+class DensityView(_RunView):
     """log p_theta(x) on a grid and, on held-out points, the ODE's -log p beside the bound."""
 
-    requested = Signal(int, int)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, objectName="densityTab")
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        self.run = _RunRow("density", "Compute")
-        self.sizeSpin = self.run.spin("grid", "densitySizeSpin", 8, 128, 40, "Grid points per side.")
-        self.levelsSpin = self.run.spin("ODE levels", "densityLevelsSpin", 2, 100_000, 100,
-                                        "Trained noise levels the ODE solver visits (2K − 1 network evaluations; "
-                                        "at most T).")
-        self.run.finish()
-        layout.addLayout(self.run)
+    def __init__(self) -> None:
+        super().__init__("density", "Compute", ("grid", "densitySizeSpin", (8, 128, 40), "Grid points per side."),
+                         ("ODE levels", "densityLevelsSpin", (2, 100_000, 100),
+                          "Trained noise levels the ODE solver visits (2K − 1 network evaluations; at most T)."))
+        self.sizeSpin, self.levelsSpin = self.first, self.second
+        layout = self.body
         self.densityPlot = pg.GraphicsLayoutWidget()
         self.densityPlot.setObjectName("densityPlot")
         self.heat = _HeatPlot(self.densityPlot, pg.colormap.get("viridis"), "log p(x)")
@@ -320,7 +321,6 @@ class DensityView(QWidget):
                                       "and on held-out points beside the bound: press Compute.",
                                       objectName="densityLabel")
         layout.addWidget(self.densityLabel)
-        self.run.button.clicked.connect(lambda: self.requested.emit(self.sizeSpin.value(), self.levelsSpin.value()))
 
     def show_result(self, result) -> None:
         """A :class:`~ddpm_studio.gui.learned_worker.DensityDisplay`."""

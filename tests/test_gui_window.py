@@ -53,12 +53,13 @@ def test_automation_names_and_docks(window):
         ("timestepSlider", QSlider), ("sampleStepsSpin", QSpinBox), ("lossPlot", PlotWidget),
         ("schedulePlot", PlotWidget), ("trajectoryView", GraphicsLayoutWidget),
         ("raceButton", QPushButton), ("raceSlider", QSlider), ("raceStartButton", QPushButton),
+        ("fieldView", None), ("subsetSpin", QSpinBox), ("learnedTabs", None),
     ]:
         widget = window.findChild(cls or QWidget, name)
         assert widget is not None, name
     docks = window.findChildren(QDockWidget)
     assert {d.objectName() for d in docks} == {"setupDock", "lossDock", "scheduleDock", "trajectoryDock",
-                                               "samplesDock", "likelihoodDock", "raceDock"}
+                                               "samplesDock", "likelihoodDock", "raceDock", "learnedDock"}
     shortcuts = {action.objectName(): action.shortcut().toString() for action in (
         window.startPauseAction, window.stopAction, window.exportAction, window.saveAction, window.openAction)}
     assert shortcuts == {"startPauseAction": "Space", "stopAction": "Esc", "exportAction": "Ctrl+E",

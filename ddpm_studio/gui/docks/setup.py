@@ -94,6 +94,10 @@ class SetupDock(QDockWidget):
         self.datasetCombo.setToolTip("A built-in data set, or your own: a folder of images, a .npy/.npz/.csv "
                                      "array or an IDX file (you can also drop it on the window).")
         form.addRow("Data", self.datasetCombo)
+        self.subsetSpin = self._spin("subsetSpin", 0, 100_000_000, 0, "Train on only this many training items, "
+                                     "drawn with the seed (--subset): 10 digits are copied, all 1,797 are not.")
+        self.subsetSpin.setSpecialValueText("all")
+        form.addRow("Train on", self.subsetSpin)
 
         self.presetCombo = self._combo("presetCombo", [(name, name) for name in MODEL_PRESETS])
         for index, preset in enumerate(MODEL_PRESETS.values()):
@@ -269,6 +273,7 @@ class SetupDock(QDockWidget):
         """The settings on screen as a run config (not validated: see :attr:`valid` and :attr:`problem`)."""
         c = copy.deepcopy(self._base)
         c.data.dataset = self.data_spec()
+        c.data.subset = self.subsetSpin.value() or None
         c.model.preset = self.presetCombo.currentData()
         param = PARAMETERIZATIONS[self.parameterizationCombo.currentData()]
         c.diffusion.parameterization = param.name
@@ -316,6 +321,7 @@ class SetupDock(QDockWidget):
         was_filling, self._filling = self._filling, True
         try:
             self._select(self.presetCombo, config.model.preset)
+            self.subsetSpin.setValue(config.data.subset or 0)
             d = config.diffusion
             variance_kind = "learned" if d.variance == "learned" else "fixed"
             for index, p in enumerate(PARAMETERIZATIONS):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from PySide6.QtCore import Qt
 
 from ddpm_studio.core.compare import TABLE2_MIN_STEPS, CompareRow, far_off_text
@@ -11,20 +10,12 @@ from ddpm_studio.gui import workers
 from ddpm_studio.gui.compare_dialog import COLUMNS, CompareDialog
 
 pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
     pytest.mark.qt_log_level_fail("WARNING"),
     pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise"),
 ]
 
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One torch thread: on two shared cores, more threads only fight each other and the GUI thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_ode_likelihood import GaussianMixtureEps, _one_thread, mixture_log_density  # noqa: F401 (fixture)
+from exact_models import GaussianMixtureEps, mixture_log_density
 
 from ddpm_studio.core.diffusion import GaussianDiffusion
 from ddpm_studio.core.ideal import IdealDenoiser
@@ -20,6 +20,8 @@ from ddpm_studio.core.learned import (
 )
 from ddpm_studio.core.ode_likelihood import OdeProgress
 from ddpm_studio.core.schedule import make_betas
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _diffusion(T: int = 100) -> GaussianDiffusion:

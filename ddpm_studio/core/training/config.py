@@ -12,7 +12,6 @@ from typing import Any
 
 from ddpm_studio.core import choices
 from ddpm_studio.core.choices import snr_weighting_applies  # noqa: F401 - its old home; the rule is in choices
-from ddpm_studio.core.sampling import max_num_steps
 
 
 class ConfigError(ValueError):
@@ -71,18 +70,6 @@ class TrainConfig:
     checkpoint_every: int = 1000  # steps between checkpoints (0: only at the end)
     keep_checkpoints: int = 2  # how many step checkpoints to keep
     tensorboard: bool = False  # also write TensorBoard event files into RUN/tensorboard (metrics.jsonl stays)
-
-
-@dataclass
-class SampleConfig:
-    """How the studio and the CLI sample a trained run (M20-M29)."""
-
-    num_samples: int = 64
-    num_steps: int | None = None  # network evaluations; None: T (Heun can use up to 2T - 1)
-    method: str = "ancestral"  # one of choices.METHODS: ancestral, ddim, dpmpp_2m, heun, dpmpp_2m_sde
-    eta: float = 0.0  # DDIM only
-    seed: int = 0
-    spacing: str = "linspace"  # one of choices.SPACINGS: linspace, trailing, karras
 
 
 @dataclass
@@ -154,18 +141,6 @@ class RunConfig:
         _int_in("train.keep_checkpoints", t.keep_checkpoints, 1, 1000)
         _require(isinstance(t.tensorboard, bool), "train.tensorboard", "true or false")
         return self
-
-
-def validate_sample_config(config: SampleConfig, num_timesteps: int) -> SampleConfig:
-    """Check a :class:`SampleConfig` against a process of ``num_timesteps`` steps."""
-    _int_in("num_samples", config.num_samples, 1, 100_000)
-    _one_of("method", config.method, choices.METHODS)
-    _one_of("spacing", config.spacing, choices.SPACINGS)
-    if config.num_steps is not None:
-        _int_in("num_steps", config.num_steps, 1, max_num_steps(config.method, num_timesteps))
-    _float_in("eta", config.eta, 0.0, 1.0)
-    _int_in("seed", config.seed, 0, 2**63 - 1)
-    return config
 
 
 def fit_batch_size(train: TrainConfig, num_train: int) -> int | None:

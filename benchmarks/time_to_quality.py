@@ -33,12 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ddpm_studio.core.data import MIXTURE_DATASETS  # noqa: E402
 from ddpm_studio.core.evaluation.quality import QualityScorer  # noqa: E402
 from ddpm_studio.core.metrics import off_support_fraction, sliced_wasserstein  # noqa: E402
-from ddpm_studio.core.training.config import RunConfig, default_config, points_sample_config  # noqa: E402
+from ddpm_studio.core.training.config import RunConfig, default_config  # noqa: E402
 from ddpm_studio.core.training.trainer import Trainer  # noqa: E402
 
 SW_TARGET = 1.5
 OFF_SUPPORT_TARGET = 0.03
 SAMPLER_OVERRIDES: dict = {}  # --method / --sample-steps / --spacing
+#: What ``ddpm-studio sample RUN`` does without options: ancestral, T steps (None), linspace.
+DEFAULT_SAMPLER = {"method": "ancestral", "num_steps": None, "spacing": "linspace"}
 
 
 def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
@@ -58,12 +60,10 @@ def apply_overrides(config: RunConfig, overrides: list[str]) -> RunConfig:
 def score(trainer: Trainer, scorer: QualityScorer, support: np.ndarray, num: int, seed: int,
           overrides: dict | None = None) -> dict[str, float]:
     """SW / floor (chunks of the floor's size) and the off-support share of ``num`` default samples."""
-    sample = points_sample_config()
-    for key, value in (SAMPLER_OVERRIDES if overrides is None else overrides).items():
-        setattr(sample, key, value)
-    steps = sample.num_steps or trainer.diffusion.num_timesteps
+    sampler = {**DEFAULT_SAMPLER, **(SAMPLER_OVERRIDES if overrides is None else overrides)}
+    steps = sampler["num_steps"] or trainer.diffusion.num_timesteps
     started = time.perf_counter()
-    x = trainer.pipeline().sample_final(num, num_steps=steps, method=sample.method, spacing=sample.spacing,
+    x = trainer.pipeline().sample_final(num, num_steps=steps, method=sampler["method"], spacing=sampler["spacing"],
                                         seed=seed)
     sampling_s = time.perf_counter() - started
     points = trainer.dataset.to_data_space(x).double().numpy()

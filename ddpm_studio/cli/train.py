@@ -66,6 +66,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: only at the end)")
     train.add_argument("--early-stop", action=argparse.BooleanOptionalAction, default=None,
                        help="points: stop when the held-out sample quality stops improving (default: on for points)")
+    train.add_argument("--tensorboard", action="store_const", const=True, default=None,
+                       help="also write loss, lr, steps/s, the bound and previews as TensorBoard events into "
+                            'OUT/tensorboard (needs: pip install "ddpm-studio[tensorboard]")')
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -97,6 +100,7 @@ _SESSION_FLAGS = [
     ("preview_every", "train", "preview_every"),
     ("checkpoint_every", "train", "checkpoint_every"),
     ("early_stop", "train", "early_stop"),
+    ("tensorboard", "train", "tensorboard"),
 ]
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from ddpm_studio.core import choices
 from ddpm_studio.core.choices import snr_weighting_applies  # noqa: F401 - its old home; the rule is in choices
-from ddpm_studio.core.sampling import max_num_steps
 
 
 class ConfigError(ValueError):
@@ -36,7 +35,7 @@ class ModelConfig:
 
     preset: str = "tiny"  # tiny, small, base or ddpm-cifar; 2-D data always gets the MLP of that size
     dropout: float | None = None  # None keeps the preset's dropout
-    fourier_bands: int = 0  # points: also feed sin / cos of the input at this many octaves (MATH.md M34)
+    fourier_bands: int = 0  # points: also feed sin / cos of the input at this many octaves (MATH.md M35)
 
 
 @dataclass
@@ -58,7 +57,7 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 2e-3  # AdamW peak learning rate
     warmup: int = 100  # linear learning-rate warm-up steps
-    lr_schedule: str = "constant"  # after the warm-up: constant, or cosine (decay to 0 at `steps`, MATH.md M33)
+    lr_schedule: str = "constant"  # after the warm-up: constant, or cosine (decay to 0 at `steps`, MATH.md M34)
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # clip the global gradient norm to this (0 disables)
     ema_decay: float = 0.995  # exponential moving average of the weights, used for sampling
@@ -75,18 +74,7 @@ class TrainConfig:
     early_stop_every: int = 250  # steps between held-out quality checks
     early_stop_patience: int = 3  # checks without a gain before the run stops
     keep_checkpoints: int = 2  # how many step checkpoints to keep
-
-
-@dataclass
-class SampleConfig:
-    """How the studio and the CLI sample a trained run (M20-M29)."""
-
-    num_samples: int = 64
-    num_steps: int | None = None  # network evaluations; None: T (Heun can use up to 2T - 1)
-    method: str = "ancestral"  # one of choices.METHODS: ancestral, ddim, dpmpp_2m, heun, dpmpp_2m_sde
-    eta: float = 0.0  # DDIM only
-    seed: int = 0
-    spacing: str = "linspace"  # one of choices.SPACINGS: linspace, trailing, karras
+    tensorboard: bool = False  # also write TensorBoard event files into RUN/tensorboard (metrics.jsonl stays)
 
 
 @dataclass
@@ -161,24 +149,8 @@ class RunConfig:
         _require(isinstance(t.early_stop, bool), "train.early_stop", "true or false")
         _int_in("train.early_stop_every", t.early_stop_every, 1, 100_000_000)
         _int_in("train.early_stop_patience", t.early_stop_patience, 1, 1000)
+        _require(isinstance(t.tensorboard, bool), "train.tensorboard", "true or false")
         return self
-
-
-def points_sample_config() -> SampleConfig:
-    """How a points run is sampled when the user names no sampler (``ddpm-studio sample``, benchmarks)."""
-    return SampleConfig()
-
-
-def validate_sample_config(config: SampleConfig, num_timesteps: int) -> SampleConfig:
-    """Check a :class:`SampleConfig` against a process of ``num_timesteps`` steps."""
-    _int_in("num_samples", config.num_samples, 1, 100_000)
-    _one_of("method", config.method, choices.METHODS)
-    _one_of("spacing", config.spacing, choices.SPACINGS)
-    if config.num_steps is not None:
-        _int_in("num_steps", config.num_steps, 1, max_num_steps(config.method, num_timesteps))
-    _float_in("eta", config.eta, 0.0, 1.0)
-    _int_in("seed", config.seed, 0, 2**63 - 1)
-    return config
 
 
 def fit_batch_size(train: TrainConfig, num_train: int) -> int | None:

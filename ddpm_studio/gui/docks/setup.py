@@ -94,6 +94,10 @@ class SetupDock(QDockWidget):
         self.datasetCombo.setToolTip("A built-in data set, or your own: a folder of images, a .npy/.npz/.csv "
                                      "array or an IDX file (you can also drop it on the window).")
         form.addRow("Data", self.datasetCombo)
+        self.subsetSpin = self._spin("subsetSpin", 0, 100_000_000, 0, "Train on only this many training items, "
+                                     "drawn with the seed (--subset): 10 digits are copied, all 1,797 are not.")
+        self.subsetSpin.setSpecialValueText("all")
+        form.addRow("Train on", self.subsetSpin)
 
         self.presetCombo = self._combo("presetCombo", [(name, name) for name in MODEL_PRESETS])
         for index, preset in enumerate(MODEL_PRESETS.values()):
@@ -167,6 +171,11 @@ class SetupDock(QDockWidget):
                                        "off-support share); stop after 3 checks without a gain.")
         self.earlyStopCheck.toggled.connect(self._changed)
         more_form.addRow("Early stop", self.earlyStopCheck)
+        self.tensorboardCheck = QCheckBox("TensorBoard logs", objectName="tensorboardCheck")
+        self.tensorboardCheck.setToolTip("Also write the loss, learning rate, speed, bound and previews as "
+                                         "TensorBoard events into the run folder (needs the tensorboard package).")
+        self.tensorboardCheck.toggled.connect(self._changed)
+        more_form.addRow("", self.tensorboardCheck)
         layout.addWidget(more)
 
         self.messageLabel = QLabel(objectName="setupMessage")
@@ -269,6 +278,7 @@ class SetupDock(QDockWidget):
         """The settings on screen as a run config (not validated: see :attr:`valid` and :attr:`problem`)."""
         c = copy.deepcopy(self._base)
         c.data.dataset = self.data_spec()
+        c.data.subset = self.subsetSpin.value() or None
         c.model.preset = self.presetCombo.currentData()
         param = PARAMETERIZATIONS[self.parameterizationCombo.currentData()]
         c.diffusion.parameterization = param.name
@@ -291,6 +301,7 @@ class SetupDock(QDockWidget):
         t.warmup = self.warmupSpin.value()
         t.ema_decay = float(self.emaSpin.value())
         t.early_stop = self.earlyStopCheck.isChecked() and self._kind == "points"
+        t.tensorboard = self.tensorboardCheck.isChecked()
         return c
 
     def set_config(self, config: RunConfig, kind: str) -> None:
@@ -316,6 +327,7 @@ class SetupDock(QDockWidget):
         was_filling, self._filling = self._filling, True
         try:
             self._select(self.presetCombo, config.model.preset)
+            self.subsetSpin.setValue(config.data.subset or 0)
             d = config.diffusion
             variance_kind = "learned" if d.variance == "learned" else "fixed"
             for index, p in enumerate(PARAMETERIZATIONS):
@@ -340,6 +352,7 @@ class SetupDock(QDockWidget):
             self.emaSpin.setValue(t.ema_decay)
             self.earlyStopCheck.setChecked(t.early_stop)
             self.earlyStopCheck.setEnabled(kind == "points")
+            self.tensorboardCheck.setChecked(t.tensorboard)
         finally:
             self._filling = was_filling
 

@@ -94,8 +94,8 @@ SCHEDULES: tuple[Choice, ...] = (
 )
 
 LR_SCHEDULES: tuple[Choice, ...] = (
-    Choice("constant", "constant", "M34", "Linear warm-up, then the peak rate to the end (Ho et al. 2020)."),
-    Choice("cosine", "cosine decay", "M34",
+    Choice("constant", "constant", "M35", "Linear warm-up, then the peak rate to the end (Ho et al. 2020)."),
+    Choice("cosine", "cosine decay", "M35",
            "Linear warm-up, then a half cosine from the peak rate to 0 at the last step (Loshchilov & Hutter 2017)."),
 )
 

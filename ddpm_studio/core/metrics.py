@@ -193,7 +193,7 @@ def off_support_fraction(
     The typical failure of a diffusion model on toy data is a haze of samples between the arms of a spiral or
     between the modes of a mixture; SW averages that away, this counts it.
 
-    MATH.md M36.
+    MATH.md M37.
 
     Args:
         samples: (N, D) model samples.

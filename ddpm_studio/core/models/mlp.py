@@ -39,7 +39,7 @@ class MLPBlock(nn.Module):
 
 
 def fourier_features(x: torch.Tensor, bands: int) -> torch.Tensor:
-    """(B, D) -> (B, D + 2 D bands): x, then sin and cos of 2^k pi x for k = 0 .. bands - 1 (MATH.md M35).
+    """(B, D) -> (B, D + 2 D bands): x, then sin and cos of 2^k pi x for k = 0 .. bands - 1 (MATH.md M36).
 
     Positional encoding of the input (Mildenhall et al. 2020; Tancik et al. 2020): an MLP fed raw coordinates
     learns high frequencies slowly (spectral bias), and a sharp mode of width 0.03 in standardised units is one.

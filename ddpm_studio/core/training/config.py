@@ -35,7 +35,7 @@ class ModelConfig:
 
     preset: str = "tiny"  # tiny, small, base or ddpm-cifar; 2-D data always gets the MLP of that size
     dropout: float | None = None  # None keeps the preset's dropout
-    fourier_bands: int = 0  # points: also feed sin / cos of the input at this many octaves (MATH.md M35)
+    fourier_bands: int = 0  # points: also feed sin / cos of the input at this many octaves (MATH.md M36)
 
 
 @dataclass
@@ -57,7 +57,7 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 2e-3  # AdamW peak learning rate
     warmup: int = 100  # linear learning-rate warm-up steps
-    lr_schedule: str = "constant"  # after the warm-up: constant, or cosine (decay to 0 at `steps`, MATH.md M34)
+    lr_schedule: str = "constant"  # after the warm-up: constant, or cosine (decay to 0 at `steps`, MATH.md M35)
     weight_decay: float = 0.0
     grad_clip: float = 1.0  # clip the global gradient norm to this (0 disables)
     ema_decay: float = 0.995  # exponential moving average of the weights, used for sampling

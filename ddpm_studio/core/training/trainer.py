@@ -175,7 +175,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up to the peak rate (Ho et al. 2020 used 5000 warm-up steps), then constant or a half
-        cosine down to 0 at the last step (``train.lr_schedule``; Loshchilov & Hutter 2017; MATH.md M34)."""
+        cosine down to 0 at the last step (``train.lr_schedule``; Loshchilov & Hutter 2017; MATH.md M35)."""
         tc = self.config.train
         warm = min(1.0, (step + 1) / tc.warmup) if tc.warmup > 0 else 1.0
         if tc.lr_schedule != "cosine" or step < tc.warmup:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .images import load_array_file, load_digits, load_idx, load_image_folder, make_shapes, resize_images
-from .toys import TOY_DATASETS, make_toy
+from .toys import TOY_DATASETS, TOY_NUM_CLASSES, make_labelled_toy
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,9 @@ class DataSet:
     scale: torch.Tensor
     # (file, reason) for every unreadable image of a folder
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    labels: torch.Tensor | None = None  # int64 (N_train,), the class of each training item (digits only)
+    # int64 (N_train,), the class of each training item (digits, labelled toys, ...); None: unlabelled
+    labels: torch.Tensor | None = None
+    num_classes: int | None = None  # K when labelled (classes 0..K-1), else None
     # the items whose range x0_range() spans: a subset keeps its whole training split's box; None: ``train``
     range_items: torch.Tensor | None = None
 
@@ -170,7 +172,10 @@ def _split_indices(n: int, heldout_fraction: float, seed: int, name: str) -> tup
     return np.sort(order[num_heldout:]), np.sort(order[:num_heldout])
 
 
-def _points_dataset(name: str, points: np.ndarray, seed: int, heldout_fraction: float) -> DataSet:
+def _points_dataset(
+    name: str, points: np.ndarray, seed: int, heldout_fraction: float, labels: np.ndarray | None = None,
+    num_classes: int | None = None,
+) -> DataSet:
     """Standardise (N, 2) points with the training split's statistics (float64, so the shift is exact)."""
     train_idx, heldout_idx = _split_indices(len(points), heldout_fraction, seed, name)
     values = points.astype(np.float64)
@@ -189,6 +194,8 @@ def _points_dataset(name: str, points: np.ndarray, seed: int, heldout_fraction: 
         heldout=torch.from_numpy(model[heldout_idx].astype(np.float32)),
         shift=torch.from_numpy(shift.astype(np.float32)),
         scale=torch.from_numpy(scale.astype(np.float32)),
+        labels=None if labels is None else torch.from_numpy(labels[train_idx].astype(np.int64)),
+        num_classes=None if labels is None else num_classes,
     )
 
 
@@ -206,6 +213,7 @@ def _images_dataset(
     heldout_fraction: float,
     labels: np.ndarray | None = None,
     skipped: list[tuple[str, str]] | None = None,
+    num_classes: int | None = None,
 ) -> DataSet:
     """uint8 (N, C, H, W) pixels to [-1, 1] tensors, x = 2 * pixel / 255 - 1 (MATH.md)."""
     train_idx, heldout_idx = _split_indices(len(pixels), heldout_fraction, seed, name)
@@ -219,6 +227,7 @@ def _images_dataset(
         scale=torch.ones(1),
         skipped=list(skipped or []),
         labels=None if labels is None else torch.from_numpy(labels[train_idx].astype(np.int64)),
+        num_classes=None if labels is None else num_classes or int(labels.max()) + 1,
     )
 
 
@@ -360,12 +369,13 @@ def load_dataset(
     spec_text = os.fspath(spec)
 
     if spec_text in TOY_DATASETS:
+        points, labels = make_labelled_toy(spec_text, max(num_points, 0), seed)
         dataset = _points_dataset(
-            spec_text, make_toy(spec_text, max(num_points, 0), seed), seed, heldout_fraction
+            spec_text, points, seed, heldout_fraction, labels, TOY_NUM_CLASSES.get(spec_text)
         )
     elif spec_text == "digits":
         pixels, labels = load_digits(image_size or DIGITS_DEFAULT_SIZE)
-        dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction, labels=labels)
+        dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction, labels=labels, num_classes=10)
     elif spec_text == "shapes":
         pixels = make_shapes(max(num_images, 0), image_size or SHAPES_DEFAULT_SIZE, seed)
         dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction)

@@ -111,6 +111,7 @@ def build_model(
     data_shape: tuple[int, ...],
     learned_variance: bool = False,
     dropout: float | None = None,
+    num_classes: int | None = None,
 ) -> nn.Module:
     """Build the denoiser of a preset for data of one shape.
 
@@ -119,6 +120,7 @@ def build_model(
         data_shape: (D,) for points (gives an :class:`MLPDenoiser`) or (C, H, W) for images (a :class:`UNet`).
         learned_variance: double the output channels/features for the variance interpolation u (MATH.md M13).
         dropout: overrides the preset's dropout when given.
+        num_classes: K for a class-conditional denoiser (forward(x, t, y), MATH.md M33); None: unconditional.
 
     Returns:
         a module mapping (x (B, *data_shape), t (B,)) to (B, *data_shape) (twice the channels under M13).
@@ -133,7 +135,7 @@ def build_model(
         mlp = dict(settings["mlp"])
         if dropout is not None:
             mlp["dropout"] = dropout
-        return MLPDenoiser(data_dim=shape[0], out_dim=out_factor * shape[0], **mlp)
+        return MLPDenoiser(data_dim=shape[0], out_dim=out_factor * shape[0], num_classes=num_classes, **mlp)
 
     channels, height, width = shape
     unet = dict(settings["unet"])
@@ -144,7 +146,10 @@ def build_model(
     unet["attention_resolutions"] = _attention_at(
         unet["attention_resolutions"], image_size, len(unet["channel_mults"])
     )
-    return UNet(in_channels=channels, out_channels=out_factor * channels, image_size=image_size, **unet)
+    return UNet(
+        in_channels=channels, out_channels=out_factor * channels, image_size=image_size, num_classes=num_classes,
+        **unet,
+    )
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -19,15 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from ddpm_studio.core import choices
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.forward_view import forward_source, forward_state
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.gui.display import reference_points, to_display
 from ddpm_studio.gui.jobs import Throttle
 from ddpm_studio.gui.trajectory_store import INITIAL_STEP, TrajectoryFrame, TrajectoryStore
-
-METHOD_NAMES = {"ddim": "DDIM", "ancestral": "ancestral", "dpmpp_2m": "DPM-Solver++(2M)", "heun": "Heun",
-                "dpmpp_2m_sde": "DPM-Solver++(2M) SDE"}
 
 
 @dataclass(frozen=True)
@@ -54,10 +52,23 @@ def sampling_throttle() -> Throttle:
     return Throttle(latest_only=True, prepare=_latest_frame)
 
 
+def sampling_caption(num_steps: int, method: str = "ancestral", eta: float = 0.0, spacing: str = "linspace",
+                     **_options: Any) -> str:
+    """"DPM-Solver++(2M), 20 steps, Karras spacing": the method's label, its network evaluations, DDIM's eta and a
+    spacing other than today's linspace."""
+    choice = choices.find(choices.METHODS, method)
+    name = method if choice is None else choice.label
+    eta_text = f", η = {eta:g}" if method == "ddim" else ""
+    spaced = choices.find(choices.SPACINGS, spacing)
+    spacing_text = "" if spacing == "linspace" or spaced is None else f", {spaced.label} spacing"
+    return f"{name}, {num_steps} steps{eta_text}{spacing_text}"
+
+
 def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_steps: int, seed: int,
            dataset: DataSet | None, budget_bytes: int | None = None, *, stop: threading.Event,
            **method: Any):
-    """The job: ``method`` holds the sampler's options (method, eta, ...) as :meth:`DiffusionPipeline.sample`."""
+    """The job: ``method`` holds the sampler's options (method, eta, spacing) as :meth:`DiffusionPipeline.sample`;
+    ``num_steps`` counts network evaluations for every method."""
     pipeline_ = pipeline()
     source = forward_source(dataset, pipeline_.data_shape, num_samples, seed)
     T = pipeline_.diffusion.num_timesteps
@@ -79,9 +90,7 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
             extra = {} if budget_bytes is None else {"budget_bytes": budget_bytes}
             store = TrajectoryStore(pipeline_.kind, record.num_steps, item_shape, with_forward=source is not None,
                                     reference=reference_points(dataset), alpha_bar=alpha_bar, **extra)
-            name = METHOD_NAMES.get(method.get("method", "ancestral"), method.get("method", "ancestral"))
-            eta = f", η = {method.get('eta', 0.0):g}" if method.get("method") == "ddim" else ""
-            store.caption = f"{name}, {record.num_steps} steps{eta}"
+            store.caption = sampling_caption(record.num_steps, **method)
             # x_T, the noise before the first step, opens the trajectory at t = T; its x0_hat is the one the
             # network made from it (this first record's), so the frame pairs a state with its own prediction.
             # Yielded first, it is the first thing on screen.

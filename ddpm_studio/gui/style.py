@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSize
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QStyle
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QSpinBox, QStyle
 
 #: Redraws happen at most this often (the issue's ~30 Hz): workers may emit faster, docks coalesce.
 REDRAW_INTERVAL_MS = 33
@@ -182,3 +182,12 @@ def band_colors(num_bands: int) -> list[tuple[int, int, int]]:
         color = cmap.map(k / max(1, num_bands - 1), mode="qcolor")
         colors.append((color.red(), color.green(), color.blue()))
     return colors
+
+
+def spin_box(name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
+    """An integer spin box with its objectName, range, starting value and tooltip, in one call."""
+    spin = QSpinBox(objectName=name)
+    spin.setRange(low, high)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin

@@ -281,8 +281,11 @@ class RunControls:
         make_pipeline, dataset = source
         config = self.session.config
         T = config.diffusion.num_timesteps
+        problem = self.trajectory.sampling_problem(T)
+        if problem is not None:
+            self._status(f"Cannot sample: {problem}.", 0)
+            return
         settings = self.trajectory.sample_settings()
-        settings["num_steps"] = min(settings["num_steps"], T)
         job = self.jobs.start("sample", job_sampling.sample, make_pipeline, seed=self.setup.config().train.seed,
                               dataset=dataset, cooperative=True, throttle=job_sampling.sampling_throttle(),
                               reads={MODEL}, owner=self, on_events=self._sample_frames,

@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
 from ddpm_studio.core.race import MAX_RUNNERS, Runner, check_race
 from ddpm_studio.core.sampling import METHODS, SPACINGS, max_num_steps
 from ddpm_studio.gui.axes import TidyAxisItem
-from ddpm_studio.gui.docks.trajectory import SamplePanel
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel
+from ddpm_studio.gui.sample_panel import SamplePanel
+from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, spin_box
 from ddpm_studio.gui.trajectory_store import scatter_bounds
 
 #: The lanes offered when the dock opens: the classic two and the two few-step solvers of today.
@@ -99,10 +99,8 @@ class RaceDock(QDockWidget):
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Network evaluations"))
-        self.nfeSpin = QSpinBox(objectName="raceNfeSpin")
-        self.nfeSpin.setRange(1, 1999)
-        self.nfeSpin.setValue(20)
-        self.nfeSpin.setToolTip("Every lane spends exactly this many network evaluations (a fair race).")
+        self.nfeSpin = spin_box("raceNfeSpin", 1, 1999, 20,
+                                "Every lane spends exactly this many network evaluations (a fair race).")
         self.nfeSpin.valueChanged.connect(self._check)
         controls.addWidget(self.nfeSpin)
         controls.addWidget(QLabel("Samples"))

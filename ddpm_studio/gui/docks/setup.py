@@ -8,10 +8,9 @@ The parameterization choices use the seed notes' words ("noise (ε)", "mean (fix
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -32,91 +31,22 @@ from ddpm_studio.core.models import MODEL_PRESETS
 from ddpm_studio.core.training.config import (
     ConfigError,
     RunConfig,
-    default_config,
     fit_batch_size,
     snr_weighting_applies,
 )
+from ddpm_studio.gui.docks.setup_options import (
+    DATA_FILTER,
+    IMAGE_SUFFIXES,
+    LOSSES,
+    OPEN_DATA_TEXT,
+    PARAMETERIZATIONS,
+    SCHEDULES,
+    VARIANCES,
+    _FormScroll,
+    data_kind,
+    kind_defaults,
+)
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
-
-OPEN_DATA_TEXT = "Open folder/file…"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-DATA_FILTER = (
-    "Data: arrays, IDX files, or any image of an image folder "
-    "(*.npy *.npz *.csv *ubyte* *.idx *.gz *.png *.jpg *.jpeg *.bmp *.gif *.webp);;All files (*)"
-)
-
-
-#: The Setup dock is never narrower than its form, up to this width: beyond it (the presentation look's larger
-#: text on a small screen) the form scrolls sideways rather than pushing the plots off the screen.
-MAX_FORM_MIN_WIDTH = 400
-
-
-class _FormScroll(QScrollArea):
-    """A vertical scroll area as wide as its form needs, so no field is ever cut at the dock's edge."""
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
-        hint = super().minimumSizeHint()
-        body = self.widget()
-        if body is None:
-            return hint
-        width = body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
-        return QSize(min(width, MAX_FORM_MIN_WIDTH), hint.height())
-
-
-@dataclass(frozen=True)
-class Parameterization:
-    """One entry of the parameterization combo: its label, the core's name, and the variance it implies."""
-
-    label: str
-    name: str  # eps, mean, x0 or v
-    variance: str | None  # "fixed" or "learned" when the label promises one; None: any
-    tooltip: str
-
-
-PARAMETERIZATIONS: tuple[Parameterization, ...] = (
-    Parameterization("noise (ε)", "eps", None,
-                     "The network predicts the noise ε that was added; the mean follows from it (M7)."),
-    Parameterization("mean (fixed variance)", "mean", "fixed",
-                     "The network predicts the mean of p(x_{t-1} | x_t) directly; σ² is fixed (M8)."),
-    Parameterization("mean + variance (learned)", "mean", "learned",
-                     "The network predicts the mean and also how wide each step is (M8 + M13)."),
-    Parameterization("clean data x₀", "x0", None,
-                     "The network predicts the clean sample x₀; the mean is the posterior mean (M9)."),
-    Parameterization("velocity v", "v", None,
-                     "The network predicts v = √ᾱ ε − √(1−ᾱ) x₀ (M10)."),
-)
-VARIANCES: tuple[tuple[str, str], ...] = (
-    ("fixed large: σ² = β_t", "fixed_large"),
-    ("fixed small: σ² = β̃_t", "fixed_small"),
-    ("learned: between β̃_t and β_t", "learned"),
-)
-LOSSES: tuple[tuple[str, str], ...] = (
-    ("simple: MSE (L_simple)", "simple"),
-    ("VLB: the variational bound", "vlb"),
-    ("hybrid: L_simple + 0.001 L_vlb", "hybrid"),
-)
-SCHEDULES: tuple[tuple[str, str], ...] = (("linear (Ho et al.)", "linear"), ("cosine (Nichol & Dhariwal)", "cosine"))
-
-# What the studio changes from the core's defaults when the data kind changes: previews of 2-D points need
-# more than 16 dots to show a shape. Measured on one CPU thread, a 50-step preview of 256 points every 500
-# steps costs moons ~2.6% of its training time, and 16 digits every 500 steps ~1.2%.
-GUI_DEFAULTS = {
-    "points": {"preview_every": 500, "preview_count": 256},
-    "images": {"preview_every": 500, "preview_count": 16},
-}
-
-
-def kind_defaults(spec: str, kind: str) -> RunConfig:
-    """The core's good defaults for this kind of data, with the studio's preview settings."""
-    config = default_config(spec, kind)
-    for key, value in GUI_DEFAULTS[kind].items():
-        setattr(config.train, key, value)
-    return config
-
-
-def data_kind(spec: str) -> str | None:
-    """"points" / "images" for a built-in name; None for a path (known only once it is loaded)."""
-    return BUILTIN_DATASETS.get(spec)
 
 
 class SetupDock(QDockWidget):

@@ -19,27 +19,17 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
-    QDoubleSpinBox,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from ddpm_studio.core.export import image_grid
+from ddpm_studio.gui.docks.sampling_bar import SamplingBar
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import (
-    FORWARD_COLOR,
-    PREDICTION_COLOR,
-    REFERENCE_COLOR,
-    SAMPLE_COLOR,
-    SteadyLabel,
-    pin_axes,
-    set_media_button,
-)
+from ddpm_studio.gui.sample_panel import SamplePanel
+from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, set_media_button
 from ddpm_studio.gui.trajectory_store import (
     TrajectoryFrame,
     TrajectoryStore,
@@ -57,79 +47,8 @@ DEFAULT_SPEED = 30
 OFF_VIEW_NOTE_SHARE = 0.005
 #: The play timer never ticks faster than this; higher speeds advance several frames per tick.
 MAX_TICK_HZ = 60
-POINT_SIZE = 3
 PANEL_MIN_WIDTH = 160
 PANEL_PREFERRED_WIDTH = 2000
-
-
-class _Panel:
-    """One titled view: an image grid for images, a scatter over the reference data for points."""
-
-    def __init__(self, plot: pg.PlotItem, color: tuple[int, int, int]) -> None:
-        self.plot = plot
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.reference = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=pg.mkBrush(REFERENCE_COLOR))
-        self.points = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=pg.mkBrush(*color, 170))
-        for item in (self.image, self.reference, self.points):
-            plot.addItem(item)
-        plot.setMenuEnabled(False)
-        plot.hideButtons()
-        pin_axes(plot)
-        self.kind: str | None = None
-        self.axes_allowed = True  # small panels (the race) hide their axes to leave the room to the data
-        self._axes_shown = True
-        self._reference_shown: np.ndarray | None = None
-
-    def _show_axes(self, show: bool) -> None:
-        show = show and self.axes_allowed
-        if show != self._axes_shown:
-            self._axes_shown = show
-            for axis in ("left", "bottom"):
-                self.plot.showAxis(axis, show)
-
-    def set_kind(self, kind: str) -> None:
-        if kind == self.kind:
-            return
-        self.kind = kind
-        images = kind == "images"
-        self.image.setVisible(images)
-        self.reference.setVisible(not images)
-        self.points.setVisible(not images)
-        self._show_axes(not images)
-        self.plot.setAspectLocked(True)
-        self.plot.invertY(images)
-        if images:  # grids follow the panel's size; points keep the data's box (set_reference)
-            self.plot.getViewBox().setDefaultPadding(0.01)
-            self.plot.enableAutoRange()
-
-    def show_images(self, batch: np.ndarray) -> None:
-        grid = image_grid(batch, padding=1)
-        self.image.setImage(grid[:, :, 0] if grid.shape[2] == 1 else grid, levels=(0, 255), autoLevels=False)
-
-    def show_points(self, points: np.ndarray) -> None:
-        finite = points[np.isfinite(points).all(axis=1)]
-        self.points.setData(pos=finite)
-        self._show_axes(True)
-
-    def set_reference(self, reference: np.ndarray | None,
-                      bounds: tuple[float, float, float, float]) -> None:
-        # the same points again (a new fit, a new run on the same data) keep the scatter: setData on 2,000
-        # points costs ~10 ms of GUI-thread Python, three panels at a time
-        shown = self._reference_shown
-        same = reference is shown or (reference is not None and shown is not None and np.array_equal(reference, shown))
-        if not same:
-            self.reference.setData(pos=np.zeros((0, 2)) if reference is None else reference)
-            self._reference_shown = reference
-        self.plot.setRange(xRange=bounds[:2], yRange=bounds[2:], padding=0.0)
-        self._show_axes(self.kind == "points" and reference is not None)
-
-    def clear(self) -> None:
-        self.image.clear()
-        self.points.setData(pos=np.zeros((0, 2)))
-
-
-#: The panel other docks (the race) reuse: one renderer for image grids and 2-D scatters.
-SamplePanel = _Panel
 
 
 class TrajectoryDock(QDockWidget):
@@ -160,40 +79,13 @@ class TrajectoryDock(QDockWidget):
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
 
-        settings = QHBoxLayout()
-        settings.addWidget(QLabel("Samples"))
-        self.numSamplesSpin = QSpinBox(objectName="numSamplesSpin")
-        self.numSamplesSpin.setRange(1, 100_000)
-        self.numSamplesSpin.setValue(1000)
-        self.numSamplesSpin.setToolTip("How many samples to draw at once.")
-        settings.addWidget(self.numSamplesSpin)
-        settings.addWidget(QLabel("Steps"))
-        self.sampleStepsSpin = QSpinBox(objectName="sampleStepsSpin")
-        self.sampleStepsSpin.setRange(1, 1000)
-        self.sampleStepsSpin.setValue(1000)
-        self.sampleStepsSpin.setToolTip("Reverse steps; fewer than T respaces the chain (M21) or sets DDIM's stride.")
-        settings.addWidget(self.sampleStepsSpin)
-        self.methodCombo = QComboBox(objectName="methodCombo")
-        self.methodCombo.addItem("ancestral", "ancestral")
-        self.methodCombo.addItem("DDIM", "ddim")
-        self.methodCombo.setToolTip("Ancestral sampling (M20) or DDIM (M22).")
-        settings.addWidget(self.methodCombo)
-        settings.addWidget(QLabel("η"))
-        self.etaSpin = QDoubleSpinBox(objectName="etaSpin")
-        self.etaSpin.setRange(0.0, 1.0)
-        self.etaSpin.setSingleStep(0.1)
-        self.etaSpin.setToolTip("DDIM's η: 0 is deterministic, 1 matches ancestral sampling.")
-        settings.addWidget(self.etaSpin)
-        self.sampleButton = QPushButton("Sample", objectName="sampleButton")
-        self.sampleButton.setToolTip("Run the reverse process with the current model and record every step.")
+        self.samplingBar = SamplingBar()
+        bar = self.samplingBar
+        self.numSamplesSpin, self.sampleStepsSpin = bar.numSamplesSpin, bar.sampleStepsSpin
+        self.methodCombo, self.spacingCombo, self.etaSpin = bar.methodCombo, bar.spacingCombo, bar.etaSpin
+        self.sampleButton, self.autoSampleCheck = bar.sampleButton, bar.autoSampleCheck
         self.sampleButton.clicked.connect(self.sampleRequested)
-        settings.addWidget(self.sampleButton)
-        self.autoSampleCheck = QCheckBox("when training ends", objectName="autoSampleCheck")
-        self.autoSampleCheck.setChecked(True)
-        self.autoSampleCheck.setToolTip("Sample automatically once a training run completes.")
-        settings.addWidget(self.autoSampleCheck)
-        settings.addStretch(1)
-        layout.addLayout(settings)
+        layout.addWidget(bar)
 
         self.trajectoryView = pg.GraphicsLayoutWidget()
 
@@ -202,10 +94,10 @@ class TrajectoryDock(QDockWidget):
         self.trajectoryView.setToolTip("←/→ one step, Home/End the ends (click the view first).")
         layout_item = self.trajectoryView.ci
         self._panels = [
-            _Panel(layout_item.addPlot(row=0, col=0, title="x_t"), SAMPLE_COLOR),
-            _Panel(layout_item.addPlot(row=0, col=1, title="predicted x₀"), PREDICTION_COLOR),
+            SamplePanel(layout_item.addPlot(row=0, col=0, title="x_t"), SAMPLE_COLOR),
+            SamplePanel(layout_item.addPlot(row=0, col=1, title="predicted x₀"), PREDICTION_COLOR),
         ]
-        self._forward_panel = _Panel(pg.PlotItem(title="forward: q(x_t | x₀)"), FORWARD_COLOR)
+        self._forward_panel = SamplePanel(pg.PlotItem(title="forward: q(x_t | x₀)"), FORWARD_COLOR)
         for panel in (*self._panels, self._forward_panel):
             # equal size hints (not the titles' widths) give equal columns, so the grids share one scale
             panel.plot.setMinimumWidth(PANEL_MIN_WIDTH)
@@ -267,44 +159,30 @@ class TrajectoryDock(QDockWidget):
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._play_tick)
         self._speed_changed()
-        self.methodCombo.currentIndexChanged.connect(self._method_changed)
-        self._method_changed()
         self._throttle = RedrawThrottle(self._redraw, self)
         self.set_sampling_available(False)
 
     # ------------------------------------------------------------------ sampling settings
     def sample_settings(self) -> dict:
-        return {
-            "num_samples": self.numSamplesSpin.value(),
-            "num_steps": self.sampleStepsSpin.value(),
-            "method": self.methodCombo.currentData(),
-            "eta": float(self.etaSpin.value()) if self.methodCombo.currentData() == "ddim" else 0.0,
-        }
+        return self.samplingBar.settings()
+
+    def sampling_problem(self, num_timesteps: int) -> str | None:
+        """Why the chosen settings cannot sample a T-step model, in one line; None when they can."""
+        return self.samplingBar.problem(num_timesteps)
 
     def configure_sampling(self, kind: str, num_timesteps: int) -> None:
-        """Limits and defaults for a model: all T steps and 1000 samples for points, 100 steps and 64 images."""
-        self.sampleStepsSpin.setMaximum(num_timesteps)
-        if kind == "images":
-            self.sampleStepsSpin.setValue(min(100, num_timesteps))
-            self.numSamplesSpin.setValue(64)
-        else:
-            self.sampleStepsSpin.setValue(num_timesteps)
-            self.numSamplesSpin.setValue(1000)
+        """Limits and defaults for a model (:meth:`SamplingBar.configure`)."""
+        self.samplingBar.configure(kind, num_timesteps)
 
     def set_sampling_available(self, available: bool) -> None:
         self.sampleButton.setEnabled(available)
 
     def set_sampling_running(self, running: bool) -> None:
-        for widget in (self.numSamplesSpin, self.sampleStepsSpin, self.methodCombo):
-            widget.setEnabled(not running)
-        self.etaSpin.setEnabled(not running and self.methodCombo.currentData() == "ddim")
+        self.samplingBar.set_running(running)
         self.timestepSlider.setEnabled(not running)
         self.playButton.setEnabled(not running)
         if running:
             self.playButton.setChecked(False)
-
-    def _method_changed(self, *_args) -> None:
-        self.etaSpin.setEnabled(self.methodCombo.currentData() == "ddim" and self.methodCombo.isEnabled())
 
     # ------------------------------------------------------------------ data in
     def clear(self, keep_data: bool = False) -> None:

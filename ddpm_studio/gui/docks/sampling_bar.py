@@ -1,0 +1,128 @@
+"""The Trajectory dock's settings row: how many samples, how many network evaluations, which method on which
+timestep spacing, DDIM's η, Sample and "when training ends".
+
+The methods and spacings, their labels and help are the core's vocabulary (:mod:`ddpm_studio.core.choices`);
+whether a method can spend the chosen number of evaluations is the core's rule
+(:func:`ddpm_studio.core.sampling.check_num_steps`), reported here as one line for the status bar.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ddpm_studio.core import choices
+from ddpm_studio.core.sampling import METHODS, check_num_steps, max_num_steps
+from ddpm_studio.gui.style import spin_box
+
+STEPS_TOOLTIP = (
+    "Network evaluations (NFE) for every method, so runs with the same number cost the same. Ancestral and "
+    "DDIM take one step per evaluation (fewer than T respaces the chain, M21); Heun spends two per step, so it "
+    "can use up to 2T - 1."
+)
+
+
+def _choice_combo(name: str, options: tuple[choices.Choice, ...], what: str) -> QComboBox:
+    """A combo of ``options``: their labels shown, code names as data, help (and MATH.md number) as item tips."""
+    combo = QComboBox(objectName=name)
+    for index, option in enumerate(options):
+        combo.addItem(option.label, option.name)
+        combo.setItemData(index, f"{option.help} ({option.math})" if option.math not in option.help else option.help,
+                         Qt.ItemDataRole.ToolTipRole)
+    combo.setToolTip(what)
+    return combo
+
+
+class SamplingBar(QWidget):
+    """The row of sampling settings; its widgets keep the objectNames the window and tests address."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # two rows: one row of seven widgets outgrows the dock on a 1280-px screen and squeezes the Samples dock
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(2)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Samples"))
+        self.numSamplesSpin = spin_box("numSamplesSpin", 1, 100_000, 1000, "How many samples to draw at once.")
+        row.addWidget(self.numSamplesSpin)
+        row.addWidget(QLabel("NFE"))
+        self.sampleStepsSpin = spin_box("sampleStepsSpin", 1, 1000, 1000, STEPS_TOOLTIP)
+        row.addWidget(self.sampleStepsSpin)
+        self.sampleButton = QPushButton("Sample", objectName="sampleButton")
+        self.sampleButton.setToolTip("Run the reverse process with the current model and record every step.")
+        row.addWidget(self.sampleButton)
+        self.autoSampleCheck = QCheckBox("when training ends", objectName="autoSampleCheck")
+        self.autoSampleCheck.setChecked(True)
+        self.autoSampleCheck.setToolTip("Sample automatically once a training run completes.")
+        row.addWidget(self.autoSampleCheck)
+        row.addStretch(1)
+        rows.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Method"))
+        self.methodCombo = _choice_combo("methodCombo", choices.METHODS,
+                                         "The sampling method (hover an entry for what it does).")
+        row.addWidget(self.methodCombo)
+        row.addWidget(QLabel("spacing"))
+        self.spacingCombo = _choice_combo("spacingCombo", choices.SPACINGS,
+                                          "Which trained timesteps the method visits (hover an entry).")
+        row.addWidget(self.spacingCombo)
+        row.addWidget(QLabel("η"))
+        self.etaSpin = QDoubleSpinBox(objectName="etaSpin")
+        self.etaSpin.setRange(0.0, 1.0)
+        self.etaSpin.setSingleStep(0.1)
+        self.etaSpin.setToolTip("DDIM's η: 0 is deterministic, 1 matches ancestral sampling.")
+        row.addWidget(self.etaSpin)
+        row.addStretch(1)
+        rows.addLayout(row)
+        self.methodCombo.currentIndexChanged.connect(self._method_changed)
+        self._method_changed()
+
+    def settings(self) -> dict:
+        """The keyword arguments of the sampling job (:func:`ddpm_studio.gui.job_sampling.sample`)."""
+        method = self.methodCombo.currentData()
+        return {
+            "num_samples": self.numSamplesSpin.value(),
+            "num_steps": self.sampleStepsSpin.value(),
+            "method": method,
+            "spacing": self.spacingCombo.currentData(),
+            "eta": float(self.etaSpin.value()) if method == "ddim" else 0.0,
+        }
+
+    def problem(self, num_timesteps: int) -> str | None:
+        """Why the chosen method cannot spend the chosen evaluations on a T-step model, in words; None if it can."""
+        try:
+            check_num_steps(self.methodCombo.currentData(), num_timesteps, self.sampleStepsSpin.value())
+        except ValueError as error:
+            return f"{self.methodCombo.currentText()}: {error}"
+        return None
+
+    def configure(self, kind: str, num_timesteps: int) -> None:
+        """Limits and defaults for a model: all T steps and 1000 samples for points, 100 steps and 64 images.
+
+        The spin reaches the most any method can use (Heun's 2T - 1); :meth:`problem` tells the others' limit.
+        """
+        self.sampleStepsSpin.setMaximum(max(max_num_steps(method, num_timesteps) for method in METHODS))
+        if kind == "images":
+            self.sampleStepsSpin.setValue(min(100, num_timesteps))
+            self.numSamplesSpin.setValue(64)
+        else:
+            self.sampleStepsSpin.setValue(num_timesteps)
+            self.numSamplesSpin.setValue(1000)
+
+    def set_running(self, running: bool) -> None:
+        for widget in (self.numSamplesSpin, self.sampleStepsSpin, self.methodCombo, self.spacingCombo):
+            widget.setEnabled(not running)
+        self.etaSpin.setEnabled(not running and self.methodCombo.currentData() == "ddim")
+
+    def _method_changed(self, *_args) -> None:
+        self.etaSpin.setEnabled(self.methodCombo.currentData() == "ddim" and self.methodCombo.isEnabled())

@@ -14,7 +14,7 @@ model, w > 0 sharpens towards the class; diffusers' ``guidance_scale`` is 1 + w.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -112,6 +112,21 @@ def labels_for(label: int | None, num_samples: int, num_classes: int) -> torch.T
     if label is not None:
         return torch.full((num_samples,), label, dtype=torch.long)
     return class_rows(num_classes, max(1, -(-num_samples // num_classes)))
+
+
+def row_length(labels: torch.Tensor | Sequence[int] | None) -> int | None:
+    """The samples per row when ``labels`` (N,) are one row per class in order (:func:`class_rows` of two or more
+    classes), so a grid can show one class a row; None for anything else (one class, or no labels)."""
+    if labels is None:
+        return None
+    labels = torch.as_tensor(labels).long().cpu()
+    if labels.numel() == 0:
+        return None
+    num_rows = int(labels.max()) + 1
+    if num_rows < 2 or labels.numel() % num_rows:
+        return None
+    per_class = labels.numel() // num_rows
+    return per_class if torch.equal(labels, class_rows(num_rows, per_class)) else None
 
 
 class GuidedModel:

@@ -312,6 +312,8 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         if self._sampling_model != (kind, T):
             self._sampling_model = (kind, T)
             self.trajectory.configure_sampling(kind, T)
+        config = self.session.config
+        self.trajectory.samplingBar.set_classes(config.model.num_classes if config is not None else None)
 
     def open_compare(self) -> None:
         """Run → Compare settings: train several settings on the same data and budget (Ho et al. Table 2)."""

@@ -10,6 +10,7 @@ import importlib
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSize
 from PySide6.QtGui import QResizeEvent
@@ -22,6 +23,9 @@ SAMPLE_COLOR = (31, 119, 180)  # samples, x_t
 PREDICTION_COLOR = (214, 39, 40)  # x0_hat
 FORWARD_COLOR = (44, 160, 44)  # q(x_t | x_0)
 REFERENCE_COLOR = (205, 205, 205, 160)  # the training data behind a scatter
+#: One colour per requested class of a conditional model's 2-D samples (matplotlib's tab10; cycles beyond 10).
+CLASS_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+                (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
 RAW_LOSS_COLOR = (31, 119, 180, 90)
 SMOOTH_LOSS_COLOR = (8, 48, 107)
 BETA_COLOR = (255, 127, 14)
@@ -191,3 +195,9 @@ def spin_box(name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
     spin.setValue(value)
     spin.setToolTip(tip)
     return spin
+
+
+def class_brushes(labels: np.ndarray, alpha: int = 200) -> list:
+    """One brush per point, coloured by its requested class (:data:`CLASS_COLORS`), for a scatter's ``brush``."""
+    brushes = [pg.mkBrush(*color, alpha) for color in CLASS_COLORS]
+    return [brushes[int(label) % len(brushes)] for label in labels]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QDoubleSpinBox,
@@ -35,6 +36,7 @@ from ddpm_studio.core.training.config import (
     snr_weighting_applies,
 )
 from ddpm_studio.gui.docks.setup_options import (
+    CONDITIONAL_TOOLTIP,
     DATA_FILTER,
     IMAGE_SUFFIXES,
     LOSSES,
@@ -75,6 +77,7 @@ class SetupDock(QDockWidget):
         self.valid = True
         self.problem: str | None = None
         self._data_sizes: dict[str, int] = {}  # training items of each data set loaded so far, by spec
+        self._data_classes: dict[str, int | None] = {}  # classes of each data set loaded so far (None: unlabelled)
         # after the batch size was lowered to fit a data set: (spec, lowered size, size before, note)
         self._batch_note: tuple[str, int, int, str] | None = None
 
@@ -98,6 +101,10 @@ class SetupDock(QDockWidget):
         for index, preset in enumerate(MODEL_PRESETS.values()):
             self.presetCombo.setItemData(index, preset["description"], Qt.ItemDataRole.ToolTipRole)
         form.addRow("Model", self.presetCombo)
+        self.conditionalCheck = QCheckBox("class-conditional", objectName="conditionalCheck")
+        self.conditionalCheck.setToolTip(CONDITIONAL_TOOLTIP)
+        self.conditionalCheck.setEnabled(False)
+        form.addRow("Classes", self.conditionalCheck)
 
         self.parameterizationCombo = self._combo(
             "parameterizationCombo", [(p.label, index) for index, p in enumerate(PARAMETERIZATIONS)])
@@ -246,7 +253,7 @@ class SetupDock(QDockWidget):
         self.datasetCombo.setItemData(position, spec, Qt.ItemDataRole.ToolTipRole)
         self.datasetCombo.setCurrentIndex(position)
 
-    def set_data_size(self, spec: str, num_train: int) -> None:
+    def set_data_size(self, spec: str, num_train: int, num_classes: int | None = None) -> None:
         """Record how many training items a loaded data set has.
 
         When it is the chosen data and the batch size is larger, the batch size is lowered to fit, with a note
@@ -255,6 +262,8 @@ class SetupDock(QDockWidget):
         """
         known = self._data_sizes.get(spec)
         self._data_sizes[spec] = num_train
+        self._data_classes[spec] = num_classes
+        self._update_conditional()
         fitted = spec == self.data_spec() and self._fit_batch()
         if fitted or known != num_train:
             self._changed()
@@ -284,7 +293,21 @@ class SetupDock(QDockWidget):
         t.preview_steps = max(1, min(t.preview_steps, c.diffusion.num_timesteps))
         t.warmup = self.warmupSpin.value()
         t.ema_decay = float(self.emaSpin.value())
+        c.model.num_classes = self.data_classes() if self.conditionalCheck.isChecked() else None
         return c
+
+    def data_classes(self) -> int | None:
+        """K of the chosen data when it is loaded and labelled; None otherwise."""
+        return self._data_classes.get(self.data_spec())
+
+    def _update_conditional(self) -> None:
+        """The conditional check is usable only where the chosen data has labels (M33)."""
+        classes = self.data_classes()
+        self.conditionalCheck.setEnabled(classes is not None)
+        self.conditionalCheck.setToolTip(CONDITIONAL_TOOLTIP if classes is not None else
+                                         f"{CONDITIONAL_TOOLTIP} This data has no class labels (or is not loaded).")
+        if classes is None:
+            self.conditionalCheck.setChecked(False)
 
     def set_config(self, config: RunConfig, kind: str) -> None:
         """Show a run's settings (e.g. an opened run folder); its data set is added to the combo if needed."""
@@ -331,6 +354,10 @@ class SetupDock(QDockWidget):
             self.previewCountSpin.setValue(t.preview_count)
             self.warmupSpin.setValue(t.warmup)
             self.emaSpin.setValue(t.ema_decay)
+            if config.model.num_classes:  # an opened conditional run: its data's classes are its own
+                self._data_classes[config.data.dataset] = config.model.num_classes
+            self._update_conditional()
+            self.conditionalCheck.setChecked(bool(config.model.num_classes))
         finally:
             self._filling = was_filling
 
@@ -345,6 +372,7 @@ class SetupDock(QDockWidget):
             QTimer.singleShot(0, self.ask_for_data)
             return
         self._previous_data_index = index
+        self._update_conditional()
         if self._filling:
             return
         if data["kind"] != self._kind:

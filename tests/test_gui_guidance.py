@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from gui_helpers import TIMEOUT_MS, make_tiny, sample_and_wait
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog
 
 from ddpm_studio.core.guidance import class_rows
 
@@ -50,6 +51,21 @@ def test_a_conditional_run_samples_the_class_and_guidance_chosen(qtbot, window) 
     assert np.array_equal(window.trajectory.store.labels, np.full(6, 5))
     window.samples_dock.flush()
     assert "class 5, w = 2" in window.samples_dock.captionLabel.text()
+    # the sweep: one x_T at each w, a panel per w and a point per w on the trade-off plot
+    qtbot.mouseClick(bar.sweepButton, Qt.MouseButton.LeftButton)
+    dialog = window.findChild(QDialog, "guidanceSweepDialog")
+    assert dialog is not None and dialog.isVisible()
+    dialog.scalesEdit.setText("0, 4")
+    qtbot.mouseClick(dialog.runButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=TIMEOUT_MS)
+    assert [row.guidance for row in dialog.rows] == [0.0, 4.0]
+    assert all(np.array_equal(row.labels, np.full(6, 5)) for row in dialog.rows)
+    assert len(dialog._panels) == 2 and len(dialog._accuracy.getData()[0]) == 2
+    assert dialog.statusLabel.text().startswith("Accuracy / score: w = 0:")
+    dialog.scalesEdit.setText("0, -1")
+    qtbot.mouseClick(dialog.runButton, Qt.MouseButton.LeftButton)
+    assert dialog.job is None and "0..50" in dialog.statusLabel.text()
+    dialog.close()
     # a new run forgets the classes
     window.new_run()
     assert not bar.classRow.isVisibleTo(window)

@@ -34,6 +34,7 @@ from ddpm_studio.gui.docks.samples import SamplesDock
 from ddpm_studio.gui.docks.schedule import ScheduleDock
 from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
+from ddpm_studio.gui.guidance_dialog import open_guidance_sweep
 from ddpm_studio.gui.jobs import runner
 from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
 from ddpm_studio.gui.paths import default_compare_folder
@@ -158,6 +159,7 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         self.setup.dataPathChosen.connect(self.load_data_path)
         self.trajectory.sampleRequested.connect(self.sample)
         self.trajectory.raceRequested.connect(self.open_race)
+        self.trajectory.sweepRequested.connect(lambda: open_guidance_sweep(self))
         self.race.raceRequested.connect(self.start_race)
         self.race.stopRequested.connect(self.race_runner.stop)
         self.race_runner.runningChanged.connect(self._race_running_changed)

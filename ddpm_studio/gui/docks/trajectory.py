@@ -57,12 +57,14 @@ class TrajectoryDock(QDockWidget):
 
     Signals:
         sampleRequested: the Sample button was pressed (settings in :meth:`sample_settings`).
+        sweepRequested: "Sweep w…" was pressed (a conditional model: the guidance sweep dialog).
         timestepChanged(int): the paper timestep of the frame on screen (0..T), or -1 with no frame (an int
             rather than None: PySide6 on Python 3.11 miscounts references to None sent through Signal(object)).
     """
 
     sampleRequested = Signal()
     raceRequested = Signal()
+    sweepRequested = Signal()
     timestepChanged = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -88,6 +90,7 @@ class TrajectoryDock(QDockWidget):
         self.methodCombo, self.spacingCombo, self.etaSpin = bar.methodCombo, bar.spacingCombo, bar.etaSpin
         self.sampleButton, self.autoSampleCheck = bar.sampleButton, bar.autoSampleCheck
         self.sampleButton.clicked.connect(self.sampleRequested)
+        bar.sweepButton.clicked.connect(self.sweepRequested)
         layout.addWidget(bar)
 
         self.trajectoryView = pg.GraphicsLayoutWidget()
@@ -179,6 +182,7 @@ class TrajectoryDock(QDockWidget):
 
     def set_sampling_available(self, available: bool) -> None:
         self.sampleButton.setEnabled(available)
+        self.samplingBar.sweepButton.setEnabled(available)
 
     def set_sampling_running(self, running: bool) -> None:
         self.samplingBar.set_running(running)

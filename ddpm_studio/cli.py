@@ -16,6 +16,7 @@ EXIT_USAGE = 2
 
 
 # shared with cli_eval.py and cli_ideal.py, kept importable from here (contract)
+from ddpm_studio import cli_guidance  # noqa: E402
 from ddpm_studio.cli_common import CliError, ProgressBar, _float, _positive_int  # noqa: E402
 
 __all__ = ["CliError", "ProgressBar"]
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preview-every", type=int, help="steps between preview sample grids (0: none)")
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: only at the end)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli_guidance.add_train_options(train)
 
     sample = sub.add_parser(
         "sample",
@@ -131,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ddpm_studio.cli_ideal import add_sample_options
 
     add_sample_options(sample)
+    cli_guidance.add_sample_options(sample)
 
     add_commands(sub)
     return parser
@@ -220,6 +223,7 @@ def _train_config(args: argparse.Namespace):
             # after the batch size check: batches are drawn with replacement, so a subset of 10 items trains with
             # the whole split's batch size (as the Trainer); the seed is the one the split was drawn with
             dataset = take_subset(dataset, config.data.subset, args.seed or 0)
+    cli_guidance.apply_train_options(args, config, dataset)
     for flag, name in [
         ("steps", "steps"),
         ("device", "device"),
@@ -319,9 +323,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     final = None
     from ddpm_studio.cli_ideal import ideal_model
 
+    num, request = cli_guidance.sample_request(args, pipeline)
     run = pipeline.sample(
-        args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing,
-        model=ideal_model(pipeline) if args.ideal else None,
+        num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing,
+        model=ideal_model(pipeline) if args.ideal else None, **request,
     )
     for record in run:
         trajectory.add(record)
@@ -331,14 +336,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
     assert final is not None
     final = final.detach().cpu()
     if suffix == ".png":
-        save_preview(pipeline, final, args.out)
+        save_preview(pipeline, final, args.out, labels=request.get("labels"))
     else:
         arrays = trajectory.arrays()
         if arrays:
             arrays["trajectory_x_T"] = pipeline.to_saved_array(run.x_T)
+        if "labels" in request:  # the class each sample was asked for
+            arrays["labels"] = request["labels"].numpy()
         save_npz(args.out, samples=pipeline.to_saved_array(final), **arrays)
     print(
-        f"wrote {args.num} {'ideal-denoiser ' if args.ideal else ''}samples ({args.method}, {steps} network "
+        f"wrote {num} {'ideal-denoiser ' if args.ideal else ''}samples{cli_guidance.describe_request(request)} "
+        f"({args.method}, {steps} network "
         f"evaluations, {args.spacing} spacing) to {args.out}",
         file=sys.stderr,
     )

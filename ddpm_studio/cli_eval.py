@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ddpm_studio import cli_guidance
 from ddpm_studio.cli import CliError, ProgressBar, _float, _positive_int, _sampler_epilog
 
 DEFAULT_SWEEP_METHODS = "ancestral,ddim"
@@ -160,6 +161,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     from ddpm_studio.cli_ideal import add_evaluate_options
 
     add_evaluate_options(evaluate)
+    cli_guidance.add_evaluate_options(evaluate)
 
     names = ",".join(s.name for s in DEFAULT_SETTINGS)
     compare = subparsers.add_parser(
@@ -220,7 +222,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ddpm_studio.core.evaluation import BoundProgress, iter_bound, load_run_dataset
     from ddpm_studio.core.pipeline import load_pipeline
 
-    analyses = args.sweep or cli_ideal.analyses_requested(args)
+    analyses = args.sweep or cli_ideal.analyses_requested(args) or args.guidance_sweep is not None
     sweep_only = [flag for flag, value in (("--out-csv", args.out_csv), ("--plot", args.plot)) if value]
     if sweep_only and not args.sweep:
         raise CliError(f"{' '.join(sweep_only)} only apply with --sweep")
@@ -228,6 +230,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CliError("--bound only applies with --sweep, --memorization or --ode-likelihood (alone, the bound is "
                        "what evaluate computes)")
     cli_ideal.check_evaluate_args(args)
+    cli_guidance.check_evaluate_args(args)
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise CliError(f"--plot must end in .png, got {args.plot.name!r}")
     pipeline = load_pipeline(args.run_dir, args.device)
@@ -262,6 +265,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report.update(cli_ideal.memorization_report(args, pipeline, dataset))
     if args.ode_likelihood:
         report.update(cli_ideal.ode_likelihood_report(args, pipeline, dataset))
+    if args.guidance_sweep is not None:
+        report["guidance_sweep"] = cli_guidance.guidance_sweep_report(args, pipeline, dataset)
 
     if args.json is not None:
         from ddpm_studio.core.runs import atomic_write_text

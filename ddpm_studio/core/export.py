@@ -263,6 +263,7 @@ def scatter_image(
     bounds: tuple[float, float, float, float] | None = None,
     color: RGB = (31, 119, 180),
     background_color: RGB = (200, 200, 200),
+    colors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw 2-D points as a scatter plot: small dots on white, light axes through 0, y pointing up.
 
@@ -275,6 +276,7 @@ def scatter_image(
             points and background together, made square and padded by 5% on each side. Points outside are
             clipped.
         color, background_color: RGB dot colours.
+        colors: optional uint8-like (N, 3), one colour per point (e.g. by class), in place of ``color``.
 
     Returns:
         uint8 (size, size, 3). The point (x, y) lands on column round((x - xmin) / (xmax - xmin) * (size - 1))
@@ -282,6 +284,11 @@ def scatter_image(
     """
     if size < 2:
         raise ValueError(f"size must be >= 2 pixels, got {size}")
+    if colors is not None:
+        colors = np.asarray(colors).reshape(-1, 3)
+        if len(colors) != len(points):
+            raise ValueError(f"colors must give one RGB per point, got {colors.shape} for {len(points)} points")
+        colors = colors[np.isfinite(np.asarray(points, np.float64)).all(axis=1)]
     points = _as_points(points, "points")
     reference = _as_points(background, "background") if background is not None else np.zeros((0, 2))
     if bounds is None:
@@ -315,7 +322,11 @@ def scatter_image(
         for dy in range(-radius, radius + 1)
         if dx * dx + dy * dy <= radius * radius
     ]
-    for layer, fill in ((reference, background_color), (points, color)):
+    layers = [(reference, background_color), (points, color)]
+    if colors is not None:  # one layer per distinct colour keeps the one-call-per-offset stamping
+        distinct = np.unique(colors, axis=0)
+        layers = [layers[0]] + [(points[(colors == c).all(axis=1)], tuple(int(v) for v in c)) for c in distinct]
+    for layer, fill in layers:
         if not len(layer):
             continue
         pixels = to_pixels(layer)

@@ -16,6 +16,8 @@ from PySide6.QtCore import QEvent, QSize
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QSpinBox, QStyle
 
+from ddpm_studio.core.previews import CLASS_RGB
+
 #: Redraws happen at most this often (the issue's ~30 Hz): workers may emit faster, docks coalesce.
 REDRAW_INTERVAL_MS = 33
 
@@ -23,9 +25,8 @@ SAMPLE_COLOR = (31, 119, 180)  # samples, x_t
 PREDICTION_COLOR = (214, 39, 40)  # x0_hat
 FORWARD_COLOR = (44, 160, 44)  # q(x_t | x_0)
 REFERENCE_COLOR = (205, 205, 205, 160)  # the training data behind a scatter
-#: One colour per requested class of a conditional model's 2-D samples (matplotlib's tab10; cycles beyond 10).
-CLASS_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-                (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+#: One colour per requested class of a conditional model's 2-D samples: the CLI's PNG colours (tab10).
+CLASS_COLORS = tuple(tuple(int(v) for v in rgb) for rgb in CLASS_RGB)
 RAW_LOSS_COLOR = (31, 119, 180, 90)
 SMOOTH_LOSS_COLOR = (8, 48, 107)
 BETA_COLOR = (255, 127, 14)

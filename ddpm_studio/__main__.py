@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
         from ddpm_studio.gui.app import run_app
 
         return run_app(args[1:] if args else [])
-    from ddpm_studio.cli import run_cli
+    from ddpm_studio.cli import main as run_cli
 
     return run_cli(args)
 

@@ -7,8 +7,8 @@ import csv
 import pytest
 import torch
 
-from ddpm_studio.cli import _Parser
-from ddpm_studio.cli_eval import COMMANDS, add_commands
+from ddpm_studio.cli import COMMANDS, add_commands
+from ddpm_studio.cli.common import _Parser
 from ddpm_studio.core.compare import CSV_NAME, MARKDOWN_NAME, SAMPLES_PNG, iter_compare, parse_settings
 from ddpm_studio.core.pipeline import load_pipeline
 from ddpm_studio.core.runs import RunError

@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from ddpm_studio.cli import _Parser
-from ddpm_studio.cli_eval import COMMANDS, add_commands
+from ddpm_studio.cli import COMMANDS, add_commands
+from ddpm_studio.cli.common import _Parser
 from ddpm_studio.core.data import DataSet, load_dataset
 from ddpm_studio.core.evaluation import (
     BoundProgress,

@@ -11,14 +11,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import ddpm_studio
 
 ROOT = Path(ddpm_studio.__file__).parent
 PACKAGE = "ddpm_studio"
-#: The one cycle known today; the CLI engineer removes it when ddpm_studio/cli.py becomes a package (issue 14).
-KNOWN_EDGE = ("ddpm_studio.cli_eval", "ddpm_studio.cli")
 
 
 def module_names(root: Path = ROOT) -> dict[str, Path]:
@@ -147,22 +143,21 @@ def test_the_graph_holds_known_edges():
 
 
 # ------------------------------------------------------------------------------------------------ the project
-def test_no_import_cycle_besides_the_known_cli_one():
-    graph = import_graph()
-    graph.get(KNOWN_EDGE[0], set()).discard(KNOWN_EDGE[1])
-    assert cycles(graph) == []
-
-
 def test_the_core_never_imports_the_sampler_from_the_process():
     graph = import_graph()
     assert not {m for m in graph["ddpm_studio.core.diffusion"] if m.startswith("ddpm_studio.core.sampling")}
 
 
-@pytest.mark.xfail(
-    KNOWN_EDGE[1] in import_graph().get(KNOWN_EDGE[0], set()),
-    reason="known cycle cli.py <-> cli_eval.py (cli_eval imports the CLI's helpers); removed when the CLI becomes "
-    "the ddpm_studio/cli/ package with one common.py (issue 14)",
-    strict=True,
-)
 def test_no_import_cycle_at_all():
     assert cycles(import_graph()) == []
+
+
+def test_the_cli_commands_import_only_the_common_module():
+    """Each command module of ddpm_studio/cli/ reaches the other CLI modules through common.py (or the analyses
+    it wires in), never through the package, which imports them all."""
+    graph = import_graph()
+    commands = [name for name in graph if name.startswith("ddpm_studio.cli.")]
+    assert {"ddpm_studio.cli.train", "ddpm_studio.cli.sample", "ddpm_studio.cli.evaluate",
+            "ddpm_studio.cli.compare", "ddpm_studio.cli.common"} <= set(commands)
+    for name in commands:
+        assert "ddpm_studio.cli" not in graph[name], name

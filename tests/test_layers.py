@@ -23,7 +23,7 @@ names = [m.name for m in pkgutil.walk_packages(ddpm_studio.core.__path__, 'ddpm_
 for name in names:
     importlib.import_module(name)
 # the headless CLI too, with every subcommand's parser built (they import their modules lazily)
-import ddpm_studio.cli, ddpm_studio.cli_eval
+import ddpm_studio.cli
 ddpm_studio.cli.build_parser()
 leaked = sorted(m for m in sys.modules if m.split('.')[0] in QT)
 assert not leaked, leaked

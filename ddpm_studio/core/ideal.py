@@ -130,6 +130,19 @@ def ideal_x0(
     return ideal_moments(data, x_t, t, diffusion, chunk_bytes=chunk_bytes)[0]
 
 
+def _ideal_x0_in_compute_dtype(
+    data: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, diffusion: GaussianDiffusion, chunk_bytes: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x_t, x0*, abar_t) in the compute dtype: x_t and x0* of shape (B, ...), abar_t broadcastable, (B, 1, ...).
+
+    What eps* and the score both start from (M30 through M5): they differ only in how they combine the three.
+    """
+    x0 = ideal_moments(data, x_t, t, diffusion, chunk_bytes=chunk_bytes)[0]
+    dtype = _compute_dtype(x_t.device)
+    abar = _table(diffusion.alphas_cumprod, t, x_t.device, dtype).reshape((-1,) + (1,) * (x_t.ndim - 1))
+    return x_t.to(dtype), x0.to(dtype), abar
+
+
 def ideal_eps(
     data: torch.Tensor,
     x_t: torch.Tensor,
@@ -138,10 +151,8 @@ def ideal_eps(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> torch.Tensor:
     """The noise the ideal denoiser implies through M5: (x_t - sqrt(abar_t) x0*) / sqrt(1 - abar_t); (B, ...)."""
-    x0 = ideal_moments(data, x_t, t, diffusion, chunk_bytes=chunk_bytes)[0]
-    dtype = _compute_dtype(x_t.device)
-    abar = _table(diffusion.alphas_cumprod, t, x_t.device, dtype).reshape((-1,) + (1,) * (x_t.ndim - 1))
-    return ((x_t.to(dtype) - abar.sqrt() * x0.to(dtype)) / (1.0 - abar).sqrt()).to(x_t.dtype)
+    x, x0, abar = _ideal_x0_in_compute_dtype(data, x_t, t, diffusion, chunk_bytes)
+    return ((x - abar.sqrt() * x0) / (1.0 - abar).sqrt()).to(x_t.dtype)
 
 
 def ideal_score(
@@ -155,10 +166,8 @@ def ideal_score(
 
     Equal to -eps* / sqrt(1 - abar_t) (M30); (B, ...) in x_t's dtype.
     """
-    x0 = ideal_moments(data, x_t, t, diffusion, chunk_bytes=chunk_bytes)[0]
-    dtype = _compute_dtype(x_t.device)
-    abar = _table(diffusion.alphas_cumprod, t, x_t.device, dtype).reshape((-1,) + (1,) * (x_t.ndim - 1))
-    return ((abar.sqrt() * x0.to(dtype) - x_t.to(dtype)) / (1.0 - abar)).to(x_t.dtype)
+    x, x0, abar = _ideal_x0_in_compute_dtype(data, x_t, t, diffusion, chunk_bytes)
+    return ((abar.sqrt() * x0 - x) / (1.0 - abar)).to(x_t.dtype)
 
 
 class IdealDenoiser(nn.Module):

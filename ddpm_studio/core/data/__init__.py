@@ -12,7 +12,8 @@ from .dataset import (
     load_dataset,
     take_subset,
 )
-from .images import load_array_file, load_digits, load_idx, load_image_folder, make_shapes, resize_images
+from .files import load_array_file, load_idx
+from .images import load_digits, load_image_folder, make_shapes, resize_images
 from .toys import TOY_DATASETS, make_toy
 
 __all__ = [

@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .images import load_array_file, load_digits, load_idx, load_image_folder, make_shapes, resize_images
+from .files import load_array_file, load_idx
+from .images import load_digits, load_image_folder, make_shapes, resize_images
+from .labels import LabelError, file_labels, folder_labels
 from .toys import TOY_DATASETS, TOY_NUM_CLASSES, make_labelled_toy
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class DataSet:
     # int64 (N_train,), the class of each training item (digits, labelled toys, ...); None: unlabelled
     labels: torch.Tensor | None = None
     num_classes: int | None = None  # K when labelled (classes 0..K-1), else None
+    class_names: tuple[str, ...] | None = None  # the name of each class (a folder's sub-folders), when known
     # the items whose range x0_range() spans: a subset keeps its whole training split's box; None: ``train``
     range_items: torch.Tensor | None = None
 
@@ -279,7 +282,8 @@ def _to_pixels(name: str, images: np.ndarray) -> np.ndarray:
 
 
 def _dataset_from_array(
-    name: str, array: np.ndarray, image_size: int | None, seed: int, heldout_fraction: float
+    name: str, array: np.ndarray, image_size: int | None, seed: int, heldout_fraction: float,
+    labels: np.ndarray | None = None,
 ) -> DataSet:
     """Validate a raw array from a file and build points or images from it."""
     if array.dtype.kind not in "biuf":
@@ -290,12 +294,14 @@ def _dataset_from_array(
         num_bad = int(np.count_nonzero(~np.isfinite(array)))
         if num_bad:
             raise DataError(f"{name} contains {num_bad} NaN/inf values")
+    classes = None if labels is None else int(labels.max()) + 1
     if array.ndim == 2 and array.shape[1] == 2:
-        return _points_dataset(name, array, seed, heldout_fraction)
+        return _points_dataset(name, array, seed, heldout_fraction, labels, classes)
     images = _as_nchw(name, array)
     pixels = _to_pixels(name, images)
     size = _image_size_for(pixels.shape[2], pixels.shape[3], image_size)
-    return _images_dataset(name, resize_images(np.ascontiguousarray(pixels), size), seed, heldout_fraction)
+    return _images_dataset(name, resize_images(np.ascontiguousarray(pixels), size), seed, heldout_fraction,
+                           labels=labels, num_classes=classes)
 
 
 def _is_idx(path: Path) -> bool:
@@ -387,10 +393,17 @@ def load_dataset(
                 f"({', '.join(BUILTIN_DATASETS)})"
             )
         array, skipped = _read_path(path, image_size)
+        try:  # the classes, where the source has them (M33)
+            found = folder_labels(path, skipped) if path.is_dir() else file_labels(path, len(array), _is_idx(path))
+        except (LabelError, OSError) as exc:
+            raise DataError(str(exc)) from exc
+        labels, names = found if found is not None else (None, None)
         if path.is_dir():
-            dataset = _images_dataset(path.name, array, seed, heldout_fraction, skipped=skipped)
+            dataset = _images_dataset(path.name, array, seed, heldout_fraction, labels=labels, skipped=skipped,
+                                      num_classes=None if names is None else len(names))
         else:
-            dataset = _dataset_from_array(path.name, array, image_size, seed, heldout_fraction)
+            dataset = _dataset_from_array(path.name, array, image_size, seed, heldout_fraction, labels)
+        dataset.class_names = names
     if subset is not None:
         dataset = take_subset(dataset, subset, seed)
 

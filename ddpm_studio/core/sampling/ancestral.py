@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import torch
 
 from ddpm_studio.core.diffusion import GaussianDiffusion, Model
-from ddpm_studio.core.sampling.steps import SampleStep, abar_at
+from ddpm_studio.core.sampling.steps import SampleStep, descending, step_record
 
 
 def respace(diffusion: GaussianDiffusion, timesteps: list[int]) -> GaussianDiffusion:
@@ -40,12 +40,10 @@ def ancestral(
     Yields:
         one :class:`SampleStep` per network evaluation, K in all.
     """
-    K = len(taus)
     full = taus == list(range(diffusion.num_timesteps))
     chain = diffusion if full else respace(diffusion, taus)
     batch = x.shape[0]
-    for index, i in enumerate(reversed(range(K))):
-        tau = taus[i]
+    for index, i, tau, t_next in descending(taus):
         t_model = torch.full((batch,), tau, dtype=torch.long, device=x.device)
         t_chain = torch.full((batch,), i, dtype=torch.long, device=x.device)
         with torch.no_grad():
@@ -59,17 +57,7 @@ def ancestral(
                 x = out["mean"] + torch.exp(0.5 * out["log_variance"]) * z
             else:
                 x = out["mean"]
-        t_next = taus[i - 1] if i > 0 else None
-        yield SampleStep(
-            t=tau,
-            x=x,
-            x0_hat=out["x0_hat"],
-            index=index,
-            num_steps=K,
-            nfe=index + 1,
-            abar=abar_at(diffusion, t_next),
-            t_next=-1 if t_next is None else t_next,
-        )
+        yield step_record(diffusion, taus, index, tau, t_next, x, out["x0_hat"])
 
 
 def _respaced_mean_variance(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import torch
 
 from ddpm_studio.core.diffusion import GaussianDiffusion, Model
-from ddpm_studio.core.sampling.steps import SampleStep, abar_at, denoise
+from ddpm_studio.core.sampling.steps import SampleStep, abar_at, denoise, descending, step_record
 
 
 def ddim(
@@ -26,10 +26,7 @@ def ddim(
     Args:
         x: x_T, shape (B, ...). taus: ascending trained timesteps. eta: in [0, 1]. generator: the noise (eta > 0).
     """
-    K = len(taus)
-    for index, i in enumerate(reversed(range(K))):
-        tau = taus[i]
-        t_next = taus[i - 1] if i > 0 else None
+    for index, _, tau, t_next in descending(taus):
         ab, ab_prev = abar_at(diffusion, tau), abar_at(diffusion, t_next)
         s = eta * ((1 - ab_prev) / (1 - ab)) ** 0.5 * (1 - ab / ab_prev) ** 0.5
         with torch.no_grad():
@@ -37,13 +34,4 @@ def ddim(
             x = ab_prev**0.5 * x0_hat + max(1 - ab_prev - s * s, 0.0) ** 0.5 * eps_hat
             if s > 0:
                 x = x + s * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        yield SampleStep(
-            t=tau,
-            x=x,
-            x0_hat=x0_hat,
-            index=index,
-            num_steps=K,
-            nfe=index + 1,
-            abar=ab_prev,
-            t_next=-1 if t_next is None else t_next,
-        )
+        yield step_record(diffusion, taus, index, tau, t_next, x, x0_hat)

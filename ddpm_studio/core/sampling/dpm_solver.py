@@ -16,7 +16,7 @@ import torch
 
 from ddpm_studio.core.diffusion import GaussianDiffusion, Model
 from ddpm_studio.core.sampling.spacing import log_snr
-from ddpm_studio.core.sampling.steps import SampleStep, abar_at, denoise
+from ddpm_studio.core.sampling.steps import SampleStep, abar_at, denoise, descending, step_record
 
 
 def dpmpp_2m(
@@ -41,12 +41,9 @@ def dpmpp_2m(
         x: x_T, shape (B, ...). taus: ascending trained timesteps, K of them: K network evaluations.
         stochastic: the SDE variant (draws one noise tensor per step but the last from ``generator``).
     """
-    K = len(taus)
     x0_prev: torch.Tensor | None = None
     h_prev = math.nan
-    for index, i in enumerate(reversed(range(K))):
-        tau = taus[i]
-        t_next = taus[i - 1] if i > 0 else None
+    for index, _, tau, t_next in descending(taus):
         ab, ab_next = abar_at(diffusion, tau), abar_at(diffusion, t_next)
         with torch.no_grad():
             x0_hat, _ = denoise(diffusion, model, x, tau)
@@ -68,13 +65,4 @@ def dpmpp_2m(
                 else:
                     x = (sigma_n / sigma) * x - (alpha_n * math.expm1(-h)) * d
         x0_prev, h_prev = x0_hat, h
-        yield SampleStep(
-            t=tau,
-            x=x,
-            x0_hat=x0_hat,
-            index=index,
-            num_steps=K,
-            nfe=index + 1,
-            abar=ab_next,
-            t_next=-1 if t_next is None else t_next,
-        )
+        yield step_record(diffusion, taus, index, tau, t_next, x, x0_hat)

@@ -92,3 +92,29 @@ def denoise(
 def abar_at(diffusion: GaussianDiffusion, tau: int | None) -> float:
     """abar of trained timestep ``tau`` (0-based) as a float; None stands for the clean end, abar = 1."""
     return 1.0 if tau is None else float(diffusion.alphas_cumprod[tau])
+
+
+def descending(taus: list[int]) -> Iterator[tuple[int, int, int, int | None]]:
+    """The skeleton every one-evaluation-per-step sampler walks: ``(index, i, tau, t_next)`` from the noisiest
+    grid point down, with ``tau = taus[i]`` the timestep fed to the network at record ``index`` and ``t_next`` the
+    trained timestep the step lands on (``taus[i - 1]``; None for the last step, to the clean end)."""
+    for index, i in enumerate(reversed(range(len(taus)))):
+        yield index, i, taus[i], taus[i - 1] if i > 0 else None
+
+
+def step_record(
+    diffusion: GaussianDiffusion, taus: list[int], index: int, tau: int, t_next: int | None, x: torch.Tensor,
+    x0_hat: torch.Tensor,
+) -> SampleStep:
+    """The :class:`SampleStep` of a sampler that spends one evaluation per step on grid ``taus``: the state ``x``
+    sits at ``t_next`` (abar = 1 and t_next = -1 at the clean end)."""
+    return SampleStep(
+        t=tau,
+        x=x,
+        x0_hat=x0_hat,
+        index=index,
+        num_steps=len(taus),
+        nfe=index + 1,
+        abar=abar_at(diffusion, t_next),
+        t_next=-1 if t_next is None else t_next,
+    )

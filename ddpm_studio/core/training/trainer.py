@@ -6,12 +6,12 @@
 
 Every step yields, so a consumer can pause (stop pulling) or stop (:meth:`Trainer.request_stop`, honoured before
 the next step, followed by a final checkpoint). Checkpoints hold the model, EMA, optimiser, step and every RNG
-state, so a resumed run continues bit for bit on the CPU.
+state, so a resumed run continues bit for bit on the CPU (saving and restoring them: :mod:`.checkpoints`; the
+running loss window: :mod:`.loss_window`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -21,24 +21,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ddpm_studio import __version__
 from ddpm_studio.core.data import DataSet, load_dataset, take_subset
 from ddpm_studio.core.device import resolve_device
 from ddpm_studio.core.guidance import conditional_problem, drop_labels
 from ddpm_studio.core.models import build_model, count_parameters
-from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, build_diffusion, load_network_state
+from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, build_diffusion
 from ddpm_studio.core.runs import (
     RunError,
     append_metrics,
-    checkpoint_path,
     list_checkpoints,
-    load_latest_checkpoint,
-    prune_checkpoints,
-    read_config,
-    save_checkpoint,
-    truncate_metrics,
-    write_config,
 )
+from ddpm_studio.core.training.checkpoints import CheckpointWriteError, TrainerCheckpoints
 from ddpm_studio.core.training.config import ConfigError, RunConfig
 from ddpm_studio.core.training.distributed import DistContext, distributed_device, init_distributed
 from ddpm_studio.core.training.ema import EMA
@@ -49,13 +42,10 @@ from ddpm_studio.core.training.events import (
     PreviewReady,
     TrainEvent,
     TrainingFinished,
-    TrainStep,
 )
-from ddpm_studio.core.training.resume import resume_conflicts
+from ddpm_studio.core.training.loss_window import NUM_T_BANDS, _Window
 
-#: How many bands of t the per-band loss reports (issue: "which timesteps are learned first").
-NUM_T_BANDS = 10
-
+__all__ = ["NUM_T_BANDS", "CheckpointWriteError", "Trainer", "TrainingDiverged"]
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or inf; the message names the step and suggests a fix."""
@@ -77,11 +67,7 @@ class TrainingDiverged(RuntimeError):
         self.step = step
 
 
-class CheckpointWriteError(OSError):
-    """A checkpoint could not be written (read-only or full disk); the trainer's state in memory is intact."""
-
-
-class Trainer:
+class Trainer(TrainerCheckpoints):
     """Builds data, network, diffusion, optimiser and EMA from a :class:`RunConfig` and trains them.
 
     Args:
@@ -328,181 +314,3 @@ class Trainer:
         samples = self.pipeline().sample_final(tc.preview_count, num_steps=steps, seed=tc.seed, labels=labels)
         torch.set_rng_state(rng_state)  # sampling must not perturb the training stream (exact resume)
         return samples.clone()
-
-    # ------------------------------------------------------------------ checkpoints
-    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
-        """Everything a resume needs: (tensors, JSON metadata)."""
-        tensors: dict[str, torch.Tensor] = {}
-        for name, value in self.net.state_dict().items():
-            tensors[f"model.{name}"] = value
-        for name, value in self.ema.model.state_dict().items():
-            tensors[f"ema.{name}"] = value
-        opt = self.optimizer.state_dict()
-        for index, state in opt["state"].items():
-            for key, value in state.items():
-                tensors[f"optim.{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.generator"] = self.generator.get_state()
-        if self.device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        if self.kind == "points":
-            tensors["data.shift"] = self.dataset.shift
-            tensors["data.scale"] = self.dataset.scale
-            if self.x0_range is not None:
-                tensors["data.x0_low"], tensors["data.x0_high"] = self.x0_range
-        meta = {
-            "step": self.step,
-            "elapsed": self.elapsed,
-            "kind": self.kind,
-            "data_shape": list(self.data_shape),
-            "num_parameters": self.num_parameters,
-            "package_version": __version__,
-            "config": self.config.to_dict(),
-            "param_groups": opt["param_groups"],
-        }
-        return tensors, meta
-
-    def save_checkpoint(self) -> Path | None:
-        """Write a checkpoint of the current state to the run folder (rank 0 only); None without a folder."""
-        if self.run_dir is None or not self.dist.is_main:
-            return None
-        tensors, meta = self.state_tensors()
-        path = checkpoint_path(self.run_dir, self.step)
-        self._write(save_checkpoint, path, tensors, meta)
-        self._write(prune_checkpoints, self.run_dir, self.config.train.keep_checkpoints)
-        return path
-
-    def set_run_dir(self, run_dir: str | os.PathLike[str]) -> None:
-        """Move future writes to another folder (e.g. after a full disk); writes the config there."""
-        self.run_dir = Path(run_dir)
-        config = self.config.to_dict()
-        self._write(lambda: (self.run_dir.mkdir(parents=True, exist_ok=True), write_config(self.run_dir, config)))
-        self._config_on_disk = config
-
-    def _sync_config(self) -> None:
-        """Rewrite config.json (atomically) when the settings changed since it was written or read.
-
-        A resumed or continued run may train to a new number of steps (``train --resume --steps``, the studio's
-        Continue): the folder must then say so, or the reopened run would show "step 500 / 400".
-        """
-        if self.run_dir is None or not self.dist.is_main:
-            return
-        config = self.config.to_dict()
-        if config != self._config_on_disk:
-            self._write(write_config, self.run_dir, config)
-            self._config_on_disk = config
-
-    def _write(self, fn: Callable, *args) -> None:
-        try:
-            fn(*args)
-        except OSError as exc:
-            state = "the model is still in memory: " if self.step else ""
-            raise CheckpointWriteError(
-                f"cannot write to the run folder {self.run_dir}: {exc.strerror or exc}; {state}choose another "
-                "folder and save again"
-            ) from exc
-
-    def _resume(self) -> None:
-        assert self.run_dir is not None
-        path, tensors, meta = load_latest_checkpoint(self.run_dir)
-        conflicts = resume_conflicts(meta.get("config", {}), self.config)
-        if conflicts:
-            raise RunError(
-                f"{path.name} was trained with other settings; a continued run may change only its steps, "
-                f"reporting and device: {', '.join(conflicts)}"
-            )
-        if list(self.data_shape) != meta.get("data_shape"):
-            raise RunError(
-                f"{path.name} was trained on data of shape {meta.get('data_shape')}, "
-                f"this data has shape {list(self.data_shape)}"
-            )
-        load_network_state(self.net, tensors, "model.", path.name)
-        load_network_state(self.ema.model, tensors, "ema.", path.name)
-        self.optimizer.load_state_dict(_optimizer_state(tensors, meta, path.name))
-        torch.set_rng_state(tensors["rng.torch"])
-        if self.dist.is_main and _fits_generator(self.generator, tensors["rng.generator"]):
-            self.generator.set_state(tensors["rng.generator"])
-        else:
-            # other ranks, or a run moved between devices (a CUDA generator state does not fit a CPU generator):
-            # a fresh stream that still depends on the step; the continuation is then not bit-exact
-            self.generator.manual_seed(self.config.train.seed + 1_000_003 * self.dist.rank + int(meta["step"]))
-        if "rng.cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-        self.step = int(meta["step"])
-        self.elapsed = float(meta.get("elapsed", 0.0))
-        if self.dist.is_main:
-            truncate_metrics(self.run_dir, self.step)
-            self._config_on_disk = _saved_config(self.run_dir)
-
-
-def _saved_config(run_dir: Path) -> dict | None:
-    """config.json's settings as :meth:`RunConfig.to_dict` writes them; None when it is missing or unreadable."""
-    try:
-        raw = read_config(run_dir)
-    except RunError:
-        return None
-    raw.pop("package_version", None)
-    return raw
-
-
-def _fits_generator(generator: torch.Generator, state: torch.Tensor) -> bool:
-    """Whether a saved generator state was made by a generator of this kind (same device type)."""
-    return state.numel() == generator.get_state().numel()
-
-
-class _Window:
-    """Loss sums since the last report, kept on the device (no per-step host sync)."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.reset()
-
-    def reset(self) -> None:
-        self.sums = torch.zeros(3, dtype=torch.float64, device=self.device)
-        self.band_sum = torch.zeros(NUM_T_BANDS, dtype=torch.float64, device=self.device)
-        self.band_count = torch.zeros(NUM_T_BANDS, dtype=torch.float64, device=self.device)
-        self.steps = 0
-
-    def add(self, losses: dict[str, torch.Tensor], bands: torch.Tensor) -> None:
-        per_example = losses["loss"].detach().double()
-        self.sums += torch.stack([per_example.mean(), losses["mse"].double().mean(), losses["vlb"].double().mean()])
-        self.band_sum.index_add_(0, bands, per_example)
-        self.band_count.index_add_(0, bands, torch.ones_like(per_example))
-        self.steps += 1
-
-    def report(self, trainer: Trainer, lr: float, seconds: float) -> TrainStep:
-        if trainer.dist.enabled:  # every rank reports at the same step, so the collective lines up
-            import torch.distributed as dist
-
-            dist.all_reduce(self.sums)
-            self.sums /= trainer.dist.world_size
-        loss, mse, vlb = (self.sums / max(self.steps, 1)).tolist()
-        sums, counts = self.band_sum.tolist(), self.band_count.tolist()
-        bands = tuple(s / c if c > 0 else None for s, c in zip(sums, counts))
-        event = TrainStep(
-            step=trainer.step,
-            total_steps=trainer.total_steps,
-            loss=loss,
-            mse=mse,
-            vlb=vlb,
-            lr=lr,
-            steps_per_sec=self.steps / seconds if seconds > 0 else 0.0,
-            elapsed=trainer.elapsed,
-            band_losses=bands,
-        )
-        self.reset()
-        return event
-
-
-def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict, source: str) -> dict:
-    """Rebuild an optimizer state_dict from ``optim.<index>.<key>`` tensors and the JSON param groups."""
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, value in tensors.items():
-        if not name.startswith("optim."):
-            continue
-        _, index, key = name.split(".", 2)
-        state.setdefault(int(index), {})[key] = value
-    groups = meta.get("param_groups")
-    if not isinstance(groups, list):
-        raise RunError(f"{source} lacks the optimizer's parameter groups")
-    return {"state": state, "param_groups": json.loads(json.dumps(groups))}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from ddpm_studio.cli_common import CliError, ProgressBar, _positive_int
+from ddpm_studio.cli.common import CliError, ProgressBar, _positive_int, check_data_shape
 
 
 # ---------------------------------------------------------------------------- flags
@@ -117,16 +117,8 @@ def ideal_model(pipeline):
     from ddpm_studio.core.ideal import IdealDenoiser
 
     dataset = load_run_dataset(pipeline.config)
-    _check_shape(dataset, pipeline)
+    check_data_shape(dataset, pipeline)
     return IdealDenoiser(dataset.train, pipeline.diffusion).to(pipeline.device)
-
-
-def _check_shape(dataset, pipeline) -> None:
-    if tuple(dataset.data_shape) != tuple(pipeline.data_shape):
-        raise CliError(
-            f"the run's data set now has shape {dataset.data_shape}, its checkpoint {pipeline.data_shape}: the data "
-            "changed since training"
-        )
 
 
 # ---------------------------------------------------------------------------- evaluate --memorization
@@ -142,7 +134,7 @@ def memorization_report(args: argparse.Namespace, pipeline, full_dataset) -> dic
     from ddpm_studio.core.memorization import memorization
 
     trained_on = load_run_dataset(pipeline.config)
-    _check_shape(trained_on, pipeline)
+    check_data_shape(trained_on, pipeline)
     if trained_on.train.shape[0] < 2:
         raise CliError("--memorization needs at least 2 training items (a nearest and a second nearest)")
     check_against_run(args, pipeline)

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from ddpm_studio.cli_common import CliError, ProgressBar, _positive_int
+from ddpm_studio.cli.common import CliError, ProgressBar, _positive_int
 
 #: Size of the trade-off plot.
 PLOT_WIDTH, PLOT_HEIGHT = 640, 400

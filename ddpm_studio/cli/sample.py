@@ -1,0 +1,109 @@
+"""``ddpm-studio sample``: draw samples from a trained run (or from the ideal denoiser of its data, ``--ideal``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ddpm_studio.cli import guidance
+from ddpm_studio.cli.analyses import add_sample_options, ideal_model
+from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int, sampler_epilog
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``sample`` to the ``ddpm-studio`` subparsers (made with ``parser_class=_Parser``)."""
+    from ddpm_studio.core.sampling import METHODS, SPACINGS
+
+    sample = sub.add_parser(
+        "sample",
+        help="draw samples from a trained run",
+        description="Sample a run's EMA weights; .png writes a grid or scatter plot, .npz the "
+        "samples in the data's own coordinates. --steps counts network evaluations for every method, so runs "
+        "with the same --steps cost the same.",
+        epilog=sampler_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sample.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
+    sample.add_argument("--num", type=_positive_int, default=64, help="number of samples (default 64)")
+    sample.add_argument(
+        "--steps",
+        type=_positive_int,
+        help="network evaluations K (default: T); at most T for every method but heun, which takes about K/2 "
+        "steps of two evaluations and can use up to 2T - 1",
+    )
+    sample.add_argument(
+        "--method", choices=METHODS, default="ancestral", help="sampler (default ancestral; see the list below)"
+    )
+    sample.add_argument(
+        "--spacing", choices=SPACINGS, default="linspace", help="timestep grid (default linspace; see below)"
+    )
+    sample.add_argument("--eta", type=_float, default=0.0, help="DDIM eta in [0, 1] (0: deterministic)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", default="auto")
+    sample.add_argument("--out", required=True, type=Path, help="output .png or .npz")
+    sample.add_argument(
+        "--trajectory",
+        action="store_true",
+        help="(.npz) also store the reverse process: trajectory_x_T (x_T, the pure noise it starts from, before "
+        "any network evaluation), and x_t, x0_hat and the fed timestep at up to 100 of its steps "
+        "(trajectory_x, trajectory_x0_hat, trajectory_t; trajectory_t_state is the paper t of each x_t)",
+    )
+    sample.add_argument("--quiet", action="store_true")
+    add_sample_options(sample)
+    guidance.add_sample_options(sample)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sample ``args.run_dir`` into a .png grid / scatter or an .npz (with ``--trajectory``, the reverse process)."""
+    from ddpm_studio.core.export import TrajectoryRecorder, save_npz, subsample_indices
+    from ddpm_studio.core.pipeline import load_pipeline
+    from ddpm_studio.core.previews import save_preview
+    from ddpm_studio.core.sampling import check_num_steps
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".png", ".npz"):
+        raise CliError(f"--out must end in .png or .npz, got {args.out.name!r}")
+    if args.trajectory and suffix != ".npz":
+        raise CliError("--trajectory needs an .npz output")
+    pipeline = load_pipeline(args.run_dir, args.device)
+    T = pipeline.diffusion.num_timesteps
+    steps = args.steps or T
+    try:
+        check_num_steps(args.method, T, steps)
+    except ValueError as exc:
+        raise CliError(f"--steps {steps}: {exc}") from None
+    if not 0.0 <= args.eta <= 1.0:
+        raise CliError(f"--eta must lie in [0, 1], got {args.eta}")
+    # trajectory_t is the paper timestep of each stored state (core/export.py says what every array means)
+    trajectory = TrajectoryRecorder(subsample_indices(steps, 100) if args.trajectory else (), pipeline.to_saved_array)
+    bar = ProgressBar(steps, "sample", enabled=not args.quiet)
+    final = None
+    num, request = guidance.sample_request(args, pipeline)
+    run = pipeline.sample(
+        num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing,
+        model=ideal_model(pipeline) if args.ideal else None, **request,
+    )
+    for record in run:
+        trajectory.add(record)
+        final = record.x
+        bar.update(record.index + 1)
+    bar.close()
+    assert final is not None
+    final = final.detach().cpu()
+    if suffix == ".png":
+        save_preview(pipeline, final, args.out, labels=request.get("labels"))
+    else:
+        arrays = trajectory.arrays()
+        if arrays:
+            arrays["trajectory_x_T"] = pipeline.to_saved_array(run.x_T)
+        if "labels" in request:  # the class each sample was asked for
+            arrays["labels"] = request["labels"].numpy()
+        save_npz(args.out, samples=pipeline.to_saved_array(final), **arrays)
+    print(
+        f"wrote {num} {'ideal-denoiser ' if args.ideal else ''}samples{guidance.describe_request(request)} "
+        f"({args.method}, {steps} network "
+        f"evaluations, {args.spacing} spacing) to {args.out}",
+        file=sys.stderr,
+    )
+    return 0

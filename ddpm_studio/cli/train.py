@@ -1,0 +1,211 @@
+"""``ddpm-studio train``: train a model headless into a run folder (or resume one)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ddpm_studio.cli import guidance
+from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int, apply_flags
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``train`` to the ``ddpm-studio`` subparsers (made with ``parser_class=_Parser``)."""
+    from ddpm_studio.core.data import BUILTIN_DATASETS
+    from ddpm_studio.core.diffusion import LOSSES, PARAMETERIZATIONS, VARIANCES
+    from ddpm_studio.core.models import MODEL_PRESETS
+    from ddpm_studio.core.schedule import SCHEDULES
+
+    train = sub.add_parser(
+        "train",
+        help="train a model headless into a run folder",
+        description="Train a diffusion model; the run folder holds config, metrics and "
+        "checkpoints. Works under torchrun for several GPUs.",
+    )
+    train.add_argument(
+        "--data",
+        default=None,
+        help=f"built-in data set ({', '.join(BUILTIN_DATASETS)}) or a path to a folder / .npy / "
+        ".npz / .csv / IDX file (default: moons)",
+    )
+    train.add_argument("--out", required=True, type=Path, help="run folder to create (or to resume)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--model", choices=list(MODEL_PRESETS), help="network preset (default: tiny)")
+    train.add_argument("--param", choices=PARAMETERIZATIONS, help="what the network predicts (default: eps)")
+    train.add_argument("--variance", choices=VARIANCES, help="reverse-process variance (default: fixed_large)")
+    train.add_argument("--loss", choices=LOSSES, help="training objective (default: simple)")
+    train.add_argument("--snr-gamma", type=_float,
+                       help="min-SNR-gamma weighting of the simple loss, Hang et al. 2023 (default: 5 for images, "
+                            "0 = unweighted for 2-D points)")
+    train.add_argument(
+        "--schedule", choices=SCHEDULES, help="beta schedule (default: linear for 2-D, cosine for images)"
+    )
+    train.add_argument("--T", dest="num_timesteps", type=_positive_int, help="diffusion steps T (default: 1000)")
+    train.add_argument("--steps", type=_positive_int, help="optimiser steps in all (a resume continues to this)")
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--lr", type=_float, help="peak learning rate")
+    train.add_argument("--warmup", type=int, help="learning-rate warm-up steps")
+    train.add_argument("--ema-decay", type=_float)
+    train.add_argument("--grad-clip", type=_float, help="global gradient-norm clip (0 disables)")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
+    train.add_argument("--image-size", type=_positive_int, help="resize images to this square size")
+    train.add_argument("--subset", type=_positive_int,
+                       help="train on only N of the training items (seeded, 1..N_train; the held-out split is "
+                            "unchanged): 10, 100 or all to watch copying give way to generalisation")
+    train.add_argument(
+        "--clip-x0",
+        dest="clip_x0",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="clip x0_hat to [-1, 1] when forming the mean (default: on for images)",
+    )
+    train.add_argument("--log-every", type=_positive_int)
+    train.add_argument("--preview-every", type=int, help="steps between preview sample grids (0: none)")
+    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: only at the end)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    guidance.add_train_options(train)
+
+
+# flag -> config field, for a new run and for a resume (where resume_conflicts decides what may change)
+_RUN_FLAGS = [
+    ("data", "data", "dataset"),
+    ("image_size", "data", "image_size"),
+    ("subset", "data", "subset"),
+    ("model", "model", "preset"),
+    ("param", "diffusion", "parameterization"),
+    ("variance", "diffusion", "variance"),
+    ("loss", "train", "loss"),
+    ("snr_gamma", "train", "snr_gamma"),
+    ("schedule", "diffusion", "schedule"),
+    ("num_timesteps", "diffusion", "num_timesteps"),
+    ("batch_size", "train", "batch_size"),
+    ("lr", "train", "lr"),
+    ("warmup", "train", "warmup"),
+    ("ema_decay", "train", "ema_decay"),
+    ("grad_clip", "train", "grad_clip"),
+    ("seed", "train", "seed"),
+    ("clip_x0", "diffusion", "clip_x0"),
+]
+# flags that may change on every run, resumed or not: the budget, the device and the logging
+_SESSION_FLAGS = [
+    ("steps", "train", "steps"),
+    ("device", "train", "device"),
+    ("log_every", "train", "log_every"),
+    ("preview_every", "train", "preview_every"),
+    ("checkpoint_every", "train", "checkpoint_every"),
+]
+
+
+def _train_config(args: argparse.Namespace):
+    """The RunConfig and, for a new run, its loaded DataSet (None on resume): the data kind's defaults, then flags.
+
+    A default batch size larger than the data's training split is lowered to fit, with a note; a --batch-size
+    that does not fit is refused in one line before anything trains.
+    """
+    from ddpm_studio.core.data import load_dataset, take_subset
+    from ddpm_studio.core.pipeline import load_run_config
+    from ddpm_studio.core.training.config import default_config, fit_batch_size, snr_weighting_applies
+
+    dataset = None
+    if args.resume:
+        import copy
+
+        from ddpm_studio.core.training.resume import resume_conflicts
+
+        saved = load_run_config(args.out)
+        config = copy.deepcopy(saved)
+        apply_flags(config, args, _RUN_FLAGS)
+        conflicts = resume_conflicts(saved, config)
+        if conflicts:
+            raise CliError(f"--resume continues the run with its own settings; these flags would change it: "
+                           f"{', '.join(conflicts)} (drop them, or train a new run into another --out)")
+    else:
+        data = args.data or "moons"
+        # loaded once, here, and handed to the trainer: its kind picks the defaults, its size checks the batch
+        dataset = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
+        config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind)
+        if args.image_size is not None:
+            config.data.image_size = args.image_size
+        apply_flags(config, args, _RUN_FLAGS[2:])  # the data set and image size are set above
+        if args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):
+            # the images' default weighting has no meaning for the bound or a mean target (as the Setup dock)
+            config.train.snr_gamma = 0.0
+        num_train = len(dataset.train)
+        if args.batch_size is not None and args.batch_size > num_train:
+            raise CliError(f"--batch-size {args.batch_size} is larger than the {num_train} training items of "
+                           f"{dataset.name}; choose at most {num_train}")
+        previous = fit_batch_size(config.train, num_train)
+        if previous is not None:
+            print(f"note: batch size {config.train.batch_size}: the default {previous} is larger than the "
+                  f"{num_train} training items of {dataset.name}", file=sys.stderr)
+        if config.data.subset is not None:
+            # after the batch size check: batches are drawn with replacement, so a subset of 10 items trains with
+            # the whole split's batch size (as the Trainer); the seed is the one the split was drawn with
+            dataset = take_subset(dataset, config.data.subset, args.seed or 0)
+    guidance.apply_train_options(args, config, dataset)
+    apply_flags(config, args, _SESSION_FLAGS)
+    config.validate()
+    return config, dataset
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or resume) into ``args.out`` with a progress bar; 130 when interrupted (a checkpoint is saved)."""
+    from ddpm_studio.core.models import format_parameter_count
+    from ddpm_studio.core.previews import save_preview
+    from ddpm_studio.core.training.events import (
+        PreviewFailed,
+        PreviewReady,
+        TrainingFinished,
+        TrainStep,
+    )
+    from ddpm_studio.core.training.trainer import Trainer
+
+    config, dataset = _train_config(args)
+    trainer = Trainer(config, run_dir=args.out, dataset=dataset, resume=args.resume)
+    main = trainer.dist.is_main
+    if main:
+        print(
+            f"{trainer.dataset.name}: {trainer.kind} {trainer.data_shape}, {len(trainer.dataset.train)} training "
+            f"items | {config.model.preset} network, {format_parameter_count(trainer.num_parameters)} parameters "
+            f"| {config.diffusion.parameterization} / {config.diffusion.variance} / {config.train.loss} | "
+            f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
+            file=sys.stderr,
+        )
+    bar = ProgressBar(config.train.steps, "train", enabled=main and not args.quiet)
+    bar.update(trainer.step, force=True)
+    loss_text = ""
+    try:
+        for event in trainer.train():
+            if isinstance(event, TrainStep):
+                loss_text = f"loss {event.loss:.4f} {event.steps_per_sec:.1f} it/s"
+            elif isinstance(event, PreviewReady) and main:
+                save_preview(
+                    trainer.pipeline(),
+                    event.samples,
+                    args.out / "samples" / f"preview_{event.step:08d}.png",
+                    reference=trainer.dataset.heldout,
+                )
+            elif isinstance(event, PreviewFailed) and main:
+                bar.close()
+                print(f"warning: {event.message}", file=sys.stderr)
+            elif isinstance(event, TrainingFinished) and main:
+                bar.update(event.step, loss_text, force=True)
+                bar.close()
+                print(
+                    f"done: {event.step} steps ({event.reason}); checkpoint in {args.out / 'checkpoints'}",
+                    file=sys.stderr,
+                )
+            bar.update(trainer.step, loss_text)
+    except KeyboardInterrupt:
+        bar.close()
+        trainer.save_checkpoint()
+        print(f"interrupted at step {trainer.step}; saved a checkpoint: resume with --resume", file=sys.stderr)
+        return 130
+    finally:
+        from ddpm_studio.core.training.distributed import shutdown_distributed
+
+        shutdown_distributed(trainer.dist)
+    return 0

@@ -9,7 +9,7 @@
 3. The trade-off over w at the end: accuracy on the asked class, Fréchet distance in the feature net's features
    and class coverage, as ``evaluate --guidance-sweep 0,1,2,4,8`` computes them (class-balanced samples, one x_T).
 
-    python benchmarks/guidance.py [--threads 2] [--steps 1000] [--json out.json]
+    python benchmarks/guidance.py [--threads 2] [--steps 1000] [--json out.json] [--save runs/digits_c]
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--sweep", default="0,1,2,4,8")
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--save", help="keep the conditional run in this folder (for sample / evaluate / the studio)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dataset = load_dataset("digits")
@@ -92,7 +93,7 @@ def main() -> None:
     print(f"steps/s: unconditional {rates['unconditional']:.2f}, conditional {rates['conditional']:.2f} "
           f"(ratio {result['cost']['ratio']:.3f}, {result['cost']['steps']} steps each)", flush=True)
 
-    trainer = Trainer(digits_config(True, 1), dataset=dataset)
+    trainer = Trainer(digits_config(True, 1), run_dir=args.save, dataset=dataset)
     trained_seconds, probes, reached = 0.0, [], None
     while trainer.step < args.steps:
         trained_seconds += advance(trainer, min(args.probe_every, args.steps - trainer.step))

@@ -22,8 +22,6 @@ import numpy as np
 
 from ddpm_studio.cli.common import CliError, ProgressBar, _positive_int
 
-#: Size of the trade-off plot.
-PLOT_WIDTH, PLOT_HEIGHT = 640, 400
 ACCURACY_RGB = (31, 119, 180)
 SCORE_RGB = (214, 39, 40)
 
@@ -200,12 +198,10 @@ def tradeoff_plot(records: list[dict], floor: float, title: str) -> np.ndarray:
     Returns:
         uint8 (PLOT_HEIGHT, PLOT_WIDTH, 3).
     """
-    from PIL import Image, ImageDraw, ImageFont
+    from ddpm_studio.cli.sweep import PLOT_HEIGHT, PLOT_WIDTH, dashed_line, plot_canvas
 
-    canvas = Image.new("RGB", (PLOT_WIDTH, PLOT_HEIGHT), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
     left, right, top, bottom = 60, PLOT_WIDTH - 70, 36, PLOT_HEIGHT - 50
+    canvas, draw, font = plot_canvas(title, left)
     ws = [r["guidance"] for r in records]
     w_lo, w_hi = min(ws), max(ws)
     scores = [r["score"] for r in records if math.isfinite(r["score"])]
@@ -217,7 +213,6 @@ def tradeoff_plot(records: list[dict], floor: float, title: str) -> np.ndarray:
     def y_of(fraction: float) -> float:
         return bottom - fraction * (bottom - top)
 
-    draw.text((left, 10), title, fill=(0, 0, 0), font=font)
     draw.line([(left, top), (left, bottom), (right, bottom), (right, top)], fill=(0, 0, 0))
     for i in range(5):
         y = y_of(i / 4)
@@ -229,10 +224,7 @@ def tradeoff_plot(records: list[dict], floor: float, title: str) -> np.ndarray:
     draw.text((left + 6, top + 4), "accuracy on the asked class (left)", fill=ACCURACY_RGB, font=font)
     draw.text((left + 6, top + 18), "quality score, lower is better (right)", fill=SCORE_RGB, font=font)
     if math.isfinite(floor):
-        y = y_of(floor / s_max)
-        for x in range(left, right, 12):  # dashed: ImageDraw has no dash style
-            draw.line([(x, y), (min(x + 6, right), y)], fill=(150, 150, 150))
-        draw.text((right - 100, y - 14), "real-data score", fill=(120, 120, 120), font=font)
+        dashed_line(draw, font, y_of(floor / s_max), left, right, "real-data score")
     for key, color, scale in (("accuracy", ACCURACY_RGB, 1.0), ("score", SCORE_RGB, s_max)):
         points = [(x_of(r["guidance"]), y_of(r[key] / scale)) for r in records if math.isfinite(r[key])]
         if len(points) > 1:

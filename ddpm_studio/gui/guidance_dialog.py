@@ -29,6 +29,7 @@ from ddpm_studio.core.evaluation import (
 )
 from ddpm_studio.core.guidance import GuidanceError, parse_guidance_list, row_length
 from ddpm_studio.core.pipeline import DiffusionPipeline
+from ddpm_studio.gui.axes import TidyAxisItem
 from ddpm_studio.gui.display import reference_points, to_display
 from ddpm_studio.gui.jobs import MODEL, Job, Throttle, runner
 from ddpm_studio.gui.sample_panel import SamplePanel
@@ -106,14 +107,14 @@ class GuidanceSweepDialog(QDialog):
         self.sweepView = pg.GraphicsLayoutWidget()
         self.sweepView.setObjectName("sweepView")
         layout.addWidget(self.sweepView, 3)
-        self.tradeoffPlot = pg.PlotWidget()
+        self.tradeoffPlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom", "right")})
         self.tradeoffPlot.setObjectName("tradeoffPlot")
         plot = self.tradeoffPlot.getPlotItem()
         pin_axes(plot)
         plot.setLabel("bottom", "guidance scale w")
         plot.setLabel("left", "share of the asked class")
         plot.setYRange(0.0, 1.0)
-        plot.addLegend(offset=(-10, 10))
+        plot.addLegend(offset=(-10, -10))  # bottom right: accuracy runs along the top, the score climbs
         self._accuracy = plot.plot([], [], pen=pg.mkPen(ACCURACY_COLOR, width=2), symbol="o",
                                    symbolBrush=ACCURACY_COLOR, name="accuracy (left)")
         # the score has its own scale: a second view box on the right axis

@@ -82,10 +82,13 @@ def main() -> None:
     parser.add_argument("--sweep", default="0,1,2,4,8")
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--save", help="keep the conditional run in this folder (for sample / evaluate / the studio)")
+    parser.add_argument("--stop-at-target", action="store_true",
+                        help="end the run at the first probe that reaches 90 %% (a busy machine's shortcut)")
+    parser.add_argument("--cache", help="folder for the feature network (trained once, a few seconds)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dataset = load_dataset("digits")
-    scorer = QualityScorer(dataset)
+    scorer = QualityScorer(dataset, cache_dir=args.cache)
     result: dict = {"threads": args.threads, "torch": torch.__version__}
 
     result["cost"] = conditioning_cost(dataset, args.block, args.blocks)
@@ -103,7 +106,10 @@ def main() -> None:
               flush=True)
         if reached is None and accuracy >= TARGET_ACCURACY:
             reached = probes[-1]
+            if args.stop_at_target:
+                break
     result["probes"], result["reached_90"] = probes, reached
+    print(f"sweep at step {trainer.step}", flush=True)
 
     scales = [float(w) for w in args.sweep.split(",")]
     rows = [item for item in iter_guidance_sweep(trainer.pipeline(), scales, scorer.sample_count, scorer,

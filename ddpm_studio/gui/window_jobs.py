@@ -44,8 +44,9 @@ class RunControls:
 
     @property
     def sampling(self) -> bool:
-        """Sampling a trajectory or racing samplers (both read the model; neither may overlap training)."""
-        return self.jobs.running("sample") or self.jobs.running("race")
+        """Sampling a trajectory, racing samplers or sweeping the guidance scale (all read the model; none may
+        overlap training)."""
+        return self.jobs.running("sample") or self.jobs.running("race") or self.jobs.running("guidance sweep")
 
     @property
     def busy(self) -> bool:
@@ -53,7 +54,8 @@ class RunControls:
         return self.jobs.busy or self._data_preview_timer.isActive()
 
     def _active_job(self) -> Job | None:
-        return self.jobs.job("train") or self.jobs.job("sample") or self.jobs.job("race")
+        return (self.jobs.job("train") or self.jobs.job("sample") or self.jobs.job("race")
+                or self.jobs.job("guidance sweep"))
 
     @property
     def _model_locked(self) -> bool:

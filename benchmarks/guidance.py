@@ -1,4 +1,4 @@
-"""Conditional digits and classifier-free guidance on the CPU (issue 18; MATH.md M33).
+"""Conditional digits and classifier-free guidance on the CPU (issue 18; MATH.md M34).
 
 1. Training cost of conditioning: steps/s of the default digits run, conditional against unconditional. The two
    trainers alternate in blocks of ``--block`` steps, so load that drifts on a shared machine hits both alike.

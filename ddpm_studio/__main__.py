@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
     """With no arguments, open the studio; otherwise run a headless subcommand (see ``--help``)."""
     args = sys.argv[1:] if argv is None else argv
+    args = studio_arguments(args)
     if not args or args[0] in ("gui", "studio"):
         from ddpm_studio.gui.app import run_app
 
@@ -15,6 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     from ddpm_studio.cli import main as run_cli
 
     return run_cli(args)
+
+
+def studio_arguments(args: list[str]) -> list[str]:
+    """``follow RUN`` -> the studio following RUN; a lone folder -> the studio on it: a DDPM Studio run folder is
+    followed (live or finished, its curve and checkpoints appear), a diffusers model folder is opened."""
+    if len(args) == 2 and args[0] == "follow" and not args[1].startswith("-"):
+        return ["gui", "--follow", args[1]]
+    if len(args) == 1 and not args[0].startswith("-") and os.path.isdir(args[0]):
+        from ddpm_studio.core.diffusers_import import is_diffusers_folder
+
+        return ["gui", "--run" if is_diffusers_folder(args[0]) else "--follow", args[0]]
+    return args
 
 
 if __name__ == "__main__":

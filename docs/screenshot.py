@@ -31,6 +31,9 @@ def main() -> int:
     parser.add_argument("--timesteps", type=int, default=100, help="T")
     parser.add_argument("--race", type=int, default=0, metavar="NFE",
                         help="then race ancestral, DDIM, DPM-Solver++(2M) and Heun at this many evaluations")
+    parser.add_argument("--subset", type=int, default=0, help="train on this many items (0: all)")
+    parser.add_argument("--learned", choices=("field", "error", "memorization", "density"),
+                        help="then show this tab of the What the network learned dock, computed")
     args = parser.parse_args()
 
     app = QApplication(sys.argv[:1])
@@ -54,6 +57,7 @@ def main() -> int:
         specs = [(combo.itemData(i) or {}).get("spec") for i in range(combo.count())]
         combo.setCurrentIndex(specs.index(args.data))
         wait(lambda: not window.busy)
+    setup.subsetSpin.setValue(args.subset)
     setup.timestepsSpin.setValue(args.timesteps)
     setup.stepsSpin.setValue(args.steps)
     setup.previewEverySpin.setValue(200)
@@ -69,6 +73,8 @@ def main() -> int:
         wait(lambda: window.race_runner.running)
         wait(lambda: not window.race_runner.running)
         window.race.raceSlider.setValue(600)
+    if args.learned:
+        show_learned(window, args.learned, wait)
     window.loss.flush()
     window.samples_dock.flush()
     wait(lambda: False, limit=0.5)  # the last redraws and layouts
@@ -78,6 +84,22 @@ def main() -> int:
           "available")
     window.close()
     return 0
+
+
+def show_learned(window, tab: str, wait) -> None:
+    """Open the What the network learned dock on ``tab`` and wait for its job (the field at the slider's middle)."""
+    dock, runner = window.learned, window.learned_runner
+    if tab == "field":
+        window.trajectory.fieldView.setChecked(True)
+        window.trajectory.timestepSlider.setValue(window.trajectory.timestepSlider.maximum() * 7 // 10)
+        wait(lambda: dock.field.shown is not None and not runner.running)
+        return
+    dock.show()
+    dock.raise_()
+    view = dock.views[tab]
+    dock.tabs.setCurrentWidget(view)
+    view.run.button.click()
+    wait(lambda: not runner.running)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,17 @@ def private_settings_folder(tmp_path_factory) -> Iterator[Path]:
         os.environ["XDG_CONFIG_HOME"] = previous
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread for a module of tiny networks (use it with ``pytest.mark.usefixtures``): on two shared
+    cores a second intra-op thread only fights the others and the GUI thread (thousands of tiny ops run ~8x
+    slower, not faster)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _uses_qt(request) -> bool:
     return bool({"qtbot", "qapp"} & set(request.fixturenames))
 

@@ -1,4 +1,4 @@
-"""``train --conditional``, ``sample --class/--guidance`` and ``evaluate --guidance-sweep`` (MATH.md M33)."""
+"""``train --conditional``, ``sample --class/--guidance`` and ``evaluate --guidance-sweep`` (MATH.md M34)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-import torch
 
 from ddpm_studio.cli import COMMANDS, add_commands
 from ddpm_studio.cli.common import _Parser
@@ -13,14 +12,7 @@ from ddpm_studio.core.compare import CSV_NAME, MARKDOWN_NAME, SAMPLES_PNG, iter_
 from ddpm_studio.core.pipeline import load_pipeline
 from ddpm_studio.core.runs import RunError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These networks are tiny: one thread is as fast, and spares OpenMP's spinning on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run_command(argv: list[str]) -> int:

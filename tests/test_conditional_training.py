@@ -1,4 +1,4 @@
-"""Conditional training (M33): label dropout observed in the trainer's batches, refusal of unlabelled data,
+"""Conditional training (M34): label dropout observed in the trainer's batches, refusal of unlabelled data,
 conditional run folders that load and sample a class, unconditional ones unchanged, and the guidance sweep."""
 
 from __future__ import annotations

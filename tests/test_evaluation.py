@@ -35,14 +35,7 @@ M, S = 0.3, 0.5
 SCALE = torch.tensor([2.0, 0.25])
 SHIFT = torch.tensor([1.0, -3.0])
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These networks are tiny: one thread is as fast, and spares OpenMP's spinning on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class ExactGaussianDenoiser(nn.Module):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from PySide6.QtCore import Qt
 
 from ddpm_studio.core.compare import TABLE2_MIN_STEPS, CompareRow, far_off_text
@@ -11,20 +10,12 @@ from ddpm_studio.gui import workers
 from ddpm_studio.gui.compare_dialog import COLUMNS, CompareDialog
 
 pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
     pytest.mark.qt_log_level_fail("WARNING"),
     pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise"),
 ]
 
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One torch thread: on two shared cores, more threads only fight each other and the GUI thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -111,3 +102,16 @@ def test_a_real_comparison_fills_the_far_off_column_and_warns_of_its_budget(qtbo
     assert row.far_off_count is not None and row.far_off == pytest.approx(row.far_off_count / 409)
     assert dialog.compareTable.item(0, COLUMNS.index("far off")).text() == far_off_text(row)
     assert dialog.compareBudgetNote.isVisible()
+
+
+def test_setting_tooltips_speak_the_vocabulary_of_choices(dialog):
+    """The settings list and the table's setting cell name each choice with core/choices' label and MATH.md
+    number (no copy of the vocabulary in the dialog)."""
+    from ddpm_studio.core.compare import Setting
+    from ddpm_studio.gui.compare_table import setting_tooltip
+
+    tip = setting_tooltip(Setting("learned", "eps", "learned", "hybrid"))
+    assert tip == ("predicts noise (ε) (M7), variance learned: between β̃_t and β_t (M13), "
+                   "trained on hybrid: L_simple + 0.001 L_vlb (M19)")
+    item = dialog.compareSettingsList.item(0)
+    assert item.toolTip().startswith("predicts ") and "(M" in item.toolTip()

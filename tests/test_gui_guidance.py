@@ -1,4 +1,4 @@
-"""The studio's conditional generation (M33): Setup's conditionalCheck, the Trajectory dock's classCombo and
+"""The studio's conditional generation (M34): Setup's conditionalCheck, the Trajectory dock's classCombo and
 guidanceSlider, sampling that honours them, and the guidance sweep dialog."""
 
 from __future__ import annotations

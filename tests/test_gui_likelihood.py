@@ -28,20 +28,12 @@ from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.style import configure_pyqtgraph
 
 pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
     pytest.mark.qt_log_level_fail("WARNING"),
     pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise"),
 ]
 
 TIMEOUT_MS = 30_000
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One torch thread: on two shared cores, more threads only fight each other and the GUI thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

@@ -53,12 +53,13 @@ def test_automation_names_and_docks(window):
         ("timestepSlider", QSlider), ("sampleStepsSpin", QSpinBox), ("lossPlot", PlotWidget),
         ("schedulePlot", PlotWidget), ("trajectoryView", GraphicsLayoutWidget),
         ("raceButton", QPushButton), ("raceSlider", QSlider), ("raceStartButton", QPushButton),
+        ("fieldView", None), ("subsetSpin", QSpinBox), ("learnedTabs", None),
     ]:
         widget = window.findChild(cls or QWidget, name)
         assert widget is not None, name
     docks = window.findChildren(QDockWidget)
     assert {d.objectName() for d in docks} == {"setupDock", "lossDock", "scheduleDock", "trajectoryDock",
-                                               "samplesDock", "likelihoodDock", "raceDock"}
+                                               "samplesDock", "likelihoodDock", "raceDock", "learnedDock"}
     shortcuts = {action.objectName(): action.shortcut().toString() for action in (
         window.startPauseAction, window.stopAction, window.exportAction, window.saveAction, window.openAction)}
     assert shortcuts == {"startPauseAction": "Space", "stopAction": "Esc", "exportAction": "Ctrl+E",
@@ -526,6 +527,38 @@ def test_garbage_is_collected_on_the_gui_thread_only(qtbot, settings, messages):
     win = MainWindow(settings=settings)
     win.close()
     assert not gc.isenabled()  # a window's close leaves the application's collector alone
+
+
+def test_joining_jobs_collects_their_garbage_without_an_event_loop(qtbot):
+    """``join_all()`` runs no event loop, so the collector's timer cannot fire: the join collects itself. (The old
+    guard left collection off after ``join_all()`` until the event loop ran again.)"""
+    import gc
+    import weakref
+
+    from ddpm_studio.gui.jobs import runner
+
+    class Node:
+        pass
+
+    refs: list[weakref.ref] = []
+    made = threading.Event()
+
+    def make_garbage():
+        node = Node()
+        node.itself = node  # a cycle: only the collector frees it
+        refs.append(weakref.ref(node))
+        del node
+        for _ in range(3 * gc.get_threshold()[0]):  # past generation 0's threshold
+            cycle: list = []
+            cycle.append(cycle)
+        made.set()
+        yield
+
+    assert not gc.isenabled()
+    runner().start("garbage", make_garbage)
+    assert made.wait(10)  # blocks the GUI thread: no event loop between here and the check
+    runner().join_all()
+    assert refs and refs[0]() is None, "the job's garbage outlived join_all()"
 
 
 def test_join_delivers_results_and_collects_without_an_event_loop(qtbot):

@@ -1,4 +1,4 @@
-"""Classifier-free guidance (MATH.md M33) against closed forms, the conditional networks and label dropout."""
+"""Classifier-free guidance (MATH.md M34) against closed forms, the conditional networks and label dropout."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def _points(batch: int = 6, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("parameterization", ["eps", "x0", "v", "mean"])
 @pytest.mark.parametrize("w", [0.0, 1.0, 3.0])
 def test_guided_eps_is_the_closed_form_in_every_parameterization(parameterization: str, w: float) -> None:
-    """M33: guidance on the raw output of any parameterization gives eps~ = (1 + w) eps_c - w eps_u."""
+    """M34: guidance on the raw output of any parameterization gives eps~ = (1 + w) eps_c - w eps_u."""
     x, t = _points()
     y = torch.tensor([0, 1, 2, 0, 1, 2])
     diffusion = GaussianDiffusion(_betas(), parameterization=parameterization, clip_x0=False)

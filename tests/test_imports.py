@@ -161,3 +161,16 @@ def test_the_cli_commands_import_only_the_common_module():
             "ddpm_studio.cli.compare", "ddpm_studio.cli.common"} <= set(commands)
     for name in commands:
         assert "ddpm_studio.cli" not in graph[name], name
+
+
+def test_no_test_module_imports_another():
+    """Shared fixtures live in conftest.py and shared helpers in helper modules (gui_helpers, exact_models):
+    importing a test module runs its tests' collection twice and hides where a fixture comes from."""
+    tests = Path(__file__).parent
+    offenders = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            offenders += [f"{path.name} imports {name}" for name in names if name.split(".")[0].startswith("test_")]
+    assert not offenders, offenders

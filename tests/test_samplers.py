@@ -421,15 +421,3 @@ def test_the_process_never_imports_the_sampler():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-
-
-def test_sample_config_validation_follows_the_methods():
-    from ddpm_studio.core.training.config import ConfigError, SampleConfig, validate_sample_config
-
-    assert validate_sample_config(SampleConfig(method="heun", num_steps=99, spacing="karras"), 50)
-    with pytest.raises(ConfigError, match=r"num_steps must be an integer in 1\.\.50"):
-        validate_sample_config(SampleConfig(method="dpmpp_2m", num_steps=51), 50)
-    with pytest.raises(ConfigError, match="spacing must be one of linspace, trailing, karras"):
-        validate_sample_config(SampleConfig(spacing="leading"), 50)
-    with pytest.raises(ConfigError, match="method must be one of ancestral, ddim, dpmpp_2m, heun"):
-        validate_sample_config(SampleConfig(method="euler"), 50)

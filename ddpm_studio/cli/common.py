@@ -152,13 +152,14 @@ def _duration(seconds: float) -> str:
 
 
 # ---------------------------------------------------------------------------- parsers
-def _positive_int(text: str) -> int:
+def _positive_int(text: str, expected: str = "a positive integer") -> int:
+    """ "12" -> 12; anything that is not an integer >= 1 is refused, naming what was ``expected``."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
     return value
 
 
@@ -171,18 +172,8 @@ def _float(text: str) -> float:
 
 def _int_list(text: str) -> list[int]:
     """ "10,20,50" -> [10, 20, 50], each a positive integer."""
-    values = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            value = int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {part!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected positive integers, got {value}")
-        values.append(value)
+    parts = [part.strip() for part in text.split(",")]
+    values = [_positive_int(part, "comma-separated positive integers") for part in parts if part]
     if not values:
         raise argparse.ArgumentTypeError("expected at least one number, e.g. 10,20,50")
     return values

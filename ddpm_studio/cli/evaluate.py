@@ -43,7 +43,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         epilog=sampler_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    evaluate.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
+    evaluate.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio), or a diffusers "
+                          "model folder (save_pretrained)")
+    evaluate.add_argument("--data", metavar="NAME_OR_PATH",
+                          help="evaluate on this data instead of the run's own (images are resized to the model's "
+                               "size); required for a diffusers model, which has no training data on record")
     evaluate.add_argument(
         "--num", type=_positive_int,
         help="held-out examples for the bound and the ODE likelihood (default: all of the held-out split)"
@@ -107,8 +111,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the bound and / or the step sweep of ``args.run_dir``; print a summary; write the asked-for files."""
+    from ddpm_studio.core.diffusers_import import load_any_pipeline
     from ddpm_studio.core.evaluation import BoundProgress, iter_bound, load_run_dataset
-    from ddpm_studio.core.pipeline import load_pipeline
 
     other_analysis = args.sweep or analyses.analyses_requested(args) or args.guidance_sweep is not None
     sweep_only = [flag for flag, value in (("--out-csv", args.out_csv), ("--plot", args.plot)) if value]
@@ -121,10 +125,10 @@ def run(args: argparse.Namespace) -> int:
     guidance.check_evaluate_args(args)
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise CliError(f"--plot must end in .png, got {args.plot.name!r}")
-    pipeline = load_pipeline(args.run_dir, args.device)
+    pipeline = load_any_pipeline(args.run_dir, args.device)
     # a subset run's held-out part is the usual one, and its samples are scored against the whole training split
     analyses.check_against_run(args, pipeline)
-    dataset = load_run_dataset(pipeline.config, with_subset=False)
+    dataset = load_run_dataset(evaluation_config(pipeline, args.data), with_subset=False)
     check_data_shape(dataset, pipeline)
     report: dict = {"run_dir": str(args.run_dir), "step": pipeline.step}
 
@@ -158,6 +162,25 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
+
+
+def evaluation_config(pipeline, data: str | None):
+    """The config whose data the run is evaluated on: its own, or ``--data`` at the model's image size."""
+    import copy
+
+    from ddpm_studio.core.diffusers_import import DIFFUSERS_PRESET
+
+    if data is None:
+        if pipeline.config.model.preset == DIFFUSERS_PRESET:
+            raise CliError("a diffusers model has no training data on record: give --data NAME_OR_PATH (images "
+                           f"of shape {pipeline.data_shape} or resizable to it)")
+        return pipeline.config
+    config = copy.deepcopy(pipeline.config)
+    config.data.dataset = data
+    config.data.subset = None
+    if pipeline.kind == "images":
+        config.data.image_size = pipeline.data_shape[-1]
+    return config
 
 
 def _print_bound(result, dataset_name: str, kind: str, step: int) -> None:

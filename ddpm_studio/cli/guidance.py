@@ -1,4 +1,4 @@
-"""Conditional generation from the command line (wired into ``train``, ``sample`` and ``evaluate``; MATH.md M33).
+"""Conditional generation from the command line (wired into ``train``, ``sample`` and ``evaluate``; MATH.md M34).
 
 - ``train --conditional [--p-uncond P]``: a class-conditional network (``model.num_classes`` from the data's labels,
   label dropout ``train.p_uncond``); unlabelled data is refused in one line.
@@ -33,7 +33,7 @@ def add_train_options(train: argparse.ArgumentParser) -> None:
         "--conditional",
         action="store_true",
         help="train a class-conditional model on the data's labels (digits, moons, circles, ring, class sub-folders, "
-        "MNIST labels, .npz 'labels'), for classifier-free guidance (MATH.md M33)",
+        "MNIST labels, .npz 'labels'), for classifier-free guidance (MATH.md M34)",
     )
     train.add_argument(
         "--p-uncond",
@@ -55,7 +55,7 @@ def add_sample_options(sample: argparse.ArgumentParser) -> None:
         "--guidance",
         type=float,
         help="with --class: classifier-free guidance scale w >= 0 (default 0: the conditional model; diffusers' "
-        "guidance_scale is 1 + w; M33)",
+        "guidance_scale is 1 + w; M34)",
     )
 
 

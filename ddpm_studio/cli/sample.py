@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=sampler_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sample.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
+    sample.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio), or a diffusers "
+                        "model folder (save_pretrained)")
     sample.add_argument("--num", type=_positive_int, default=64, help="number of samples (default 64)")
     sample.add_argument(
         "--steps",
@@ -56,8 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sample ``args.run_dir`` into a .png grid / scatter or an .npz (with ``--trajectory``, the reverse process)."""
+    from ddpm_studio.core.diffusers_import import load_any_pipeline
     from ddpm_studio.core.export import TrajectoryRecorder, save_npz, subsample_indices
-    from ddpm_studio.core.pipeline import load_pipeline
     from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.sampling import check_num_steps
 
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--out must end in .png or .npz, got {args.out.name!r}")
     if args.trajectory and suffix != ".npz":
         raise CliError("--trajectory needs an .npz output")
-    pipeline = load_pipeline(args.run_dir, args.device)
+    pipeline = load_any_pipeline(args.run_dir, args.device)
     T = pipeline.diffusion.num_timesteps
     steps = args.steps or T
     try:

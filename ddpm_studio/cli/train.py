@@ -65,6 +65,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--log-every", type=_positive_int)
     train.add_argument("--preview-every", type=int, help="steps between preview sample grids (0: none)")
     train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: only at the end)")
+    train.add_argument("--tensorboard", action="store_const", const=True, default=None,
+                       help="also write loss, lr, steps/s, the bound and previews as TensorBoard events into "
+                            'OUT/tensorboard (needs: pip install "ddpm-studio[tensorboard]")')
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     guidance.add_train_options(train)
 
@@ -96,6 +99,7 @@ _SESSION_FLAGS = [
     ("log_every", "train", "log_every"),
     ("preview_every", "train", "preview_every"),
     ("checkpoint_every", "train", "checkpoint_every"),
+    ("tensorboard", "train", "tensorboard"),
 ]
 
 

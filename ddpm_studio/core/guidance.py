@@ -1,11 +1,11 @@
-"""Class conditioning and classifier-free guidance (MATH.md M33; Ho & Salimans 2022).
+"""Class conditioning and classifier-free guidance (MATH.md M34; Ho & Salimans 2022).
 
 A conditional network ``net(x, t, y)`` learns both p(x | c) and, through label dropout (:func:`drop_labels`), the
 unconditional p(x) under the null class ∅ = K. :class:`GuidedModel` turns it back into the ``(x, t) -> output``
 callable that every sampler takes (ancestral, DDIM, DPM-Solver++, Heun), so guidance needs no change to any
 sampler:
 
-    output~ = (1 + w) output(x, t, c) - w output(x, t, ∅)                                           (M33)
+    output~ = (1 + w) output(x, t, c) - w output(x, t, ∅)                                           (M34)
 
 in the network's own parameterization (ε, μ, x0 or v): each is affine in ε with coefficients that depend only on
 (x_t, t), so this equals ε~ = (1 + w) ε_c - w ε_∅ pushed through the parameterization. w = 0 is the conditional
@@ -130,7 +130,7 @@ def row_length(labels: torch.Tensor | Sequence[int] | None) -> int | None:
 
 
 class GuidedModel:
-    """Classifier-free guidance as a model: ``(x, t) -> (1 + w) f(x, t, y) - w f(x, t, ∅)`` (MATH.md M33).
+    """Classifier-free guidance as a model: ``(x, t) -> (1 + w) f(x, t, y) - w f(x, t, ∅)`` (MATH.md M34).
 
     Both branches go through the network in ONE batched forward pass of [x; x] with classes [y; ∅]. A batch may
     mix classes (y per sample) and even guidance scales (w per sample), which the guidance sweep uses to run one

@@ -255,8 +255,12 @@ def x0_error_over_t(
     timesteps: list[int],
     diffusion: GaussianDiffusion,
     seed: int = 0,
+    statistic: str = "rms",
 ) -> torch.Tensor:
-    """How far a model's x0_hat lies from the ideal denoiser's, per timestep: RMS per dimension, shape (len(ts),).
+    """How far a model's x0_hat lies from the ideal denoiser's, per timestep: shape (len(ts),).
+
+    ``statistic`` "rms": RMS per dimension over examples and dimensions; "mean_distance": the mean over examples
+    of the L2 distance ||x0_hat_model - x0*|| (M33).
 
     For each t: x_t ~ q(x_t | x0) with one seeded noise draw per example (the same draws for every model, so two
     checkpoints are compared on the same inputs), then sqrt(mean over examples and dimensions of
@@ -267,6 +271,8 @@ def x0_error_over_t(
         data: (N, ...) the training examples the ideal denoiser uses. x0: (M, ...) probe examples.
         timesteps: 0-based timesteps to measure.
     """
+    if statistic not in ("rms", "mean_distance"):
+        raise ValueError(f"statistic must be 'rms' or 'mean_distance', got {statistic!r}")
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
     errors = []
     for tau in timesteps:
@@ -276,5 +282,9 @@ def x0_error_over_t(
             x_t = diffusion.q_sample(x0, t, noise)
             hat = diffusion.p_mean_variance(model(x_t, t), x_t, t)["x0_hat"]
             best = ideal_x0(data, x_t, t, diffusion)
-        errors.append(float(((hat.double() - best.double()) ** 2).mean().sqrt()))
+        gap = (hat.double() - best.double()).reshape(x0.shape[0], -1)
+        if statistic == "mean_distance":
+            errors.append(float(gap.norm(dim=1).mean()))
+        else:
+            errors.append(float((gap**2).mean().sqrt()))
     return torch.tensor(errors, dtype=torch.float64)

@@ -140,7 +140,7 @@ class DiffusionPipeline:
             model: stands in for the run's network (e.g. an :class:`~ddpm_studio.core.ideal.IdealDenoiser` of its
                 training data, M30); None samples the EMA network.
             labels: classes (num_samples,) for a conditional run (None: the null class, i.e. unconditional).
-            guidance: classifier-free guidance scale w >= 0 (M33), a float or per-sample (num_samples,); used
+            guidance: classifier-free guidance scale w >= 0 (M34), a float or per-sample (num_samples,); used
                 with ``labels`` only.
         Returns:
             An iterator of :class:`SampleStep` records whose ``x_T`` attribute holds the starting noise.
@@ -173,11 +173,11 @@ class DiffusionPipeline:
 
     @property
     def num_classes(self) -> int | None:
-        """K of a class-conditional run (M33), None for an unconditional one."""
+        """K of a class-conditional run (M34), None for an unconditional one."""
         return self.config.model.num_classes
 
     def guided(self, model: nn.Module, labels: torch.Tensor, guidance: float | torch.Tensor) -> GuidedModel:
-        """``model`` (a FloatOutput of the network) under classifier-free guidance towards ``labels`` (M33)."""
+        """``model`` (a FloatOutput of the network) under classifier-free guidance towards ``labels`` (M34)."""
         num_classes = self.num_classes
         if not num_classes:
             raise GuidanceError("this run is unconditional (trained without --conditional); it takes no class")

@@ -30,7 +30,7 @@ def preview_image(
 
     Images: a grid, upscaled (nearest) so it is at least ~384 pixels wide. Points: a scatter in the data's own
     coordinates with ``reference`` (model-space data, e.g. the held-out set) in grey behind. ``labels`` (N,), the
-    classes a conditional model was asked for (M33): one grid row per class when all were asked for, and points
+    classes a conditional model was asked for (M34): one grid row per class when all were asked for, and points
     coloured by class.
     """
     if pipeline.kind == "images":

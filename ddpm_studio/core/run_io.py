@@ -80,8 +80,13 @@ def open_run(run_dir: str) -> OpenedRun:
     """Load a run folder written by the CLI or the studio, ready to continue training (slow: call off-thread).
 
     A device the run names but this machine lacks falls back to "auto"; data that cannot be found any more
-    still gives a pipeline to sample from, with a warning.
+    still gives a pipeline to sample from, with a warning. A diffusers model folder opens sample-only.
     """
+    from ddpm_studio.core.diffusers_import import is_diffusers_folder, load_diffusers_pipeline
+
+    if is_diffusers_folder(run_dir):
+        pipeline = load_diffusers_pipeline(run_dir)
+        return OpenedRun(run_dir, pipeline.config, pipeline.kind, [], None, pipeline, None, None)
     config = load_run_config(run_dir)
     records = read_metrics(run_dir)
     warning = None

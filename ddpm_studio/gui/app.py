@@ -1,4 +1,5 @@
-"""Start the studio: ``ddpm-studio``, ``ddpm-studio gui [--data NAME] [--run DIR]`` or ``python -m ddpm_studio``."""
+"""Start the studio: ``ddpm-studio``, ``ddpm-studio gui [--data NAME] [--run DIR] [--follow DIR]``,
+``ddpm-studio follow RUN``, ``ddpm-studio FOLDER`` or ``python -m ddpm_studio``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data", metavar="NAME_OR_PATH",
                         help="a built-in data set (moons, ring, digits, shapes, ...) or a file / folder to load")
-    parser.add_argument("--run", metavar="DIR", help="a run folder to open (written by the CLI or the studio)")
+    parser.add_argument("--run", metavar="DIR", help="a run folder to open (written by the CLI or the studio), or "
+                        "a diffusers model folder (save_pretrained)")
+    parser.add_argument("--follow", metavar="DIR", help="a run folder another process is training, to follow live")
     return parser
 
 
@@ -44,4 +47,6 @@ def run_app(argv: list[str]) -> int:
         window.choose_data(args.data)
     if args.run:
         window.open_run(args.run)
+    if args.follow:
+        window.following.follow(args.follow)
     return int(app.exec())

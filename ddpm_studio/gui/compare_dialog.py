@@ -23,13 +23,11 @@ draw them in red at their edge), ``compareStatusLabel`` and ``compareOpenFolderB
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -37,20 +35,17 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from ddpm_studio.core import choices
 from ddpm_studio.core.compare import (
     CSV_NAME,
     DEFAULT_SETTINGS,
@@ -64,33 +59,23 @@ from ddpm_studio.core.compare import (
 from ddpm_studio.core.data import BUILTIN_DATASETS
 from ddpm_studio.core.training.config import default_config
 from ddpm_studio.gui import job_eval
-from ddpm_studio.gui.compare_table import COLUMNS, THUMBNAIL_SIZE, fill_row, score_header, setting_tooltip
+from ddpm_studio.gui.compare_table import (
+    COLUMNS,
+    fill_row,
+    free_folder,
+    make_settings_list,
+    make_table,
+    progress_text,
+    score_header,
+)
 from ddpm_studio.gui.jobs import Job, runner
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
 
-#: The linear schedule's T must exceed this (the config's rule: shorter chains need the cosine schedule).
-LINEAR_MIN_T = 21
+#: The shortest chain the linear schedule allows (the rule lives in core/choices; kept here for old imports).
+LINEAR_MIN_T = choices.LINEAR_MIN_T
 DEFAULT_T = 1000
 START_TEXT = "Start"
 CANCEL_TEXT = "Cancel"
-PHASE_NAMES = {"prepare": "preparing the data", "train": "training", "bound": "bound", "sample": "sampling"}
-
-
-def free_folder(path: str | os.PathLike[str]) -> str:
-    """``path`` when it is missing or empty, else the first ``path-2``, ``path-3``, … that is."""
-    base = Path(path)
-    candidate, n = base, 1
-    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return str(candidate)
-
-
-def progress_text(event: CompareProgress) -> str:
-    """The progress bar's text, e.g. "run 2/6: mean/vlb — training 340/1500"."""
-    phase = PHASE_NAMES.get(event.phase, event.phase)
-    head = f"run {event.run + 1}/{event.num_runs}: {event.name} — {phase}"
-    return head if event.phase == "prepare" else f"{head} {event.done}/{event.total}"
 
 
 class CompareDialog(QDialog):
@@ -142,7 +127,11 @@ class CompareDialog(QDialog):
         self.compareTimestepsSpin.setToolTip("Diffusion steps T; the bound costs T forward passes per batch.")
         form.addRow("T", self.compareTimestepsSpin)
         self.compareScheduleCombo = QComboBox(objectName="compareScheduleCombo")
-        self.compareScheduleCombo.addItems(["linear", "cosine"])
+        for index, schedule in enumerate(choices.SCHEDULES):
+            self.compareScheduleCombo.addItem(schedule.name)
+            self.compareScheduleCombo.setItemData(
+                index, f"{schedule.label} ({schedule.math}): {schedule.help}", Qt.ItemDataRole.ToolTipRole
+            )
         self.compareScheduleCombo.setCurrentText(defaults.diffusion.schedule)
         form.addRow("schedule", self.compareScheduleCombo)
         self.compareEvalSpin = QSpinBox(objectName="compareEvalSpin")
@@ -159,17 +148,7 @@ class CompareDialog(QDialog):
         form.addRow("output folder", out_row)
         top.addWidget(self._form, 3)
 
-        self.compareSettingsList = QListWidget(objectName="compareSettingsList")
-        for setting in DEFAULT_SETTINGS:
-            item = QListWidgetItem(setting.name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
-            item.setToolTip(setting_tooltip(setting))
-            item.setData(Qt.ItemDataRole.UserRole, setting)
-            self.compareSettingsList.addItem(item)
-        self.compareSettingsList.setMaximumHeight(
-            self.compareSettingsList.sizeHintForRow(0) * len(DEFAULT_SETTINGS) + 8
-        )
+        self.compareSettingsList = make_settings_list(DEFAULT_SETTINGS)
         settings_box = QGroupBox("settings (prediction / loss)")
         QVBoxLayout(settings_box).addWidget(self.compareSettingsList)
         top.addWidget(settings_box, 2)
@@ -192,16 +171,7 @@ class CompareDialog(QDialog):
         self.compareBudgetNote.setVisible(False)
         layout.addWidget(self.compareBudgetNote)
 
-        self.compareTable = QTableWidget(0, len(COLUMNS), objectName="compareTable")
-        self.compareTable.setHorizontalHeaderLabels(list(COLUMNS))
-        self.compareTable.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.compareTable.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.compareTable.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        self.compareTable.verticalHeader().setVisible(False)
-        self.compareTable.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 6)
-        header = self.compareTable.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COLUMNS.index("status"), QHeaderView.ResizeMode.Stretch)
+        self.compareTable = make_table()
         layout.addWidget(self.compareTable, 1)
 
         bottom = QHBoxLayout()
@@ -248,9 +218,10 @@ class CompareDialog(QDialog):
             return "Check at least one setting."
         if not self.compareOutEdit.text().strip():
             return "Choose an output folder."
-        if self.compareScheduleCombo.currentText() == "linear" and self.compareTimestepsSpin.value() < LINEAR_MIN_T:
-            return f"The linear schedule needs T ≥ {LINEAR_MIN_T}; choose the cosine schedule for shorter chains."
-        return None
+        rule = choices.linear_schedule_problem(
+            self.compareScheduleCombo.currentText(), self.compareTimestepsSpin.value()
+        )
+        return None if rule is None else f"{rule[0].upper()}{rule[1:]}."
 
     def start(self) -> None:
         """Start the comparison with the dialog's settings (a message says why not)."""

@@ -1,4 +1,5 @@
-"""The Compare dialog's results table: one row per finished setting, its cells, their tooltips and thumbnails.
+"""The Compare dialog's results table: one row per finished setting, its cells, their tooltips and thumbnails;
+and the dialog's texts (progress, output folder) that hold no widget state.
 
 Presentation only: the numbers come from :class:`~ddpm_studio.core.compare.CompareRow`.
 """
@@ -6,24 +7,75 @@ Presentation only: the numbers come from :class:`~ddpm_studio.core.compare.Compa
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import QSize, Qt, QUrl
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QListWidget,
+    QListWidgetItem,
+    QTableWidget,
+    QTableWidgetItem,
+)
 
-from ddpm_studio.core.compare import CompareRow, Setting, far_off_text
+from ddpm_studio.core import choices
+from ddpm_studio.core.compare import CompareProgress, CompareRow, Setting, far_off_text
 from ddpm_studio.core.metrics import FAR_OFF_MARGIN
 
 THUMBNAIL_SIZE = 64
 COLUMNS = ("setting", "final loss", "bound", "score", "far off", "wall time", "samples", "status")
-SETTING_HELP = {
-    "eps": "predicts the noise ε (M7)",
-    "mean": "predicts the posterior mean μ̃ (M8)",
-    "x0": "predicts x_0 (M9)",
-    "v": "predicts v (M10)",
-}
-VARIANCE_HELP = {"fixed_large": "σ² = β (M11)", "fixed_small": "σ² = β̃ (M12)", "learned": "learned σ² (M13)"}
-LOSS_HELP = {"simple": "L_simple (M18)", "vlb": "the bound L_vlb (M17)", "hybrid": "L_hybrid (M19)"}
+PHASE_NAMES = {"prepare": "preparing the data", "train": "training", "bound": "bound", "sample": "sampling"}
+
+
+def make_table() -> QTableWidget:
+    """The empty results table (objectName ``compareTable``): read-only, whole rows selected, thumbnail rows."""
+    table = QTableWidget(0, len(COLUMNS), objectName="compareTable")
+    table.setHorizontalHeaderLabels(list(COLUMNS))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    table.verticalHeader().setVisible(False)
+    table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 6)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(COLUMNS.index("status"), QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+def make_settings_list(settings: Sequence[Setting]) -> QListWidget:
+    """The checkable list of settings (objectName ``compareSettingsList``), all checked, each with its tooltip;
+    an item's UserRole data is its :class:`~ddpm_studio.core.compare.Setting`."""
+    widget = QListWidget(objectName="compareSettingsList")
+    for setting in settings:
+        item = QListWidgetItem(setting.name)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked)
+        item.setToolTip(setting_tooltip(setting))
+        item.setData(Qt.ItemDataRole.UserRole, setting)
+        widget.addItem(item)
+    widget.setMaximumHeight(widget.sizeHintForRow(0) * len(settings) + 8)
+    return widget
+
+
+def free_folder(path: str | os.PathLike[str]) -> str:
+    """``path`` when it is missing or empty, else the first ``path-2``, ``path-3``, … that is."""
+    base = Path(path)
+    candidate, n = base, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return str(candidate)
+
+
+def progress_text(event: CompareProgress) -> str:
+    """The progress bar's text, e.g. "run 2/6: mean/vlb — training 340/1500"."""
+    phase = PHASE_NAMES.get(event.phase, event.phase)
+    head = f"run {event.run + 1}/{event.num_runs}: {event.name} — {phase}"
+    return head if event.phase == "prepare" else f"{head} {event.done}/{event.total}"
 
 
 def format_number(value: float | None) -> str:
@@ -41,11 +93,18 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
+def _choice_text(options: tuple[choices.Choice, ...], name: str) -> str:
+    """A choice's label and MATH.md number from the one vocabulary, e.g. "noise (ε) (M7)"; the bare name if unknown."""
+    choice = choices.find(options, name)
+    return name if choice is None else f"{choice.label} ({choice.math})"
+
+
 def setting_tooltip(setting: Setting) -> str:
+    """What a setting trains, in the words of :mod:`ddpm_studio.core.choices`."""
     return (
-        f"{SETTING_HELP.get(setting.parameterization, setting.parameterization)}, "
-        f"{VARIANCE_HELP.get(setting.variance, setting.variance)}, "
-        f"trained on {LOSS_HELP.get(setting.loss, setting.loss)}"
+        f"predicts {_choice_text(choices.PARAMETERIZATIONS, setting.parameterization)}, "
+        f"variance {_choice_text(choices.VARIANCES, setting.variance)}, "
+        f"trained on {_choice_text(choices.LOSSES, setting.loss)}"
     )
 
 

@@ -1,5 +1,5 @@
 """The guidance sweep (Trajectory → Sweep w…): one x_T sampled at several classifier-free guidance scales w side by
-side, with the fidelity / diversity trade-off plotted against w (MATH.md M33).
+side, with the fidelity / diversity trade-off plotted against w (MATH.md M34).
 
 The work is :func:`ddpm_studio.core.evaluation.iter_guidance_sweep` run as a job of the application's runner
 (docs/ARCHITECTURE.md, "Adding a view that runs long work"); this module only turns its rows into display copies

@@ -57,7 +57,7 @@ def sampling_caption(num_steps: int, method: str = "ancestral", eta: float = 0.0
                      labels: Any = None, guidance: float = 0.0, **_options: Any) -> str:
     """"DPM-Solver++(2M), 20 steps, Karras spacing": the method's label, its network evaluations, DDIM's eta and a
     spacing other than today's linspace; for a conditional model the class ("class 7" or "a row per class") and
-    the guidance scale w (M33)."""
+    the guidance scale w (M34)."""
     choice = choices.find(choices.METHODS, method)
     name = method if choice is None else choice.label
     eta_text = f", η = {eta:g}" if method == "ddim" else ""

@@ -27,6 +27,7 @@ from ddpm_studio.core.session import Session
 from ddpm_studio.core.training.trainer import Trainer
 from ddpm_studio.gui import collector, job_training
 from ddpm_studio.gui.compare_dialog import CompareDialog
+from ddpm_studio.gui.docks.learned import LearnedDock
 from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.docks.loss import LossDock
 from ddpm_studio.gui.docks.race import RaceDock
@@ -34,8 +35,10 @@ from ddpm_studio.gui.docks.samples import SamplesDock
 from ddpm_studio.gui.docks.schedule import ScheduleDock
 from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
+from ddpm_studio.gui.follow import RunFollowing
 from ddpm_studio.gui.guidance_dialog import open_guidance_sweep
 from ddpm_studio.gui.jobs import runner
+from ddpm_studio.gui.learned_worker import LearnedRunner
 from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
 from ddpm_studio.gui.paths import default_compare_folder
 from ddpm_studio.gui.race_worker import RaceRunner
@@ -49,7 +52,7 @@ from ddpm_studio.gui.workers import prepare_torch
 
 logger = logging.getLogger(__name__)
 
-LAYOUT_VERSION = 2  # bumped when docks are added: an older saved layout falls back to the default
+LAYOUT_VERSION = 3  # bumped when docks are added: an older saved layout falls back to the default
 STATUS_TIMEOUT_MS = 8000
 #: Settings must rest this long before the chosen data is loaded for the trajectory's background.
 DATA_PREVIEW_DELAY_MS = 150
@@ -93,9 +96,12 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         self.likelihood = LikelihoodDock(self)
         self.race = RaceDock(self)
         self.race_runner = RaceRunner(self.race, self)
+        self.learned = LearnedDock(self)
+        self.learned_runner = LearnedRunner(self.learned, self.session.sample_source, self)
         self._compare: CompareDialog | None = None
         self.docks: list[QDockWidget] = [
-            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race]
+            self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race,
+            self.learned]
         for dock in self.docks:
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -104,6 +110,7 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self._build_status_bar()
+        self.following = RunFollowing(self)  # File → Follow run… (its status-bar widgets join the bar's)
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_settings()
         self._wire()
@@ -135,7 +142,11 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         # the race opens on demand (the Trajectory dock's Race button), over the trajectory it compares with
         self.tabifyDockWidget(self.trajectory, self.race)
         self.trajectory.raise_()
+        # beside the trajectory, over the samples: the slider that scrubs the field stays in view
+        self.tabifyDockWidget(self.samples_dock, self.learned)
+        self.samples_dock.raise_()
         self.race.hide()
+        self.learned.hide()
 
     def _size_docks(self) -> None:
         """The default split, in proportion to the window (resizeDocks has no effect before it is laid out).
@@ -166,6 +177,7 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         self.race_runner.failed.connect(lambda message: self._show_error("The race stopped", message))
         self.trajectory.timestepChanged.connect(self.schedule.set_marker)
         self.samples_dock.selectedChanged.connect(self._sample_selected)
+        self.learned_runner.connect_window(self)
 
     # ================================================================== settings
     def _restore_settings(self) -> None:
@@ -389,6 +401,7 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         if self._compare is not None:
             self._compare.close()  # cancels and joins its comparison
         self._closing = True
+        self.following.stop(quiet=True)
         self.likelihood.shutdown()
         self.jobs.stop(owner=self)
         self.jobs.join()

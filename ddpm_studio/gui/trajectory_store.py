@@ -102,7 +102,7 @@ class SampleSet:
         caption: what the batch is ("Preview at step 500", "Final samples: 100 DDIM steps").
         step: training steps behind the weights that drew it.
         is_data: the batch is training data shown before any model exists, not samples.
-        labels: the class each sample was asked for (N,) by a conditional model (M33), or None.
+        labels: the class each sample was asked for (N,) by a conditional model (M34), or None.
         columns: grid columns (one row per class when every class was asked for); None: a square grid.
     """
 
@@ -198,7 +198,7 @@ class TrajectoryStore:
         self.t_state = np.zeros(capacity, np.int32)
         self.count = 0
         self.caption = ""
-        self.labels: np.ndarray | None = None  # the classes asked for, per sample (conditional models, M33)
+        self.labels: np.ndarray | None = None  # the classes asked for, per sample (conditional models, M34)
         self.columns: int | None = None  # grid columns: one row per class when every class was asked for
         self._bounds: tuple[int, tuple[float, float, float, float]] | None = None  # (frames counted, box)
 

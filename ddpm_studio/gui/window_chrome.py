@@ -55,6 +55,11 @@ class WindowChrome:
         self.newAction = self._action("&New run", self.new_run, QKeySequence.StandardKey.New, "newAction")
         self.openAction = self._action("&Open run…", lambda: self.open_run(), QKeySequence.StandardKey.Open,
                                        "openAction")
+        self.followAction = self._action("&Follow run…", lambda: self.following.choose(), name="followAction")
+        self.followAction.setToolTip("Watch a run folder that another process (the CLI, torchrun) is training")
+        self.stopFollowAction = self._action("Stop following", lambda: self.following.stop(),
+                                             name="stopFollowAction")
+        self.stopFollowAction.setEnabled(False)
         self.recentMenu = QMenu("Open &recent", self)
         self.saveAction = self._action("&Save run…", self.save_run, QKeySequence.StandardKey.Save, "saveAction")
         self.exportAction = self._action("&Export…", lambda: self.export(), "Ctrl+E", "exportAction")
@@ -69,6 +74,8 @@ class WindowChrome:
         file_menu.addAction(self.newAction)
         file_menu.addAction(self.openAction)
         file_menu.addMenu(self.recentMenu)
+        file_menu.addAction(self.followAction)
+        file_menu.addAction(self.stopFollowAction)
         file_menu.addAction(self.saveAction)
         file_menu.addSeparator()
         file_menu.addAction(self.exportAction)

@@ -393,7 +393,7 @@ def load_dataset(
                 f"({', '.join(BUILTIN_DATASETS)})"
             )
         array, skipped = _read_path(path, image_size)
-        try:  # the classes, where the source has them (M33)
+        try:  # the classes, where the source has them (M34)
             found = folder_labels(path, skipped) if path.is_dir() else file_labels(path, len(array), _is_idx(path))
         except (LabelError, OSError) as exc:
             raise DataError(str(exc)) from exc

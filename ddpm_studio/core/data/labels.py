@@ -1,4 +1,4 @@
-"""Class labels of a user's data, for class-conditional training (MATH.md M33).
+"""Class labels of a user's data, for class-conditional training (MATH.md M34).
 
 - an image folder whose images sit in sub-folders: the first sub-folder under the root is the class
   (``pets/cat/1.png`` and ``pets/dog/7.png``: two classes, in sorted name order), as torchvision's ImageFolder;

@@ -26,7 +26,7 @@ RING_RADIUS = 2.0
 RING_STD = 0.1
 CHECKERBOARD_CELLS = 4  # a 4 x 4 board over [-2, 2]^2 with the 8 "black" cells filled
 
-#: The labelled toys and their number of classes (for class-conditional training, MATH.md M33).
+#: The labelled toys and their number of classes (for class-conditional training, MATH.md M34).
 TOY_NUM_CLASSES: dict[str, int] = {"moons": 2, "circles": 2, "ring": RING_MODES}
 
 Toy = tuple[np.ndarray, "np.ndarray | None"]

@@ -12,7 +12,7 @@ calling ``close()``); nothing is left half-written. One module per job:
 - :mod:`~ddpm_studio.core.evaluation.sweep`: :func:`iter_step_sweep`, that score against the number of network
   evaluations K for each sampling method, every method from the same x_T.
 - :mod:`~ddpm_studio.core.evaluation.guidance_sweep`: :func:`iter_guidance_sweep`, class accuracy and that score
-  against the classifier-free guidance scale w (M33), every w from the same x_T.
+  against the classifier-free guidance scale w (M34), every w from the same x_T.
 - :mod:`~ddpm_studio.core.evaluation.heldout`: :func:`load_run_dataset`, the data a run was trained on.
 
 Every name is re-exported here, so ``from ddpm_studio.core.evaluation import iter_bound`` keeps working.

@@ -1,4 +1,4 @@
-"""The guidance sweep: fidelity against diversity as the classifier-free guidance scale w grows (MATH.md M33).
+"""The guidance sweep: fidelity against diversity as the classifier-free guidance scale w grows (MATH.md M34).
 
 Every w samples the same class-balanced requests from the same x_T, so the rows differ only by w. Each row holds
 the share of samples a download-free classifier reads as the requested class (fidelity: the feature network's
@@ -79,7 +79,7 @@ def iter_guidance_sweep(
     method: str = "ancestral",
     spacing: str = "linspace",
 ) -> Iterator[GuidanceProgress | GuidanceRow]:
-    """Sample at every w of ``scales`` from one x_T and score each set (M33).
+    """Sample at every w of ``scales`` from one x_T and score each set (M34).
 
     Args:
         scales: guidance scales w >= 0, in the order wanted.

@@ -68,7 +68,7 @@ class TimeEmbedding(nn.Module):
 
 
 class ClassEmbedding(nn.Module):
-    """A learned vector per class, plus one for the "null" class ∅ (MATH.md M33; Ho & Salimans 2022).
+    """A learned vector per class, plus one for the "null" class ∅ (MATH.md M34; Ho & Salimans 2022).
 
     Classes 0..K-1 are the data's labels; index K is the null class that label dropout trains and that the
     unconditional branch of classifier-free guidance asks for. ``y = None`` means the null class for the whole

@@ -47,7 +47,7 @@ class MLPDenoiser(nn.Module):
         time_dim: width of the sinusoidal timestep embedding; its MLP maps it to ``hidden``.
         dropout: dropout rate inside the blocks.
         num_classes: K for a class-conditional denoiser (a :class:`ClassEmbedding` of K + 1 rows added to the
-            time embedding, MATH.md M33); None or 0: unconditional, exactly the network (and state_dict) of old.
+            time embedding, MATH.md M34); None or 0: unconditional, exactly the network (and state_dict) of old.
 
     The constructor arguments are kept in ``self.config`` so that ``MLPDenoiser(**model.config)`` rebuilds it.
     """

@@ -120,7 +120,7 @@ def build_model(
         data_shape: (D,) for points (gives an :class:`MLPDenoiser`) or (C, H, W) for images (a :class:`UNet`).
         learned_variance: double the output channels/features for the variance interpolation u (MATH.md M13).
         dropout: overrides the preset's dropout when given.
-        num_classes: K for a class-conditional denoiser (forward(x, t, y), MATH.md M33); None: unconditional.
+        num_classes: K for a class-conditional denoiser (forward(x, t, y), MATH.md M34); None: unconditional.
 
     Returns:
         a module mapping (x (B, *data_shape), t (B,)) to (B, *data_shape) (twice the channels under M13).

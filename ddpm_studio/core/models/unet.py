@@ -178,7 +178,7 @@ class UNet(nn.Module):
         num_groups: GroupNorm groups (reduced per layer to a divisor of the channel count).
         num_heads: attention heads.
         num_classes: K for a class-conditional denoiser (a :class:`ClassEmbedding` of K + 1 rows added to the
-            time embedding, MATH.md M33); None or 0: unconditional, exactly the network (and state_dict) of old.
+            time embedding, MATH.md M34); None or 0: unconditional, exactly the network (and state_dict) of old.
 
     The constructor arguments are kept in ``self.config`` so that ``UNet(**model.config)`` rebuilds the model.
     """

@@ -12,7 +12,6 @@ from typing import Any
 
 from ddpm_studio.core import choices
 from ddpm_studio.core.choices import snr_weighting_applies  # noqa: F401 - its old home; the rule is in choices
-from ddpm_studio.core.sampling import max_num_steps
 
 
 class ConfigError(ValueError):
@@ -36,7 +35,7 @@ class ModelConfig:
 
     preset: str = "tiny"  # tiny, small, base or ddpm-cifar; 2-D data always gets the MLP of that size
     dropout: float | None = None  # None keeps the preset's dropout
-    # K for a class-conditional network (MATH.md M33; train --conditional sets it from the data); None: unconditional
+    # K for a class-conditional network (MATH.md M34; train --conditional sets it from the data); None: unconditional
     num_classes: int | None = None
 
 
@@ -65,7 +64,7 @@ class TrainConfig:
     loss: str = "simple"  # simple (M18), vlb (M17) or hybrid (M19)
     snr_gamma: float = 0.0  # min-SNR-gamma weighting of the simple term (Hang et al. 2023); 0: unweighted M18
     # label dropout of a conditional network: the share of labels replaced by the null class, which trains the
-    # unconditional branch that classifier-free guidance needs (Ho & Salimans 2022 use 0.1-0.2; M33)
+    # unconditional branch that classifier-free guidance needs (Ho & Salimans 2022 use 0.1-0.2; M34)
     p_uncond: float = 0.1
     seed: int = 0
     device: str = "auto"  # auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps
@@ -75,18 +74,7 @@ class TrainConfig:
     preview_steps: int = 50  # reverse steps a preview takes (respaced, M21)
     checkpoint_every: int = 1000  # steps between checkpoints (0: only at the end)
     keep_checkpoints: int = 2  # how many step checkpoints to keep
-
-
-@dataclass
-class SampleConfig:
-    """How the studio and the CLI sample a trained run (M20-M29)."""
-
-    num_samples: int = 64
-    num_steps: int | None = None  # network evaluations; None: T (Heun can use up to 2T - 1)
-    method: str = "ancestral"  # one of choices.METHODS: ancestral, ddim, dpmpp_2m, heun, dpmpp_2m_sde
-    eta: float = 0.0  # DDIM only
-    seed: int = 0
-    spacing: str = "linspace"  # one of choices.SPACINGS: linspace, trailing, karras
+    tensorboard: bool = False  # also write TensorBoard event files into RUN/tensorboard (metrics.jsonl stays)
 
 
 @dataclass
@@ -159,19 +147,8 @@ class RunConfig:
         _int_in("train.preview_steps", t.preview_steps, 1, 100_000)  # capped at T when used
         _int_in("train.checkpoint_every", t.checkpoint_every, 0, 100_000_000)
         _int_in("train.keep_checkpoints", t.keep_checkpoints, 1, 1000)
+        _require(isinstance(t.tensorboard, bool), "train.tensorboard", "true or false")
         return self
-
-
-def validate_sample_config(config: SampleConfig, num_timesteps: int) -> SampleConfig:
-    """Check a :class:`SampleConfig` against a process of ``num_timesteps`` steps."""
-    _int_in("num_samples", config.num_samples, 1, 100_000)
-    _one_of("method", config.method, choices.METHODS)
-    _one_of("spacing", config.spacing, choices.SPACINGS)
-    if config.num_steps is not None:
-        _int_in("num_steps", config.num_steps, 1, max_num_steps(config.method, num_timesteps))
-    _float_in("eta", config.eta, 0.0, 1.0)
-    _int_in("seed", config.seed, 0, 2**63 - 1)
-    return config
 
 
 def fit_batch_size(train: TrainConfig, num_train: int) -> int | None:

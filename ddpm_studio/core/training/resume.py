@@ -13,7 +13,8 @@ from typing import Any
 
 from ddpm_studio.core.training.config import RunConfig
 
-#: Training fields a continued run may change: the target step, reporting, checkpoints and the device.
+#: Training fields a continued run may change: the target step, reporting (TensorBoard too), checkpoints and the
+#: device.
 CONTINUABLE_TRAIN_FIELDS = (
     "steps",
     "log_every",
@@ -23,6 +24,7 @@ CONTINUABLE_TRAIN_FIELDS = (
     "checkpoint_every",
     "keep_checkpoints",
     "device",
+    "tensorboard",
 )
 
 _MISSING = object()

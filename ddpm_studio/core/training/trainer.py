@@ -31,6 +31,7 @@ from ddpm_studio.core.runs import (
     append_metrics,
     list_checkpoints,
 )
+from ddpm_studio.core.tensorboard_log import TensorBoardLogging, tensorboard_problem
 from ddpm_studio.core.training.checkpoints import CheckpointWriteError, TrainerCheckpoints
 from ddpm_studio.core.training.config import ConfigError, RunConfig
 from ddpm_studio.core.training.distributed import DistContext, distributed_device, init_distributed
@@ -67,7 +68,7 @@ class TrainingDiverged(RuntimeError):
         self.step = step
 
 
-class Trainer(TrainerCheckpoints):
+class Trainer(TrainerCheckpoints, TensorBoardLogging):
     """Builds data, network, diffusion, optimiser and EMA from a :class:`RunConfig` and trains them.
 
     Args:
@@ -86,6 +87,8 @@ class Trainer(TrainerCheckpoints):
     ) -> None:
         self.config = config.validate()
         tc = config.train
+        if tc.tensorboard and tensorboard_problem():
+            raise ConfigError(f"train.tensorboard: {tensorboard_problem()}")
         self.dist: DistContext = init_distributed(tc.device)
         self.device = distributed_device(self.dist, tc.device) or resolve_device(tc.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -229,6 +232,7 @@ class Trainer(TrainerCheckpoints):
                     raise TrainingDiverged(self.step, self.config, self._keep_last_good_state())
                 if self.run_dir is not None and self.dist.is_main:
                     self._write(append_metrics, self.run_dir, [event.to_record()])
+                    self._tensorboard_scalars(event.to_record())  # only with train.tensorboard
                 yield event
             else:
                 yield Heartbeat(self.step)
@@ -244,7 +248,7 @@ class Trainer(TrainerCheckpoints):
 
     def _batch_model(self, index: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The network as the loss calls it, (x_t, t) -> output: for a conditional run with the batch's labels,
-        each dropped to the null class with probability p_uncond (label dropout, M33)."""
+        each dropped to the null class with probability p_uncond (label dropout, M34)."""
         if self.train_labels is None:
             return self.model_fn
         y = drop_labels(self.train_labels.index_select(0, index), self.config.train.p_uncond, self.num_classes,
@@ -254,9 +258,11 @@ class Trainer(TrainerCheckpoints):
     def _preview_event(self) -> PreviewReady | PreviewFailed:
         """A preview, or why it failed: a sampler that cannot draw from an early model never ends the run."""
         try:
-            return PreviewReady(self.step, self.preview())
+            samples = self.preview()
         except (ValueError, RuntimeError) as exc:
             return PreviewFailed(self.step, f"the preview at step {self.step} failed ({exc}); training goes on")
+        self._tensorboard_preview(self.step, samples)
+        return PreviewReady(self.step, samples)
 
     def _keep_last_good_state(self) -> str:
         """After a NaN/inf loss: save the weights if they are still finite, else point at the newest checkpoint.
@@ -282,6 +288,7 @@ class Trainer(TrainerCheckpoints):
         return "no checkpoint had been written yet"
 
     def _finish(self, reason: str) -> Iterator[TrainEvent]:
+        self._tensorboard_close()  # flushed and closed; a continued run opens a new event file
         path = self.save_checkpoint()
         if path is not None:
             yield CheckpointSaved(self.step, path)

@@ -47,6 +47,7 @@ from ddpm_studio.core.evaluation import BOUND_BATCH_SIZE, BoundProgress, BoundRe
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.gui import job_eval
 from ddpm_studio.gui.axes import TidyAxisItem
+from ddpm_studio.gui.docks.likelihood_text import LEGEND, hidden_terms_note, running_text, summary_html
 from ddpm_studio.gui.jobs import MODEL, Job, runner
 from ddpm_studio.gui.redraw import RedrawThrottle
 from ddpm_studio.gui.style import (
@@ -71,46 +72,6 @@ IDLE_HINT = "Press “Compute bound” to evaluate every term of the bound on he
 
 PipelineProvider = Callable[[], DiffusionPipeline | None]
 DataProvider = Callable[[], torch.Tensor | None]
-
-
-def format_value(value: float) -> str:
-    """A bound value for a label: four significant digits, "—" when unknown."""
-    return f"{value:.4g}" if math.isfinite(value) else "—"
-
-
-def summary_html(result: BoundResult, step: int | None) -> str:
-    """The final bound as two lines of rich text: the total with its standard error, then its split (M14)."""
-    unit = result.unit
-    stderr = f" ± {result.stderr:.2g}" if math.isfinite(result.stderr) else ""
-    trained = f", model at step {step:,}" if step is not None else ""
-    head = (
-        f"<b>bound {format_value(result.per_dim)}{stderr} {unit}</b> "
-        f"on {result.num_examples:,} held-out examples, T = {result.num_timesteps:,}{trained}"
-    )
-    parts = [
-        f"L<sub>T</sub> {_term(result.prior)}",
-        f"Σ<sub>t=2..T</sub> L<sub>t−1</sub> {_term(result.diffusion)}",
-        f"L<sub>0</sub> {_term(result.decoder)}",
-    ]
-    if unit == "nats/dim":  # the standardisation's log-Jacobian turns model-space nats into data-space nats
-        parts.append(f"Jacobian {_term(result.jacobian)}")
-    return f"{head}<br>= {' + '.join(parts)}"
-
-
-def _term(value: float) -> str:
-    """A summand: negative values in parentheses with a true minus sign, so "+ (−3.05)" reads right."""
-    text = format_value(value)
-    return f"(−{text[1:]})" if text.startswith("-") else text
-
-
-def _hidden_terms(terms: np.ndarray, prior: float) -> str:
-    """What a log axis leaves out: "" when every computed term is positive."""
-    count = int(np.sum(terms <= 0)) + int(prior <= 0)
-    if count == 0:
-        return ""
-    if count == 1 and len(terms) and terms[0] <= 0:
-        return f"L₀ = {_term(terms[0]).strip('()')} ≤ 0 is off the log axis"
-    return f"{count} terms ≤ 0 are off the log axis"
 
 
 class LikelihoodDock(QDockWidget):
@@ -166,11 +127,7 @@ class LikelihoodDock(QDockWidget):
         layout.addLayout(controls)
 
         # the legend sits above the plot: inside it would cover the curve, which fills the view as t runs
-        legend = WrapLabel(legend_html([
-            (SAMPLE_COLOR, "line", "L<sub>t</sub>, t = 1…T−1"),
-            (SNR_COLOR, "square", "L<sub>0</sub> (decoder)"),
-            (MARKER_COLOR, "diamond", "L<sub>T</sub> (prior)"),
-        ]), objectName="boundLegendLabel")
+        legend = WrapLabel(legend_html(LEGEND), objectName="boundLegendLabel")
         legend.setAlignment(Qt.AlignmentFlag.AlignRight)
         layout.addWidget(legend)
         # a "(x0.001)" on a log axis misleads, and a crowded decade's labels overlap: the tidy axis has neither
@@ -422,7 +379,7 @@ class LikelihoodDock(QDockWidget):
         terms = self._terms.copy()
         hidden = ""
         if log:  # the log axis cannot show a term <= 0 (L_0 of 2-D points is often negative)
-            hidden = _hidden_terms(terms, self._prior)
+            hidden = hidden_terms_note(terms, self._prior)
             terms[terms <= 0] = np.nan
         t = np.arange(T, dtype=float)
         if np.isfinite(terms[1:]).any():  # NaN marks a term not computed yet (or hidden): a gap in the line
@@ -438,10 +395,4 @@ class LikelihoodDock(QDockWidget):
         self._set_point(self.priorPoint, float(T), self._prior if not (log and self._prior <= 0) else math.nan)
         self.boundProgressBar.setValue(self._done)
         if T and self._done:
-            parts = [hidden] if hidden else []
-            if self._done < T:  # once every t is done the summary below gives the total: a low dock keeps a line
-                parts[:0] = [
-                    f"t = {T - 1:,} down to {T - self._done:,} done ({self._done:,} / {T:,} timesteps)",
-                    f"running total {format_value(self._partial)} {self._unit}",
-                ]
-            self.boundRunningLabel.setText(" · ".join(parts))
+            self.boundRunningLabel.setText(running_text(T, self._done, self._partial, self._unit, hidden))

@@ -1,7 +1,7 @@
 """The Trajectory dock's settings row: how many samples, how many network evaluations, which method on which
 timestep spacing, DDIM's η, Sample and "when training ends"; for a class-conditional model a third row with the
 class to draw (``classCombo``: one class, or "all" for one row per class) and the classifier-free guidance scale w
-(``guidanceSlider``, its value in ``guidanceLabel``; MATH.md M33).
+(``guidanceSlider``, its value in ``guidanceLabel``; MATH.md M34).
 
 The methods and spacings, their labels and help are the core's vocabulary (:mod:`ddpm_studio.core.choices`);
 whether a method can spend the chosen number of evaluations is the core's rule
@@ -39,7 +39,7 @@ GUIDANCE_TICKS = 4
 GUIDANCE_SLIDER_MAX = 10.0
 DEFAULT_GUIDANCE = 3.0
 GUIDANCE_TOOLTIP = (
-    "Classifier-free guidance scale w (M33): (1 + w) ε(x, class) − w ε(x, ∅). 0 is the conditional model; "
+    "Classifier-free guidance scale w (M34): (1 + w) ε(x, class) − w ε(x, ∅). 0 is the conditional model; "
     "larger w draws samples more typical of the class and less varied (diffusers' guidance_scale is 1 + w)."
 )
 
@@ -147,7 +147,7 @@ class SamplingBar(QWidget):
         """The keyword arguments of the sampling job (:func:`ddpm_studio.gui.job_sampling.sample`).
 
         A conditional model adds ``labels`` (one per sample; "all" rounds the count up to a multiple of the
-        classes, one row each) and ``guidance`` (w, M33).
+        classes, one row each) and ``guidance`` (w, M34).
         """
         method = self.methodCombo.currentData()
         settings = {

@@ -96,6 +96,10 @@ class SetupDock(QDockWidget):
         self.datasetCombo.setToolTip("A built-in data set, or your own: a folder of images, a .npy/.npz/.csv "
                                      "array or an IDX file (you can also drop it on the window).")
         form.addRow("Data", self.datasetCombo)
+        self.subsetSpin = self._spin("subsetSpin", 0, 100_000_000, 0, "Train on only this many training items, "
+                                     "drawn with the seed (--subset): 10 digits are copied, all 1,797 are not.")
+        self.subsetSpin.setSpecialValueText("all")
+        form.addRow("Train on", self.subsetSpin)
 
         self.presetCombo = self._combo("presetCombo", [(name, name) for name in MODEL_PRESETS])
         for index, preset in enumerate(MODEL_PRESETS.values()):
@@ -168,6 +172,11 @@ class SetupDock(QDockWidget):
         self.emaSpin.setToolTip("Decay of the weights' moving average that sampling uses.")
         self.emaSpin.valueChanged.connect(self._changed)
         more_form.addRow("EMA decay", self.emaSpin)
+        self.tensorboardCheck = QCheckBox("TensorBoard logs", objectName="tensorboardCheck")
+        self.tensorboardCheck.setToolTip("Also write the loss, learning rate, speed, bound and previews as "
+                                         "TensorBoard events into the run folder (needs the tensorboard package).")
+        self.tensorboardCheck.toggled.connect(self._changed)
+        more_form.addRow("", self.tensorboardCheck)
         layout.addWidget(more)
 
         self.messageLabel = QLabel(objectName="setupMessage")
@@ -272,6 +281,7 @@ class SetupDock(QDockWidget):
         """The settings on screen as a run config (not validated: see :attr:`valid` and :attr:`problem`)."""
         c = copy.deepcopy(self._base)
         c.data.dataset = self.data_spec()
+        c.data.subset = self.subsetSpin.value() or None
         c.model.preset = self.presetCombo.currentData()
         param = PARAMETERIZATIONS[self.parameterizationCombo.currentData()]
         c.diffusion.parameterization = param.name
@@ -293,6 +303,7 @@ class SetupDock(QDockWidget):
         t.preview_steps = max(1, min(t.preview_steps, c.diffusion.num_timesteps))
         t.warmup = self.warmupSpin.value()
         t.ema_decay = float(self.emaSpin.value())
+        t.tensorboard = self.tensorboardCheck.isChecked()
         c.model.num_classes = self.data_classes() if self.conditionalCheck.isChecked() else None
         return c
 
@@ -301,7 +312,7 @@ class SetupDock(QDockWidget):
         return self._data_classes.get(self.data_spec())
 
     def _update_conditional(self) -> None:
-        """The conditional check is usable only where the chosen data has labels (M33)."""
+        """The conditional check is usable only where the chosen data has labels (M34)."""
         classes = self.data_classes()
         self.conditionalCheck.setEnabled(classes is not None)
         self.conditionalCheck.setToolTip(CONDITIONAL_TOOLTIP if classes is not None else
@@ -332,6 +343,7 @@ class SetupDock(QDockWidget):
         was_filling, self._filling = self._filling, True
         try:
             self._select(self.presetCombo, config.model.preset)
+            self.subsetSpin.setValue(config.data.subset or 0)
             d = config.diffusion
             variance_kind = "learned" if d.variance == "learned" else "fixed"
             for index, p in enumerate(PARAMETERIZATIONS):
@@ -354,6 +366,7 @@ class SetupDock(QDockWidget):
             self.previewCountSpin.setValue(t.preview_count)
             self.warmupSpin.setValue(t.warmup)
             self.emaSpin.setValue(t.ema_decay)
+            self.tensorboardCheck.setChecked(t.tensorboard)
             if config.model.num_classes:  # an opened conditional run: its data's classes are its own
                 self._data_classes[config.data.dataset] = config.model.num_classes
             self._update_conditional()

@@ -78,6 +78,6 @@ def data_kind(spec: str) -> str | None:
     return BUILTIN_DATASETS.get(spec)
 
 CONDITIONAL_TOOLTIP = (
-    "Train a class-conditional model (M33): the class goes in beside t, and 10 % of labels are dropped so the one "
+    "Train a class-conditional model (M34): the class goes in beside t, and 10 % of labels are dropped so the one "
     "network also learns the unconditional model that classifier-free guidance needs."
 )

@@ -141,6 +141,10 @@ class TrajectoryDock(QDockWidget):
         self.raceButton.setToolTip("Race 2-4 samplers from the same x_T at the same number of network evaluations.")
         self.raceButton.clicked.connect(self.raceRequested)
         scrub.addWidget(self.raceButton)
+        self.fieldView = QCheckBox("Field", objectName="fieldView")
+        self.fieldView.setToolTip("2-D runs: the network's and the ideal denoiser's arrows at this t, in the "
+                                  "“What the network learned” dock.")
+        scrub.addWidget(self.fieldView)
         layout.addLayout(scrub)
         self.frameLabel = SteadyLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel")
         self._hint = pg.TextItem(NO_TRAJECTORY_HINT, color=(110, 110, 110), anchor=(0.5, 0.5))
@@ -288,6 +292,10 @@ class TrajectoryDock(QDockWidget):
         self._throttle.request()
         frame = self._frame_at_slider()
         self.timestepChanged.emit(-1 if frame is None else frame.t_state)
+
+    def current_frame(self) -> TrajectoryFrame | None:
+        """The frame the slider points at (the live one while sampling), or None."""
+        return self._live if self._live is not None else self._frame_at_slider()
 
     def _frame_at_slider(self) -> TrajectoryFrame | None:
         if self.store is None or len(self.store) == 0:

@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import load_array_file, load_idx
-from .images import load_digits, load_image_folder, make_shapes, resize_images
+from .arrays import as_nchw, image_size_for, is_idx, to_pixels
+from .arrays import read_path as _read_path  # by this name: tests wrap it to count the reads of a file
+from .errors import DataError
+from .images import load_digits, make_shapes, resize_images
 from .labels import LabelError, file_labels, folder_labels
 from .toys import TOY_DATASETS, TOY_NUM_CLASSES, make_labelled_toy
 
@@ -39,13 +41,7 @@ DEFAULT_DATASET = "moons"
 # enough that a U-Net trains in minutes on a laptop CPU.
 DIGITS_DEFAULT_SIZE = 16
 SHAPES_DEFAULT_SIZE = 16
-# User images keep their size when it is square, even (so a U-Net can halve it) and at most this ...
-MAX_KEPT_IMAGE_SIZE = 64
-# ... and are otherwise resized to this (also the default for a folder, whose images may all differ).
-FALLBACK_IMAGE_SIZE = 32
 
-_ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
-_SHAPE_EXPECTATION = "(N, 2) points or (N, H, W) / (N, H, W, C) / (N, C, H, W) images with C = 1 or 3"
 # A second entropy word keeps the split's random stream apart from the generators' default_rng(seed).
 _SPLIT_STREAM = 0x5E1D
 # ... and a third keeps the training subset's draw apart from both.
@@ -54,10 +50,6 @@ _SUBSET_STREAM = 0x5B5E7
 
 #: How far the points' x0 box (M23) reaches beyond the training data, as a share of its width on each side.
 X0_BOX_MARGIN = 0.1
-
-
-class DataError(ValueError):
-    """Bad input data: the message is one line naming the source, what was wrong, and what is expected."""
 
 
 @dataclass
@@ -202,13 +194,6 @@ def _points_dataset(
     )
 
 
-def _image_size_for(height: int, width: int, image_size: int | None) -> int:
-    if image_size is not None:
-        return image_size
-    keep = height == width and height <= MAX_KEPT_IMAGE_SIZE and height % 2 == 0
-    return height if keep else FALLBACK_IMAGE_SIZE
-
-
 def _images_dataset(
     name: str,
     pixels: np.ndarray,
@@ -234,53 +219,6 @@ def _images_dataset(
     )
 
 
-def _as_nchw(name: str, array: np.ndarray) -> np.ndarray:
-    """View an image array as (N, C, H, W), C in {1, 3}, from (N, H, W), (N, H, W, C) or (N, C, H, W).
-
-    A 4-D array whose axis 1 and axis 3 could both be channels (e.g. (N, 3, 5, 3)) is read as NCHW, PyTorch's
-    layout.
-    """
-    if array.ndim == 3:
-        return array[:, None]
-    if array.ndim == 4:
-        if array.shape[1] in (1, 3):
-            return array
-        if array.shape[3] in (1, 3):
-            return array.transpose(0, 3, 1, 2)
-    hint = " (a label file? pass the images file)" if array.ndim == 1 else ""
-    raise DataError(f"{name}: expected shape {_SHAPE_EXPECTATION}, got {tuple(array.shape)}{hint}")
-
-
-def _to_pixels(name: str, images: np.ndarray) -> np.ndarray:
-    """Bring image values to uint8 0..255, detecting the range from the values.
-
-    uint8 / integers in 0..255 are pixels already. Floats are read as [0, 1] when all values lie there, else
-    as [-1, 1] when they lie there, else as 0..255; then rounded to the 8-bit grid. (Floats meant as 0..255
-    whose maximum is <= 1, i.e. a nearly black set, are therefore read as [0, 1].)
-    """
-    if images.dtype == np.uint8:
-        return images
-    if images.dtype == np.bool_:
-        return images.astype(np.uint8) * 255
-    low, high = float(images.min()), float(images.max())
-    if images.dtype.kind in "iu":
-        if low < 0 or high > 255:
-            raise DataError(f"{name}: integer image values span [{low:g}, {high:g}]; expected 0..255")
-        return images.astype(np.uint8)
-    if low >= 0.0 and high <= 1.0:
-        pixels = images.astype(np.float64) * 255.0
-    elif low >= -1.0 and high <= 1.0:
-        pixels = (images.astype(np.float64) + 1.0) * 127.5
-    elif low >= 0.0 and high <= 255.0:
-        pixels = images.astype(np.float64)
-    else:
-        raise DataError(
-            f"{name}: image values span [{low:g}, {high:g}]; "
-            "expected uint8 0..255 or floats in [0, 1], [-1, 1] or [0, 255]"
-        )
-    return np.rint(pixels).astype(np.uint8)
-
-
 def _dataset_from_array(
     name: str, array: np.ndarray, image_size: int | None, seed: int, heldout_fraction: float,
     labels: np.ndarray | None = None,
@@ -297,38 +235,11 @@ def _dataset_from_array(
     classes = None if labels is None else int(labels.max()) + 1
     if array.ndim == 2 and array.shape[1] == 2:
         return _points_dataset(name, array, seed, heldout_fraction, labels, classes)
-    images = _as_nchw(name, array)
-    pixels = _to_pixels(name, images)
-    size = _image_size_for(pixels.shape[2], pixels.shape[3], image_size)
+    images = as_nchw(name, array)
+    pixels = to_pixels(name, images)
+    size = image_size_for(pixels.shape[2], pixels.shape[3], image_size)
     return _images_dataset(name, resize_images(np.ascontiguousarray(pixels), size), seed, heldout_fraction,
                            labels=labels, num_classes=classes)
-
-
-def _is_idx(path: Path) -> bool:
-    """MNIST-style names ('train-images-idx3-ubyte', 't10k-images.idx3-ubyte', '*.idx'), maybe with '.gz'."""
-    base = path.name.lower().removesuffix(".gz")
-    return "ubyte" in base or Path(base).suffix.startswith(".idx")
-
-
-def _read_path(path: Path, image_size: int | None) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    """Read a folder (uint8 NCHW images) or a file (its raw array); returns (array, skipped files)."""
-    try:
-        if path.is_dir():
-            return load_image_folder(path, image_size or FALLBACK_IMAGE_SIZE)
-        if _is_idx(path):
-            return load_idx(path), []
-        if path.suffix.lower() not in _ARRAY_SUFFIXES:
-            raise DataError(
-                f"{path.name}: unsupported file type; expected a folder of images, a .npy, .npz or .csv "
-                "file, or an IDX file (*-ubyte, optionally .gz)"
-            )
-        return load_array_file(path), []
-    except DataError:
-        raise
-    except ValueError as exc:  # the readers' messages already name the file and fit on one line
-        raise DataError(str(exc)) from exc
-    except OSError as exc:  # e.g. permission denied, a file vanishing mid-read
-        raise DataError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
 
 
 def load_dataset(
@@ -394,7 +305,7 @@ def load_dataset(
             )
         array, skipped = _read_path(path, image_size)
         try:  # the classes, where the source has them (M34)
-            found = folder_labels(path, skipped) if path.is_dir() else file_labels(path, len(array), _is_idx(path))
+            found = folder_labels(path, skipped) if path.is_dir() else file_labels(path, len(array), is_idx(path))
         except (LabelError, OSError) as exc:
             raise DataError(str(exc)) from exc
         labels, names = found if found is not None else (None, None)

@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--race", type=int, default=0, metavar="NFE",
                         help="then race ancestral, DDIM, DPM-Solver++(2M) and Heun at this many evaluations")
     parser.add_argument("--subset", type=int, default=0, help="train on this many items (0: all)")
+    parser.add_argument("--run", help="open this trained run folder and sample it instead of training")
     parser.add_argument("--learned", choices=("field", "error", "memorization", "density"),
                         help="then show this tab of the What the network learned dock, computed")
     args = parser.parse_args()
@@ -51,27 +52,16 @@ def main() -> int:
 
     if args.presentation:
         window.presentationAction.trigger()
-    setup = window.setup
-    if args.data != "moons":
-        combo = setup.datasetCombo
-        specs = [(combo.itemData(i) or {}).get("spec") for i in range(combo.count())]
-        combo.setCurrentIndex(specs.index(args.data))
-        wait(lambda: not window.busy)
-    setup.subsetSpin.setValue(args.subset)
-    setup.timestepsSpin.setValue(args.timesteps)
-    setup.stepsSpin.setValue(args.steps)
-    setup.previewEverySpin.setValue(200)
-    wait(lambda: not window.busy)
-    window.start_training()  # sampling follows by itself when training completes
-    wait(lambda: window.training)
-    wait(lambda: not window.training and not window.sampling and window.store is not None)
-    wait(lambda: not window.busy)
+    if args.run:
+        open_and_sample(window, args.run, wait)
+    else:
+        train_and_sample(window, args, wait)
     if args.race:
         window.open_race()
         window.race.nfeSpin.setValue(args.race)
         window.race.startButton.click()
         wait(lambda: window.race_runner.running)
-        wait(lambda: not window.race_runner.running)
+        wait(lambda: not window.race_runner.running, limit=1800.0)
         window.race.raceSlider.setValue(600)
     if args.learned:
         show_learned(window, args.learned, wait)
@@ -84,6 +74,39 @@ def main() -> int:
           "available")
     window.close()
     return 0
+
+
+def train_and_sample(window, args, wait) -> None:
+    """Train on ``args.data`` with the given size settings; sampling follows by itself when training completes."""
+    setup = window.setup
+    if args.data != "moons":
+        combo = setup.datasetCombo
+        specs = [(combo.itemData(i) or {}).get("spec") for i in range(combo.count())]
+        combo.setCurrentIndex(specs.index(args.data))
+        wait(lambda: not window.busy)
+    setup.subsetSpin.setValue(args.subset)
+    setup.timestepsSpin.setValue(args.timesteps)
+    setup.stepsSpin.setValue(args.steps)
+    setup.previewEverySpin.setValue(200)
+    wait(lambda: not window.busy)
+    window.start_training()
+    wait(lambda: window.training)
+    wait(lambda: not window.training and not window.sampling and window.store is not None)
+    wait(lambda: not window.busy)
+
+
+def open_and_sample(window, run_dir: str, wait) -> None:
+    """Open a run folder the CLI trained and press Sample (a longer run than a screenshot can afford to train)."""
+    window.open_run(run_dir)
+    wait(lambda: window.session.step > 0 and not window.busy)
+    trajectory = window.trajectory
+    # A few-step solver: the 1,000-step default would take minutes on a CPU for a picture
+    trajectory.methodCombo.setCurrentIndex(trajectory.methodCombo.findData("dpmpp_2m"))
+    trajectory.spacingCombo.setCurrentIndex(trajectory.spacingCombo.findData("karras"))
+    trajectory.sampleStepsSpin.setValue(20)
+    trajectory.sampleButton.click()
+    wait(lambda: window.sampling)
+    wait(lambda: not window.sampling and window.store is not None and not window.busy, limit=900.0)
 
 
 def show_learned(window, tab: str, wait) -> None:

@@ -18,6 +18,7 @@ from scipy import stats
 from ddpm_studio.core.data import (
     BUILTIN_DATASETS,
     DEFAULT_DATASET,
+    MIXTURE_DATASETS,
     TOY_DATASETS,
     DataError,
     DataSet,
@@ -149,7 +150,8 @@ def test_shapes_are_deterministic_coloured_and_on_a_plain_background() -> None:
 
 def test_builtin_registry_matches_the_sources() -> None:
     assert DEFAULT_DATASET in BUILTIN_DATASETS
-    assert {name for name, kind in BUILTIN_DATASETS.items() if kind == "points"} == set(TOY_DATASETS)
+    points = {name for name, kind in BUILTIN_DATASETS.items() if kind == "points"}
+    assert points == set(TOY_DATASETS) | set(MIXTURE_DATASETS)
     assert BUILTIN_DATASETS["digits"] == BUILTIN_DATASETS["shapes"] == "images"
 
 

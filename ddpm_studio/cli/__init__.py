@@ -2,7 +2,8 @@
 
 One module per command (:mod:`.train`, :mod:`.sample`, :mod:`.evaluate` with :mod:`.sweep`, :mod:`.compare`,
 :mod:`.export`; the options of ``sample --ideal`` and ``evaluate --memorization / --ode-likelihood`` in
-:mod:`.analyses`), each with ``add_parser(subparsers)`` and ``run(args)``, over :mod:`.common`. This package only
+:mod:`.analyses`; those of ``train --conditional``, ``sample --class / --guidance`` and ``evaluate --guidance-sweep``
+in :mod:`.guidance`), each with ``add_parser(subparsers)`` and ``run(args)``, over :mod:`.common`. This package only
 assembles them; the command modules import :mod:`.common`, never this package, so there is no import cycle.
 
 Every user error (bad arguments, missing files, a folder that is not a run, a checkpoint from another model, a

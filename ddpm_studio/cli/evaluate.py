@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from ddpm_studio.cli import analyses
+from ddpm_studio.cli import analyses, guidance
 from ddpm_studio.cli.common import (
     CliError,
     ProgressBar,
@@ -106,6 +106,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     analyses.add_evaluate_options(evaluate)
+    guidance.add_evaluate_options(evaluate)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_studio.core.diffusers_import import load_any_pipeline
     from ddpm_studio.core.evaluation import BoundProgress, iter_bound, load_run_dataset
 
-    other_analysis = args.sweep or analyses.analyses_requested(args)
+    other_analysis = args.sweep or analyses.analyses_requested(args) or args.guidance_sweep is not None
     sweep_only = [flag for flag, value in (("--out-csv", args.out_csv), ("--plot", args.plot)) if value]
     if sweep_only and not args.sweep:
         raise CliError(f"{' '.join(sweep_only)} only apply with --sweep")
@@ -121,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--bound only applies with --sweep, --memorization or --ode-likelihood (alone, the bound is "
                        "what evaluate computes)")
     analyses.check_evaluate_args(args)
+    guidance.check_evaluate_args(args)
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise CliError(f"--plot must end in .png, got {args.plot.name!r}")
     pipeline = load_any_pipeline(args.run_dir, args.device)
@@ -151,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         report.update(analyses.memorization_report(args, pipeline, dataset))
     if args.ode_likelihood:
         report.update(analyses.ode_likelihood_report(args, pipeline, dataset))
+    if args.guidance_sweep is not None:
+        report["guidance_sweep"] = guidance.guidance_sweep_report(args, pipeline, dataset)
 
     if args.json is not None:
         from ddpm_studio.core.runs import atomic_write_text

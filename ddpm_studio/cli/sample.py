@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ddpm_studio.cli import guidance
 from ddpm_studio.cli.analyses import add_sample_options, ideal_model
 from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int, sampler_epilog
 
@@ -51,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     sample.add_argument("--quiet", action="store_true")
     add_sample_options(sample)
+    guidance.add_sample_options(sample)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
     trajectory = TrajectoryRecorder(subsample_indices(steps, 100) if args.trajectory else (), pipeline.to_saved_array)
     bar = ProgressBar(steps, "sample", enabled=not args.quiet)
     final = None
+    num, request = guidance.sample_request(args, pipeline)
     run = pipeline.sample(
-        args.num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing,
-        model=ideal_model(pipeline) if args.ideal else None,
+        num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing,
+        model=ideal_model(pipeline) if args.ideal else None, **request,
     )
     for record in run:
         trajectory.add(record)
@@ -90,14 +93,17 @@ def run(args: argparse.Namespace) -> int:
     assert final is not None
     final = final.detach().cpu()
     if suffix == ".png":
-        save_preview(pipeline, final, args.out)
+        save_preview(pipeline, final, args.out, labels=request.get("labels"))
     else:
         arrays = trajectory.arrays()
         if arrays:
             arrays["trajectory_x_T"] = pipeline.to_saved_array(run.x_T)
+        if "labels" in request:  # the class each sample was asked for
+            arrays["labels"] = request["labels"].numpy()
         save_npz(args.out, samples=pipeline.to_saved_array(final), **arrays)
     print(
-        f"wrote {args.num} {'ideal-denoiser ' if args.ideal else ''}samples ({args.method}, {steps} network "
+        f"wrote {num} {'ideal-denoiser ' if args.ideal else ''}samples{guidance.describe_request(request)} "
+        f"({args.method}, {steps} network "
         f"evaluations, {args.spacing} spacing) to {args.out}",
         file=sys.stderr,
     )

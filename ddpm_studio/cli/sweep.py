@@ -103,6 +103,24 @@ def run_sweep(args: argparse.Namespace, pipeline, dataset) -> list[dict]:
     ]
 
 
+def plot_canvas(title: str, left: int):
+    """A white PLOT_WIDTH x PLOT_HEIGHT canvas with ``title`` at the top: (image, its ImageDraw, the font)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    canvas = Image.new("RGB", (PLOT_WIDTH, PLOT_HEIGHT), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default()
+    draw.text((left, 10), title, fill=(0, 0, 0), font=font)
+    return canvas, draw, font
+
+
+def dashed_line(draw, font, y: float, left: int, right: int, label: str) -> None:
+    """A grey dashed horizontal line at ``y`` with ``label`` above its right end (ImageDraw has no dash style)."""
+    for x in range(left, right, 12):
+        draw.line([(x, y), (min(x + 6, right), y)], fill=(120, 120, 120))
+    draw.text((right - 110, y - 14), label, fill=(120, 120, 120), font=font)
+
+
 def sweep_plot(rows: Sequence, floor: float, title: str) -> np.ndarray:
     """A line plot of score against the NFE K (log axis), one line per method, the real-data floor dashed.
 
@@ -111,11 +129,7 @@ def sweep_plot(rows: Sequence, floor: float, title: str) -> np.ndarray:
     Returns:
         uint8 (PLOT_HEIGHT, PLOT_WIDTH, 3).
     """
-    from PIL import Image, ImageDraw, ImageFont
-
-    canvas = Image.new("RGB", (PLOT_WIDTH, PLOT_HEIGHT), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
+    canvas, draw, font = plot_canvas(title, 70)
     left, right, top, bottom = 70, PLOT_WIDTH - 20, 36, PLOT_HEIGHT - 50
     ks = sorted({row.num_steps for row in rows})
     finite = [row.score for row in rows if math.isfinite(row.score)]
@@ -128,7 +142,6 @@ def sweep_plot(rows: Sequence, floor: float, title: str) -> np.ndarray:
         x = left + (math.log10(k) - k_lo) / span * (right - left) if k_hi > k_lo else (left + right) / 2
         return x, bottom - y / y_max * (bottom - top)
 
-    draw.text((left, 10), title, fill=(0, 0, 0), font=font)
     draw.line([(left, top), (left, bottom), (right, bottom)], fill=(0, 0, 0))
     for i in range(5):
         value = y_max * i / 4
@@ -141,10 +154,7 @@ def sweep_plot(rows: Sequence, floor: float, title: str) -> np.ndarray:
         draw.text((x - 8, bottom + 8), str(k), fill=(0, 0, 0), font=font)
     draw.text(((left + right) / 2 - 60, bottom + 26), "network evaluations K (log scale)", fill=(0, 0, 0), font=font)
     if math.isfinite(floor):
-        _, y = to_pixel(ks[0], floor)
-        for x in range(left, right, 12):  # a dashed line: ImageDraw has no dash style
-            draw.line([(x, y), (min(x + 6, right), y)], fill=(120, 120, 120))
-        draw.text((right - 110, y - 14), "real-data floor", fill=(120, 120, 120), font=font)
+        dashed_line(draw, font, to_pixel(ks[0], floor)[1], left, right, "real-data floor")
     methods = list(dict.fromkeys(row.method for row in rows))
     for index, method in enumerate(methods):
         color = _METHOD_COLORS.get(method, (44, 160, 44))

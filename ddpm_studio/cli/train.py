@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from ddpm_studio.cli import guidance
 from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int, apply_flags
 
 
@@ -70,6 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="also write loss, lr, steps/s, the bound and previews as TensorBoard events into "
                             'OUT/tensorboard (needs: pip install "ddpm-studio[tensorboard]")')
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    guidance.add_train_options(train)
 
 
 # flag -> config field, for a new run and for a resume (where resume_conflicts decides what may change)
@@ -150,6 +152,7 @@ def _train_config(args: argparse.Namespace):
             # after the batch size check: batches are drawn with replacement, so a subset of 10 items trains with
             # the whole split's batch size (as the Trainer); the seed is the one the split was drawn with
             dataset = take_subset(dataset, config.data.subset, args.seed or 0)
+    guidance.apply_train_options(args, config, dataset)
     apply_flags(config, args, _SESSION_FLAGS)
     config.validate()
     return config, dataset

@@ -5,27 +5,9 @@ memory and then handed to :func:`ddpm_studio.core.runs.atomic_write_bytes`, so a
 old file or the new one, never a half-written one that a viewer would choke on.
 
 Images are numpy ``uint8`` arrays laid out (H, W, C) with C = 1 (grey) or C = 3 (RGB), the layout Pillow reads;
-batches add a leading N (or T for animation frames). Text above a picture: :mod:`ddpm_studio.core.captions`.
-
-Trajectories in ``.npz`` files (``ddpm-studio sample --trajectory`` and the studio's export) hold one row per
-kept network evaluation, in the order the sampler ran (noise first), and every timestep in them is a PAPER
-timestep (MATH.md conventions: t = T is the pure noise x_T, t = 0 the clean sample x_0; the code's 0-based index
-i is paper t = i + 1):
-
-- ``trajectory_t`` (int64, K): the paper timestep of the STATE ``trajectory_x[k]`` (:attr:`SampleStep.t_state
-  <ddpm_studio.core.sampling.steps.SampleStep.t_state>`); 0 on the row that holds x_0. It is the time of the
-  picture, as ``trajectory_abar`` is its noise level.
-- ``trajectory_t_state`` (int64, K): the same as ``trajectory_t``, under the name files of an earlier version used.
-- ``trajectory_x_T`` (N, ...): x_T itself, the noise before the first evaluation (CLI files; paper t = T).
-- ``trajectory_abar`` (float64, K): abar of that state (1.0 at x_0).
-- ``trajectory_x`` (K, N, ...): the states. ``trajectory_x0_hat`` (K, N, ...): the network's estimate of x_0 at
-  the evaluation that led to the state.
-- ``trajectory_t_network`` (int64, K): the paper timestep the network was fed at that evaluation, at or above
-  ``trajectory_t`` (a step goes from there down to the state; Heun's corrector evaluates at the state's own
-  level). On the full chain with one evaluation per step, trajectory_t = trajectory_t_network - 1.
-
-Until this was settled the CLI wrote the network's 0-based timestep under ``trajectory_t``; it equals the
-state's paper timestep on the full ancestral chain, and differs on respaced or few-step runs.
+batches add a leading N (or T for animation frames). Text above a picture: :mod:`ddpm_studio.core.captions`;
+scatter plots of 2-D points: :mod:`ddpm_studio.core.scatter_plot`; the trajectory arrays of an ``.npz`` (what each
+one means) and their recorder: :mod:`ddpm_studio.core.trajectory_file`. Both are re-exported here.
 """
 
 from __future__ import annotations
@@ -34,26 +16,35 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from ddpm_studio.core.runs import atomic_write_bytes
+from ddpm_studio.core.scatter_plot import AXIS_COLOR, RGB, SCATTER_MARGIN, scatter_image
+from ddpm_studio.core.trajectory_file import TrajectoryRecorder
 
-if TYPE_CHECKING:
-    from ddpm_studio.core.sampling.steps import SampleStep
+# what the CLI, the studio and the tests import from here, though the modules above define it
+__all__ = [
+    "AXIS_COLOR",
+    "RGB",
+    "SCATTER_MARGIN",
+    "PathLike",
+    "TrajectoryRecorder",
+    "image_grid",
+    "save_csv",
+    "save_gif",
+    "save_npz",
+    "save_png",
+    "scatter_image",
+    "side_by_side",
+    "subsample_indices",
+    "upscale_nearest",
+]
 
 PathLike = str | os.PathLike[str]
-RGB = tuple[int, int, int]
-
-#: Light grey for the axes through 0 of a scatter plot: visible, but quieter than the reference points.
-AXIS_COLOR: RGB = (225, 225, 225)
-#: Fraction of the data's extent added on each side of a scatter plot's default bounds, so that no dot is cut
-#: in half by the image border.
-SCATTER_MARGIN = 0.05
 
 
 # ------------------------------------------------------------------ image arrays
@@ -235,95 +226,6 @@ def subsample_indices(num: int, max_frames: int) -> list[int]:
     return [int(i) for i in np.rint(positions)]
 
 
-# ------------------------------------------------------------------ scatter plots
-def _padded_square_bounds(points: np.ndarray) -> tuple[float, float, float, float]:
-    """(xmin, xmax, ymin, ymax) around finite points (K, 2), made square and widened by SCATTER_MARGIN.
-
-    Square because the plot is square: equal units on both axes keep a circle a circle.
-    """
-    lo, hi = points.min(axis=0), points.max(axis=0)
-    center = (lo + hi) / 2.0
-    # A single point (or a line of them) has zero extent; 1.0 gives it a visible neighbourhood.
-    half = max(float((hi - lo).max()) / 2.0, 0.5) * (1.0 + 2.0 * SCATTER_MARGIN)
-    return (center[0] - half, center[0] + half, center[1] - half, center[1] + half)
-
-
-def _as_points(points: np.ndarray, name: str) -> np.ndarray:
-    """float64 (K, 2) with non-finite rows dropped (a diverged sampler yields NaN, which has no place to go)."""
-    points = np.asarray(points, dtype=np.float64)
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"{name} must have shape (N, 2), got {points.shape}")
-    return points[np.isfinite(points).all(axis=1)]
-
-
-def scatter_image(
-    points: np.ndarray,
-    size: int = 512,
-    background: np.ndarray | None = None,
-    bounds: tuple[float, float, float, float] | None = None,
-    color: RGB = (31, 119, 180),
-    background_color: RGB = (200, 200, 200),
-) -> np.ndarray:
-    """Draw 2-D points as a scatter plot: small dots on white, light axes through 0, y pointing up.
-
-    Args:
-        points: (N, 2) x, y coordinates; rows with NaN or inf are skipped.
-        size: width and height of the image in pixels.
-        background: optional (M, 2) reference points (e.g. the training data), drawn first in
-            ``background_color`` so the samples in ``color`` sit on top.
-        bounds: (xmin, xmax, ymin, ymax) shown, in matplotlib's ``axis()`` order; default: the extent of
-            points and background together, made square and padded by 5% on each side. Points outside are
-            clipped.
-        color, background_color: RGB dot colours.
-
-    Returns:
-        uint8 (size, size, 3). The point (x, y) lands on column round((x - xmin) / (xmax - xmin) * (size - 1))
-        and row round((ymax - y) / (ymax - ymin) * (size - 1)).
-    """
-    if size < 2:
-        raise ValueError(f"size must be >= 2 pixels, got {size}")
-    points = _as_points(points, "points")
-    reference = _as_points(background, "background") if background is not None else np.zeros((0, 2))
-    if bounds is None:
-        everything = np.concatenate([points, reference])
-        bounds = _padded_square_bounds(everything) if len(everything) else (-1.0, 1.0, -1.0, 1.0)
-    xmin, xmax, ymin, ymax = (float(b) for b in bounds)
-    if not (xmax > xmin and ymax > ymin):
-        raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with xmin < xmax and ymin < ymax, got {bounds}")
-
-    def to_pixels(xy: np.ndarray) -> np.ndarray:
-        """(K, 2) data coordinates -> (K, 2) integer pixel (column, row); rows grow downwards, hence ymax - y."""
-        col = (xy[:, 0] - xmin) / (xmax - xmin) * (size - 1)
-        row = (ymax - xy[:, 1]) / (ymax - ymin) * (size - 1)
-        # Clip far outliers before the int cast so they cannot overflow; Pillow drops off-canvas pixels anyway.
-        return np.clip(np.rint(np.stack([col, row], axis=1)), -size, 2 * size).astype(np.int64)
-
-    canvas = Image.new("RGB", (size, size), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    origin = to_pixels(np.zeros((1, 2)))[0]
-    if xmin <= 0.0 <= xmax:
-        draw.line([(int(origin[0]), 0), (int(origin[0]), size - 1)], fill=AXIS_COLOR)
-    if ymin <= 0.0 <= ymax:
-        draw.line([(0, int(origin[1])), (size - 1, int(origin[1]))], fill=AXIS_COLOR)
-
-    # Dots are discs of radius ~size/256 (2 px at 512), stamped one offset at a time over all points at once:
-    # one Pillow call per offset instead of one per point keeps 10k points fast.
-    radius = max(1, round(size / 256))
-    offsets = [
-        (dx, dy)
-        for dx in range(-radius, radius + 1)
-        for dy in range(-radius, radius + 1)
-        if dx * dx + dy * dy <= radius * radius
-    ]
-    for layer, fill in ((reference, background_color), (points, color)):
-        if not len(layer):
-            continue
-        pixels = to_pixels(layer)
-        for dx, dy in offsets:
-            draw.point((pixels + np.array([dx, dy])).ravel().tolist(), fill=tuple(fill))
-    return np.asarray(canvas, dtype=np.uint8).copy()
-
-
 # ------------------------------------------------------------------ arrays and tables
 def save_npz(path: PathLike, **arrays: np.ndarray) -> Path:
     """Write named arrays to a compressed ``.npz`` (read back with ``np.load(path)[name]``), atomically.
@@ -335,50 +237,6 @@ def save_npz(path: PathLike, **arrays: np.ndarray) -> Path:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
     return atomic_write_bytes(path, buffer.getvalue())
-
-
-class TrajectoryRecorder:
-    """Collects a sampler's records into the trajectory arrays of an ``.npz`` (their meaning: the module's doc).
-
-    Args:
-        keep: the record indices to keep (e.g. :func:`subsample_indices` of the step count); others are skipped.
-        to_array: turns a state or x0_hat tensor (N, ...) into what the file stores (e.g. uint8 images).
-    """
-
-    def __init__(self, keep: Iterable[int], to_array: Callable[[Any], np.ndarray]) -> None:
-        self.keep = set(keep)
-        self.to_array = to_array
-        self._t: list[int] = []
-        self._t_network: list[int] = []
-        self._abar: list[float] = []
-        self._x: list[np.ndarray] = []
-        self._x0_hat: list[np.ndarray] = []
-
-    def add(self, record: SampleStep) -> None:
-        """Keep ``record`` if its index is one of ``keep``."""
-        if record.index not in self.keep:
-            return
-        self._t.append(record.t_state)
-        self._t_network.append(record.t + 1)
-        self._abar.append(record.abar)
-        self._x.append(self.to_array(record.x))
-        self._x0_hat.append(self.to_array(record.x0_hat))
-
-    def __len__(self) -> int:
-        return len(self._t)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The ``trajectory_*`` arrays of the rows kept so far; empty before the first."""
-        if not self._t:
-            return {}
-        return {
-            "trajectory_t": np.asarray(self._t, dtype=np.int64),
-            "trajectory_t_state": np.asarray(self._t, dtype=np.int64),
-            "trajectory_t_network": np.asarray(self._t_network, dtype=np.int64),
-            "trajectory_abar": np.asarray(self._abar, dtype=np.float64),
-            "trajectory_x": np.stack(self._x),
-            "trajectory_x0_hat": np.stack(self._x0_hat),
-        }
 
 
 def save_csv(path: PathLike, header: list[str], rows: Sequence[Sequence[float | int | None]]) -> Path:

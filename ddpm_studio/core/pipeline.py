@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ddpm_studio.core.diffusion import GaussianDiffusion
+from ddpm_studio.core.guidance import GuidanceError, GuidedModel, check_guidance
 from ddpm_studio.core.models import build_model
 from ddpm_studio.core.runs import RunError, load_latest_checkpoint, read_config
 from ddpm_studio.core.sampling import SampleStep, run_to_end, sample
@@ -62,13 +63,15 @@ class FloatOutput(nn.Module):
         self.amp_dtype = autocast_dtype(device)
         self.channels_last = device.type == "cuda"
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The network at (x, t), and classes y (B,) for a conditional network (None: unconditional / null)."""
         if self.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
+        args = (x, t) if y is None else (x, t, y)
         if self.amp_dtype is None:
-            return self.net(x, t)
+            return self.net(*args)
         with torch.autocast(device_type=x.device.type, dtype=self.amp_dtype):
-            out = self.net(x, t)
+            out = self.net(*args)
         return out.float().contiguous()
 
 
@@ -122,6 +125,8 @@ class DiffusionPipeline:
         spacing: str = "linspace",
         noise: torch.Tensor | None = None,
         model: nn.Module | None = None,
+        labels: torch.Tensor | None = None,
+        guidance: float | torch.Tensor = 0.0,
     ) -> ReverseProcess:
         """Reverse process for ``num_samples`` samples in model space, one record per network evaluation.
 
@@ -134,6 +139,9 @@ class DiffusionPipeline:
                 the samples it always gave). With explicit noise the seed drives only the per-step noise.
             model: stands in for the run's network (e.g. an :class:`~ddpm_studio.core.ideal.IdealDenoiser` of its
                 training data, M30); None samples the EMA network.
+            labels: classes (num_samples,) for a conditional run (None: the null class, i.e. unconditional).
+            guidance: classifier-free guidance scale w >= 0 (M34), a float or per-sample (num_samples,); used
+                with ``labels`` only.
         Returns:
             An iterator of :class:`SampleStep` records whose ``x_T`` attribute holds the starting noise.
         """
@@ -147,6 +155,8 @@ class DiffusionPipeline:
             noise = torch.randn(shape, generator=generator, device=self.device)
         if model is None:
             model = FloatOutput(self.network, self.device).eval()
+            if labels is not None:
+                model = self.guided(model, labels, guidance)
         steps = sample(
             self.diffusion,
             model,
@@ -160,6 +170,23 @@ class DiffusionPipeline:
             noise=noise,
         )
         return ReverseProcess(noise, steps)
+
+    @property
+    def num_classes(self) -> int | None:
+        """K of a class-conditional run (M34), None for an unconditional one."""
+        return self.config.model.num_classes
+
+    def guided(self, model: nn.Module, labels: torch.Tensor, guidance: float | torch.Tensor) -> GuidedModel:
+        """``model`` (a FloatOutput of the network) under classifier-free guidance towards ``labels`` (M34)."""
+        num_classes = self.num_classes
+        if not num_classes:
+            raise GuidanceError("this run is unconditional (trained without --conditional); it takes no class")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+            raise GuidanceError(f"classes must lie in 0..{num_classes - 1}, got {labels.tolist()[:8]}")
+        if not torch.is_tensor(guidance):
+            check_guidance(guidance)
+        return GuidedModel(model, labels.to(self.device), guidance, num_classes,
+                           learned_variance=self.config.diffusion.variance == "learned")
 
     def sample_final(self, num_samples: int, **kwargs) -> torch.Tensor:
         """Run :meth:`sample` to the end; the final x_0 in model space, on the CPU."""
@@ -246,6 +273,7 @@ def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = 
             learned_variance=config.diffusion.variance == "learned",
             dropout=config.model.dropout,
             fourier_bands=config.model.fourier_bands,
+            num_classes=config.model.num_classes,
         )
     except ValueError as exc:
         raise RunError(f"{run_dir}: {exc}") from None

@@ -22,6 +22,7 @@ import numpy as np
 from ddpm_studio.core import choices
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.forward_view import forward_source, forward_state
+from ddpm_studio.core.guidance import row_length
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.gui.display import reference_points, to_display
 from ddpm_studio.gui.jobs import Throttle
@@ -53,15 +54,21 @@ def sampling_throttle() -> Throttle:
 
 
 def sampling_caption(num_steps: int, method: str = "ancestral", eta: float = 0.0, spacing: str = "linspace",
-                     **_options: Any) -> str:
+                     labels: Any = None, guidance: float = 0.0, **_options: Any) -> str:
     """"DPM-Solver++(2M), 20 steps, Karras spacing": the method's label, its network evaluations, DDIM's eta and a
-    spacing other than today's linspace."""
+    spacing other than today's linspace; for a conditional model the class ("class 7" or "a row per class") and
+    the guidance scale w (M34)."""
     choice = choices.find(choices.METHODS, method)
     name = method if choice is None else choice.label
     eta_text = f", η = {eta:g}" if method == "ddim" else ""
     spaced = choices.find(choices.SPACINGS, spacing)
     spacing_text = "" if spacing == "linspace" or spaced is None else f", {spaced.label} spacing"
-    return f"{name}, {num_steps} steps{eta_text}{spacing_text}"
+    class_text = ""
+    if labels is not None:
+        asked = sorted({int(label) for label in labels})
+        class_text = f", class {asked[0]}" if len(asked) == 1 else ", a row per class"
+        class_text += f", w = {guidance:g}"
+    return f"{name}, {num_steps} steps{eta_text}{spacing_text}{class_text}"
 
 
 def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_steps: int, seed: int,
@@ -91,6 +98,9 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
             store = TrajectoryStore(pipeline_.kind, record.num_steps, item_shape, with_forward=source is not None,
                                     reference=reference_points(dataset), alpha_bar=alpha_bar, **extra)
             store.caption = sampling_caption(record.num_steps, **method)
+            labels = method.get("labels")
+            if labels is not None:
+                store.labels, store.columns = np.asarray(labels), row_length(labels)
             # x_T, the noise before the first step, opens the trajectory at t = T; its x0_hat is the one the
             # network made from it (this first record's), so the frame pairs a state with its own prediction.
             # Yielded first, it is the first thing on screen.

@@ -1,26 +1,28 @@
-"""The studio's main window: docks, toolbar, menus, shortcuts, settings, and the wiring between them.
+"""The studio's main window: its docks, the wiring between them, and the window's events.
 
 No maths happens here. Data flows one way: the Setup dock's settings become a core config, a job on the runner
 turns it into events, and the window hands each event's display-ready copy to the dock that shows it. Docks
 never talk to each other; every connection is made in :meth:`MainWindow._wire`.
+
+The rest is in mixins, one job each: the toolbar, menus and status bar's widgets (:mod:`.window_chrome`), what may
+be pressed and what the status bar says (:mod:`.window_status`), the saved geometry, layout and look
+(:mod:`.window_state`), training, sampling and data (:mod:`.window_jobs`), run folders and exports
+(:mod:`.window_files`), Compare settings and the sampler race (:mod:`.window_compare`).
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QShowEvent
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QMainWindow,
-    QMessageBox,
     QWidget,
 )
 
 from ddpm_studio.core.data import DataSet
-from ddpm_studio.core.models import format_parameter_count
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.core.runs import CONFIG_NAME
 from ddpm_studio.core.session import Session
@@ -36,27 +38,27 @@ from ddpm_studio.gui.docks.schedule import ScheduleDock
 from ddpm_studio.gui.docks.setup import IMAGE_SUFFIXES, SetupDock
 from ddpm_studio.gui.docks.trajectory import TrajectoryDock
 from ddpm_studio.gui.follow import RunFollowing
+from ddpm_studio.gui.guidance_dialog import open_guidance_sweep
 from ddpm_studio.gui.jobs import runner
 from ddpm_studio.gui.learned_worker import LearnedRunner
-from ddpm_studio.gui.look import NORMAL, PRESENTATION, apply_look
-from ddpm_studio.gui.paths import default_compare_folder
 from ddpm_studio.gui.race_worker import RaceRunner
-from ddpm_studio.gui.screen_fit import fits, fitted_geometry
 from ddpm_studio.gui.style import configure_pyqtgraph
 from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryStore
 from ddpm_studio.gui.window_chrome import WindowChrome
+from ddpm_studio.gui.window_compare import WindowCompare
 from ddpm_studio.gui.window_files import FileControls
 from ddpm_studio.gui.window_jobs import RunControls
+from ddpm_studio.gui.window_state import LAYOUT_VERSION, WindowState
+from ddpm_studio.gui.window_status import STATUS_TIMEOUT_MS, WindowStatus
 from ddpm_studio.gui.workers import prepare_torch
 
-logger = logging.getLogger(__name__)
+__all__ = ["DATA_PREVIEW_DELAY_MS", "LAYOUT_VERSION", "STATUS_TIMEOUT_MS", "MainWindow"]
 
-LAYOUT_VERSION = 3  # bumped when docks are added: an older saved layout falls back to the default
-STATUS_TIMEOUT_MS = 8000
 #: Settings must rest this long before the chosen data is loaded for the trajectory's background.
 DATA_PREVIEW_DELAY_MS = 150
 
-class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
+class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowState, WindowChrome,
+                 QMainWindow):
     """DDPM Studio's window. ``settings`` defaults to the user's QSettings (tests pass a temporary file)."""
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
@@ -169,6 +171,7 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         self.setup.dataPathChosen.connect(self.load_data_path)
         self.trajectory.sampleRequested.connect(self.sample)
         self.trajectory.raceRequested.connect(self.open_race)
+        self.trajectory.sweepRequested.connect(lambda: open_guidance_sweep(self))
         self.race.raceRequested.connect(self.start_race)
         self.race.stopRequested.connect(self.race_runner.stop)
         self.race_runner.runningChanged.connect(self._race_running_changed)
@@ -176,49 +179,6 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
         self.trajectory.timestepChanged.connect(self.schedule.set_marker)
         self.samples_dock.selectedChanged.connect(self._sample_selected)
         self.learned_runner.connect_window(self)
-
-    # ================================================================== settings
-    def _restore_settings(self) -> None:
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty() and self.restoreGeometry(geometry):
-            self._fit_to_screen(restored=True)
-        state = self.settings.value("window/state")
-        self._layout_restored = isinstance(state, QByteArray) and not state.isEmpty() and \
-            self.restoreState(state, LAYOUT_VERSION)
-        self.presentationAction.setChecked(self.settings.value("view/presentation", False, type=bool))
-
-    def _fit_to_screen(self, restored: bool) -> None:
-        """Keep a restored geometry that fits its screen; otherwise the preferred size, shrunk to fit, centred."""
-        screen = QGuiApplication.screenAt(self.geometry().center()) if restored else None
-        screen = screen or self.screen() or QGuiApplication.primaryScreen()
-        if screen is None:
-            return
-        available = screen.availableGeometry()
-        if restored and (self.isMaximized() or fits(self.geometry(), available)):
-            return
-        self.setGeometry(fitted_geometry(available))
-
-    def _save_settings(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        self.settings.setValue("view/presentation", self.presentationAction.isChecked())
-        self.settings.sync()
-
-    def set_presentation(self, on: bool) -> None:
-        """View > Presentation mode: larger text and thicker lines for a projected classroom, or back."""
-        if self.presentationAction.isChecked() != on:
-            self.presentationAction.setChecked(on)  # toggled() calls back here
-            return
-        apply_look(self, PRESENTATION if on else NORMAL)
-        self.settings.setValue("view/presentation", on)
-
-    def reset_layout(self) -> None:
-        """Every dock back where it started, docked and visible."""
-        self.restoreState(self._default_state, LAYOUT_VERSION)
-        for dock in self.docks:
-            dock.setFloating(False)
-            dock.show()
-        self._size_docks()
 
     # ================================================================== the app model, as the tests and docks read it
     @property
@@ -249,122 +209,11 @@ class MainWindow(RunControls, FileControls, WindowChrome, QMainWindow):
     def run_name(self) -> str:
         return self.session.name
 
-    # ================================================================== what may be pressed
-    def _update_actions(self) -> None:
-        if self._closing:
-            return
-        training, sampling = self.training, self.sampling
-        locked = self._model_locked
-        idle = not training and not sampling and not locked
-        job = self._active_job()
-        session = self.session
-        self.trainButton.setEnabled(idle and self.setup.valid)
-        continuing = idle and self.setup.valid and session.can_continue(self.setup.config())
-        self.trainButton.setText("Continue" if continuing else "Train")
-        active = job is not None and not job.stopping and job.started_running
-        self.pauseButton.setEnabled(active)
-        self.pauseButton.setText("Resume" if job is not None and job.paused else "Pause")
-        self.stopButton.setEnabled(job is not None and not job.stopping)
-        self.stopAction.setEnabled(job is not None)
-        has_model = session.has_model
-        self.trajectory.set_sampling_available(has_model and idle)
-        self.race.set_available(has_model and idle)
-        self.sampleAction.setEnabled(has_model and idle)
-        self.setup.set_busy(training or locked)
-        # the bound may run beside sampling, but not while training changes the weights it reads
-        self.likelihood.set_busy(
-            training or locked or not has_model,
-            "Training is changing the weights" if training else "Train a model or open a run first",
-        )
-        self.compareAction.setEnabled(idle)
-        self.openAction.setEnabled(idle)
-        self.newAction.setEnabled(idle)
-        self.recentMenu.setEnabled(idle and bool(self.recent_runs()))
-        self.saveAction.setEnabled(session.trainer is not None and not locked)
-        exporting = self.jobs.running("export")
-        available = self._export_choices()
-        self.exportButton.setEnabled(bool(available) and not exporting)
-        self.exportAction.setEnabled(bool(available) and not exporting)
-        for key, action in self.exportActions.items():
-            action.setEnabled(key in available and not exporting)
-
-    def _update_title(self) -> None:
-        self.setWindowTitle(f"DDPM Studio — {self.session.name}")
-
-    def _status(self, text: str, timeout: int = STATUS_TIMEOUT_MS) -> None:
-        self.statusBar().showMessage(text, timeout)
-
-    def _show_error(self, title: str, message: str) -> None:
-        self._status(f"{title}: {message}", 0)
-        if self._closing:
-            logger.warning("%s: %s", title, message)
-            return
-        QMessageBox.warning(self, title, message)
-
-    def _set_progress(self, kind: str | None, value: int = 0, total: int = 0) -> None:
-        """Show training / sampling progress, a busy bar for tasks, or nothing."""
-        if kind is None and any(self.jobs.running(name) for name in ("open", "save", "export", "data")):
-            kind, value, total = "task", 0, 0
-        self._progress = None if kind is None else (kind, value, total)
-        if kind is None:
-            self.progressBar.setVisible(False)
-            return
-        self.progressBar.setVisible(True)
-        self.progressBar.setRange(0, total)
-        self.progressBar.setValue(value)
-        self.progressBar.setFormat({"train": "training %p%", "sample": "sampling %p%"}.get(kind, "working…"))
-
-    def _show_model_info(self, device: str, num_parameters: int | None, step: int, kind: str, T: int) -> None:
-        self.deviceLabel.setText(f"device: {device}")
-        self.paramsLabel.setText(
-            f"parameters: {format_parameter_count(num_parameters)}" if num_parameters is not None
-            else "parameters: —")
-        self.stepLabel.setText(f"step: {step:,}")
-        self.loss.set_num_timesteps(T)
-        if self._sampling_model != (kind, T):
-            self._sampling_model = (kind, T)
-            self.trajectory.configure_sampling(kind, T)
-
-    def open_compare(self) -> None:
-        """Run → Compare settings: train several settings on the same data and budget (Ho et al. Table 2)."""
-        if self._compare is None:
-            run_dir = self.trainer.run_dir if self.trainer is not None else None
-            out_dir = default_compare_folder(run_dir, self._last_folder())
-            self._compare = CompareDialog(self, self.setup.config().data.dataset, out_dir)
-            self._compare.message.connect(self._status)
-        self._compare.open()  # window-modal: nothing else trains while it runs
-
-    # ================================================================== the sampler race
-    def open_race(self) -> None:
-        """Show the Race dock (Trajectory → Race…) set up for the current model."""
-        config = self.session.config
-        if config is not None:
-            self.race.configure(self._model_kind(), config.diffusion.num_timesteps)
-        self.race.show()
-        self.race.raise_()
-        # the race shows 2 x 4 panels and a plot: give it three quarters of the height beside the Loss dock
-        height = self.race.height() + self.loss.height()
-        self.resizeDocks([self.race, self.loss], [height * 3 // 4, height // 4], Qt.Orientation.Vertical)
-
     def _model_kind(self) -> str:
         session = self.session
         return session.trainer.kind if session.trainer is not None else session.pipeline.kind
 
-    def start_race(self, runners: list, num_steps: int, num_samples: int) -> None:
-        source = self.session.sample_source()
-        if source is None or self.training or self.sampling or self._model_locked:
-            return
-        make_pipeline, dataset = source
-        self.race_runner.start(make_pipeline, self._model_kind(), dataset, runners, num_steps, num_samples,
-                               self.setup.config().train.seed)
-        self._status(f"Racing {len(runners)} samplers at {num_steps} network evaluations each…", 0)
 
-    def _race_running_changed(self) -> None:
-        if not self.race_runner.running:
-            self._status("Race finished: slide the noise level to compare the lanes at the same σ.")
-        self._update_actions()
-
-    # ================================================================== window events
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._layout_restored and not self._docks_sized:

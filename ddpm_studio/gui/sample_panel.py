@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from ddpm_studio.core.export import image_grid
-from ddpm_studio.gui.style import REFERENCE_COLOR, pin_axes
+from ddpm_studio.gui.style import REFERENCE_COLOR, class_brushes, pin_axes
 
 POINT_SIZE = 3
 
@@ -22,7 +22,8 @@ class SamplePanel:
         self.plot = plot
         self.image = pg.ImageItem(axisOrder="row-major")
         self.reference = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=pg.mkBrush(REFERENCE_COLOR))
-        self.points = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=pg.mkBrush(*color, 170))
+        self._brush = pg.mkBrush(*color, 170)
+        self.points = pg.ScatterPlotItem(size=POINT_SIZE, pen=None, brush=self._brush)
         for item in (self.image, self.reference, self.points):
             plot.addItem(item)
         plot.setMenuEnabled(False)
@@ -55,13 +56,17 @@ class SamplePanel:
             self.plot.getViewBox().setDefaultPadding(0.01)
             self.plot.enableAutoRange()
 
-    def show_images(self, batch: np.ndarray) -> None:
-        grid = image_grid(batch, padding=1)
+    def show_images(self, batch: np.ndarray, columns: int | None = None) -> None:
+        grid = image_grid(batch, ncols=columns, padding=1)
         self.image.setImage(grid[:, :, 0] if grid.shape[2] == 1 else grid, levels=(0, 255), autoLevels=False)
 
-    def show_points(self, points: np.ndarray) -> None:
-        finite = points[np.isfinite(points).all(axis=1)]
-        self.points.setData(pos=finite)
+    def show_points(self, points: np.ndarray, labels: np.ndarray | None = None) -> None:
+        """Points (N, 2); with ``labels`` (N,) each coloured by the class it was asked for."""
+        keep = np.isfinite(points).all(axis=1)
+        if labels is not None and len(labels) == len(points):
+            self.points.setData(pos=points[keep], brush=class_brushes(labels[keep]))
+        else:
+            self.points.setData(pos=points[keep], brush=self._brush)
         self._show_axes(True)
 
     def set_reference(self, reference: np.ndarray | None,

@@ -10,10 +10,13 @@ import importlib
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSize
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QSpinBox, QStyle
+
+from ddpm_studio.core.previews import CLASS_RGB
 
 #: Redraws happen at most this often (the issue's ~30 Hz): workers may emit faster, docks coalesce.
 REDRAW_INTERVAL_MS = 33
@@ -22,6 +25,8 @@ SAMPLE_COLOR = (31, 119, 180)  # samples, x_t
 PREDICTION_COLOR = (214, 39, 40)  # x0_hat
 FORWARD_COLOR = (44, 160, 44)  # q(x_t | x_0)
 REFERENCE_COLOR = (205, 205, 205, 160)  # the training data behind a scatter
+#: One colour per requested class of a conditional model's 2-D samples: the CLI's PNG colours (tab10).
+CLASS_COLORS = tuple(tuple(int(v) for v in rgb) for rgb in CLASS_RGB)
 RAW_LOSS_COLOR = (31, 119, 180, 90)
 SMOOTH_LOSS_COLOR = (8, 48, 107)
 BETA_COLOR = (255, 127, 14)
@@ -191,3 +196,9 @@ def spin_box(name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
     spin.setValue(value)
     spin.setToolTip(tip)
     return spin
+
+
+def class_brushes(labels: np.ndarray, alpha: int = 200) -> list:
+    """One brush per point, coloured by its requested class (:data:`CLASS_COLORS`), for a scatter's ``brush``."""
+    brushes = [pg.mkBrush(*color, alpha) for color in CLASS_COLORS]
+    return [brushes[int(label) % len(brushes)] for label in labels]

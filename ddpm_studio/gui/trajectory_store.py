@@ -104,6 +104,8 @@ class SampleSet:
         caption: what the batch is ("Preview at step 500", "Final samples: 100 DDIM steps").
         step: training steps behind the weights that drew it.
         is_data: the batch is training data shown before any model exists, not samples.
+        labels: the class each sample was asked for (N,) by a conditional model (M34), or None.
+        columns: grid columns (one row per class when every class was asked for); None: a square grid.
     """
 
     kind: str
@@ -112,6 +114,8 @@ class SampleSet:
     caption: str
     step: int
     is_data: bool = False
+    labels: np.ndarray | None = None
+    columns: int | None = None
 
     def __len__(self) -> int:
         return int(self.data.shape[0])
@@ -196,6 +200,8 @@ class TrajectoryStore:
         self.t_state = np.zeros(capacity, np.int32)
         self.count = 0
         self.caption = ""
+        self.labels: np.ndarray | None = None  # the classes asked for, per sample (conditional models, M34)
+        self.columns: int | None = None  # grid columns: one row per class when every class was asked for
         self._bounds: tuple[int, tuple[float, float, float, float]] | None = None  # (frames counted, box)
 
     def __len__(self) -> int:
@@ -306,4 +312,5 @@ class TrajectoryStore:
         final = self.x[self.count - 1].copy()
         if self.kind == "points" and (note := off_support_note(final, self.reference)):
             caption = f"{caption}  ·  {note}"
-        return SampleSet(self.kind, final, self.reference, caption, step)
+        return SampleSet(self.kind, final, self.reference, caption, step,
+                         labels=self.labels, columns=self.columns)

@@ -44,8 +44,9 @@ class RunControls:
 
     @property
     def sampling(self) -> bool:
-        """Sampling a trajectory or racing samplers (both read the model; neither may overlap training)."""
-        return self.jobs.running("sample") or self.jobs.running("race")
+        """Sampling a trajectory, racing samplers or sweeping the guidance scale (all read the model; none may
+        overlap training)."""
+        return self.jobs.running("sample") or self.jobs.running("race") or self.jobs.running("guidance sweep")
 
     @property
     def busy(self) -> bool:
@@ -53,7 +54,8 @@ class RunControls:
         return self.jobs.busy or self._data_preview_timer.isActive()
 
     def _active_job(self) -> Job | None:
-        return self.jobs.job("train") or self.jobs.job("sample") or self.jobs.job("race")
+        return (self.jobs.job("train") or self.jobs.job("sample") or self.jobs.job("race")
+                or self.jobs.job("guidance sweep"))
 
     @property
     def _model_locked(self) -> bool:
@@ -101,7 +103,7 @@ class RunControls:
     def _data_previewed(self, result: tuple[tuple, DataSet]) -> None:
         key, dataset = result
         self.session.remember_data(key, dataset)
-        self.setup.set_data_size(key[0], len(dataset.train))
+        self.setup.set_data_size(key[0], len(dataset.train), dataset.num_classes)
         if key == data_key(self.setup.config()):
             self._preview_data()
 
@@ -129,7 +131,8 @@ class RunControls:
         self.session.remember_data((spec, config.data.num_points, config.data.num_images, config.train.seed, None),
                                    dataset)
         self.setup.add_data_source(spec, dataset.kind, dataset.name)
-        self.setup.set_data_size(spec, len(dataset.train))  # a batch larger than the data is fitted, with a note
+        # a batch larger than the data is fitted, with a note; labelled data enables the conditional check
+        self.setup.set_data_size(spec, len(dataset.train), dataset.num_classes)
         skipped = f"; skipped {len(dataset.skipped)} unreadable file(s)" if dataset.skipped else ""
         self._status(f"Loaded {dataset.name}: {len(dataset.train):,} training items, {dataset.kind}{skipped}.")
 
@@ -267,6 +270,7 @@ class RunControls:
         self.loss.clear()
         self.samples_dock.clear()
         self.trajectory.clear(keep_data=True)  # redrawn by _trainer_ready only if the new run's data differs
+        self.trajectory.samplingBar.set_classes(None)
         self.deviceLabel.setText("device: —")
         self.paramsLabel.setText("parameters: —")
         self.stepLabel.setText("step: —")
@@ -296,8 +300,9 @@ class RunControls:
         if job is None:
             self._status("The model is busy; try again when the running work has finished.")
             return
+        labels = settings.get("labels")
         self.trajectory.begin_live(self.session.trainer.kind if self.session.trainer else self.session.pipeline.kind,
-                                   reference_points(dataset))
+                                   reference_points(dataset), None if labels is None else labels.numpy())
         self.trajectory.set_sampling_running(True)
         self.session.set_trajectory(None)
         self._set_progress("sample", 0, settings["num_steps"])

@@ -21,10 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import load_array_file, load_idx
-from .images import load_digits, load_image_folder, make_shapes, resize_images
+from .arrays import as_nchw, image_size_for, is_idx, to_pixels
+from .arrays import read_path as _read_path  # by this name: tests wrap it to count the reads of a file
+from .errors import DataError
+from .images import load_digits, make_shapes, resize_images
+from .labels import LabelError, file_labels, folder_labels
 from .mixtures import MIXTURE_DATASETS, make_mixture
-from .toys import TOY_DATASETS, make_toy
+from .toys import TOY_DATASETS, TOY_NUM_CLASSES, make_labelled_toy
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +43,7 @@ DEFAULT_DATASET = "moons"
 # enough that a U-Net trains in minutes on a laptop CPU.
 DIGITS_DEFAULT_SIZE = 16
 SHAPES_DEFAULT_SIZE = 16
-# User images keep their size when it is square, even (so a U-Net can halve it) and at most this ...
-MAX_KEPT_IMAGE_SIZE = 64
-# ... and are otherwise resized to this (also the default for a folder, whose images may all differ).
-FALLBACK_IMAGE_SIZE = 32
 
-_ARRAY_SUFFIXES = (".npy", ".npz", ".csv")
-_SHAPE_EXPECTATION = "(N, 2) points or (N, H, W) / (N, H, W, C) / (N, C, H, W) images with C = 1 or 3"
 # A second entropy word keeps the split's random stream apart from the generators' default_rng(seed).
 _SPLIT_STREAM = 0x5E1D
 # ... and a third keeps the training subset's draw apart from both.
@@ -55,10 +52,6 @@ _SUBSET_STREAM = 0x5B5E7
 
 #: How far the points' x0 box (M23) reaches beyond the training data, as a share of its width on each side.
 X0_BOX_MARGIN = 0.1
-
-
-class DataError(ValueError):
-    """Bad input data: the message is one line naming the source, what was wrong, and what is expected."""
 
 
 @dataclass
@@ -78,7 +71,10 @@ class DataSet:
     scale: torch.Tensor
     # (file, reason) for every unreadable image of a folder
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    labels: torch.Tensor | None = None  # int64 (N_train,), the class of each training item (digits only)
+    # int64 (N_train,), the class of each training item (digits, labelled toys, ...); None: unlabelled
+    labels: torch.Tensor | None = None
+    num_classes: int | None = None  # K when labelled (classes 0..K-1), else None
+    class_names: tuple[str, ...] | None = None  # the name of each class (a folder's sub-folders), when known
     # the items whose range x0_range() spans: a subset keeps its whole training split's box; None: ``train``
     range_items: torch.Tensor | None = None
 
@@ -173,7 +169,10 @@ def _split_indices(n: int, heldout_fraction: float, seed: int, name: str) -> tup
     return np.sort(order[num_heldout:]), np.sort(order[:num_heldout])
 
 
-def _points_dataset(name: str, points: np.ndarray, seed: int, heldout_fraction: float) -> DataSet:
+def _points_dataset(
+    name: str, points: np.ndarray, seed: int, heldout_fraction: float, labels: np.ndarray | None = None,
+    num_classes: int | None = None,
+) -> DataSet:
     """Standardise (N, 2) points with the training split's statistics (float64, so the shift is exact)."""
     train_idx, heldout_idx = _split_indices(len(points), heldout_fraction, seed, name)
     values = points.astype(np.float64)
@@ -192,14 +191,9 @@ def _points_dataset(name: str, points: np.ndarray, seed: int, heldout_fraction: 
         heldout=torch.from_numpy(model[heldout_idx].astype(np.float32)),
         shift=torch.from_numpy(shift.astype(np.float32)),
         scale=torch.from_numpy(scale.astype(np.float32)),
+        labels=None if labels is None else torch.from_numpy(labels[train_idx].astype(np.int64)),
+        num_classes=None if labels is None else num_classes,
     )
-
-
-def _image_size_for(height: int, width: int, image_size: int | None) -> int:
-    if image_size is not None:
-        return image_size
-    keep = height == width and height <= MAX_KEPT_IMAGE_SIZE and height % 2 == 0
-    return height if keep else FALLBACK_IMAGE_SIZE
 
 
 def _images_dataset(
@@ -209,6 +203,7 @@ def _images_dataset(
     heldout_fraction: float,
     labels: np.ndarray | None = None,
     skipped: list[tuple[str, str]] | None = None,
+    num_classes: int | None = None,
 ) -> DataSet:
     """uint8 (N, C, H, W) pixels to [-1, 1] tensors, x = 2 * pixel / 255 - 1 (MATH.md)."""
     train_idx, heldout_idx = _split_indices(len(pixels), heldout_fraction, seed, name)
@@ -222,58 +217,13 @@ def _images_dataset(
         scale=torch.ones(1),
         skipped=list(skipped or []),
         labels=None if labels is None else torch.from_numpy(labels[train_idx].astype(np.int64)),
+        num_classes=None if labels is None else num_classes or int(labels.max()) + 1,
     )
 
 
-def _as_nchw(name: str, array: np.ndarray) -> np.ndarray:
-    """View an image array as (N, C, H, W), C in {1, 3}, from (N, H, W), (N, H, W, C) or (N, C, H, W).
-
-    A 4-D array whose axis 1 and axis 3 could both be channels (e.g. (N, 3, 5, 3)) is read as NCHW, PyTorch's
-    layout.
-    """
-    if array.ndim == 3:
-        return array[:, None]
-    if array.ndim == 4:
-        if array.shape[1] in (1, 3):
-            return array
-        if array.shape[3] in (1, 3):
-            return array.transpose(0, 3, 1, 2)
-    hint = " (a label file? pass the images file)" if array.ndim == 1 else ""
-    raise DataError(f"{name}: expected shape {_SHAPE_EXPECTATION}, got {tuple(array.shape)}{hint}")
-
-
-def _to_pixels(name: str, images: np.ndarray) -> np.ndarray:
-    """Bring image values to uint8 0..255, detecting the range from the values.
-
-    uint8 / integers in 0..255 are pixels already. Floats are read as [0, 1] when all values lie there, else
-    as [-1, 1] when they lie there, else as 0..255; then rounded to the 8-bit grid. (Floats meant as 0..255
-    whose maximum is <= 1, i.e. a nearly black set, are therefore read as [0, 1].)
-    """
-    if images.dtype == np.uint8:
-        return images
-    if images.dtype == np.bool_:
-        return images.astype(np.uint8) * 255
-    low, high = float(images.min()), float(images.max())
-    if images.dtype.kind in "iu":
-        if low < 0 or high > 255:
-            raise DataError(f"{name}: integer image values span [{low:g}, {high:g}]; expected 0..255")
-        return images.astype(np.uint8)
-    if low >= 0.0 and high <= 1.0:
-        pixels = images.astype(np.float64) * 255.0
-    elif low >= -1.0 and high <= 1.0:
-        pixels = (images.astype(np.float64) + 1.0) * 127.5
-    elif low >= 0.0 and high <= 255.0:
-        pixels = images.astype(np.float64)
-    else:
-        raise DataError(
-            f"{name}: image values span [{low:g}, {high:g}]; "
-            "expected uint8 0..255 or floats in [0, 1], [-1, 1] or [0, 255]"
-        )
-    return np.rint(pixels).astype(np.uint8)
-
-
 def _dataset_from_array(
-    name: str, array: np.ndarray, image_size: int | None, seed: int, heldout_fraction: float
+    name: str, array: np.ndarray, image_size: int | None, seed: int, heldout_fraction: float,
+    labels: np.ndarray | None = None,
 ) -> DataSet:
     """Validate a raw array from a file and build points or images from it."""
     if array.dtype.kind not in "biuf":
@@ -284,39 +234,14 @@ def _dataset_from_array(
         num_bad = int(np.count_nonzero(~np.isfinite(array)))
         if num_bad:
             raise DataError(f"{name} contains {num_bad} NaN/inf values")
+    classes = None if labels is None else int(labels.max()) + 1
     if array.ndim == 2 and array.shape[1] == 2:
-        return _points_dataset(name, array, seed, heldout_fraction)
-    images = _as_nchw(name, array)
-    pixels = _to_pixels(name, images)
-    size = _image_size_for(pixels.shape[2], pixels.shape[3], image_size)
-    return _images_dataset(name, resize_images(np.ascontiguousarray(pixels), size), seed, heldout_fraction)
-
-
-def _is_idx(path: Path) -> bool:
-    """MNIST-style names ('train-images-idx3-ubyte', 't10k-images.idx3-ubyte', '*.idx'), maybe with '.gz'."""
-    base = path.name.lower().removesuffix(".gz")
-    return "ubyte" in base or Path(base).suffix.startswith(".idx")
-
-
-def _read_path(path: Path, image_size: int | None) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    """Read a folder (uint8 NCHW images) or a file (its raw array); returns (array, skipped files)."""
-    try:
-        if path.is_dir():
-            return load_image_folder(path, image_size or FALLBACK_IMAGE_SIZE)
-        if _is_idx(path):
-            return load_idx(path), []
-        if path.suffix.lower() not in _ARRAY_SUFFIXES:
-            raise DataError(
-                f"{path.name}: unsupported file type; expected a folder of images, a .npy, .npz or .csv "
-                "file, or an IDX file (*-ubyte, optionally .gz)"
-            )
-        return load_array_file(path), []
-    except DataError:
-        raise
-    except ValueError as exc:  # the readers' messages already name the file and fit on one line
-        raise DataError(str(exc)) from exc
-    except OSError as exc:  # e.g. permission denied, a file vanishing mid-read
-        raise DataError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
+        return _points_dataset(name, array, seed, heldout_fraction, labels, classes)
+    images = as_nchw(name, array)
+    pixels = to_pixels(name, images)
+    size = image_size_for(pixels.shape[2], pixels.shape[3], image_size)
+    return _images_dataset(name, resize_images(np.ascontiguousarray(pixels), size), seed, heldout_fraction,
+                           labels=labels, num_classes=classes)
 
 
 def load_dataset(
@@ -363,15 +288,16 @@ def load_dataset(
     spec_text = os.fspath(spec)
 
     if spec_text in TOY_DATASETS:
+        points, labels = make_labelled_toy(spec_text, max(num_points, 0), seed)
         dataset = _points_dataset(
-            spec_text, make_toy(spec_text, max(num_points, 0), seed), seed, heldout_fraction
+            spec_text, points, seed, heldout_fraction, labels, TOY_NUM_CLASSES.get(spec_text)
         )
     elif spec_text in MIXTURE_DATASETS:
         points = make_mixture(spec_text, max(num_points, 0), seed)
         dataset = _points_dataset(spec_text, points, seed, heldout_fraction)
     elif spec_text == "digits":
         pixels, labels = load_digits(image_size or DIGITS_DEFAULT_SIZE)
-        dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction, labels=labels)
+        dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction, labels=labels, num_classes=10)
     elif spec_text == "shapes":
         pixels = make_shapes(max(num_images, 0), image_size or SHAPES_DEFAULT_SIZE, seed)
         dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction)
@@ -383,10 +309,17 @@ def load_dataset(
                 f"({', '.join(BUILTIN_DATASETS)})"
             )
         array, skipped = _read_path(path, image_size)
+        try:  # the classes, where the source has them (M34)
+            found = folder_labels(path, skipped) if path.is_dir() else file_labels(path, len(array), is_idx(path))
+        except (LabelError, OSError) as exc:
+            raise DataError(str(exc)) from exc
+        labels, names = found if found is not None else (None, None)
         if path.is_dir():
-            dataset = _images_dataset(path.name, array, seed, heldout_fraction, skipped=skipped)
+            dataset = _images_dataset(path.name, array, seed, heldout_fraction, labels=labels, skipped=skipped,
+                                      num_classes=None if names is None else len(names))
         else:
-            dataset = _dataset_from_array(path.name, array, image_size, seed, heldout_fraction)
+            dataset = _dataset_from_array(path.name, array, image_size, seed, heldout_fraction, labels)
+        dataset.class_names = names
     if subset is not None:
         dataset = take_subset(dataset, subset, seed)
 

@@ -239,6 +239,11 @@ def _summarise_skipped(skipped: list[tuple[str, str]]) -> str:
     return f"{len(skipped)} file{'s' if len(skipped) != 1 else ''} skipped: {shown}{more}"
 
 
+def image_files(folder: Path) -> list[Path]:
+    """Every PNG/JPEG/BMP/GIF/WebP file under ``folder``, recursively, in sorted path order (the loading order)."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
 def load_image_folder(
     path: str | os.PathLike[str],
     size: int,
@@ -274,7 +279,7 @@ def load_image_folder(
     folder = Path(path)
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    files = image_files(folder)
     if not files:
         raise ValueError(f"folder {folder} holds no PNG/JPEG/BMP/GIF/WebP files")
 

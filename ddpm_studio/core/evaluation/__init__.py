@@ -11,12 +11,20 @@ calling ``close()``); nothing is left half-written. One module per job:
   Fréchet distance in the features of a project-trained network (images), next to the score real data gets.
 - :mod:`~ddpm_studio.core.evaluation.sweep`: :func:`iter_step_sweep`, that score against the number of network
   evaluations K for each sampling method, every method from the same x_T.
+- :mod:`~ddpm_studio.core.evaluation.guidance_sweep`: :func:`iter_guidance_sweep`, class accuracy and that score
+  against the classifier-free guidance scale w (M34), every w from the same x_T.
 - :mod:`~ddpm_studio.core.evaluation.heldout`: :func:`load_run_dataset`, the data a run was trained on.
 
 Every name is re-exported here, so ``from ddpm_studio.core.evaluation import iter_bound`` keeps working.
 """
 
 from ddpm_studio.core.evaluation.bound import BOUND_BATCH_SIZE, BoundProgress, BoundResult, evaluate_bound, iter_bound
+from ddpm_studio.core.evaluation.guidance_sweep import (
+    SWEEP_GUIDANCE,
+    GuidanceProgress,
+    GuidanceRow,
+    iter_guidance_sweep,
+)
 from ddpm_studio.core.evaluation.heldout import load_run_dataset
 from ddpm_studio.core.evaluation.quality import COVERAGE_SHARE, QualityScorer
 from ddpm_studio.core.evaluation.sweep import SWEEP_STEPS, SweepProgress, SweepRow, iter_step_sweep, sweep_plan
@@ -24,14 +32,18 @@ from ddpm_studio.core.evaluation.sweep import SWEEP_STEPS, SweepProgress, SweepR
 __all__ = [
     "BOUND_BATCH_SIZE",
     "COVERAGE_SHARE",
+    "SWEEP_GUIDANCE",
     "SWEEP_STEPS",
     "BoundProgress",
     "BoundResult",
+    "GuidanceProgress",
+    "GuidanceRow",
     "QualityScorer",
     "SweepProgress",
     "SweepRow",
     "evaluate_bound",
     "iter_bound",
+    "iter_guidance_sweep",
     "iter_step_sweep",
     "load_run_dataset",
     "sweep_plan",

@@ -116,6 +116,30 @@ class QualityScorer:
             scores["coverage"] = float((share >= COVERAGE_SHARE * self._class_share).double().mean())
         return scores
 
+    def predicted_classes(self, samples: torch.Tensor) -> torch.Tensor | None:
+        """The class a download-free classifier reads in each model-space sample (N, *data_shape): (N,) int64.
+
+        Images: the feature network's classifier (digits and other labelled images), on the samples rounded to
+        the 8-bit grid. Points: the label of the nearest training point (a 1-nearest-neighbour classifier, in
+        model space). None when the data set has no labels. Non-finite samples read as class -1.
+        """
+        if self.dataset.labels is None:
+            return None
+        samples = samples.detach().to("cpu", torch.float32)
+        flat = samples.reshape(samples.shape[0], -1)
+        finite = torch.isfinite(flat).all(dim=1)
+        predicted = torch.full((samples.shape[0],), -1, dtype=torch.long)
+        if not bool(finite.any()):
+            return predicted
+        if self.kind == "images":
+            probabilities = class_probabilities(self._net, _quantize_to_pixels(samples[finite]))
+            predicted[finite] = probabilities.argmax(dim=1)
+        else:
+            train = self.dataset.train.reshape(self.dataset.train.shape[0], -1).float()
+            nearest = torch.cat([torch.cdist(chunk, train).argmin(dim=1) for chunk in flat[finite].split(1024)])
+            predicted[finite] = self.dataset.labels[nearest]
+        return predicted
+
     def score(self, samples: torch.Tensor) -> dict[str, float]:
         """Score model-space samples (N, *data_shape).
 

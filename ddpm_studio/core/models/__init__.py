@@ -1,6 +1,6 @@
 """Denoising networks: time embedding, image U-Net, point MLP and named presets (MATH.md, "Network")."""
 
-from ddpm_studio.core.models.embedding import TimeEmbedding, timestep_embedding
+from ddpm_studio.core.models.embedding import ClassEmbedding, TimeEmbedding, timestep_embedding
 from ddpm_studio.core.models.mlp import MLPDenoiser
 from ddpm_studio.core.models.presets import (
     MODEL_PRESETS,
@@ -11,6 +11,7 @@ from ddpm_studio.core.models.presets import (
 from ddpm_studio.core.models.unet import UNet
 
 __all__ = [
+    "ClassEmbedding",
     "MODEL_PRESETS",
     "MLPDenoiser",
     "TimeEmbedding",

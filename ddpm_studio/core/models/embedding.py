@@ -3,7 +3,8 @@
 Parameters are shared across every t, so t has to enter as an input. It goes in as the sinusoidal position
 encoding of Vaswani et al. 2017 ("Attention Is All You Need", section 3.5), with the [cos | sin] layout and
 frequency spacing of Nichol & Dhariwal 2021 (improved-diffusion, ``nn.timestep_embedding``), followed by a
-small MLP as in Ho et al. 2020 (appendix B).
+small MLP as in Ho et al. 2020 (appendix B). A class-conditional network adds a learned class embedding to it
+(:class:`ClassEmbedding`, Ho & Salimans 2022).
 """
 
 from __future__ import annotations
@@ -64,3 +65,34 @@ class TimeEmbedding(nn.Module):
         # Cast to the weights' dtype so a float16/bfloat16 model still accepts the float32 sinusoid.
         sinusoid = timestep_embedding(t, self.base_dim).to(self.linear_in.weight.dtype)
         return self.linear_out(self.activation(self.linear_in(sinusoid)))
+
+
+class ClassEmbedding(nn.Module):
+    """A learned vector per class, plus one for the "null" class ∅ (MATH.md M34; Ho & Salimans 2022).
+
+    Classes 0..K-1 are the data's labels; index K is the null class that label dropout trains and that the
+    unconditional branch of classifier-free guidance asks for. ``y = None`` means the null class for the whole
+    batch. The table starts at zero, so a new conditional network begins as the unconditional one and the
+    classes part only as training finds them useful.
+
+    Args:
+        num_classes: K, the number of real classes (>= 1).
+        dim: width of the returned embedding (the time embedding's width: the two are added).
+    """
+
+    def __init__(self, num_classes: int, dim: int) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"a class embedding needs num_classes >= 1, got {num_classes}")
+        self.num_classes = num_classes
+        self.table = nn.Embedding(num_classes + 1, dim)
+        nn.init.zeros_(self.table.weight)
+
+    def forward(self, y: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor:
+        """Class indices y (B,) in 0..K (K = null), or None for all-null -> (B, dim)."""
+        if y is None:
+            y = torch.full((batch,), self.num_classes, dtype=torch.long, device=device)
+        elif y.shape != (batch,):
+            raise ValueError(f"class labels must have shape ({batch},), got {tuple(y.shape)}")
+        # the range 0..K is checked where labels enter (data, CLI, studio): a check here would sync the GPU
+        return self.table(y.to(device=device, dtype=torch.long))

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ddpm_studio.core.models.embedding import TimeEmbedding
+from ddpm_studio.core.models.embedding import ClassEmbedding, TimeEmbedding
 
 
 class MLPBlock(nn.Module):
@@ -63,6 +63,8 @@ class MLPDenoiser(nn.Module):
         time_dim: width of the sinusoidal timestep embedding; its MLP maps it to ``hidden``.
         dropout: dropout rate inside the blocks.
         fourier_bands: input octaves of :func:`fourier_features` (0: the raw coordinates only).
+        num_classes: K for a class-conditional denoiser (a :class:`ClassEmbedding` of K + 1 rows added to the
+            time embedding, MATH.md M34); None or 0: unconditional, exactly the network (and state_dict) of old.
 
     The constructor arguments are kept in ``self.config`` so that ``MLPDenoiser(**model.config)`` rebuilds it.
     """
@@ -76,6 +78,7 @@ class MLPDenoiser(nn.Module):
         time_dim: int = 128,
         dropout: float = 0.0,
         fourier_bands: int = 0,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         self.config = {
@@ -87,8 +90,12 @@ class MLPDenoiser(nn.Module):
             "dropout": dropout,
             "fourier_bands": fourier_bands,
         }
+        if num_classes:
+            self.config["num_classes"] = num_classes
+        self.num_classes = num_classes or None
         self.time_embedding = TimeEmbedding(time_dim, hidden)
         self.fourier_bands = fourier_bands
+        self.class_embedding = ClassEmbedding(num_classes, hidden) if num_classes else None
         self.input_layer = nn.Linear(data_dim * (1 + 2 * fourier_bands), hidden)
         self.blocks = nn.ModuleList(MLPBlock(hidden, hidden, dropout) for _ in range(num_blocks))
         self.output_norm = nn.LayerNorm(hidden)
@@ -96,11 +103,16 @@ class MLPDenoiser(nn.Module):
         nn.init.zeros_(self.output_layer.weight)
         nn.init.zeros_(self.output_layer.bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Predict from noisy points x (B, data_dim) at timesteps t (B,): (B, out_dim)."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict from noisy points x (B, data_dim) at timesteps t (B,), classes y (B,) or None: (B, out_dim).
+
+        y is ignored by an unconditional network; for a conditional one None means the null class.
+        """
         if t.shape != (x.shape[0],):
             raise ValueError(f"MLPDenoiser expects t of shape ({x.shape[0]},), got {tuple(t.shape)}")
         emb = self.time_embedding(t)
+        if self.class_embedding is not None:
+            emb = emb + self.class_embedding(y, x.shape[0], x.device).to(emb.dtype)
         h = self.input_layer(fourier_features(x, self.fourier_bands))
         for block in self.blocks:
             h = block(h, emb)

@@ -112,6 +112,7 @@ def build_model(
     learned_variance: bool = False,
     dropout: float | None = None,
     fourier_bands: int = 0,
+    num_classes: int | None = None,
 ) -> nn.Module:
     """Build the denoiser of a preset for data of one shape.
 
@@ -122,6 +123,7 @@ def build_model(
         dropout: overrides the preset's dropout when given.
         fourier_bands: points only: feed the MLP sin / cos of the input at this many octaves as well
             (:class:`MLPDenoiser`); 0 feeds the coordinates alone.
+        num_classes: K for a class-conditional denoiser (forward(x, t, y), MATH.md M34); None: unconditional.
 
     Returns:
         a module mapping (x (B, *data_shape), t (B,)) to (B, *data_shape) (twice the channels under M13).
@@ -136,7 +138,8 @@ def build_model(
         mlp = dict(settings["mlp"])
         if dropout is not None:
             mlp["dropout"] = dropout
-        return MLPDenoiser(data_dim=shape[0], out_dim=out_factor * shape[0], fourier_bands=fourier_bands, **mlp)
+        return MLPDenoiser(data_dim=shape[0], out_dim=out_factor * shape[0], fourier_bands=fourier_bands,
+                           num_classes=num_classes, **mlp)
 
     channels, height, width = shape
     unet = dict(settings["unet"])
@@ -147,7 +150,10 @@ def build_model(
     unet["attention_resolutions"] = _attention_at(
         unet["attention_resolutions"], image_size, len(unet["channel_mults"])
     )
-    return UNet(in_channels=channels, out_channels=out_factor * channels, image_size=image_size, **unet)
+    return UNet(
+        in_channels=channels, out_channels=out_factor * channels, image_size=image_size, num_classes=num_classes,
+        **unet,
+    )
 
 
 def count_parameters(model: nn.Module) -> int:

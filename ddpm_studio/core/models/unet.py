@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ddpm_studio.core.models.embedding import TimeEmbedding
+from ddpm_studio.core.models.embedding import ClassEmbedding, TimeEmbedding
 
 
 def group_norm(channels: int, num_groups: int) -> nn.GroupNorm:
@@ -177,6 +177,8 @@ class UNet(nn.Module):
         image_size: the input's side length, used only to place attention; any input size runs.
         num_groups: GroupNorm groups (reduced per layer to a divisor of the channel count).
         num_heads: attention heads.
+        num_classes: K for a class-conditional denoiser (a :class:`ClassEmbedding` of K + 1 rows added to the
+            time embedding, MATH.md M34); None or 0: unconditional, exactly the network (and state_dict) of old.
 
     The constructor arguments are kept in ``self.config`` so that ``UNet(**model.config)`` rebuilds the model.
     """
@@ -193,6 +195,7 @@ class UNet(nn.Module):
         image_size: int = 32,
         num_groups: int = 32,
         num_heads: int = 1,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         # Tuples, so a config read back from JSON (lists) rebuilds an identical model and config.
@@ -212,6 +215,9 @@ class UNet(nn.Module):
             "num_groups": num_groups,
             "num_heads": num_heads,
         }
+        if num_classes:
+            self.config["num_classes"] = num_classes
+        self.num_classes = num_classes or None
         emb_dim = 4 * base_channels
         resolutions = feature_resolutions(image_size, len(channel_mults))
 
@@ -219,6 +225,7 @@ class UNet(nn.Module):
             return ResidualAttentionBlock(cin, cout, emb_dim, dropout, num_groups, attention, num_heads)
 
         self.time_embedding = TimeEmbedding(base_channels, emb_dim)
+        self.class_embedding = ClassEmbedding(num_classes, emb_dim) if num_classes else None
         self.input_conv = nn.Conv2d(in_channels, base_channels, 3, padding=1)
 
         # Down path. skip_channels records what every saved skip holds, for the up path's concatenations.
@@ -259,13 +266,17 @@ class UNet(nn.Module):
         self.output_conv = nn.Conv2d(channels, out_channels, 3, padding=1)
         _zero_(self.output_conv)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Predict from noisy images x (B, in_channels, H, W) at timesteps t (B,): (B, out_channels, H, W)."""
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict from noisy images x (B, in_channels, H, W) at timesteps t (B,) and classes y (B,) or None:
+        (B, out_channels, H, W). y is ignored by an unconditional network; for a conditional one None is the
+        null class."""
         if t.shape != (x.shape[0],):
             raise ValueError(
                 f"UNet expects t of shape ({x.shape[0]},) for a batch of {x.shape[0]}, got {tuple(t.shape)}"
             )
         emb = self.time_embedding(t)
+        if self.class_embedding is not None:
+            emb = emb + self.class_embedding(y, x.shape[0], x.device).to(emb.dtype)
 
         h = self.input_conv(x)
         skips = [h]

@@ -54,7 +54,7 @@ class SampleStep:
     def t_state(self) -> int:
         """The PAPER timestep of the state ``x`` (MATH.md conventions): ``t_next + 1``, 0 once x is x_0.
 
-        This is what a trajectory's ``t`` means in every file and view (:mod:`ddpm_studio.core.export`): the
+        This is what a trajectory's ``t`` means in every file and view (:mod:`ddpm_studio.core.trajectory_file`): the
         time of the picture shown, as ``abar`` is its noise level. x_T itself, before any record, is at T.
         """
         return self.t_next + 1

@@ -36,6 +36,8 @@ class ModelConfig:
     preset: str = "tiny"  # tiny, small, base or ddpm-cifar; 2-D data always gets the MLP of that size
     dropout: float | None = None  # None keeps the preset's dropout
     fourier_bands: int = 0  # points: also feed sin / cos of the input at this many octaves (MATH.md M36)
+    # K for a class-conditional network (MATH.md M34; train --conditional sets it from the data); None: unconditional
+    num_classes: int | None = None
 
 
 @dataclass
@@ -63,6 +65,9 @@ class TrainConfig:
     ema_decay: float = 0.995  # exponential moving average of the weights, used for sampling
     loss: str = "simple"  # simple (M18), vlb (M17) or hybrid (M19)
     snr_gamma: float = 0.0  # min-SNR-gamma weighting of the simple term (Hang et al. 2023); 0: unweighted M18
+    # label dropout of a conditional network: the share of labels replaced by the null class, which trains the
+    # unconditional branch that classifier-free guidance needs (Ho & Salimans 2022 use 0.1-0.2; M34)
+    p_uncond: float = 0.1
     seed: int = 0
     device: str = "auto"  # auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps
     log_every: int = 10  # steps between loss reports (and metrics.jsonl lines)
@@ -121,6 +126,8 @@ class RunConfig:
         _int_in("model.fourier_bands", m.fourier_bands, 0, 16)
         if m.dropout is not None:
             _float_in("model.dropout", m.dropout, 0.0, 0.95)
+        if m.num_classes is not None:
+            _int_in("model.num_classes", m.num_classes, 1, 100_000)
         _one_of("diffusion.schedule", diff.schedule, choices.SCHEDULES)
         _int_in("diffusion.num_timesteps", diff.num_timesteps, 1, 100_000)
         _rule("diffusion.num_timesteps", choices.linear_schedule_problem(diff.schedule, diff.num_timesteps))
@@ -138,6 +145,7 @@ class RunConfig:
         _float_in("train.weight_decay", t.weight_decay, 0.0, 10.0)
         _float_in("train.grad_clip", t.grad_clip, 0.0, 1e6)
         _float_in("train.ema_decay", t.ema_decay, 0.0, 1.0)
+        _float_in("train.p_uncond", t.p_uncond, 0.0, 1.0)
         _int_in("train.seed", t.seed, 0, 2**63 - 1)
         _require(isinstance(t.device, str) and t.device != "", "train.device", "auto, cpu, cuda, cuda:N or mps")
         _int_in("train.log_every", t.log_every, 1, 1_000_000)

@@ -16,7 +16,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -24,6 +24,7 @@ from torch import nn
 
 from ddpm_studio.core.data import DataSet, load_dataset, take_subset
 from ddpm_studio.core.device import resolve_device
+from ddpm_studio.core.guidance import conditional_problem, drop_labels
 from ddpm_studio.core.models import build_model, count_parameters
 from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, build_diffusion
 from ddpm_studio.core.runs import (
@@ -123,10 +124,15 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
                 f"{self.dataset.name}; choose at most {num_train}"
             )
 
+        self.num_classes = config.model.num_classes
+        problem = conditional_problem(self.dataset, self.num_classes)
+        if problem:
+            raise ConfigError(problem)
         torch.manual_seed(tc.seed)  # the network's initial weights depend on the seed alone
         learned = config.diffusion.variance == "learned"
         net = build_model(config.model.preset, self.data_shape, learned_variance=learned, dropout=config.model.dropout,
-                          fourier_bands=config.model.fourier_bands)
+                          fourier_bands=config.model.fourier_bands,
+                          num_classes=self.num_classes)
         self.num_parameters = count_parameters(net)
         net = net.to(self.device)
         if self.device.type == "cuda" and self.kind == "images":
@@ -150,6 +156,8 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             self.train_net = net
         self.model_fn = FloatOutput(self.train_net, self.device)
         self.train_data = self.dataset.train.to(self.device)
+        labels = self.dataset.labels if self.num_classes else None
+        self.train_labels = labels.to(self.device) if labels is not None else None
         # Batches, timesteps and noise come from one seeded generator per rank (per-rank seeding for DDP).
         self.generator = torch.Generator(device=self.device).manual_seed(tc.seed + 1_000_003 * self.dist.rank)
         self.step = 0
@@ -214,7 +222,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             x0 = self.train_data.index_select(0, index)
             t = torch.randint(0, T, (tc.batch_size,), device=dev, generator=self.generator)
             noise = torch.randn(x0.shape, device=dev, generator=self.generator)
-            losses = self.diffusion.training_losses(self.model_fn, x0, t, noise, loss=tc.loss,
+            losses = self.diffusion.training_losses(self._batch_model(index), x0, t, noise, loss=tc.loss,
                                                     snr_gamma=tc.snr_gamma)
             loss = losses["loss"].mean()
             if check_every_step and not math.isfinite(loss.item()):
@@ -257,6 +265,15 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
                 if path is not None:
                     yield CheckpointSaved(self.step, path)
         yield from self._finish("completed")
+
+    def _batch_model(self, index: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The network as the loss calls it, (x_t, t) -> output: for a conditional run with the batch's labels,
+        each dropped to the null class with probability p_uncond (label dropout, M34)."""
+        if self.train_labels is None:
+            return self.model_fn
+        y = drop_labels(self.train_labels.index_select(0, index), self.config.train.p_uncond, self.num_classes,
+                        self.generator)
+        return lambda x_t, t: self.model_fn(x_t, t, y)
 
     def _preview_event(self) -> PreviewReady | PreviewFailed:
         """A preview, or why it failed: a sampler that cannot draw from an early model never ends the run."""
@@ -327,6 +344,8 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         # a fixed seed: successive previews show the same x_T, so the user sees the model change, not the noise
         rng_state = torch.get_rng_state()
         steps = min(tc.preview_steps, self.diffusion.num_timesteps)
-        samples = self.pipeline().sample_final(tc.preview_count, num_steps=steps, seed=tc.seed)
+        # a conditional run previews its classes in turn (w = 0: the conditional model, one pass per step)
+        labels = torch.arange(tc.preview_count) % self.num_classes if self.num_classes else None
+        samples = self.pipeline().sample_final(tc.preview_count, num_steps=steps, seed=tc.seed, labels=labels)
         torch.set_rng_state(rng_state)  # sampling must not perturb the training stream (exact resume)
         return samples.clone()

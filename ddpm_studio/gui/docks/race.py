@@ -204,7 +204,7 @@ class RaceDock(QDockWidget):
         self.startButton.setEnabled(self._available and not self._running and problem is None)
         if problem is not None:
             self.messageLabel.setText(f"Cannot race: {problem}.")
-        elif not self._available:
+        elif not self._available and not self._running:  # while racing the race itself holds the model
             self.messageLabel.setText("Train a model or open a run to race its samplers.")
         else:
             self.messageLabel.setText("")

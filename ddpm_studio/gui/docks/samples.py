@@ -16,7 +16,14 @@ from PySide6.QtWidgets import QDockWidget, QGraphicsRectItem, QVBoxLayout, QWidg
 
 from ddpm_studio.core.export import image_grid
 from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.style import MARKER_COLOR, REFERENCE_COLOR, SAMPLE_COLOR, SteadyLabel, pin_axes
+from ddpm_studio.gui.style import (
+    MARKER_COLOR,
+    REFERENCE_COLOR,
+    SAMPLE_COLOR,
+    SteadyLabel,
+    class_brushes,
+    pin_axes,
+)
 from ddpm_studio.gui.trajectory_store import SampleSet, scatter_bounds
 
 GRID_PADDING = 1
@@ -116,7 +123,7 @@ class SamplesDock(QDockWidget):
         self.samples = samples
         self._set_kind(samples.kind)
         if samples.kind == "images":
-            grid = image_grid(samples.data, padding=GRID_PADDING)
+            grid = image_grid(samples.data, ncols=samples.columns, padding=GRID_PADDING)
             self._image.setImage(grid[:, :, 0] if grid.shape[2] == 1 else grid, levels=(0, 255), autoLevels=False)
             if new_shape:
                 self.selected = 0
@@ -124,7 +131,11 @@ class SamplesDock(QDockWidget):
             self._place_highlight()
         else:
             self._reference.setData(pos=np.zeros((0, 2)) if samples.reference is None else samples.reference)
-            self._points.setData(pos=samples.data[np.isfinite(samples.data).all(axis=1)])
+            finite = np.isfinite(samples.data).all(axis=1)
+            if samples.labels is not None:  # a conditional model's samples, coloured by the class asked for
+                self._points.setData(pos=samples.data[finite], brush=class_brushes(samples.labels[finite]))
+            else:
+                self._points.setData(pos=samples.data[finite], brush=pg.mkBrush(*SAMPLE_COLOR, 200))
             # the data's box when known: early previews can fly far off, and should not shrink the data to a dot
             x0, x1, y0, y1 = scatter_bounds(samples.reference if samples.reference is not None else samples.data)
             self.samplesView.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
@@ -136,7 +147,7 @@ class SamplesDock(QDockWidget):
         """(columns, tile height, tile width) of the grid on screen (core.export.image_grid's layout)."""
         assert self.samples is not None
         n, h, w = self.samples.data.shape[:3]
-        return math.ceil(math.sqrt(n)), h, w
+        return self.samples.columns or math.ceil(math.sqrt(n)), h, w
 
     def _place_highlight(self) -> None:
         if self.samples is None or self.samples.kind != "images" or self.samples.is_data:

@@ -1,5 +1,7 @@
 """The Trajectory dock's settings row: how many samples, how many network evaluations, which method on which
-timestep spacing, DDIM's η, Sample and "when training ends".
+timestep spacing, DDIM's η, Sample and "when training ends"; for a class-conditional model a third row with the
+class to draw (``classCombo``: one class, or "all" for one row per class) and the classifier-free guidance scale w
+(``guidanceSlider``, its value in ``guidanceLabel``; MATH.md M34).
 
 The methods and spacings, their labels and help are the core's vocabulary (:mod:`ddpm_studio.core.choices`);
 whether a method can spend the chosen number of evaluations is the core's rule
@@ -8,6 +10,7 @@ whether a method can spend the chosen number of evaluations is the core's rule
 
 from __future__ import annotations
 
+import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -16,11 +19,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSlider,
     QVBoxLayout,
     QWidget,
 )
 
 from ddpm_studio.core import choices
+from ddpm_studio.core.guidance import labels_for
 from ddpm_studio.core.sampling import METHODS, check_num_steps, max_num_steps
 from ddpm_studio.gui.style import spin_box
 
@@ -28,6 +33,14 @@ STEPS_TOOLTIP = (
     "Network evaluations (NFE) for every method, so runs with the same number cost the same. Ancestral and "
     "DDIM take one step per evaluation (fewer than T respaces the chain, M21); Heun spends two per step, so it "
     "can use up to 2T - 1."
+)
+#: The guidance slider moves in steps of 1 / GUIDANCE_TICKS up to GUIDANCE_SLIDER_MAX (w = 8 saturates digits).
+GUIDANCE_TICKS = 4
+GUIDANCE_SLIDER_MAX = 10.0
+DEFAULT_GUIDANCE = 3.0
+GUIDANCE_TOOLTIP = (
+    "Classifier-free guidance scale w (M34): (1 + w) ε(x, class) − w ε(x, ∅). 0 is the conditional model; "
+    "larger w draws samples more typical of the class and less varied (diffusers' guidance_scale is 1 + w)."
 )
 
 
@@ -84,19 +97,70 @@ class SamplingBar(QWidget):
         row.addWidget(self.etaSpin)
         row.addStretch(1)
         rows.addLayout(row)
+        self.classRow = QWidget(objectName="classRow")
+        row = QHBoxLayout(self.classRow)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Class"))
+        self.classCombo = QComboBox(objectName="classCombo")
+        self.classCombo.setToolTip("The class to draw, or all: one row of samples per class.")
+        row.addWidget(self.classCombo)
+        row.addWidget(QLabel("guidance"))
+        self.guidanceSlider = QSlider(Qt.Orientation.Horizontal, objectName="guidanceSlider")
+        self.guidanceSlider.setRange(0, round(GUIDANCE_SLIDER_MAX * GUIDANCE_TICKS))
+        self.guidanceSlider.setValue(round(DEFAULT_GUIDANCE * GUIDANCE_TICKS))
+        self.guidanceSlider.setToolTip(GUIDANCE_TOOLTIP)
+        row.addWidget(self.guidanceSlider, 1)
+        self.guidanceLabel = QLabel(objectName="guidanceLabel")
+        self.guidanceLabel.setMinimumWidth(self.guidanceLabel.fontMetrics().horizontalAdvance("w = 10.00"))
+        row.addWidget(self.guidanceLabel)
+        self.sweepButton = QPushButton("Sweep w…", objectName="guidanceSweepButton")
+        self.sweepButton.setToolTip("Sample one x_T at several guidance scales side by side, with the trade-off.")
+        row.addWidget(self.sweepButton)
+        rows.addWidget(self.classRow)
+        self.guidanceSlider.valueChanged.connect(self._guidance_changed)
+        self._guidance_changed()
+        self.num_classes: int | None = None
+        self.set_classes(None)
         self.methodCombo.currentIndexChanged.connect(self._method_changed)
         self._method_changed()
 
+    @property
+    def guidance(self) -> float:
+        """The guidance scale w the slider shows."""
+        return self.guidanceSlider.value() / GUIDANCE_TICKS
+
+    def set_classes(self, num_classes: int | None, names: list[str] | None = None) -> None:
+        """Show the class row for a conditional model of K classes (names default to 0..K-1); hide it otherwise."""
+        self.num_classes = num_classes or None
+        self.classRow.setVisible(self.num_classes is not None)
+        if self.num_classes is None:
+            return
+        current = self.classCombo.currentData()
+        self.classCombo.clear()
+        self.classCombo.addItem("all (a row each)", None)
+        for label in range(self.num_classes):
+            self.classCombo.addItem(names[label] if names and label < len(names) else str(label), label)
+        index = self.classCombo.findData(current) if current is not None else 0
+        self.classCombo.setCurrentIndex(max(index, 0))
+
     def settings(self) -> dict:
-        """The keyword arguments of the sampling job (:func:`ddpm_studio.gui.job_sampling.sample`)."""
+        """The keyword arguments of the sampling job (:func:`ddpm_studio.gui.job_sampling.sample`).
+
+        A conditional model adds ``labels`` (one per sample; "all" rounds the count up to a multiple of the
+        classes, one row each) and ``guidance`` (w, M34).
+        """
         method = self.methodCombo.currentData()
-        return {
+        settings = {
             "num_samples": self.numSamplesSpin.value(),
             "num_steps": self.sampleStepsSpin.value(),
             "method": method,
             "spacing": self.spacingCombo.currentData(),
             "eta": float(self.etaSpin.value()) if method == "ddim" else 0.0,
         }
+        if self.num_classes is not None:
+            labels: torch.Tensor = labels_for(self.classCombo.currentData(), settings["num_samples"], self.num_classes)
+            settings.update(num_samples=int(labels.shape[0]), labels=labels, guidance=self.guidance)
+        return settings
 
     def problem(self, num_timesteps: int) -> str | None:
         """Why the chosen method cannot spend the chosen evaluations on a T-step model, in words; None if it can."""
@@ -120,9 +184,13 @@ class SamplingBar(QWidget):
             self.numSamplesSpin.setValue(1000)
 
     def set_running(self, running: bool) -> None:
-        for widget in (self.numSamplesSpin, self.sampleStepsSpin, self.methodCombo, self.spacingCombo):
+        for widget in (self.numSamplesSpin, self.sampleStepsSpin, self.methodCombo, self.spacingCombo,
+                       self.classCombo, self.guidanceSlider, self.sweepButton):
             widget.setEnabled(not running)
         self.etaSpin.setEnabled(not running and self.methodCombo.currentData() == "ddim")
+
+    def _guidance_changed(self, *_args) -> None:
+        self.guidanceLabel.setText(f"w = {self.guidance:.2f}")
 
     def _method_changed(self, *_args) -> None:
         self.etaSpin.setEnabled(self.methodCombo.currentData() == "ddim" and self.methodCombo.isEnabled())

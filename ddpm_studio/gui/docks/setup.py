@@ -10,13 +10,12 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QLabel,
@@ -32,10 +31,11 @@ from ddpm_studio.core.models import MODEL_PRESETS
 from ddpm_studio.core.training.config import (
     ConfigError,
     RunConfig,
-    fit_batch_size,
     snr_weighting_applies,
 )
+from ddpm_studio.gui.docks.setup_data import SetupData
 from ddpm_studio.gui.docks.setup_options import (
+    CONDITIONAL_TOOLTIP,
     DATA_FILTER,
     IMAGE_SUFFIXES,
     LOSSES,
@@ -49,9 +49,23 @@ from ddpm_studio.gui.docks.setup_options import (
 )
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
 
+# what the main window, the run controls and the tests import from here, though setup_options defines it
+__all__ = [
+    "DATA_FILTER",
+    "IMAGE_SUFFIXES",
+    "LOSSES",
+    "OPEN_DATA_TEXT",
+    "PARAMETERIZATIONS",
+    "SCHEDULES",
+    "VARIANCES",
+    "SetupDock",
+    "data_kind",
+]
 
-class SetupDock(QDockWidget):
-    """Every setting of a run; :meth:`config` turns them into a :class:`RunConfig`.
+
+class SetupDock(SetupData, QDockWidget):
+    """Every setting of a run; :meth:`config` turns them into a :class:`RunConfig`. The data choice (the combo's
+    entries, the batch size that fits, the classes): :class:`~ddpm_studio.gui.docks.setup_data.SetupData`.
 
     Signals:
         settingsChanged: any control changed (the main window re-reads :attr:`valid` and :meth:`config`).
@@ -76,6 +90,7 @@ class SetupDock(QDockWidget):
         self.valid = True
         self.problem: str | None = None
         self._data_sizes: dict[str, int] = {}  # training items of each data set loaded so far, by spec
+        self._data_classes: dict[str, int | None] = {}  # classes of each data set loaded so far (None: unlabelled)
         # after the batch size was lowered to fit a data set: (spec, lowered size, size before, note)
         self._batch_note: tuple[str, int, int, str] | None = None
 
@@ -103,6 +118,10 @@ class SetupDock(QDockWidget):
         for index, preset in enumerate(MODEL_PRESETS.values()):
             self.presetCombo.setItemData(index, preset["description"], Qt.ItemDataRole.ToolTipRole)
         form.addRow("Model", self.presetCombo)
+        self.conditionalCheck = QCheckBox("class-conditional", objectName="conditionalCheck")
+        self.conditionalCheck.setToolTip(CONDITIONAL_TOOLTIP)
+        self.conditionalCheck.setEnabled(False)
+        form.addRow("Classes", self.conditionalCheck)
 
         self.parameterizationCombo = self._combo(
             "parameterizationCombo", [(p.label, index) for index, p in enumerate(PARAMETERIZATIONS)])
@@ -238,42 +257,6 @@ class SetupDock(QDockWidget):
         """Lock every control while a run trains, so the settings on screen are the ones in use."""
         self._controls.setEnabled(not busy)
 
-    def select_builtin(self, name: str) -> bool:
-        """Choose a built-in data set by name; False if there is none of that name."""
-        for index in range(self.datasetCombo.count()):
-            data = self.datasetCombo.itemData(index)
-            if isinstance(data, dict) and data.get("spec") == name:
-                self.datasetCombo.setCurrentIndex(index)
-                return True
-        return False
-
-    def add_data_source(self, spec: str, kind: str, name: str | None = None) -> None:
-        """Offer a loaded file or folder in the data combo (once) and select it."""
-        label = f"{name or Path(spec).name}  ({'2-D points' if kind == 'points' else 'images'})"
-        for index in range(self.datasetCombo.count()):
-            data = self.datasetCombo.itemData(index)
-            if isinstance(data, dict) and data.get("spec") == spec:
-                self.datasetCombo.setItemData(index, {"spec": spec, "kind": kind})
-                self.datasetCombo.setCurrentIndex(index)
-                return
-        position = self.datasetCombo.count() - 2  # above the separator and "Open folder/file…"
-        self.datasetCombo.insertItem(position, label, {"spec": spec, "kind": kind})
-        self.datasetCombo.setItemData(position, spec, Qt.ItemDataRole.ToolTipRole)
-        self.datasetCombo.setCurrentIndex(position)
-
-    def set_data_size(self, spec: str, num_train: int) -> None:
-        """Record how many training items a loaded data set has.
-
-        When it is the chosen data and the batch size is larger, the batch size is lowered to fit, with a note
-        under the controls; a larger batch size chosen afterwards is explained as a problem (Train is disabled)
-        instead of failing only once training starts.
-        """
-        known = self._data_sizes.get(spec)
-        self._data_sizes[spec] = num_train
-        fitted = spec == self.data_spec() and self._fit_batch()
-        if fitted or known != num_train:
-            self._changed()
-
     def config(self) -> RunConfig:
         """The settings on screen as a run config (not validated: see :attr:`valid` and :attr:`problem`)."""
         c = copy.deepcopy(self._base)
@@ -302,6 +285,7 @@ class SetupDock(QDockWidget):
         t.ema_decay = float(self.emaSpin.value())
         t.early_stop = self.earlyStopCheck.isChecked() and self._kind == "points"
         t.tensorboard = self.tensorboardCheck.isChecked()
+        c.model.num_classes = self.data_classes() if self.conditionalCheck.isChecked() else None
         return c
 
     def set_config(self, config: RunConfig, kind: str) -> None:
@@ -353,72 +337,12 @@ class SetupDock(QDockWidget):
             self.earlyStopCheck.setChecked(t.early_stop)
             self.earlyStopCheck.setEnabled(kind == "points")
             self.tensorboardCheck.setChecked(t.tensorboard)
+            if config.model.num_classes:  # an opened conditional run: its data's classes are its own
+                self._data_classes[config.data.dataset] = config.model.num_classes
+            self._update_conditional()
+            self.conditionalCheck.setChecked(bool(config.model.num_classes))
         finally:
             self._filling = was_filling
-
-    def _data_changed(self, index: int) -> None:
-        data = self.datasetCombo.itemData(index)
-        if not isinstance(data, dict):
-            return
-        if data["spec"] is None:  # "Open folder/file…": go back to the current data set, then ask
-            self.datasetCombo.blockSignals(True)
-            self.datasetCombo.setCurrentIndex(self._previous_data_index)
-            self.datasetCombo.blockSignals(False)
-            QTimer.singleShot(0, self.ask_for_data)
-            return
-        self._previous_data_index = index
-        if self._filling:
-            return
-        if data["kind"] != self._kind:
-            self._kind = data["kind"]
-            self._base = kind_defaults(data["spec"], self._kind)
-            self._fill_training(self._base, self._kind)
-            self.kindChanged.emit(self._kind)
-        self._restore_batch()
-        self._fit_batch()
-        self._changed()
-
-    def _restore_batch(self) -> None:
-        """Leaving a data set the batch size was lowered for gives back the size it had, unless changed since."""
-        note, self._batch_note = self._batch_note, None
-        if note is None or note[0] == self.data_spec() or self.batchSpin.value() != note[1]:
-            self._batch_note = note
-            return
-        was_filling, self._filling = self._filling, True
-        try:
-            self.batchSpin.setValue(note[2])
-        finally:
-            self._filling = was_filling
-
-    def _fit_batch(self) -> bool:
-        """Lower the batch size to the chosen data's training items when it is known and smaller (with a note)."""
-        spec = self.data_spec()
-        size = self._data_sizes.get(spec)
-        if size is None:
-            return False
-        train = self.config().train
-        previous = fit_batch_size(train, size)
-        if previous is None:
-            return False
-        was_filling, self._filling = self._filling, True
-        try:
-            self.batchSpin.setValue(train.batch_size)
-        finally:
-            self._filling = was_filling
-        note = (f"Batch size lowered from {previous} to {train.batch_size}: {Path(spec).name} has only "
-                f"{size} training items.")
-        self._batch_note = (spec, train.batch_size, previous, note)
-        return True
-
-    def ask_for_data(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open data: an array or IDX file, or any image inside an image folder", "", DATA_FILTER)
-        if not path:
-            return
-        chosen = Path(path)
-        if chosen.suffix.lower() in IMAGE_SUFFIXES:
-            chosen = chosen.parent  # one image stands for its folder
-        self.dataPathChosen.emit(str(chosen))
 
     def _changed(self, *_args) -> None:
         if self._filling:

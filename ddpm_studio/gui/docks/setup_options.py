@@ -76,3 +76,8 @@ def kind_defaults(spec: str, kind: str) -> RunConfig:
 def data_kind(spec: str) -> str | None:
     """"points" / "images" for a built-in name; None for a path (known only once it is loaded)."""
     return BUILTIN_DATASETS.get(spec)
+
+CONDITIONAL_TOOLTIP = (
+    "Train a class-conditional model (M34): the class goes in beside t, and 10 % of labels are dropped so the one "
+    "network also learns the unconditional model that classifier-free guidance needs."
+)

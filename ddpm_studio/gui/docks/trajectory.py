@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ddpm_studio.core.guidance import row_length
 from ddpm_studio.gui.docks.sampling_bar import SamplingBar
 from ddpm_studio.gui.redraw import RedrawThrottle
 from ddpm_studio.gui.sample_panel import SamplePanel
@@ -56,12 +57,14 @@ class TrajectoryDock(QDockWidget):
 
     Signals:
         sampleRequested: the Sample button was pressed (settings in :meth:`sample_settings`).
+        sweepRequested: "Sweep w…" was pressed (a conditional model: the guidance sweep dialog).
         timestepChanged(int): the paper timestep of the frame on screen (0..T), or -1 with no frame (an int
             rather than None: PySide6 on Python 3.11 miscounts references to None sent through Signal(object)).
     """
 
     sampleRequested = Signal()
     raceRequested = Signal()
+    sweepRequested = Signal()
     timestepChanged = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -74,6 +77,8 @@ class TrajectoryDock(QDockWidget):
         self._kind = "points"
         self._fit_pending = True
         self._store_bounds: tuple[float, float, float, float] | None = None
+        self._labels: np.ndarray | None = None  # the classes asked for, per sample (conditional models)
+        self._columns: int | None = None
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -85,6 +90,7 @@ class TrajectoryDock(QDockWidget):
         self.methodCombo, self.spacingCombo, self.etaSpin = bar.methodCombo, bar.spacingCombo, bar.etaSpin
         self.sampleButton, self.autoSampleCheck = bar.sampleButton, bar.autoSampleCheck
         self.sampleButton.clicked.connect(self.sampleRequested)
+        bar.sweepButton.clicked.connect(self.sweepRequested)
         layout.addWidget(bar)
 
         self.trajectoryView = pg.GraphicsLayoutWidget()
@@ -180,6 +186,7 @@ class TrajectoryDock(QDockWidget):
 
     def set_sampling_available(self, available: bool) -> None:
         self.sampleButton.setEnabled(available)
+        self.samplingBar.sweepButton.setEnabled(available)
 
     def set_sampling_running(self, running: bool) -> None:
         self.samplingBar.set_running(running)
@@ -229,12 +236,19 @@ class TrajectoryDock(QDockWidget):
         if self._hint.isVisible() and self._hint_centred:
             self._hint.setPos(self._panels[0].plot.getViewBox().viewRect().center())
 
-    def begin_live(self, kind: str, reference: np.ndarray | None) -> None:
-        """A sampling run starts: show its frames as they come (the previous trajectory is dropped)."""
+    def begin_live(self, kind: str, reference: np.ndarray | None, labels: np.ndarray | None = None) -> None:
+        """A sampling run starts: show its frames as they come (the previous trajectory is dropped). ``labels``:
+        the class each sample is asked for (conditional models): points are coloured by it, and images of every
+        class are laid out one row per class."""
         self.clear(keep_data=True)  # the same data behind the new frames is not drawn again
         self._set_kind(kind)
         self._reference = reference
+        self._set_labels(labels)
         self._fit_pending = True
+
+    def _set_labels(self, labels: np.ndarray | None) -> None:
+        self._labels = None if labels is None else np.asarray(labels)
+        self._columns = row_length(self._labels)
 
     def show_live_frame(self, frame: TrajectoryFrame) -> None:
         """The newest frame of a running sampler (only the latest is kept)."""
@@ -247,6 +261,7 @@ class TrajectoryDock(QDockWidget):
         self.store = store
         self._set_kind(store.kind)
         self._reference = store.reference
+        self._set_labels(store.labels)
         self._fit_pending = True
         # once per trajectory: every frame (x_T's noise, x0_hat at large t, the samples) fits the same box
         self._store_bounds = store.view_bounds() if store.kind == "points" and len(store) else None
@@ -342,9 +357,10 @@ class TrajectoryDock(QDockWidget):
             self._set_references(self._reference, self._view_bounds(frame))
         for panel, batch in panels:
             if self._kind == "images":
-                panel.show_images(batch)
+                panel.show_images(batch, self._columns)
             else:
-                panel.show_points(batch)
+                # the forward panel shows real data, which was not asked for a class
+                panel.show_points(batch, None if panel is self._forward_panel else self._labels)
         self._fit_pending = False
         off_view = 0.0
         if self._kind == "points" and self._bounds is not None:

@@ -285,7 +285,8 @@ class RaceDock(QDockWidget):
         for lane, (label, score) in enumerate(zip(self._labels, scores)):
             if not score:
                 continue
-            shown = " · ".join(self._format(k, score[k]) for k in SHOWN_SCORES if k in score)
+            # one score a line: four lanes side by side leave each title about a quarter of the dock's width
+            shown = "<br>".join(self._format(k, score[k]) for k in SHOWN_SCORES if k in score)
             self._panels[lane][0].plot.setTitle(f"{label}<br>{shown}", size=TITLE_SIZE)
             details.append(f"{label}: " + ", ".join(self._format(k, v) for k, v in score.items()))
         floors = next((s for s in scores if s), {})

@@ -185,7 +185,7 @@ class SetupDock(SetupData, QDockWidget):
         self.emaSpin.setToolTip("Decay of the weights' moving average that sampling uses.")
         self.emaSpin.valueChanged.connect(self._changed)
         more_form.addRow("EMA decay", self.emaSpin)
-        self.earlyStopCheck = QCheckBox("stop when the samples stop improving", objectName="earlyStopCheck")
+        self.earlyStopCheck = QCheckBox("when quality plateaus", objectName="earlyStopCheck")
         self.earlyStopCheck.setToolTip("2-D points: every 250 steps score samples against held-out data (SW and "
                                        "off-support share); stop after 3 checks without a gain.")
         self.earlyStopCheck.toggled.connect(self._changed)

@@ -207,10 +207,9 @@ def iter_ode_likelihood(
     coordinates (the standardisation's log-Jacobian added, as :class:`~ddpm_studio.core.evaluation.BoundResult`).
     The network runs in full precision (no bf16), like the bound.
     """
-    from ddpm_studio.core.pipeline import FloatOutput
+    from ddpm_studio.core.pipeline import full_precision
 
-    model = FloatOutput(pipeline.network, pipeline.device).eval()
-    model.amp_dtype = None
+    model = full_precision(pipeline.network, pipeline.device)
     dims = math.prod(pipeline.data_shape)
     jacobian = 0.0
     if pipeline.kind == "points" and pipeline.scale is not None:

@@ -75,6 +75,14 @@ class FloatOutput(nn.Module):
         return out.float().contiguous()
 
 
+def full_precision(network: nn.Module, device: torch.device) -> FloatOutput:
+    """``network`` in eval mode with autocast off: the bound (M14-M17), the ODE likelihood (M32) and the learned
+    field sum many small terms, which bf16 rounding would bias near t = 0."""
+    model = FloatOutput(network, device).eval()
+    model.amp_dtype = None
+    return model
+
+
 class ReverseProcess(Iterator[SampleStep]):
     """The steps of one sampling run, with the pure noise x_T they start from (before any network evaluation).
 

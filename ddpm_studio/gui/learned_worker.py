@@ -23,7 +23,7 @@ from ddpm_studio.core.ideal import IdealDenoiser
 from ddpm_studio.core.learned import denoiser_field, error_over_t, error_timesteps, iter_density_grid
 from ddpm_studio.core.memorization import memorization
 from ddpm_studio.core.ode_likelihood import OdeProgress
-from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput
+from ddpm_studio.core.pipeline import DiffusionPipeline, full_precision
 from ddpm_studio.gui.display import reference_points, to_display
 from ddpm_studio.gui.docks.learned import LearnedDock
 from ddpm_studio.gui.jobs import MODEL, Job, Throttle, runner
@@ -102,13 +102,6 @@ class Ended:
     stopped: bool
 
 
-def full_precision(pipeline: DiffusionPipeline) -> FloatOutput:
-    """The EMA network in full precision (no bf16), as the bound and the ODE likelihood evaluate it."""
-    model = FloatOutput(pipeline.network, pipeline.device).eval()
-    model.amp_dtype = None
-    return model
-
-
 def field_box(reference: np.ndarray | None) -> tuple[float, float, float, float]:
     """The data's square box widened by :data:`FIELD_BOX_WIDENING` about its centre."""
     x0, x1, y0, y1 = scatter_bounds(reference)
@@ -125,8 +118,9 @@ def field_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet, t: in
     """One :class:`FieldDisplay` at 0-based timestep ``t`` over the data's widened box, then :class:`Ended`."""
     pipe = pipeline()
     bounds = field_box(reference_points(dataset))
-    field = denoiser_field(full_precision(pipe), pipe.diffusion, dataset.train.to(pipe.device), t, bounds, n,
-                           quantity, pipe.shift, pipe.scale)
+    model = full_precision(pipe.network, pipe.device)
+    field = denoiser_field(model, pipe.diffusion, dataset.train.to(pipe.device), t, bounds, n, quantity, pipe.shift,
+                           pipe.scale)
     yield FieldDisplay(t, quantity, _numpy(field.points), _numpy(field.network), _numpy(field.ideal),
                        _numpy(field.difference), bounds)
     yield Ended("field", False)
@@ -136,7 +130,7 @@ def error_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet, count
               *, stop: threading.Event):
     """:class:`ErrorPoint` per timestep (from t = T down, the same noise draws per t as one call), then Ended."""
     pipe = pipeline()
-    model, data = full_precision(pipe), dataset.train.to(pipe.device)
+    model, data = full_precision(pipe.network, pipe.device), dataset.train.to(pipe.device)
     for tau in reversed(error_timesteps(pipe.diffusion.num_timesteps, count)):
         ts, errors = error_over_t(model, pipe.diffusion, data, [tau], num_probe, seed=seed + tau)
         yield ErrorPoint(int(ts[0]), float(errors[0]))
@@ -193,8 +187,9 @@ def density_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet, n: 
     heldout = dataset.heldout[:DENSITY_HELDOUT]
     heldout_data = pipe.to_data_space(heldout).double()
     grid = None
-    for record in iter_density_grid(full_precision(pipe), pipe.diffusion, bounds, n, levels, pipe.shift,
-                                    pipe.scale, extra=heldout_data, model_dtype=torch.float32):
+    model = full_precision(pipe.network, pipe.device)
+    for record in iter_density_grid(model, pipe.diffusion, bounds, n, levels, pipe.shift, pipe.scale,
+                                    extra=heldout_data, model_dtype=torch.float32):
         if isinstance(record, OdeProgress):
             yield Progress("ODE", record.done, record.total)
             if stop.is_set():

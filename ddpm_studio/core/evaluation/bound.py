@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput
+from ddpm_studio.core.pipeline import DiffusionPipeline, full_precision
 
 #: Examples per forward pass of the bound: bounds memory, not the result's meaning.
 BOUND_BATCH_SIZE = 256
@@ -126,8 +126,7 @@ def iter_bound(
     num = x0.shape[0]
     factor, unit = _per_dim_factor(pipeline.kind, math.prod(pipeline.data_shape))
     jacobian = _jacobian_per_dim(pipeline)
-    model = FloatOutput(pipeline.network, pipeline.device).eval()
-    model.amp_dtype = None  # full precision even on CUDA: bf16 rounding would bias the small terms near t = 0
+    model = full_precision(pipeline.network, pipeline.device)
     generator = torch.Generator(device=pipeline.device).manual_seed(int(seed))
     # per-example running totals in nats, float64: a thousand small terms are summed
     totals = torch.zeros(num, dtype=torch.float64)

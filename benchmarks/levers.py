@@ -99,13 +99,18 @@ def bench_levers(quick: bool, results: dict, interleaved: Callable[..., dict[str
         print(f"  {name}: {shipped} {row['shipped_ms']:.1f} ms, {variant} {row['variant_ms']:.1f} ms "
               f"(x{row['variant_over_shipped']:.2f})", flush=True)
 
-    def adamw(net: nn.Module, foreach: bool) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(net.parameters(), lr=1e-4, foreach=foreach)
+    def adamw(net: nn.Module, fused: bool, foreach: bool = False) -> torch.optim.Optimizer:
+        """The shipped update (fused=True) or a variant: foreach, or the per-parameter loop (both False)."""
+        return torch.optim.AdamW(net.parameters(), lr=1e-4, fused=fused or None, foreach=foreach)
 
     # one network per variant of a training comparison: an optimiser's state belongs to its parameters
     twin = build_model("tiny", (1, 16, 16))
     twin.load_state_dict(tiny.state_dict())
-    compare("AdamW, tiny U-Net train step", "foreach", "per-parameter loop", {
+    compare("AdamW, tiny U-Net train step", "fused", "foreach", {
+        "shipped": _train_step(tiny, diffusion, x0, t, noise, adamw(tiny, True)),
+        "variant": _train_step(twin, diffusion, x0, t, noise, adamw(twin, False, foreach=True)),
+    })
+    compare("AdamW, tiny U-Net train step", "fused", "per-parameter loop", {
         "shipped": _train_step(tiny, diffusion, x0, t, noise, adamw(tiny, True)),
         "variant": _train_step(twin, diffusion, x0, t, noise, adamw(twin, False)),
     })
@@ -128,6 +133,26 @@ def bench_levers(quick: bool, results: dict, interleaved: Callable[..., dict[str
         compare("threads, tiny U-Net train step", f"{n} threads", "1 thread", {
             "shipped": _train_step(tiny, diffusion, x0, t, noise, adamw(tiny, True)),
             "variant": _threads(1, _train_step(twin, diffusion, x0, t, noise, adamw(twin, True))),
+        })
+
+    # the 2-D points MLP (default points settings: 3 x 128, 6 Fourier octaves, batch 256): its step is short,
+    # so the optimiser's per-parameter dispatch and the thread hand-offs are a large share of it
+    mlp = build_model("tiny", (2,), fourier_bands=6)
+    mlp_twin = build_model("tiny", (2,), fourier_bands=6)
+    mlp_twin.load_state_dict(mlp.state_dict())
+    p0 = torch.randn(256, 2, generator=gen)
+    pt = torch.randint(0, 1000, (256,), generator=gen)
+    pnoise = torch.randn(p0.shape, generator=gen)
+    points_diffusion = GaussianDiffusion(make_betas("linear", 1000), check_finite=False)
+    compare("AdamW, 2-D MLP train step", "fused", "foreach", {
+        "shipped": _train_step(mlp, points_diffusion, p0, pt, pnoise, adamw(mlp, True)),
+        "variant": _train_step(mlp_twin, points_diffusion, p0, pt, pnoise, adamw(mlp_twin, False, foreach=True)),
+    })
+    if torch.get_num_threads() > 1:
+        n = torch.get_num_threads()
+        compare("threads, 2-D MLP train step", f"{n} threads", "1 thread", {
+            "shipped": _train_step(mlp, points_diffusion, p0, pt, pnoise, adamw(mlp, True)),
+            "variant": _threads(1, _train_step(mlp_twin, points_diffusion, p0, pt, pnoise, adamw(mlp_twin, True))),
         })
 
     tiny.eval()

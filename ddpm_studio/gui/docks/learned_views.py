@@ -1,7 +1,8 @@
 """The tabs of the "What the network learned" dock: each a small view with its controls, fed by the runner.
 
 - :class:`FieldView` (2-D): a heat map of ||network - ideal|| on a grid, the network's arrows (red) and the ideal
-  denoiser's (black, a toggle) over it, and the trajectory's points at the slider's t.
+  denoiser's (black, a toggle) over it, and the trajectory's points at the slider's t (coloured by requested
+  class for a conditional run, whose field is the guided one of the chosen class and w: M34, M38).
 - :class:`ErrorView`: the network's mean distance to the ideal denoiser against t.
 - :class:`MemorizationView` (images): each sample beside its nearest training image, the copy rate, and the
   ideal denoiser's own samples.
@@ -38,6 +39,7 @@ from ddpm_studio.gui.style import (
     SAMPLE_COLOR,
     SteadyLabel,
     WrapLabel,
+    class_brushes,
     pin_axes,
     spin_box,
 )
@@ -207,11 +209,29 @@ class FieldView(QWidget):
         self.networkArrows.setData(arrow_segments(field.points, field.network, scale))
         self.idealArrows.setData(arrow_segments(field.points, field.ideal, scale))
         what = "x̂₀ − x" if field.quantity == "x0" else "score"
-        self.fieldLabel.setText(f"t = {field.t + 1:,} · {what}: network red, ideal black (drawn ×{scale:.2g}) · "
-                                f"shade: their distance, max {top:.3g}")
+        self.fieldLabel.setText(f"{guide_caption(field.request)}t = {field.t + 1:,} · {what}: network red, ideal "
+                                f"black (drawn ×{scale:.2g}) · shade: their distance, max {top:.3g}")
 
-    def show_points(self, points: np.ndarray | None) -> None:
-        self.points.setData(pos=np.zeros((0, 2)) if points is None else points[np.isfinite(points).all(axis=1)])
+    def show_points(self, points: np.ndarray | None, labels: np.ndarray | None = None) -> None:
+        """Points (N, 2); with ``labels`` (N,) each coloured by the class it was asked for."""
+        if points is None:
+            self.points.setData(pos=np.zeros((0, 2)))
+            return
+        keep = np.isfinite(points).all(axis=1)
+        if labels is not None and len(labels) == len(points):
+            self.points.setData(pos=points[keep], brush=class_brushes(labels[keep], alpha=150))
+        else:
+            self.points.setData(pos=points[keep], brush=pg.mkBrush(*SAMPLE_COLOR, 110))
+
+
+def guide_caption(request) -> str:
+    """The caption's first words for a conditional run's field (a :class:`~ddpm_studio.gui.learned_worker.
+    FieldRequest`): which class and w the arrows are guided by, or that "all" shows the unguided field."""
+    if not request.conditional:
+        return ""
+    if request.label is None:
+        return "All classes: the unconditional field ε(x, ∅), w unused (pick a class to guide) · "
+    return f"Class {request.class_name}, w = {request.guidance:.2f}: guided field (M34), ideal guided alike (M38) · "
 
 
 class ErrorView(_RunView):

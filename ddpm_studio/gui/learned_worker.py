@@ -62,9 +62,8 @@ class FieldRequest:
 
     @property
     def key(self) -> tuple:
-        """What the field depends on (w only with a class: "all" is the unguided field at any w)."""
-        return (self.t, self.quantity, self.size, self.conditional, self.label,
-                self.guidance if self.label is not None else 0.0)
+        """What the field depends on: the field cache's key."""
+        return (self.t, self.quantity, self.size, self.conditional, self.label, self.guidance)
 
 
 @dataclass(frozen=True)
@@ -332,13 +331,16 @@ class LearnedRunner(QObject):
         self._next_field()
 
     def _guide(self) -> tuple[bool, int | None, float, str]:
-        """(conditional, class or None for "all", w, the class's name) from the Trajectory dock's class row."""
+        """(conditional, class or None for "all", w, the class's name) from the Trajectory dock's class row;
+        "all" draws the unguided field, so its w is 0 whatever the slider says (one cache entry, not one per w)."""
         window = getattr(self, "_window", None)
         bar = None if window is None else window.trajectory.samplingBar
         if bar is None or bar.num_classes is None:
             return False, None, 0.0, ""
         label = bar.classCombo.currentData()
-        return True, label, bar.guidance, "" if label is None else bar.classCombo.currentText()
+        if label is None:
+            return True, None, 0.0, ""
+        return True, label, bar.guidance, bar.classCombo.currentText()
 
     def _next_field(self) -> None:
         if self._pending is None or "field" in self.jobs:

@@ -68,6 +68,7 @@ def test_the_field_of_a_conditional_run_is_guided_by_the_chosen_class_and_w(qtbo
     assert np.allclose(field.shown.network, want.network.numpy(), atol=1e-5)
     assert not np.allclose(field.shown.ideal, upper.ideal, atol=1e-3)  # the class is not ignored
     assert "Class lower moon, w = 3.00" in field.fieldLabel.text()
+    assert field.heat.plot.titleLabel.text == "guided to lower moon, w = 3"
 
     # another w: the guided ideal moves (w is not ignored) and the caption follows
     bar.guidanceSlider.setValue(bar.guidanceSlider.value() - 8)  # w = 1
@@ -85,7 +86,8 @@ def test_the_field_of_a_conditional_run_is_guided_by_the_chosen_class_and_w(qtbo
     bar.classCombo.setCurrentIndex(0)
     _wait_for(qtbot, win, None, 0.0)
     assert np.allclose(field.shown.ideal, _expected(win, t, 6, None, 0.0).ideal.numpy(), atol=1e-5)
-    assert field.fieldLabel.text().startswith("All classes: the unconditional field")
+    assert field.fieldLabel.text().startswith("All classes, unguided")
+    assert "unconditional field" in field.heat.plot.titleLabel.text and "w" not in field.heat.plot.titleLabel.text
     # the trajectory's points in the field are coloured by the class each was asked for
     brushes = {brush.color().name() for brush in field.points.data["brush"]}
     assert len(field.points.data) == 40 and len(brushes) == 1  # all 40 asked for class 0

@@ -190,6 +190,9 @@ class FieldView(QWidget):
         layout.addWidget(self.fieldPlot, 1)
         self.fieldLabel = SteadyLabel("Switch on “Field” in the Trajectory dock, then scrub its slider.",
                                       objectName="fieldLabel", lines=2)
+        self.fieldPlot.setToolTip("A class-conditional run shows the guided field of the Trajectory dock's class and "
+                                  "w: the network's (1 + w) ε(x, c) − w ε(x, ∅) (M34) beside the ideal denoiser's, "
+                                  "of the class's and of all training points, combined alike (M38).")
         layout.addWidget(self.fieldLabel)
         self.shown = None
         self.quantityCombo.currentIndexChanged.connect(self.settingsChanged)
@@ -209,8 +212,10 @@ class FieldView(QWidget):
         self.networkArrows.setData(arrow_segments(field.points, field.network, scale))
         self.idealArrows.setData(arrow_segments(field.points, field.ideal, scale))
         what = "x̂₀ − x" if field.quantity == "x0" else "score"
-        self.fieldLabel.setText(f"{guide_caption(field.request)}t = {field.t + 1:,} · {what}: network red, ideal "
-                                f"black (drawn ×{scale:.2g}) · shade: their distance, max {top:.3g}")
+        caption, title = guide_caption(field.request)
+        self.heat.plot.setTitle(title, size="8pt")
+        self.fieldLabel.setText(f"{caption}t = {field.t + 1:,} · {what}: network red, ideal black (×{scale:.2g}) · "
+                                f"shade: their distance, max {top:.3g}")
 
     def show_points(self, points: np.ndarray | None, labels: np.ndarray | None = None) -> None:
         """Points (N, 2); with ``labels`` (N,) each coloured by the class it was asked for."""
@@ -224,14 +229,17 @@ class FieldView(QWidget):
             self.points.setData(pos=points[keep], brush=pg.mkBrush(*SAMPLE_COLOR, 110))
 
 
-def guide_caption(request) -> str:
-    """The caption's first words for a conditional run's field (a :class:`~ddpm_studio.gui.learned_worker.
-    FieldRequest`): which class and w the arrows are guided by, or that "all" shows the unguided field."""
+def guide_caption(request) -> tuple[str, str | None]:
+    """(the caption's first words, the plot's title) for a field (a :class:`~ddpm_studio.gui.learned_worker.
+    FieldRequest`): which class and w a conditional run's arrows are guided by, or that "all" is the unguided
+    field; ("", None) for an unconditional run."""
     if not request.conditional:
-        return ""
+        return "", None
     if request.label is None:
-        return "All classes: the unconditional field ε(x, ∅), w unused (pick a class to guide) · "
-    return f"Class {request.class_name}, w = {request.guidance:.2f}: guided field (M34), ideal guided alike (M38) · "
+        return "All classes, unguided: the null class ε(x, ∅), w unused · ", "unconditional field (all classes)"
+    # short: a long title widens the aspect-locked plot's box; what guidance is: MATH.md M34, M38, the tooltip
+    return (f"Class {request.class_name}, w = {request.guidance:.2f} · ",
+            f"guided to {request.class_name}, w = {request.guidance:g}")
 
 
 class ErrorView(_RunView):

@@ -48,6 +48,9 @@ def test_the_field_of_a_conditional_run_is_guided_by_the_chosen_class_and_w(qtbo
     assert [bar.classCombo.itemText(i) for i in (1, 2)] == ["upper moon", "lower moon"]
     bar.classCombo.setCurrentIndex(bar.classCombo.findData(0))
     sample_and_wait(qtbot, win, steps=10, count=40)
+    win.samples_dock.flush()
+    legend = win.samples_dock.classLegend  # the Samples dock keys its colours by the data's class names
+    assert legend.isVisible() and [label.text for _marker, label in legend.items] == ["upper moon"]
     win.trajectory.timestepSlider.setValue(4)
     win.learned.field.sizeSpin.setValue(6)
     win.trajectory.fieldView.setChecked(True)

@@ -153,7 +153,9 @@ def field_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet, reque
     model = full_precision(pipe.network, pipe.device)
     data = dataset.train.to(pipe.device)
     guide = None
-    if request.label is not None and pipe.num_classes and dataset.labels is not None:
+    if request.label is not None and pipe.num_classes:
+        if dataset.labels is None:  # the run's data came back without its classes: no class's ideal to draw
+            raise ValueError(f"{dataset.name} has no class labels here, so the guided field cannot be drawn")
         guide = FieldGuide(request.label, request.guidance, dataset.labels.to(pipe.device), pipe.num_classes)
     field = denoiser_field(model, pipe.diffusion, data, request.t, bounds, request.size, request.quantity,
                            pipe.shift, pipe.scale, guide)

@@ -46,6 +46,8 @@ def test_a_conditional_run_samples_the_class_and_guidance_chosen(qtbot, window) 
     assert store.labels.tolist() == class_rows(8, 2).tolist() and store.columns == 2
     window.samples_dock.flush()
     assert "a row per class, w = 2" in window.samples_dock.captionLabel.text()
+    keys = [label.text for _marker, label in window.samples_dock.classLegend.items]
+    assert keys == [f"mode {k} ({45 * k}°)" for k in range(8)] and bar.classCombo.itemText(3) == "mode 2 (90°)"
     bar.classCombo.setCurrentIndex(bar.classCombo.findData(5))
     sample_and_wait(qtbot, window, steps=10, count=6)
     assert np.array_equal(window.trajectory.store.labels, np.full(6, 5))

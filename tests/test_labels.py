@@ -7,6 +7,7 @@ import struct
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ddpm_studio.core.data import DataError, load_dataset
@@ -70,3 +71,35 @@ def test_npz_labels_and_their_errors(tmp_path) -> None:
         np.savez(tmp_path / "bad.npz", data=points, labels=bad)
         with pytest.raises(DataError, match=message):
             load_dataset(tmp_path / "bad.npz")
+
+
+def test_npz_class_names_name_the_integer_labels(tmp_path) -> None:
+    points = np.random.default_rng(1).normal(size=(30, 2))
+    names = np.array(["setosa", "versicolor", "virginica"])
+    np.savez(tmp_path / "iris.npz", data=points, labels=np.repeat([2, 0], 15), class_names=names)
+    data = load_dataset(tmp_path / "iris.npz")
+    assert data.num_classes == 2 and data.class_names == ("setosa", "virginica")  # labels 0 and 2, remapped 0, 1
+    np.savez(tmp_path / "short.npz", data=points, labels=np.repeat([2, 0], 15), class_names=names[:2])
+    with pytest.raises(DataError, match="names 2 classes but a label is 2"):
+        load_dataset(tmp_path / "short.npz")
+    np.savez(tmp_path / "numbers.npz", data=points, labels=np.repeat([2, 0], 15), class_names=np.arange(3))
+    with pytest.raises(DataError, match="1-D array of strings"):
+        load_dataset(tmp_path / "numbers.npz")
+
+
+@pytest.mark.parametrize("name, names", [
+    ("moons", ("upper moon", "lower moon")), ("circles", ("inner circle", "outer circle")),
+    ("digits", tuple("0123456789")),
+])
+def test_built_in_labelled_sets_name_their_classes(name, names) -> None:
+    data = load_dataset(name, num_points=200)
+    assert data.class_names == names and data.num_classes == len(names)
+
+
+def test_the_ring_names_each_mode_by_its_angle_and_unlabelled_toys_have_no_names() -> None:
+    ring = load_dataset("ring", num_points=400)
+    assert ring.class_names[0] == "mode 0 (0°)" and ring.class_names[2] == "mode 2 (90°)"
+    # the class named "90°" really sits at the top of the ring: its points have the largest mean y
+    raw = ring.to_data_space(ring.train)
+    assert int(torch.stack([raw[ring.labels == k, 1].mean() for k in range(8)]).argmax()) == 2
+    assert load_dataset("swissroll", num_points=200).class_names is None

@@ -10,8 +10,9 @@ import torch
 from exact_models import GaussianMixtureEps, mixture_log_density
 
 from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.ideal import IdealDenoiser
+from ddpm_studio.core.ideal import IdealDenoiser, guided_ideal_x0, ideal_x0
 from ddpm_studio.core.learned import (
+    FieldGuide,
     denoiser_field,
     error_over_t,
     error_timesteps,
@@ -36,6 +37,105 @@ def _brute_ideal(data: np.ndarray, x: np.ndarray, abar: float) -> np.ndarray:
         w = np.exp(logits - logits.max())
         out[k] = (w[:, None] * data).sum(0) / w.sum()
     return out
+
+
+def _brute_guided(data: np.ndarray, labels: np.ndarray, label: int, w: float, x: np.ndarray,
+                  abar: float) -> np.ndarray:
+    """M38 written out: the class's and everyone's ideal eps (M30 through M5), combined by M34, back to x0."""
+    a, b = math.sqrt(abar), math.sqrt(1 - abar)
+    eps_class = (x - a * _brute_ideal(data[labels == label], x, abar)) / b
+    eps_null = (x - a * _brute_ideal(data, x, abar)) / b
+    return (x - b * ((1 + w) * eps_class - w * eps_null)) / a
+
+
+def _two_classes(seed: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    """(14, 2) float64 points in two blobs (class 0 about (-1, 0), class 1 about (1, 0.5)) and their labels."""
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.tensor([0, 1] * 7)
+    centres = torch.tensor([[-1.0, 0.0], [1.0, 0.5]], dtype=torch.float64)
+    return centres[labels] + 0.3 * torch.randn(14, 2, generator=gen, dtype=torch.float64), labels
+
+
+@pytest.mark.parametrize("t", [0, 30, 99])
+@pytest.mark.parametrize("w", [0.0, 1.5, 4.0])
+def test_guided_ideal_x0_is_the_m34_combination_of_class_and_null_posterior_means(t, w):
+    diffusion = _diffusion()
+    data, labels = _two_classes()
+    x = torch.randn(9, 2, generator=torch.Generator().manual_seed(t), dtype=torch.float64)
+    steps = torch.full((9,), t, dtype=torch.long)
+    abar = float(diffusion.alphas_cumprod[t])
+    for label in (0, 1):
+        got = guided_ideal_x0(data, labels, label, w, x, steps, diffusion).numpy()
+        want = _brute_guided(data.numpy(), labels.numpy(), label, w, x.numpy(), abar)
+        assert np.allclose(got, want, atol=1e-7, rtol=1e-7)
+
+
+def test_guided_ideal_x0_at_w_0_is_the_class_ideal_denoiser_and_refuses_bad_labels():
+    diffusion = _diffusion()
+    data, labels = _two_classes()
+    x, steps = torch.zeros(3, 2, dtype=torch.float64), torch.full((3,), 50, dtype=torch.long)
+    own = ideal_x0(data[labels == 1], x, steps, diffusion)
+    assert torch.equal(guided_ideal_x0(data, labels, 1, 0.0, x, steps, diffusion), own)
+    # guidance pushes x0 away from the other class: at w = 4 it lies beyond the class's own mean, not between
+    pushed = guided_ideal_x0(data, labels, 1, 4.0, x, steps, diffusion)
+    assert bool((pushed[:, 0] > own[:, 0]).all())
+    with pytest.raises(ValueError, match="class 2 has no training points"):
+        guided_ideal_x0(data, labels, 2, 1.0, x, steps, diffusion)
+    with pytest.raises(ValueError, match="one per training example"):
+        guided_ideal_x0(data, labels[:5], 1, 1.0, x, steps, diffusion)
+
+
+class _LinearClasses(torch.nn.Module):
+    """A conditional stand-in whose eps is known in closed form: eps(x, t, y) = c_y x, y = 2 the null class."""
+
+    coefs = (0.2, -0.5, 0.1)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.tensor(self.coefs, dtype=x.dtype)[y][:, None] * x
+
+
+@pytest.mark.parametrize("quantity", ["x0", "score"])
+def test_guided_field_guides_the_network_and_the_ideal_by_the_class_and_w(quantity):
+    diffusion = _diffusion()
+    data, labels = _two_classes()
+    shift, scale = torch.tensor([0.2, -0.1]), torch.tensor([1.5, 0.8])
+    t, n, bounds, w = 20, 4, (-2.0, 2.0, -1.5, 1.5), 2.5
+    abar = float(diffusion.alphas_cumprod[t])
+    a, b = math.sqrt(abar), math.sqrt(1 - abar)
+    grid = np.array([(x, y) for y in np.linspace(-1.5, 1.5, n) for x in np.linspace(-2, 2, n)])
+    x_model = (grid - shift.numpy()) / scale.numpy()
+    fields = {}
+    for label in (0, 1):
+        guide = FieldGuide(label, w, labels, 2)
+        field = denoiser_field(_LinearClasses(), diffusion, data, t, bounds, n, quantity, shift, scale, guide)
+        eps = ((1 + w) * _LinearClasses.coefs[label] - w * _LinearClasses.coefs[2]) * x_model  # M34, closed form
+        net_x0 = (x_model - b * eps) / a
+        ideal_x0_ = _brute_guided(data.numpy(), labels.numpy(), label, w, x_model, abar)
+        if quantity == "x0":
+            network, ideal = (net_x0 - x_model) * scale.numpy(), (ideal_x0_ - x_model) * scale.numpy()
+        else:
+            network = (a * net_x0 - x_model) / (1 - abar) / scale.numpy()
+            ideal = (a * ideal_x0_ - x_model) / (1 - abar) / scale.numpy()
+        assert np.allclose(field.network.numpy(), network, atol=1e-5)
+        assert np.allclose(field.ideal.numpy(), ideal, atol=1e-5)
+        assert field.label == label and field.guidance == w
+        fields[label] = field
+    # the two classes pull the grid different ways, on both sides
+    assert not np.allclose(fields[0].ideal.numpy(), fields[1].ideal.numpy(), atol=1e-2)
+    assert not np.allclose(fields[0].network.numpy(), fields[1].network.numpy(), atol=1e-2)
+
+
+def test_guided_field_clips_the_guided_ideal_as_the_sampler_clips():
+    low, high = torch.tensor([-1.0, -1.0]), torch.tensor([1.0, 1.0])
+    diffusion = GaussianDiffusion(make_betas("linear", 100), clip_x0=True, x0_range=(low, high))
+    data, labels = _two_classes()
+    data = data.clamp(-1, 1)
+    field = denoiser_field(_LinearClasses(), diffusion, data, 10, (-3.0, 3.0, -3.0, 3.0), 5,
+                           guide=FieldGuide(1, 8.0, labels, 2))
+    x0 = field.points + field.ideal  # identity shift and scale: the arrows' tips are x0
+    assert float(x0.abs().max()) <= 1.0 + 1e-9
+    unclipped = guided_ideal_x0(data, labels, 1, 8.0, field.points, torch.full((25,), 10), diffusion)
+    assert float(unclipped.abs().max()) > 1.0  # w = 8 extrapolates past the box: the clip did something
 
 
 def test_grid_points_are_row_major_with_y_as_rows():

@@ -130,6 +130,50 @@ def ideal_x0(
     return ideal_moments(data, x_t, t, diffusion, chunk_bytes=chunk_bytes)[0]
 
 
+def guided_ideal_x0(
+    data: torch.Tensor,
+    labels: torch.Tensor,
+    label: int,
+    guidance: float,
+    x_t: torch.Tensor,
+    t: torch.Tensor,
+    diffusion: GaussianDiffusion,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> torch.Tensor:
+    """The ideal denoiser under classifier-free guidance towards class ``label`` with scale w (M38; M30 with M34).
+
+    The optimal conditional network is the ideal denoiser of the class's own training points, x0*_c = E[x0 | x_t,
+    c]; the optimal null branch (label dropout draws it from every class) that of all of them, x0*_null =
+    E[x0 | x_t]. M34 combines their eps; x0 is affine in eps with weights (1 + w) and -w summing to one, so
+
+        x0~* = (1 + w) x0*_c - w x0*_null,   eps~* = (1 + w) eps*_c - w eps*_null   (both through M5).
+
+    Not clipped (M23 belongs to the process, which clips the network's guided x0_hat the same way).
+
+    Args:
+        data: (N, ...) training examples in model space. labels: (N,) the class of each, 0..K-1.
+        label: the class asked for. guidance: w >= 0 (0: the class's own ideal denoiser).
+        x_t: (B, ...) noisy inputs. t: LongTensor (B,), 0-based.
+    Returns:
+        (B, ...) in x_t's dtype and device.
+    Raises:
+        ValueError: labels that do not match the data, or a class without training points.
+    """
+    if not isinstance(labels, torch.Tensor) or labels.shape != (data.shape[0],):
+        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(f"labels must have shape ({data.shape[0]},), one per training example, got {shape}")
+    members = labels.to(data.device) == int(label)
+    if not bool(members.any()):
+        raise ValueError(f"class {label} has no training points, so it has no ideal denoiser")
+    own = ideal_x0(data[members], x_t, t, diffusion, chunk_bytes)
+    if float(guidance) == 0.0:
+        return own
+    everyone = ideal_x0(data, x_t, t, diffusion, chunk_bytes)
+    dtype = _compute_dtype(x_t.device)
+    w = float(guidance)
+    return ((1.0 + w) * own.to(dtype) - w * everyone.to(dtype)).to(x_t.dtype)
+
+
 def _ideal_x0_in_compute_dtype(
     data: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, diffusion: GaussianDiffusion, chunk_bytes: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -2,7 +2,9 @@
 ideal denoiser against t, and its exact log-density on a grid (M30, M32, M33).
 
 - :func:`denoiser_field`: at one timestep, on an n x n grid over the data's box, the network's x0_hat - x (or its
-  score) and the ideal denoiser's (M30), and the length of their difference, in the data's own coordinates.
+  score) and the ideal denoiser's (M30), and the length of their difference, in the data's own coordinates; for a
+  class-conditional network (:class:`FieldGuide`) the guided field of one class and scale w beside the guided
+  ideal denoiser (M34, M38).
 - :func:`error_over_t`: E ||x0_hat_theta(x_t, t) - x0*(x_t, t)|| against t with x_t ~ q(x_t | x_0) (M5) on
   training examples (M33): where along the process the network fails to match the optimum it is trained towards
   (Kadkhodaie et al. 2024).
@@ -22,7 +24,8 @@ from dataclasses import dataclass
 import torch
 
 from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.ideal import ideal_x0, x0_error_over_t
+from ddpm_studio.core.guidance import GuidedModel
+from ddpm_studio.core.ideal import guided_ideal_x0, ideal_x0, x0_error_over_t
 from ddpm_studio.core.ode_likelihood import OdeProgress, iter_ode_log_likelihood, log_density_in_data_space
 
 Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -65,6 +68,21 @@ def _model_dtype(model: Model) -> torch.dtype:
 
 
 @dataclass(frozen=True)
+class FieldGuide:
+    """The guided field to draw for a class-conditional network (M34, M38).
+
+    Attributes:
+        label: the class asked for, 0..K-1. guidance: the scale w >= 0.
+        labels: (N,) the class of each training example (the rows of the field's ``data``). num_classes: K.
+    """
+
+    label: int
+    guidance: float
+    labels: torch.Tensor
+    num_classes: int
+
+
+@dataclass(frozen=True)
 class DenoiserField:
     """The network's and the ideal denoiser's field on an n x n grid at one timestep (data coordinates).
 
@@ -72,6 +90,7 @@ class DenoiserField:
         t: the 0-based timestep. quantity: "x0" (arrows x0_hat - x) or "score" (arrows grad_x log q_t).
         xs, ys: (n,) the grid's coordinates. points: (n * n, 2) the grid, row-major (:func:`grid_points`).
         network, ideal: (n * n, 2) the arrows. difference: (n, n) ||network - ideal|| per grid point, row i = ys[i].
+        label, guidance: the guided field's class and w (M34, M38); None and 0 for the unguided field.
     """
 
     t: int
@@ -82,6 +101,8 @@ class DenoiserField:
     network: torch.Tensor
     ideal: torch.Tensor
     difference: torch.Tensor
+    label: int | None = None
+    guidance: float = 0.0
 
 
 def denoiser_field(
@@ -94,6 +115,7 @@ def denoiser_field(
     quantity: str = "x0",
     shift: torch.Tensor | None = None,
     scale: torch.Tensor | None = None,
+    guide: FieldGuide | None = None,
 ) -> DenoiserField:
     """The denoiser field at 0-based timestep ``t`` on the n x n grid over ``bounds`` (data coordinates).
 
@@ -101,8 +123,13 @@ def denoiser_field(
     the ideal one is E[x0 | x_t] over ``data`` (M30). With model = (data - shift) / scale, x0_hat - x maps to data
     coordinates as (x0_hat_m - x_m) * scale and the score as grad_m log q / scale (the chain rule per axis).
 
+    With ``guide``, ``model`` is a conditional network ``(x, t, y)`` and both sides are guided towards
+    ``guide.label`` with scale w: the network through :class:`~ddpm_studio.core.guidance.GuidedModel` (M34), the
+    ideal through :func:`~ddpm_studio.core.ideal.guided_ideal_x0` (M38), both clipped by M23 as the sampler clips.
+
     Args:
         data: (N, 2) training examples in MODEL space (what the ideal denoiser averages).
+        guide: the class and w of a guided field (None: the model as it is, beside M30's ideal denoiser).
     Returns:
         a :class:`DenoiserField` of float64 CPU tensors.
     """
@@ -118,9 +145,19 @@ def denoiser_field(
     device = data.device
     steps = torch.full((x_model.shape[0],), int(t), dtype=torch.long, device=device)
     x_in = x_model.to(device=device, dtype=_model_dtype(model))
+    x_ideal = x_model.to(device=device, dtype=data.dtype)
     with torch.no_grad():
+        if guide is None:
+            best_x0 = ideal_x0(data, x_ideal, steps, diffusion)
+        else:
+            y = torch.full((x_in.shape[0],), int(guide.label), dtype=torch.long, device=device)
+            model = GuidedModel(model, y, guide.guidance, guide.num_classes,
+                                learned_variance=diffusion.variance == "learned")
+            best_x0 = guided_ideal_x0(data, guide.labels, guide.label, guide.guidance, x_ideal, steps, diffusion)
+            if diffusion.clip_x0:  # a guided x0 extrapolates past the data; the sampler clips it (M23), as here
+                best_x0 = diffusion.clip_to_range(best_x0)
         net_x0 = diffusion.p_mean_variance(model(x_in, steps), x_in, steps)["x0_hat"].double().cpu()
-        best_x0 = ideal_x0(data, x_model.to(device=device, dtype=data.dtype), steps, diffusion).double().cpu()
+        best_x0 = best_x0.double().cpu()
     if quantity == "x0":
         network, ideal = (net_x0 - x_model) * scale_, (best_x0 - x_model) * scale_
     else:  # Tweedie: grad log q_t(x) = (sqrt(abar) x0_hat - x) / (1 - abar), M30
@@ -129,7 +166,8 @@ def denoiser_field(
         ideal = (math.sqrt(abar) * best_x0 - x_model) / (1.0 - abar) / scale_
     difference = (network - ideal).norm(dim=1).reshape(n, n)
     return DenoiserField(int(t), quantity, points[:n, 0].clone(), points[::n, 1].clone(), points, network, ideal,
-                         difference)
+                         difference, None if guide is None else int(guide.label),
+                         0.0 if guide is None else float(guide.guidance))
 
 
 def error_timesteps(num_timesteps: int, count: int) -> list[int]:

@@ -101,6 +101,7 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
             labels = method.get("labels")
             if labels is not None:
                 store.labels, store.columns = np.asarray(labels), row_length(labels)
+                store.class_names = getattr(dataset, "class_names", None)
             # x_T, the noise before the first step, opens the trajectory at t = T; its x0_hat is the one the
             # network made from it (this first record's), so the frame pairs a state with its own prediction.
             # Yielded first, it is the first thing on screen.

@@ -4,7 +4,8 @@ Each view is drawn from a generator job on the runner (reads={MODEL}, so none ru
 weights), as the Race dock's (docs/ARCHITECTURE.md): the jobs drive the core (:mod:`ddpm_studio.core.learned`,
 :mod:`ddpm_studio.core.memorization`, :mod:`ddpm_studio.core.ideal`, the bound) and yield display copies (numpy
 arrays they own). :class:`LearnedRunner` starts them, keeps at most one field job in flight (the newest slider
-position waits; the ones in between are skipped) and hands each item to the dock.
+position waits; the ones in between are skipped) and hands each item to the dock. For a class-conditional run the
+field is the guided one (M34, M38) of the class and w the Trajectory dock's classCombo and guidanceSlider show.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.evaluation import BoundProgress, BoundResult, iter_bound
 from ddpm_studio.core.ideal import IdealDenoiser
-from ddpm_studio.core.learned import denoiser_field, error_over_t, error_timesteps, iter_density_grid
+from ddpm_studio.core.learned import FieldGuide, denoiser_field, error_over_t, error_timesteps, iter_density_grid
 from ddpm_studio.core.memorization import memorization
 from ddpm_studio.core.ode_likelihood import OdeProgress
 from ddpm_studio.core.pipeline import DiffusionPipeline, full_precision
@@ -47,16 +48,43 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class FieldDisplay:
-    """A field to draw (data coordinates): grid (n*n, 2), arrows (n*n, 2), difference (n, n), box, 0-based t."""
+class FieldRequest:
+    """Which field to draw: 0-based t, arrows, grid size and, for a conditional run, the class (None: "all", the
+    unconditional field) and w; ``class_name`` is what the caption calls the class."""
 
     t: int
     quantity: str
+    size: int
+    conditional: bool = False
+    label: int | None = None
+    guidance: float = 0.0
+    class_name: str = ""
+
+    @property
+    def key(self) -> tuple:
+        """What the field depends on: the field cache's key."""
+        return (self.t, self.quantity, self.size, self.conditional, self.label, self.guidance)
+
+
+@dataclass(frozen=True)
+class FieldDisplay:
+    """A field to draw (data coordinates): grid (n*n, 2), arrows (n*n, 2), difference (n, n), box, and the
+    request it answers (0-based t, arrows, class and w)."""
+
+    request: FieldRequest
     points: np.ndarray
     network: np.ndarray
     ideal: np.ndarray
     difference: np.ndarray
     bounds: tuple[float, float, float, float]
+
+    @property
+    def t(self) -> int:
+        return self.request.t
+
+    @property
+    def quantity(self) -> str:
+        return self.request.quantity
 
 
 @dataclass(frozen=True)
@@ -113,15 +141,25 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
     return x.detach().cpu().clone().numpy()
 
 
-def field_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet, t: int, n: int, quantity: str, *,
+def field_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet, request: FieldRequest, *,
               stop: threading.Event):
-    """One :class:`FieldDisplay` at 0-based timestep ``t`` over the data's widened box, then :class:`Ended`."""
+    """One :class:`FieldDisplay` for ``request`` over the data's widened box, then :class:`Ended`.
+
+    A request with a class draws the guided field (M34) beside the guided ideal denoiser of the class's and all
+    training points (M38); without one a conditional network runs as its null class, the unconditional model.
+    """
     pipe = pipeline()
     bounds = field_box(reference_points(dataset))
     model = full_precision(pipe.network, pipe.device)
-    field = denoiser_field(model, pipe.diffusion, dataset.train.to(pipe.device), t, bounds, n, quantity, pipe.shift,
-                           pipe.scale)
-    yield FieldDisplay(t, quantity, _numpy(field.points), _numpy(field.network), _numpy(field.ideal),
+    data = dataset.train.to(pipe.device)
+    guide = None
+    if request.label is not None and pipe.num_classes:
+        if dataset.labels is None:  # the run's data came back without its classes: no class's ideal to draw
+            raise ValueError(f"{dataset.name} has no class labels here, so the guided field cannot be drawn")
+        guide = FieldGuide(request.label, request.guidance, dataset.labels.to(pipe.device), pipe.num_classes)
+    field = denoiser_field(model, pipe.diffusion, data, request.t, bounds, request.size, request.quantity,
+                           pipe.shift, pipe.scale, guide)
+    yield FieldDisplay(request, _numpy(field.points), _numpy(field.network), _numpy(field.ideal),
                        _numpy(field.difference), bounds)
     yield Ended("field", False)
 
@@ -230,8 +268,8 @@ class LearnedRunner(QObject):
         self.dock = dock
         self.source = source
         self.jobs: dict[str, Job] = {}
-        self._fields: dict[tuple[int, str, int], FieldDisplay] = {}
-        self._pending_t: int | None = None
+        self._fields: dict[tuple, FieldDisplay] = {}
+        self._pending: FieldRequest | None = None
         dock.errorRequested.connect(self.measure_error)
         dock.memorizationRequested.connect(self.run_memorization)
         dock.densityRequested.connect(self.compute_density)
@@ -286,18 +324,31 @@ class LearnedRunner(QObject):
         if t_paper < 0 or not self.dock.field_wanted():
             return
         tau = max(0, t_paper - 1)  # x_t at paper t is fed to the network as 0-based t - 1; the samples as 0
-        cached = self._fields.get((tau, self.dock.quantity(), self.dock.field_size()))
+        request = FieldRequest(tau, self.dock.quantity(), self.dock.field_size(), *self._guide())
+        cached = self._fields.get(request.key)
         if cached is not None:
             self.dock.show_field(cached)
             return
-        self._pending_t = tau
+        self._pending = request
         self._next_field()
 
+    def _guide(self) -> tuple[bool, int | None, float, str]:
+        """(conditional, class or None for "all", w, the class's name) from the Trajectory dock's class row;
+        "all" draws the unguided field, so its w is 0 whatever the slider says (one cache entry, not one per w)."""
+        window = getattr(self, "_window", None)
+        bar = None if window is None else window.trajectory.samplingBar
+        if bar is None or bar.num_classes is None:
+            return False, None, 0.0, ""
+        label = bar.classCombo.currentData()
+        if label is None:
+            return True, None, 0.0, ""
+        return True, label, bar.guidance, bar.classCombo.currentText()
+
     def _next_field(self) -> None:
-        if self._pending_t is None or "field" in self.jobs:
+        if self._pending is None or "field" in self.jobs:
             return
-        tau, self._pending_t = self._pending_t, None
-        self._start("field", field_job, tau, self.dock.field_size(), self.dock.quantity())
+        request, self._pending = self._pending, None
+        self._start("field", field_job, request)
 
     def measure_error(self, count: int, num_probe: int) -> None:
         if self._start("error", error_job, count, num_probe, 0):
@@ -315,7 +366,7 @@ class LearnedRunner(QObject):
             if isinstance(item, FieldDisplay):
                 if len(self._fields) >= FIELD_CACHE:
                     self._fields.pop(next(iter(self._fields)))
-                self._fields[(item.t, item.quantity, item.difference.shape[0])] = item
+                self._fields[item.request.key] = item
                 self.dock.show_field(item)
             elif isinstance(item, ErrorPoint):
                 self.dock.add_error_point(item.t, item.error)
@@ -344,6 +395,9 @@ class LearnedRunner(QObject):
         self._window = window
         window.trajectory.fieldView.toggled.connect(self._field_toggled)
         window.trajectory.timestepChanged.connect(self._slider)
+        bar = window.trajectory.samplingBar
+        bar.classCombo.currentIndexChanged.connect(self._guide_changed)
+        bar.guidanceSlider.valueChanged.connect(self._guide_changed)
         window.jobs.changed.connect(self._follow)
         self._follow()
 
@@ -355,8 +409,17 @@ class LearnedRunner(QObject):
         frame = window.trajectory.current_frame()
         self.dock.field_t = -1 if frame is None else frame.t_state
         self.dock.set_field_on(True)  # asks for the field at the frame on screen
-        self.dock.show_trajectory_points(None if frame is None else frame.x)
+        self._show_points(frame)
         self._widen()
+
+    def _guide_changed(self, *_args) -> None:
+        """Another class or w in the Trajectory dock: the guided field of the new choice, at the same t."""
+        self.show_timestep(self.dock.field_t)
+
+    def _show_points(self, frame) -> None:
+        """The trajectory's points at the slider's t, coloured by the class each was asked for."""
+        trajectory = self._window.trajectory
+        self.dock.show_trajectory_points(None if frame is None else frame.x, trajectory.labels)
 
     def _widen(self) -> None:
         """Give the dock about 45 % of the width it shares with the trajectory, if it has less (arrows and
@@ -370,8 +433,7 @@ class LearnedRunner(QObject):
                                Qt.Orientation.Horizontal)
 
     def _slider(self, t_paper: int) -> None:
-        frame = self._window.trajectory.current_frame()
-        self.dock.show_trajectory_points(None if frame is None else frame.x)
+        self._show_points(self._window.trajectory.current_frame())
         self.show_timestep(t_paper)
 
     def _follow(self) -> None:

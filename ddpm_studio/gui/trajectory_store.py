@@ -106,6 +106,7 @@ class SampleSet:
         is_data: the batch is training data shown before any model exists, not samples.
         labels: the class each sample was asked for (N,) by a conditional model (M34), or None.
         columns: grid columns (one row per class when every class was asked for); None: a square grid.
+        class_names: the name of each class 0..K-1 (the data's), for a colour key; None: numbered.
     """
 
     kind: str
@@ -116,6 +117,7 @@ class SampleSet:
     is_data: bool = False
     labels: np.ndarray | None = None
     columns: int | None = None
+    class_names: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return int(self.data.shape[0])
@@ -202,6 +204,7 @@ class TrajectoryStore:
         self.caption = ""
         self.labels: np.ndarray | None = None  # the classes asked for, per sample (conditional models, M34)
         self.columns: int | None = None  # grid columns: one row per class when every class was asked for
+        self.class_names: tuple[str, ...] | None = None  # the data's name of each class, for a colour key
         self._bounds: tuple[int, tuple[float, float, float, float]] | None = None  # (frames counted, box)
 
     def __len__(self) -> int:
@@ -313,4 +316,4 @@ class TrajectoryStore:
         if self.kind == "points" and (note := off_support_note(final, self.reference)):
             caption = f"{caption}  ·  {note}"
         return SampleSet(self.kind, final, self.reference, caption, step,
-                         labels=self.labels, columns=self.columns)
+                         labels=self.labels, columns=self.columns, class_names=self.class_names)

@@ -94,4 +94,5 @@ class WindowStatus:
             self._sampling_model = (kind, T)
             self.trajectory.configure_sampling(kind, T)
         config = self.session.config
-        self.trajectory.samplingBar.set_classes(config.model.num_classes if config is not None else None)
+        names = getattr(self.session.dataset, "class_names", None)  # None: no data loaded, or numbered classes
+        self.trajectory.samplingBar.set_classes(config.model.num_classes if config is not None else None, names)

@@ -27,7 +27,7 @@ from .errors import DataError
 from .images import load_digits, make_shapes, resize_images
 from .labels import LabelError, file_labels, folder_labels
 from .mixtures import MIXTURE_DATASETS, make_mixture
-from .toys import TOY_DATASETS, TOY_NUM_CLASSES, make_labelled_toy
+from .toys import TOY_CLASS_NAMES, TOY_DATASETS, TOY_NUM_CLASSES, make_labelled_toy
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ class DataSet:
     # int64 (N_train,), the class of each training item (digits, labelled toys, ...); None: unlabelled
     labels: torch.Tensor | None = None
     num_classes: int | None = None  # K when labelled (classes 0..K-1), else None
-    class_names: tuple[str, ...] | None = None  # the name of each class (a folder's sub-folders), when known
+    # the name of each class (a folder's sub-folders, an .npz's label values, moons' "upper moon"), when known
+    class_names: tuple[str, ...] | None = None
     # the items whose range x0_range() spans: a subset keeps its whole training split's box; None: ``train``
     range_items: torch.Tensor | None = None
 
@@ -292,12 +293,14 @@ def load_dataset(
         dataset = _points_dataset(
             spec_text, points, seed, heldout_fraction, labels, TOY_NUM_CLASSES.get(spec_text)
         )
+        dataset.class_names = TOY_CLASS_NAMES.get(spec_text)
     elif spec_text in MIXTURE_DATASETS:
         points = make_mixture(spec_text, max(num_points, 0), seed)
         dataset = _points_dataset(spec_text, points, seed, heldout_fraction)
     elif spec_text == "digits":
         pixels, labels = load_digits(image_size or DIGITS_DEFAULT_SIZE)
         dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction, labels=labels, num_classes=10)
+        dataset.class_names = tuple(str(digit) for digit in range(10))
     elif spec_text == "shapes":
         pixels = make_shapes(max(num_images, 0), image_size or SHAPES_DEFAULT_SIZE, seed)
         dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction)

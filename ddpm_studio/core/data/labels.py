@@ -4,7 +4,8 @@
   (``pets/cat/1.png`` and ``pets/dog/7.png``: two classes, in sorted name order), as torchvision's ImageFolder;
 - an MNIST images file next to its labels file (``train-images-idx3-ubyte`` beside ``train-labels-idx1-ubyte``,
   ``t10k-images.idx3-ubyte`` beside ``t10k-labels.idx1-ubyte``, gzipped or not);
-- an ``.npz`` with a ``labels`` array, one integer per item.
+- an ``.npz`` with a ``labels`` array, one integer (or class name) per item, and optionally a ``class_names``
+  array of strings, the name of each integer label value (``class_names[3]`` names label 3).
 
 Labels are remapped to 0..K-1 in sorted order of their values (names), and the names are kept, so a folder's
 ``cat`` and ``dog`` become 0 and 1 and MNIST's digits stay 0..9. A source without labels gives None.
@@ -20,8 +21,9 @@ import numpy as np
 from .files import load_idx
 from .images import image_files
 
-#: The .npz member that holds the labels.
+#: The .npz member that holds the labels, and the optional one that names integer label values.
 NPZ_LABELS_KEY = "labels"
+NPZ_NAMES_KEY = "class_names"
 
 
 class LabelError(ValueError):
@@ -63,6 +65,15 @@ def idx_labels_path(images_path: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def _named(given: np.ndarray, values: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """The names of integer label ``values`` (as :func:`encode` gives them) read from an .npz's ``class_names``."""
+    if given.ndim != 1 or given.dtype.kind != "U" or not all(value.isdigit() for value in values):
+        raise LabelError(f"{name}: '{NPZ_NAMES_KEY}' must be a 1-D array of strings naming integer labels")
+    if values and int(values[-1]) >= len(given):
+        raise LabelError(f"{name}: '{NPZ_NAMES_KEY}' names {len(given)} classes but a label is {values[-1]}")
+    return tuple(str(given[int(value)]) for value in values)
+
+
 def file_labels(path: Path, count: int, idx: bool) -> tuple[np.ndarray, tuple] | None:
     """Labels of an IDX images file (``idx``: from its labels file) or of an ``.npz`` (its ``labels`` array);
     else None."""
@@ -71,7 +82,9 @@ def file_labels(path: Path, count: int, idx: bool) -> tuple[np.ndarray, tuple] |
             if NPZ_LABELS_KEY not in archive.files:
                 return None
             values = archive[NPZ_LABELS_KEY]
-        return encode(values, path.name, count)
+            given = archive[NPZ_NAMES_KEY] if NPZ_NAMES_KEY in archive.files else None
+        codes, names = encode(values, path.name, count)
+        return codes, names if given is None else _named(given, names, path.name)
     labels_path = idx_labels_path(path) if idx else None
     if labels_path is None:
         return None

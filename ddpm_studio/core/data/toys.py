@@ -29,6 +29,14 @@ CHECKERBOARD_CELLS = 4  # a 4 x 4 board over [-2, 2]^2 with the 8 "black" cells 
 #: The labelled toys and their number of classes (for class-conditional training, MATH.md M34).
 TOY_NUM_CLASSES: dict[str, int] = {"moons": 2, "circles": 2, "ring": RING_MODES}
 
+#: What each class of a labelled toy is, for the studio's class picker: moons and circles as the generators below
+#: label them, the ring's modes by the angle of their centre (mode k at 360 k / 8 degrees).
+TOY_CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "moons": ("upper moon", "lower moon"),
+    "circles": ("inner circle", "outer circle"),
+    "ring": tuple(f"mode {k} ({360 * k // RING_MODES}°)" for k in range(RING_MODES)),
+}
+
 Toy = tuple[np.ndarray, "np.ndarray | None"]
 
 

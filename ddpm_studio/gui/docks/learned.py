@@ -1,10 +1,11 @@
 """The "What the network learned" dock (objectName ``learnedDock``): four tabs beside the optimum it trains towards.
 
 Field (2-D: the network's arrows beside the ideal denoiser's at the trajectory's t, over the heat map of their
-difference), Error over t, Memorization (images: samples beside their nearest training images, the copy rate,
-the ideal denoiser's own samples) and Density (2-D: the exact ODE log-density, its held-out mean beside the
-bound). The work runs on jobs that :class:`~ddpm_studio.gui.learned_worker.LearnedRunner` starts; this dock
-only holds the controls and draws what arrives. Opened from View and from the Trajectory dock's Field toggle.
+difference; for a class-conditional run both guided towards the Trajectory dock's class and w, M34 and M38),
+Error over t, Memorization (images: samples beside their nearest training images, the copy rate, the ideal
+denoiser's own samples) and Density (2-D: the exact ODE log-density, its held-out mean beside the bound). The work
+runs on jobs that :class:`~ddpm_studio.gui.learned_worker.LearnedRunner` starts; this dock only holds the controls
+and draws what arrives. Opened from View and from the Trajectory dock's Field toggle.
 """
 
 from __future__ import annotations
@@ -98,8 +99,9 @@ class LearnedDock(QDockWidget):
         self.density.levelsSpin.setValue(min(self.density.levelsSpin.value(), num_timesteps))
         self._update()
 
-    def show_trajectory_points(self, points: np.ndarray | None) -> None:
-        self.field.show_points(points if self._kind == "points" else None)
+    def show_trajectory_points(self, points: np.ndarray | None, labels: np.ndarray | None = None) -> None:
+        """The trajectory's points (N, 2) at the slider's t; with ``labels`` (N,) coloured by requested class."""
+        self.field.show_points(points if self._kind == "points" else None, labels)
         self.error.mark(self.field_t)
 
     def set_running(self, view: str, running: bool) -> None:

@@ -1,7 +1,8 @@
 """The tabs of the "What the network learned" dock: each a small view with its controls, fed by the runner.
 
 - :class:`FieldView` (2-D): a heat map of ||network - ideal|| on a grid, the network's arrows (red) and the ideal
-  denoiser's (black, a toggle) over it, and the trajectory's points at the slider's t.
+  denoiser's (black, a toggle) over it, and the trajectory's points at the slider's t (coloured by requested
+  class for a conditional run, whose field is the guided one of the chosen class and w: M34, M38).
 - :class:`ErrorView`: the network's mean distance to the ideal denoiser against t.
 - :class:`MemorizationView` (images): each sample beside its nearest training image, the copy rate, and the
   ideal denoiser's own samples.
@@ -38,6 +39,7 @@ from ddpm_studio.gui.style import (
     SAMPLE_COLOR,
     SteadyLabel,
     WrapLabel,
+    class_brushes,
     pin_axes,
     spin_box,
 )
@@ -188,6 +190,9 @@ class FieldView(QWidget):
         layout.addWidget(self.fieldPlot, 1)
         self.fieldLabel = SteadyLabel("Switch on “Field” in the Trajectory dock, then scrub its slider.",
                                       objectName="fieldLabel", lines=2)
+        self.fieldPlot.setToolTip("A class-conditional run shows the guided field of the Trajectory dock's class and "
+                                  "w: the network's (1 + w) ε(x, c) − w ε(x, ∅) (M34) beside the ideal denoiser's, "
+                                  "of the class's and of all training points, combined alike (M38).")
         layout.addWidget(self.fieldLabel)
         self.shown = None
         self.quantityCombo.currentIndexChanged.connect(self.settingsChanged)
@@ -207,11 +212,34 @@ class FieldView(QWidget):
         self.networkArrows.setData(arrow_segments(field.points, field.network, scale))
         self.idealArrows.setData(arrow_segments(field.points, field.ideal, scale))
         what = "x̂₀ − x" if field.quantity == "x0" else "score"
-        self.fieldLabel.setText(f"t = {field.t + 1:,} · {what}: network red, ideal black (drawn ×{scale:.2g}) · "
+        caption, title = guide_caption(field.request)
+        self.heat.plot.setTitle(title, size="8pt")
+        self.fieldLabel.setText(f"{caption}t = {field.t + 1:,} · {what}: network red, ideal black (×{scale:.2g}) · "
                                 f"shade: their distance, max {top:.3g}")
 
-    def show_points(self, points: np.ndarray | None) -> None:
-        self.points.setData(pos=np.zeros((0, 2)) if points is None else points[np.isfinite(points).all(axis=1)])
+    def show_points(self, points: np.ndarray | None, labels: np.ndarray | None = None) -> None:
+        """Points (N, 2); with ``labels`` (N,) each coloured by the class it was asked for."""
+        if points is None:
+            self.points.setData(pos=np.zeros((0, 2)))
+            return
+        keep = np.isfinite(points).all(axis=1)
+        if labels is not None and len(labels) == len(points):
+            self.points.setData(pos=points[keep], brush=class_brushes(labels[keep], alpha=150))
+        else:
+            self.points.setData(pos=points[keep], brush=pg.mkBrush(*SAMPLE_COLOR, 110))
+
+
+def guide_caption(request) -> tuple[str, str | None]:
+    """(the caption's first words, the plot's title) for a field (a :class:`~ddpm_studio.gui.learned_worker.
+    FieldRequest`): which class and w a conditional run's arrows are guided by, or that "all" is the unguided
+    field; ("", None) for an unconditional run."""
+    if not request.conditional:
+        return "", None
+    if request.label is None:
+        return "All classes, unguided: the null class ε(x, ∅), w unused · ", "unconditional field (all classes)"
+    # short: a long title widens the aspect-locked plot's box; what guidance is: MATH.md M34, M38, the tooltip
+    return (f"Class {request.class_name}, w = {request.guidance:.2f} · ",
+            f"guided to {request.class_name}, w = {request.guidance:g}")
 
 
 class ErrorView(_RunView):

@@ -28,6 +28,8 @@ from ddpm_studio.gui.trajectory_store import SampleSet, scatter_bounds
 
 GRID_PADDING = 1
 POINT_SIZE = 4
+#: The colour key lists at most this many classes (the colours repeat after ten anyway).
+MAX_KEY_CLASSES = 10
 
 
 class SamplesDock(QDockWidget):
@@ -66,6 +68,11 @@ class SamplesDock(QDockWidget):
         for item in (self._image, self._reference, self._points, self._highlight):
             plot.addItem(item)
         self._highlight.setVisible(False)
+        # which colour is which class, for a conditional model's 2-D samples (top right: moons and rings leave it
+        # emptier than the top left)
+        self.classLegend = pg.LegendItem(offset=(-4, 4), labelTextSize="8pt", verSpacing=-6)
+        self.classLegend.setParentItem(plot.getViewBox())
+        self.classLegend.setVisible(False)
         self.samplesView.scene().sigMouseClicked.connect(self._clicked)
         layout.addWidget(self.samplesView, 1)
         self.setWidget(body)
@@ -88,8 +95,20 @@ class SamplesDock(QDockWidget):
         if self.showing_data:
             self.clear()
 
+    def _show_class_key(self, samples: SampleSet) -> None:
+        """The colour key of the classes the points were asked for (hidden for unlabelled points)."""
+        self.classLegend.clear()
+        asked = [] if samples.labels is None else sorted({int(label) for label in samples.labels})
+        names = samples.class_names or ()
+        for label in asked[:MAX_KEY_CLASSES]:
+            marker = pg.ScatterPlotItem(size=POINT_SIZE + 3, pen=None, brush=class_brushes([label])[0])
+            self.classLegend.addItem(marker, names[label] if label < len(names) else f"class {label}")
+        self.classLegend.setVisible(bool(asked))
+
     def clear(self) -> None:
         self.samples, self._pending = None, None
+        self.classLegend.clear()
+        self.classLegend.setVisible(False)
         self._image.clear()
         self._points.setData(pos=np.zeros((0, 2)))
         self._reference.setData(pos=np.zeros((0, 2)))
@@ -123,6 +142,7 @@ class SamplesDock(QDockWidget):
         self.samples = samples
         self._set_kind(samples.kind)
         if samples.kind == "images":
+            self.classLegend.setVisible(False)  # a grid is one row per class: no colours to key
             grid = image_grid(samples.data, ncols=samples.columns, padding=GRID_PADDING)
             self._image.setImage(grid[:, :, 0] if grid.shape[2] == 1 else grid, levels=(0, 255), autoLevels=False)
             if new_shape:
@@ -136,6 +156,7 @@ class SamplesDock(QDockWidget):
                 self._points.setData(pos=samples.data[finite], brush=class_brushes(samples.labels[finite]))
             else:
                 self._points.setData(pos=samples.data[finite], brush=pg.mkBrush(*SAMPLE_COLOR, 200))
+            self._show_class_key(samples)
             # the data's box when known: early previews can fly far off, and should not shrink the data to a dot
             x0, x1, y0, y1 = scatter_bounds(samples.reference if samples.reference is not None else samples.data)
             self.samplesView.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)

@@ -10,8 +10,10 @@ whether a method can spend the chosen number of evaluations is the core's rule
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -120,6 +122,7 @@ class SamplingBar(QWidget):
         self.guidanceSlider.valueChanged.connect(self._guidance_changed)
         self._guidance_changed()
         self.num_classes: int | None = None
+        self._classes_shown: tuple | None = None
         self.set_classes(None)
         self.methodCombo.currentIndexChanged.connect(self._method_changed)
         self._method_changed()
@@ -129,17 +132,25 @@ class SamplingBar(QWidget):
         """The guidance scale w the slider shows."""
         return self.guidanceSlider.value() / GUIDANCE_TICKS
 
-    def set_classes(self, num_classes: int | None, names: list[str] | None = None) -> None:
-        """Show the class row for a conditional model of K classes (names default to 0..K-1); hide it otherwise."""
+    def set_classes(self, num_classes: int | None, names: Sequence[str] | None = None) -> None:
+        """Show the class row for a conditional model of K classes (names default to 0..K-1); hide it otherwise.
+
+        The same classes again change nothing (the window calls this on every model update), and a rebuild keeps
+        the chosen class where the new model has it, emitting ``currentIndexChanged`` only if the choice changed.
+        """
         self.num_classes = num_classes or None
         self.classRow.setVisible(self.num_classes is not None)
-        if self.num_classes is None:
+        shown = None if self.num_classes is None else (self.num_classes, tuple(names or ()))
+        if self.num_classes is None or shown == self._classes_shown:
+            self._classes_shown = shown
             return
+        self._classes_shown = shown
         current = self.classCombo.currentData()
-        self.classCombo.clear()
-        self.classCombo.addItem("all (a row each)", None)
-        for label in range(self.num_classes):
-            self.classCombo.addItem(names[label] if names and label < len(names) else str(label), label)
+        with QSignalBlocker(self.classCombo):  # the emptied and half-filled combo is no choice to react to
+            self.classCombo.clear()
+            self.classCombo.addItem("all (a row each)", None)
+            for label in range(self.num_classes):
+                self.classCombo.addItem(names[label] if names and label < len(names) else str(label), label)
         index = self.classCombo.findData(current) if current is not None else 0
         self.classCombo.setCurrentIndex(max(index, 0))
 

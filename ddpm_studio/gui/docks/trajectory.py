@@ -246,6 +246,11 @@ class TrajectoryDock(QDockWidget):
         self._set_labels(labels)
         self._fit_pending = True
 
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The class each sample on screen was asked for (N,), or None (an unconditional model)."""
+        return self._labels
+
     def _set_labels(self, labels: np.ndarray | None) -> None:
         self._labels = None if labels is None else np.asarray(labels)
         self._columns = row_length(self._labels)

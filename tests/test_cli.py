@@ -50,6 +50,27 @@ def test_train_writes_a_run_folder(trained_run):
     ]
 
 
+def test_points_train_on_one_cpu_thread_unless_told_and_the_count_is_restored(tmp_path, monkeypatch):
+    import torch
+
+    from ddpm_studio.core.training import trainer as trainer_module
+
+    seen = []
+    real_train = trainer_module.Trainer.train
+
+    def spy(self):
+        seen.append(torch.get_num_threads())
+        return real_train(self)
+
+    monkeypatch.setattr(trainer_module.Trainer, "train", spy)
+    before = torch.get_num_threads()
+    base = ["train", "--data", "moons", "--steps", "2", "--T", "30", "--preview-every", "0", "--quiet"]
+    assert run_cli([*base, "--out", str(tmp_path / "a")]) == 0
+    assert run_cli([*base, "--threads", "3", "--out", str(tmp_path / "b")]) == 0
+    assert seen == [1, 3]
+    assert torch.get_num_threads() == before
+
+
 def test_train_reads_a_data_file_once(tmp_path, monkeypatch):
     """The kind of a file (points or images) picks the defaults; the data read to learn it is the data trained on."""
     from ddpm_studio.core.data import dataset as dataset_module

@@ -13,6 +13,7 @@ import torch
 
 from ddpm_studio.core import metrics
 from ddpm_studio.core.metrics import (
+    HeldoutSlicedWasserstein,
     frechet_distance,
     gaussian_stats,
     off_support_fraction,
@@ -119,6 +120,41 @@ def test_sw_floor_is_small_for_a_big_sample_and_shrinks_with_size(rng):
     assert big < small
     # A real difference (a shift of 0.5) stands far above the floor.
     assert sliced_wasserstein(data[:10000], data[10000:] + 0.5) > 10 * big
+
+
+def _ring(rng, n):
+    """A thin ring (radius 3, width 0.1): few held-out points make one half split's SW floor a noisy draw."""
+    angle = rng.uniform(0, 2 * np.pi, n)
+    radius = 3 + 0.1 * rng.standard_normal(n)
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+
+
+def test_split_averaged_floor_reads_fresh_data_near_one_where_one_split_does_not(rng):
+    heldout = _ring(rng, 800)
+    fresh = _ring(rng, 4000)  # drawn like the held-out set: a fair score reads ~1x the floor
+    ratios = [HeldoutSlicedWasserstein(heldout, seed=seed).ratio(fresh) for seed in range(8)]
+    assert all(0.8 < r < 1.25 for r in ratios), ratios
+    # the old rule (one split, samples in chunks against its half B) is far from 1 for some seeds
+    single = []
+    for seed in range(8):
+        order = np.random.default_rng(seed).permutation(800)
+        a, b = heldout[order[:400]], heldout[order[400:]]
+        chunks = [fresh[i : i + 400] for i in range(0, 4000, 400)]
+        single.append(np.mean([sliced_wasserstein(c, b) for c in chunks]) / sliced_wasserstein(a, b))
+    assert max(abs(r - 1) for r in single) > max(abs(r - 1) for r in ratios)
+
+
+def test_split_averaged_score_sees_a_shift_and_compares_at_equal_size(rng):
+    heldout = rng.standard_normal((1000, 2))
+    metric = HeldoutSlicedWasserstein(heldout, num_splits=8)
+    assert metric.sample_count == 500
+    assert metric.floor == pytest.approx(np.mean(metric.floors))
+    # a pure shift m has SW2 = |m| / sqrt(D) = 0.71 between the distributions; the floor is a few hundredths
+    assert metric.score(rng.standard_normal((2000, 2)) + [0.0, 1.0]) > 0.65 > 5 * metric.floor
+    # fewer samples than a half: all of them, one cloud, scored against every B_k
+    few = rng.standard_normal((50, 2))
+    expected = np.mean([sliced_wasserstein(few, b) for b in metric._halves_b])
+    assert metric.score(few) == pytest.approx(expected)
 
 
 # ------------------------------------------------------------------ off-support fraction

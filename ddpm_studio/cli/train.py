@@ -70,6 +70,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--tensorboard", action="store_const", const=True, default=None,
                        help="also write loss, lr, steps/s, the bound and previews as TensorBoard events into "
                             'OUT/tensorboard (needs: pip install "ddpm-studio[tensorboard]")')
+    train.add_argument("--threads", type=_positive_int,
+                       help="CPU threads for torch (default: 1 for 2-D points, whose small MLP steps run fastest on "
+                            "one thread; torch's own count for images)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     guidance.add_train_options(train)
 
@@ -160,6 +163,8 @@ def _train_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) into ``args.out`` with a progress bar; 130 when interrupted (a checkpoint is saved)."""
+    import torch
+
     from ddpm_studio.core.models import format_parameter_count
     from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.training.events import (
@@ -172,6 +177,14 @@ def run(args: argparse.Namespace) -> int:
 
     config, dataset = _train_config(args)
     trainer = Trainer(config, run_dir=args.out, dataset=dataset, resume=args.resume)
+    threads_before = torch.get_num_threads()  # restored at the end: run_cli may be called from a notebook
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    elif trainer.kind == "points" and trainer.device.type == "cpu":
+        # A points step is ~40 small ops on (256, 128) tensors: a second thread costs more in hand-offs than it
+        # computes, and on a busy machine OpenMP's spin-waits make it far worse (2-core machine: 165 steps/s on
+        # one thread against 93 on two, and 5 with another job running; benchmarks/RESULTS.md).
+        torch.set_num_threads(1)
     main = trainer.dist.is_main
     if main:
         print(
@@ -215,5 +228,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         from ddpm_studio.core.training.distributed import shutdown_distributed
 
+        torch.set_num_threads(threads_before)
         shutdown_distributed(trainer.dist)
     return 0

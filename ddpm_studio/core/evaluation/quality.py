@@ -20,10 +20,10 @@ from ddpm_studio.core.features import (
     load_or_train_feature_net,
 )
 from ddpm_studio.core.metrics import (
+    HeldoutSlicedWasserstein,
     frechet_distance,
     gaussian_stats,
     off_support_fraction,
-    sliced_wasserstein,
 )
 
 #: A class counts as covered when the samples predict it at least this share of its expected frequency.
@@ -40,9 +40,10 @@ class QualityScorer:
 
     Points (scores in the data's own coordinates):
         - "score": sliced Wasserstein distance SW2 (:func:`~ddpm_studio.core.metrics.sliced_wasserstein`)
-          between the samples and one half B of the held-out set; "floor": SW2 between the other half A and B,
-          i.e. what samples from the true distribution score. The two are comparable when the number of
-          samples equals ``sample_count`` = |A|.
+          between chunks of ``sample_count`` samples and half B_k of the held-out set, averaged over 32 random
+          half splits k; "floor": the same average of SW2 between half A_k and B_k, i.e. what samples from the
+          true distribution score (MATH.md M39, :class:`~ddpm_studio.core.metrics.HeldoutSlicedWasserstein`).
+          Draw at least ``sample_count`` = |A_k| samples to compare the two.
         - "off_support": fraction of samples far from every training point
           (:func:`~ddpm_studio.core.metrics.off_support_fraction`); "off_support_floor": the same for half A.
     Images (samples are first rounded to the 8-bit grid, as a saved PNG would be):
@@ -84,13 +85,13 @@ class QualityScorer:
             heldout = dataset.to_data_space(dataset.heldout).double().numpy()
             if heldout.shape[0] < 2:
                 raise ValueError(f"{dataset.name}: a floor needs at least 2 held-out points, got {heldout.shape[0]}")
-            order = np.random.default_rng(seed).permutation(heldout.shape[0])
-            half = heldout.shape[0] // 2
-            self._half_a, self._half_b = heldout[order[:half]], heldout[order[half:]]
+            # score and floor averaged over random half splits (M39): one split's floor is a noisy draw
+            self._sw = HeldoutSlicedWasserstein(heldout, seed=seed)
+            half_a = heldout[np.random.default_rng(seed).permutation(heldout.shape[0])[: self._sw.sample_count]]
             self._support = dataset.to_data_space(dataset.train).double().numpy()
-            self.floor = sliced_wasserstein(self._half_a, self._half_b)
-            self.floor_extras["off_support"] = off_support_fraction(self._half_a, self._support)
-            self.sample_count = half
+            self.floor = self._sw.floor
+            self.floor_extras["off_support"] = off_support_fraction(half_a, self._support)
+            self.sample_count = self._sw.sample_count
         else:
             self.metric = "frechet_features"
             self._net, self.feature_info = load_or_train_feature_net(
@@ -155,7 +156,7 @@ class QualityScorer:
             result["score"] = float("nan")
         elif self.kind == "points":
             points = self.dataset.to_data_space(kept).double().numpy()
-            result["score"] = sliced_wasserstein(points, self._half_b)
+            result["score"] = self._sw.score(points)
             result["off_support"] = off_support_fraction(points, self._support)
         else:
             result.update(self._image_scores(_quantize_to_pixels(kept)))

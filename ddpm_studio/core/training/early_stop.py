@@ -6,7 +6,8 @@ against the held-out data by both lenses of :mod:`ddpm_studio.core.metrics`:
 
     quality = max(SW / (1.5 x floor), off-support / 3 %)      (<= 1: both of issue 16's targets are met)
 
-where SW is the sliced Wasserstein distance to held-out half B (floor: half A against B) and off-support the
+where SW is the sliced Wasserstein distance to held-out halves (floor: half A against half B, both averaged over
+random half splits, MATH.md M39) and off-support the
 share of samples outside the training data's 99 % region. The run stops once ``early_stop_patience``
 consecutive checks have not bettered the best quality by EARLY_STOP_MIN_GAIN (Prechelt 1998's patience rule).
 """
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from ddpm_studio.core.data import DataSet
-from ddpm_studio.core.metrics import off_support_fraction, off_support_radius, sliced_wasserstein
+from ddpm_studio.core.metrics import HeldoutSlicedWasserstein, off_support_fraction, off_support_radius
 
 SW_TARGET = 1.5  # x the held-out floor
 OFF_SUPPORT_TARGET = 0.03
@@ -55,11 +56,9 @@ class EarlyStopper:
 
     def __init__(self, dataset: DataSet, patience: int, seed: int = 0) -> None:
         heldout = dataset.to_data_space(dataset.heldout).double().numpy()
-        order = np.random.default_rng(seed).permutation(heldout.shape[0])
-        half = heldout.shape[0] // 2
-        self._half_b = heldout[order[half : 2 * half]]
-        self._chunk = half
-        self.floor = sliced_wasserstein(heldout[order[:half]], self._half_b)
+        self._sw = HeldoutSlicedWasserstein(heldout, seed=seed)  # floor and score over half splits (M39)
+        self._chunk = self._sw.sample_count
+        self.floor = self._sw.floor
         self._support = dataset.to_data_space(dataset.train).double().numpy()
         self._threshold = off_support_radius(self._support)
         self.dataset = dataset
@@ -81,9 +80,7 @@ class EarlyStopper:
         if points.shape[0] < self._chunk:
             result = QualityCheck(step, float("inf"), 1.0)
         else:
-            chunks = [points[i : i + self._chunk] for i in range(0, len(points) - self._chunk + 1, self._chunk)]
-            sw = float(np.mean([sliced_wasserstein(chunk, self._half_b) for chunk in chunks]))
-            result = QualityCheck(step, sw / self.floor,
+            result = QualityCheck(step, self._sw.ratio(points),
                                   off_support_fraction(points, self._support, threshold=self._threshold))
         self.history.append(result)
         if self.best is None or result.quality < self.best.quality * (1.0 - EARLY_STOP_MIN_GAIN):

@@ -151,6 +151,11 @@ def test_race_lanes_show_the_frame_at_the_slider_level_unhidden_by_their_titles(
         assert text.bottom() <= top.plot.getViewBox().sceneBoundingRect().top() + 1
         if lane + 1 < len(dock._panels):
             assert text.right() <= title_text_rect(dock._panels[lane + 1][0].plot).left() + 1
+        # the whole lane lies inside the widget: neither row is clipped at its bottom
+        assert bottom.plot.sceneBoundingRect().bottom() <= dock.raceView.viewport().height() + 1
+        # x_t and x0_hat at one scale: their views are (nearly) equally tall, the title aside
+        heights = [p.plot.getViewBox().sceneBoundingRect().height() for p in (top, bottom)]
+        assert abs(heights[0] - heights[1]) <= 0.1 * max(heights)
 
 
 def title_text_rect(plot):

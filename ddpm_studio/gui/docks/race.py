@@ -43,6 +43,7 @@ LANE_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40))
 SLIDER_TICKS = 1000
 PANEL_MIN_SIZE = 60
 RACE_VIEW_MIN_HEIGHT = 140
+TITLED_VIEW_MIN = 40
 TITLE_SIZE = "8pt"
 #: A lane's title (its name, then its final scores, one a line) a size smaller: four lanes side by side in a
 #: 1280-pixel window leave each about 85 pixels, which "dpmpp_2m (karras)" at 8 pt overflows into the next.
@@ -306,13 +307,20 @@ class RaceDock(QDockWidget):
         self._throttle.request()
 
     def _fit_title_rows(self) -> None:
-        """Each x_t panel keeps PANEL_MIN_SIZE pixels of view below its title, however many lines the title has,
-        and the view grows to hold both rows: a title of scores must never squeeze a panel to nothing."""
-        tallest = 0
-        for top, _bottom in self._panels:
-            tallest = max(tallest, top.plot.layout.rowMinimumHeight(0))
-            top.plot.setMinimumHeight(PANEL_MIN_SIZE + top.plot.layout.rowMinimumHeight(0))
-        self.raceView.setMinimumHeight(max(RACE_VIEW_MIN_HEIGHT, 2 * PANEL_MIN_SIZE + tallest + 20))
+        """Once the titles hold scores: every lane's x_t view as tall as its x0_hat view, at least TITLED_VIEW_MIN
+        pixels each below titles of any number of lines, and the view tall enough to hold both rows. A title must
+        never squeeze its panel to nothing; at 1280 x 720 the window must still fit the screen."""
+        for top, bottom in self._panels:
+            title = top.plot.layout.rowMinimumHeight(0)
+            # equal minimums and equal preferred heights past the title: the rows grow alike, the views match
+            top.plot.setMinimumHeight(TITLED_VIEW_MIN + title)
+            top.plot.setPreferredHeight(PANEL_PREFERRED_WIDTH + title)
+            bottom.plot.setMinimumHeight(TITLED_VIEW_MIN)
+            bottom.plot.setPreferredHeight(PANEL_PREFERRED_WIDTH)
+        # the rows' minimums plus the layout's own margins and spacing: a shorter view would clip the lower row
+        layout_min = self.raceView.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).height()
+        frame = 2 * self.raceView.frameWidth()
+        self.raceView.setMinimumHeight(max(RACE_VIEW_MIN_HEIGHT, math.ceil(layout_min) + frame))
 
     def _format(self, name: str, value: float) -> str:
         if name in ("off_support", "far_off", "nonfinite", "coverage"):

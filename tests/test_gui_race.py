@@ -163,3 +163,45 @@ def title_text_rect(plot):
     item = plot.titleLabel.item
     margin = item.document().documentMargin()
     return item.mapRectToScene(item.boundingRect().adjusted(margin, margin, -margin, -margin))
+
+
+def settle(seconds: float) -> None:
+    """Process events for ``seconds`` as an application's loop does, idle between them (not qtbot.wait)."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
+def test_no_tab_bar_of_a_hidden_dock_is_drawn_over_the_window(qtbot, tmp_path):
+    """The Race and What-the-network-learned docks start hidden in tab groups: no tab bar naming a hidden dock
+    may be drawn on the window (Qt left a stale "Trajectory | Race" bar over the Race dock's slider, seen in
+    every race screenshot), and opening the race shows exactly one bar with its tab."""
+    from PySide6.QtWidgets import QDockWidget, QTabBar
+
+    win = MainWindow(settings=QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
+    win.show()  # shown as a user's window is (no waitExposed): the stale bar appears on the first layouts
+    settle(1.0)
+
+    def shown_bars():
+        return [bar for bar in win.findChildren(QTabBar) if bar.isVisible() and win.rect().intersects(bar.geometry())]
+
+    def check() -> None:
+        hidden = {dock.windowTitle() for dock in win.findChildren(QDockWidget) if not dock.isVisible()}
+        for bar in shown_bars():
+            tabs = {bar.tabText(i) for i in range(bar.count())}
+            assert not tabs & hidden, f"a tab bar {sorted(tabs)} is drawn for hidden docks {sorted(tabs & hidden)}"
+
+    try:
+        check()
+        win.open_race()
+        settle(0.3)
+        check()
+        assert sum("Race" in {bar.tabText(i) for i in range(bar.count())} for bar in shown_bars()) == 1
+    finally:
+        win.close()
+    assert workers.running_threads() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt
@@ -96,4 +97,111 @@ def test_closing_during_a_race_stops_it(qtbot, window):
     qtbot.mouseClick(win.race.startButton, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: any(win.race._frames), timeout=TIMEOUT_MS)
     win.close()
+    assert workers.running_threads() == []
+
+
+# ---------------------------------------------------------------------------- the dock alone, on crafted frames
+def crafted_race(qtbot, size=(600, 300)):
+    """A RaceDock fed four image lanes by hand (no model): lane k's frame at log SNR level L is a batch of 16
+    uniform images of grey 10 * k + L (distinct per lane and level), on the lanes' own level grids."""
+    from ddpm_studio.core.race import Runner
+    from ddpm_studio.gui.docks.race import RaceDock
+    from ddpm_studio.gui.race_worker import RaceDisplayFrame
+
+    dock = RaceDock()
+    qtbot.addWidget(dock)
+    dock.resize(*size)
+    dock.show()
+    qtbot.waitExposed(dock)
+    runners = [Runner("ancestral"), Runner("ddim"), Runner("dpmpp_2m", "karras"), Runner("heun", "karras")]
+    grids = [[-5.0, -1.0, 3.0, 4.5, 9.0], [-5.0, 0.0, 3.5, 9.0], [-12.0, -5.5, 2.0, 6.0, 10.0], [-9.0, 1.0, 10.0]]
+    dock.begin(runners, "images", None)
+    for lane, grid in enumerate(grids):
+        for nfe, level in enumerate([*grid, math.inf], start=1):
+            grey = 10 * lane + (200 if math.isinf(level) else int(level) + 20)
+            batch = np.full((16, 16, 16, 1), grey, dtype=np.uint8)
+            dock.add_frame(RaceDisplayFrame(lane, nfe, level, batch, batch, 0.1, math.isinf(level)))
+    score = {"score": 1234.0, "confidence": 0.875, "coverage": 0.8, "floor": 26.1}  # an images race's scores
+    dock.finish([dict(score) for _ in runners], stopped=False)
+    return dock, grids
+
+
+def test_race_lanes_show_the_frame_at_the_slider_level_unhidden_by_their_titles(qtbot):
+    """Every lane's x_t panel shows the frame picked at the slider's level, between the lanes' grid points too,
+    and no line of a title (the lane's name and its final scores) is drawn over the lane's panel."""
+    dock, grids = crafted_race(qtbot)
+    dock.raceSlider.setValue(600)  # level -5 + 0.6 * (10 - (-5)) = 4: between grid points of every lane
+    qtbot.waitUntil(lambda: dock._panels[0][0].image.image is not None)
+    assert dock.level() == pytest.approx(4.0)
+    qtbot.wait(100)
+    for lane, ((top, bottom), grid) in enumerate(zip(dock._panels, grids)):
+        level = max(v for v in grid if v <= 4.0)
+        grey = 10 * lane + int(level) + 20
+        for panel in (top, bottom):
+            shown = panel.image.image
+            assert shown is not None and panel.image.isVisible()
+            tiles = shown[shown != 255]  # the grid's white padding aside
+            assert set(np.unique(tiles).tolist()) == {grey}
+            view = panel.plot.getViewBox().sceneBoundingRect()
+            assert view.height() >= 20 and view.width() >= 20
+            assert view.contains(panel.image.sceneBoundingRect().center())
+        assert "Fréchet" in top.plot.titleLabel.text
+        text = title_text_rect(top.plot)
+        # the title's text ends above the panel it names, and before the next lane's title begins
+        assert text.bottom() <= top.plot.getViewBox().sceneBoundingRect().top() + 1
+        if lane + 1 < len(dock._panels):
+            assert text.right() <= title_text_rect(dock._panels[lane + 1][0].plot).left() + 1
+        # the whole lane lies inside the widget: neither row is clipped at its bottom
+        assert bottom.plot.sceneBoundingRect().bottom() <= dock.raceView.viewport().height() + 1
+        # x_t and x0_hat at one scale: their views are (nearly) equally tall, the title aside
+        heights = [p.plot.getViewBox().sceneBoundingRect().height() for p in (top, bottom)]
+        assert abs(heights[0] - heights[1]) <= 0.1 * max(heights)
+
+
+def title_text_rect(plot):
+    """The scene rectangle of a plot title's inked text (its document's margins, blank, left out)."""
+    item = plot.titleLabel.item
+    margin = item.document().documentMargin()
+    return item.mapRectToScene(item.boundingRect().adjusted(margin, margin, -margin, -margin))
+
+
+def settle(seconds: float) -> None:
+    """Process events for ``seconds`` as an application's loop does, idle between them (not qtbot.wait)."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
+def test_no_tab_bar_of_a_hidden_dock_is_drawn_over_the_window(qtbot, tmp_path):
+    """The Race and What-the-network-learned docks start hidden in tab groups: no tab bar naming a hidden dock
+    may be drawn on the window (Qt left a stale "Trajectory | Race" bar over the Race dock's slider, seen in
+    every race screenshot), and opening the race shows exactly one bar with its tab."""
+    from PySide6.QtWidgets import QDockWidget, QTabBar
+
+    win = MainWindow(settings=QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
+    win.show()  # shown as a user's window is (no waitExposed): the stale bar appears on the first layouts
+    settle(1.0)
+
+    def shown_bars():
+        return [bar for bar in win.findChildren(QTabBar) if bar.isVisible() and win.rect().intersects(bar.geometry())]
+
+    def check() -> None:
+        hidden = {dock.windowTitle() for dock in win.findChildren(QDockWidget) if not dock.isVisible()}
+        for bar in shown_bars():
+            tabs = {bar.tabText(i) for i in range(bar.count())}
+            assert not tabs & hidden, f"a tab bar {sorted(tabs)} is drawn for hidden docks {sorted(tabs & hidden)}"
+
+    try:
+        check()
+        win.open_race()
+        settle(0.3)
+        check()
+        assert sum("Race" in {bar.tabText(i) for i in range(bar.count())} for bar in shown_bars()) == 1
+    finally:
+        win.close()
     assert workers.running_threads() == []

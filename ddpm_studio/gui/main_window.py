@@ -140,14 +140,14 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.splitDockWidget(self.loss, self.schedule, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(self.schedule, self.likelihood)
         self.schedule.raise_()
-        # the race opens on demand (the Trajectory dock's Race button), over the trajectory it compares with
-        self.tabifyDockWidget(self.trajectory, self.race)
-        self.trajectory.raise_()
-        # beside the trajectory, over the samples: the slider that scrubs the field stays in view
-        self.tabifyDockWidget(self.samples_dock, self.learned)
-        self.samples_dock.raise_()
+        # hidden BEFORE they join a tab group: tabifying two shown docks and hiding one afterwards leaves Qt's
+        # tab bar of the pair drawn, unused, over the docks below it (a stale "Trajectory | Race" bar)
         self.race.hide()
         self.learned.hide()
+        # the race opens on demand (the Trajectory dock's Race button), over the trajectory it compares with
+        self.tabifyDockWidget(self.trajectory, self.race)
+        # beside the trajectory, over the samples: the slider that scrubs the field stays in view
+        self.tabifyDockWidget(self.samples_dock, self.learned)
 
     def _size_docks(self) -> None:
         """The default split, in proportion to the window (resizeDocks has no effect before it is laid out).

@@ -6,6 +6,8 @@ The Trajectory dock's x_t / x0_hat / forward panels and the Race dock's lanes ea
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -55,6 +57,14 @@ class SamplePanel:
         if images:  # grids follow the panel's size; points keep the data's box (set_reference)
             self.plot.getViewBox().setDefaultPadding(0.01)
             self.plot.enableAutoRange()
+
+    def set_title(self, html: str, size: str) -> None:
+        """The panel's title, its row as tall as the text: pyqtgraph fixes a title's row at 30 pixels, so a title
+        of several lines (``<br>``) would run on over the view below it and hide its top."""
+        self.plot.setTitle(html, size=size)
+        height = math.ceil(self.plot.titleLabel.item.boundingRect().height())
+        self.plot.titleLabel.setMaximumHeight(height)
+        self.plot.layout.setRowFixedHeight(0, height)
 
     def show_images(self, batch: np.ndarray, columns: int | None = None) -> None:
         grid = image_grid(batch, ncols=columns, padding=1)

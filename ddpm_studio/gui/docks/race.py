@@ -42,7 +42,12 @@ DEFAULT_LANES: tuple[tuple[str, str], ...] = (
 LANE_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40))
 SLIDER_TICKS = 1000
 PANEL_MIN_SIZE = 60
+RACE_VIEW_MIN_HEIGHT = 140
+TITLED_VIEW_MIN = 40
 TITLE_SIZE = "8pt"
+#: A lane's title (its name, then its final scores, one a line) a size smaller: four lanes side by side in a
+#: 1280-pixel window leave each about 85 pixels, which "dpmpp_2m (karras)" at 8 pt overflows into the next.
+LANE_TITLE_SIZE = "7pt"
 PANEL_PREFERRED_WIDTH = 2000
 #: The scores the lanes' line shows (the rest stay in the tooltip): a distance and a share off the data.
 SHOWN_SCORES = ("score", "off_support", "confidence", "coverage")
@@ -68,6 +73,7 @@ class RaceDock(QDockWidget):
         self._kind = "points"
         self._frames: list[list] = []
         self._labels: list[str] = []
+        self._titles: list[str] = []
         self._reference: np.ndarray | None = None
         self._bounds: tuple[float, float, float, float] | None = None
         self._level_range = (0.0, 0.0)
@@ -120,7 +126,7 @@ class RaceDock(QDockWidget):
 
         self.raceView = pg.GraphicsLayoutWidget()
         self.raceView.setObjectName("raceView")
-        self.raceView.setMinimumHeight(140)
+        self.raceView.setMinimumHeight(RACE_VIEW_MIN_HEIGHT)
         middle = QHBoxLayout()
         middle.addWidget(self.raceView, 3)  # the distance plot sits beside the lanes: height is the scarce side
         layout.addLayout(middle, 1)
@@ -222,15 +228,18 @@ class RaceDock(QDockWidget):
         """
         self._kind = kind
         self._labels = [r.label for r in runners]
+        # a lane's title: the method, its spacing on the next line ("dpmpp_2m (karras)" on one line overflows a
+        # quarter of the room four lanes share in a 1280-pixel window)
+        self._titles = [f"{r.method}<br>({r.spacing})" for r in runners]
         self._frames = [[] for _ in runners]
         self._reference = reference
         self._bounds = scatter_bounds(reference) if kind == "points" else None
         self._level_range = (0.0, 0.0)
         self.raceView.clear()
         self._panels = []
-        for lane, label in enumerate(self._labels):
+        for lane, title in enumerate(self._titles):
             top = SamplePanel(self.raceView.ci.addPlot(row=0, col=lane), SAMPLE_COLOR)
-            top.plot.setTitle(label, size=TITLE_SIZE)
+            top.set_title(title, LANE_TITLE_SIZE)
             bottom = SamplePanel(self.raceView.ci.addPlot(row=1, col=lane), PREDICTION_COLOR)
             for panel in (top, bottom):
                 # equal size hints, not the titles' widths, make equal columns that share one scale
@@ -282,13 +291,14 @@ class RaceDock(QDockWidget):
         """Each lane's final scores go under its title (compact: the dock must fit a 768-pixel screen); the
         line below gives what held-out data scores, the floor to read them against."""
         details = []
-        for lane, (label, score) in enumerate(zip(self._labels, scores)):
+        for lane, (label, title, score) in enumerate(zip(self._labels, self._titles, scores)):
             if not score:
                 continue
             # one score a line: four lanes side by side leave each title about a quarter of the dock's width
             shown = "<br>".join(self._format(k, score[k]) for k in SHOWN_SCORES if k in score)
-            self._panels[lane][0].plot.setTitle(f"{label}<br>{shown}", size=TITLE_SIZE)
+            self._panels[lane][0].set_title(f"{title}<br>{shown}", LANE_TITLE_SIZE)
             details.append(f"{label}: " + ", ".join(self._format(k, v) for k, v in score.items()))
+        self._fit_title_rows()
         floors = next((s for s in scores if s), {})
         floor = " · ".join(self._format(k, floors[_floor_key(k)]) for k in SHOWN_SCORES if _floor_key(k) in floors)
         text = f"Final scores under each lane's title; held-out data scores {floor}." if floor else ""
@@ -296,11 +306,29 @@ class RaceDock(QDockWidget):
         self.scoresLabel.setToolTip("\n".join(details))
         self._throttle.request()
 
+    def _fit_title_rows(self) -> None:
+        """Once the titles hold scores: every lane's x_t view as tall as its x0_hat view, at least TITLED_VIEW_MIN
+        pixels each below titles of any number of lines, and the view tall enough to hold both rows. A title must
+        never squeeze its panel to nothing; at 1280 x 720 the window must still fit the screen."""
+        for top, bottom in self._panels:
+            title = top.plot.layout.rowMinimumHeight(0)
+            # equal minimums and equal preferred heights past the title: the rows grow alike, the views match
+            top.plot.setMinimumHeight(TITLED_VIEW_MIN + title)
+            top.plot.setPreferredHeight(PANEL_PREFERRED_WIDTH + title)
+            bottom.plot.setMinimumHeight(TITLED_VIEW_MIN)
+            bottom.plot.setPreferredHeight(PANEL_PREFERRED_WIDTH)
+        # the rows' minimums plus the layout's own margins and spacing: a shorter view would clip the lower row
+        layout_min = self.raceView.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).height()
+        frame = 2 * self.raceView.frameWidth()
+        self.raceView.setMinimumHeight(max(RACE_VIEW_MIN_HEIGHT, math.ceil(layout_min) + frame))
+
     def _format(self, name: str, value: float) -> str:
         if name in ("off_support", "far_off", "nonfinite", "coverage"):
             return f"{name.replace('_', '-')} {100 * value:.1f} %"
         if name == "score":  # the sliced Wasserstein distance for points, the feature Fréchet distance for images
-            return f"{'Fréchet' if self._kind == 'images' else 'SW'} {value:.3g}"
+            # 1234, not 1.23e+03: an early model's distances run to thousands, and the title's room is narrow
+            shown = f"{value:.0f}" if 1000 <= abs(value) < 1e6 else f"{value:.3g}"
+            return f"{'Fréchet' if self._kind == 'images' else 'SW'} {shown}"
         return f"{name} {value:.3g}"
 
     # ------------------------------------------------------------------ drawing

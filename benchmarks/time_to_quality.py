@@ -90,7 +90,9 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
     last_points = None
     started = time.perf_counter()
     for event in trainer.train():
-        if trainer.step in checks and type(event).__name__ in ("TrainStep", "Heartbeat"):
+        # score at each check, and where the run ends early (its early stop): that final model is what a user gets
+        ended_early = type(event).__name__ == "TrainingFinished" and trainer.step not in checks
+        if ended_early or (trainer.step in checks and type(event).__name__ in ("TrainStep", "Heartbeat")):
             train_s += time.perf_counter() - started
             result = score(trainer, scorer, support, args.samples, args.seed)
             last_points = result.pop("points")

@@ -325,12 +325,27 @@ def test_karras_grid_follows_eq5_and_snaps_to_the_nearest_trained_sigma(linear):
     points share a t; the sampler then uses that t's exact abar (see test_records_count_network_evaluations)."""
     sig = sigmas_of(linear.alphas_cumprod)
     assert sig[-1] == pytest.approx(157.4, abs=0.1) and sig[0] == pytest.approx(0.0100, abs=1e-4)
-    grid = karras_sigmas(sig[-1], sig[0], 12)
+    grid = karras_sigmas(80.0, sig[0], 12)  # sigma_max capped at Karras et al.'s 80 (sigma_T = 157 here)
     ramp = np.linspace(0, 1, 12)
-    assert grid == pytest.approx((sig[-1] ** (1 / 7) + ramp * (sig[0] ** (1 / 7) - sig[-1] ** (1 / 7))) ** 7)
-    brute = sorted(min(range(1000), key=lambda t, g=g: abs(math.log(sig[t]) - math.log(g))) for g in grid)
-    assert karras_timesteps(linear.alphas_cumprod, 12) == brute
-    assert brute[0] == 0 and brute[-1] == 999
+    assert grid == pytest.approx((80.0 ** (1 / 7) + ramp * (sig[0] ** (1 / 7) - 80.0 ** (1 / 7))) ** 7)
+    brute = sorted(min(range(1000), key=lambda t, g=g: abs(math.log(sig[t]) - math.log(g))) for g in grid[1:])
+    assert karras_timesteps(linear.alphas_cumprod, 12) == [*brute, 999]  # the top point starts at x_T
+    assert brute[0] == 0 and brute[-1] < 999
+
+
+def test_karras_grid_on_the_cosine_schedule_spreads_over_the_noise_levels_that_matter():
+    """sigma_T = 2e4 on the cosine schedule: uncapped, 14 of 20 points fell in t >= 987; capped at 80, the grid
+    has at least as many points below sigma = 1 as the linear schedule's (where the detail is decided)."""
+    cosine = GaussianDiffusion(make_betas("cosine", 1000))
+    sig = sigmas_of(cosine.alphas_cumprod)
+    assert sig[-1] > 1e4
+    steps = karras_timesteps(cosine.alphas_cumprod, 20)
+    assert steps[-1] == 999 and steps[0] == 0 and len(set(steps)) == 20
+    assert sum(t >= 987 for t in steps) <= 3
+    below_one = sum(sig[t] < 1.0 for t in steps)
+    linear_sig = sigmas_of(GaussianDiffusion(make_betas("linear", 1000)).alphas_cumprod)
+    linear_steps = karras_timesteps(GaussianDiffusion(make_betas("linear", 1000)).alphas_cumprod, 20)
+    assert below_one >= sum(linear_sig[t] < 1.0 for t in linear_steps) >= 7
 
 
 @pytest.mark.parametrize("k", [2, 20, 100, 400, 1000])

@@ -24,6 +24,9 @@ SPACINGS: tuple[str, ...] = choices.names(choices.SPACINGS)
 #: Karras et al. 2022 (eq. 5): steps in sigma shrink towards sigma_min (rho = 1: uniform in sigma; rho -> inf:
 #: uniform in log sigma); rho = 7 is their choice.
 KARRAS_RHO = 7.0
+#: The top of a Karras grid (Karras et al. 2022, Table 1: sigma_max = 80 for every model); a schedule whose
+#: sigma_{T-1} is higher starts at T - 1 and steps straight down to the grid below 80 (M26).
+KARRAS_SIGMA_MAX = 80.0
 
 #: name -> one line of help, for ``--help`` (the same text as :data:`ddpm_studio.core.choices.SPACINGS`).
 SPACING_HELP: dict[str, str] = {choice.name: choice.help for choice in choices.SPACINGS}
@@ -100,13 +103,21 @@ def distinct_ascending(timesteps: list[int], num_timesteps: int) -> list[int]:
 
 
 def karras_timesteps(alphas_cumprod: torch.Tensor, num_steps: int, rho: float = KARRAS_RHO) -> list[int]:
-    """M26: the Karras grid between the trained sigma_max = sigma_{T-1} and sigma_min = sigma_0, snapped to the
-    nearest trained t in log sigma, repeats pushed apart (:func:`distinct_ascending`). Ends are T - 1 and 0."""
+    """M26: the Karras grid from sigma_max = min(sigma_{T-1}, KARRAS_SIGMA_MAX) down to sigma_min = sigma_0, snapped
+    to the nearest trained t in log sigma, its top point moved to t = T - 1 (where x_T is drawn), repeats pushed
+    apart (:func:`distinct_ascending`). Ends are T - 1 and 0.
+
+    The cap matters for the cosine schedule, whose clipped last beta gives sigma_{T-1} = 2e4: a grid from there put
+    14 of 20 points in t = 987..999, where the data is long gone, and left 6 for the rest (the spiral's samples
+    then sat 88 % off the support). Linear: sigma_{T-1} = 157, so only the points below the top move.
+    """
     T = int(alphas_cumprod.shape[0])
     _check_count(T, num_steps)
     sig = sigmas_of(alphas_cumprod)
-    grid = karras_sigmas(float(sig[-1]), float(sig[0]), num_steps, rho)
-    return distinct_ascending(nearest_timesteps(alphas_cumprod, grid), T)
+    grid = karras_sigmas(min(float(sig[-1]), KARRAS_SIGMA_MAX), float(sig[0]), num_steps, rho)
+    steps = nearest_timesteps(alphas_cumprod, grid)
+    steps[0] = T - 1  # the grid's top (sigma_max) is where sampling starts: the x_T of every other spacing
+    return distinct_ascending(steps, T)
 
 
 def timesteps_for(spacing: str, alphas_cumprod: torch.Tensor, num_steps: int) -> list[int]:

@@ -139,7 +139,7 @@ def sliced_wasserstein_floor(heldout: ArrayLike, num_projections: int = 256, see
 
 
 #: Random half splits of the held-out set that :class:`HeldoutSlicedWasserstein` averages over (M39). One split's
-#: floor is itself a noisy draw: on a thin ring of 819 held-out points its standard deviation over splits was 44 %
+#: floor is itself a noisy draw: on a thin ring of 819 held-out points its standard deviation over splits was 38-44 %
 #: of its mean, so one lucky split read the training data itself as 2.2x "the floor" (benchmarks/RESULTS.md).
 NUM_FLOOR_SPLITS = 32
 
@@ -147,22 +147,26 @@ NUM_FLOOR_SPLITS = 32
 class HeldoutSlicedWasserstein:
     """SW2 of samples to held-out data and its floor, both averaged over random half splits (MATH.md M39).
 
-    For splits k = 1..K of the held-out set into halves A_k, B_k of n = N // 2 points each:
+    For splits k = 1..K of the held-out set into halves A_k, B_k of n = N // 2 points each, with S_k the k-th
+    chunk of n samples and R_k the k-th chunk of n reference points (the training data; chunks reused in turn):
 
-        floor = mean_k SW2(A_k, B_k),        score(samples) = mean_k SW2(S_k, B_k),
+        score(samples) = mean_k SW2(S_k, B_k),     floor = mean_k SW2(R_k, B_k)   (no reference: SW2(A_k, B_k)).
 
-    where S_k is the k-th chunk of n samples (the chunks are reused in turn when there are fewer than K). Both
-    compare clouds of n points with the same B_k, so data drawn like the held-out set scores ~1x the floor
-    whatever the split; a single split's floor varies by tens of percent between seeds.
+    Both sides compare clouds of n points with the same B_k. The floor is what real data, drawn apart from the
+    held-out set, scores: it carries the held-out set's own chance deviation from the distribution, which the
+    half-against-half floor misses (on a thin ring with 819 held-out points, data drawn afresh read 1.43x that
+    floor, and a single split's floor varied by 38 % of its mean).
 
     Args:
         heldout: (N, D) data points not used for training, N >= 2.
+        reference: (M, D) points of the same distribution drawn apart from ``heldout`` (the training set), or
+            None for the halves A_k.
         num_splits: K.
         seed: fixes the splits (and the projection directions, as for :func:`sliced_wasserstein`).
     """
 
-    def __init__(self, heldout: ArrayLike, num_splits: int = NUM_FLOOR_SPLITS, seed: int = 0,
-                 num_projections: int = 256) -> None:
+    def __init__(self, heldout: ArrayLike, reference: ArrayLike | None = None, num_splits: int = NUM_FLOOR_SPLITS,
+                 seed: int = 0, num_projections: int = 256) -> None:
         heldout = _as_points(heldout, "heldout", min_rows=2)
         rng = np.random.default_rng(seed)
         self.sample_count = heldout.shape[0] // 2
@@ -171,11 +175,20 @@ class HeldoutSlicedWasserstein:
         self._halves_b = [heldout[order[n : 2 * n]] for order in orders]
         self._projections = num_projections
         self._seed = seed
-        self.floors = np.array([self._sw(heldout[order[:n]], b) for order, b in zip(orders, self._halves_b)])
+        if reference is None:
+            self.floors = np.array([self._sw(heldout[order[:n]], b) for order, b in zip(orders, self._halves_b)])
+        else:
+            self.floors = np.array(self._per_split(_as_points(reference, "reference", min_rows=1)))
         self.floor = float(self.floors.mean())
 
     def _sw(self, a: np.ndarray, b: np.ndarray) -> float:
         return sliced_wasserstein(a, b, num_projections=self._projections, seed=self._seed)
+
+    def _per_split(self, points: np.ndarray) -> list[float]:
+        """SW2(chunk_k, B_k) for every split k, chunks of ``sample_count`` points taken in turn (one if fewer)."""
+        n = self.sample_count
+        chunks = [points[i : i + n] for i in range(0, points.shape[0] - n + 1, n)] or [points]
+        return [self._sw(chunks[k % len(chunks)], b) for k, b in enumerate(self._halves_b)]
 
     def score(self, samples: ArrayLike) -> float:
         """mean_k SW2(S_k, B_k) over chunks S_k of ``sample_count`` samples (all samples if there are fewer).
@@ -183,10 +196,7 @@ class HeldoutSlicedWasserstein:
         Fewer samples than ``sample_count`` score high (a smaller cloud is farther from any other), so compare
         at equal size; ``samples`` is (M, D) in the held-out set's coordinates.
         """
-        samples = _as_points(samples, "samples", min_rows=1)
-        n = self.sample_count
-        chunks = [samples[i : i + n] for i in range(0, samples.shape[0] - n + 1, n)] or [samples]
-        return float(np.mean([self._sw(chunks[k % len(chunks)], b) for k, b in enumerate(self._halves_b)]))
+        return float(np.mean(self._per_split(_as_points(samples, "samples", min_rows=1))))
 
     def ratio(self, samples: ArrayLike) -> float:
         """score / floor: about 1 for samples drawn like the data."""

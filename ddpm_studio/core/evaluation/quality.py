@@ -41,8 +41,8 @@ class QualityScorer:
     Points (scores in the data's own coordinates):
         - "score": sliced Wasserstein distance SW2 (:func:`~ddpm_studio.core.metrics.sliced_wasserstein`)
           between chunks of ``sample_count`` samples and half B_k of the held-out set, averaged over 32 random
-          half splits k; "floor": the same average of SW2 between half A_k and B_k, i.e. what samples from the
-          true distribution score (MATH.md M39, :class:`~ddpm_studio.core.metrics.HeldoutSlicedWasserstein`).
+          half splits k; "floor": the same average for chunks of the training data, i.e. what real data drawn
+          apart from the held-out set scores (MATH.md M39, :class:`~ddpm_studio.core.metrics.HeldoutSlicedWasserstein`).
           Draw at least ``sample_count`` = |A_k| samples to compare the two.
         - "off_support": fraction of samples far from every training point
           (:func:`~ddpm_studio.core.metrics.off_support_fraction`); "off_support_floor": the same for half A.
@@ -85,10 +85,11 @@ class QualityScorer:
             heldout = dataset.to_data_space(dataset.heldout).double().numpy()
             if heldout.shape[0] < 2:
                 raise ValueError(f"{dataset.name}: a floor needs at least 2 held-out points, got {heldout.shape[0]}")
-            # score and floor averaged over random half splits (M39): one split's floor is a noisy draw
-            self._sw = HeldoutSlicedWasserstein(heldout, seed=seed)
-            half_a = heldout[np.random.default_rng(seed).permutation(heldout.shape[0])[: self._sw.sample_count]]
+            # score and floor averaged over random half splits, the floor from the training data (M39): one split's
+            # half-against-half floor is a noisy draw and misses the held-out set's own chance deviation
             self._support = dataset.to_data_space(dataset.train).double().numpy()
+            self._sw = HeldoutSlicedWasserstein(heldout, reference=self._support, seed=seed)
+            half_a = heldout[np.random.default_rng(seed).permutation(heldout.shape[0])[: self._sw.sample_count]]
             self.floor = self._sw.floor
             self.floor_extras["off_support"] = off_support_fraction(half_a, self._support)
             self.sample_count = self._sw.sample_count

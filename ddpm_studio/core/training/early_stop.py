@@ -6,8 +6,8 @@ against the held-out data by both lenses of :mod:`ddpm_studio.core.metrics`:
 
     quality = max(SW / (1.5 x floor), off-support / 3 %)      (<= 1: both of issue 16's targets are met)
 
-where SW is the sliced Wasserstein distance to held-out halves (floor: half A against half B, both averaged over
-random half splits, MATH.md M39) and off-support the
+where SW is the sliced Wasserstein distance to held-out halves (floor: what the training data scores, both averaged
+over random half splits, MATH.md M39) and off-support the
 share of samples outside the training data's 99 % region. The run stops once ``early_stop_patience``
 consecutive checks have not bettered the best quality by EARLY_STOP_MIN_GAIN (Prechelt 1998's patience rule).
 """
@@ -60,10 +60,11 @@ class EarlyStopper:
 
     def __init__(self, dataset: DataSet, patience: int, seed: int = 0) -> None:
         heldout = dataset.to_data_space(dataset.heldout).double().numpy()
-        self._sw = HeldoutSlicedWasserstein(heldout, seed=seed)  # floor and score over half splits (M39)
+        self._support = dataset.to_data_space(dataset.train).double().numpy()
+        # score and floor over half splits, the floor being what the training data scores (M39)
+        self._sw = HeldoutSlicedWasserstein(heldout, reference=self._support, seed=seed)
         self._chunk = self._sw.sample_count
         self.floor = self._sw.floor
-        self._support = dataset.to_data_space(dataset.train).double().numpy()
         self._threshold = off_support_radius(self._support)
         self.dataset = dataset
         self.patience = patience

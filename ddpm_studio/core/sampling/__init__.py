@@ -85,6 +85,9 @@ def method_timesteps(
     """The ascending trained timesteps ``method`` visits with ``num_steps`` evaluations on ``spacing``."""
     T = int(alphas_cumprod.shape[0])
     check_num_steps(method, T, num_steps)
+    if method == "heun" and spacing == "karras":
+        # Heun starts at the capped top, as Karras et al. do (see karras_timesteps; M26)
+        return karras_timesteps(alphas_cumprod, heun_grid_size(num_steps), from_t_max=False)
     count = heun_grid_size(num_steps) if method == "heun" else num_steps
     return timesteps_for(spacing, alphas_cumprod, count)
 

@@ -173,6 +173,7 @@ class HeldoutSlicedWasserstein:
         n = self.sample_count
         orders = [rng.permutation(heldout.shape[0]) for _ in range(max(1, num_splits))]
         self._halves_b = [heldout[order[n : 2 * n]] for order in orders]
+        self.half_a = heldout[orders[0][:n]]  # the first split's other half: a real-data sample of the floor's size
         self._projections = num_projections
         self._seed = seed
         if reference is None:

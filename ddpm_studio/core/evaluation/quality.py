@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import torch
 
 from ddpm_studio.core.data import DataSet
@@ -89,9 +88,8 @@ class QualityScorer:
             # half-against-half floor is a noisy draw and misses the held-out set's own chance deviation
             self._support = dataset.to_data_space(dataset.train).double().numpy()
             self._sw = HeldoutSlicedWasserstein(heldout, reference=self._support, seed=seed)
-            half_a = heldout[np.random.default_rng(seed).permutation(heldout.shape[0])[: self._sw.sample_count]]
             self.floor = self._sw.floor
-            self.floor_extras["off_support"] = off_support_fraction(half_a, self._support)
+            self.floor_extras["off_support"] = off_support_fraction(self._sw.half_a, self._support)
             self.sample_count = self._sw.sample_count
         else:
             self.metric = "frechet_features"

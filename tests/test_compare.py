@@ -41,6 +41,11 @@ def test_image_comparisons_train_the_papers_unweighted_objectives():
     assert base.train.snr_gamma > 0
     for setting in parse_settings("eps/simple, mean/vlb, mean/simple, learned/hybrid"):
         assert _setting_config(base, setting).train.snr_gamma == 0.0
+    # and uniform in t as their Algorithm 1: the points default's low-noise skew (M40) is not carried into a row
+    points = default_config("moons", "points")
+    assert points.train.t_power == 3.0
+    for setting in parse_settings("eps/simple, mean/vlb"):
+        assert _setting_config(points, setting).train.t_power == 1.0
 
 
 def test_compare_trains_two_settings_and_writes_both_tables(tmp_path, capsys):

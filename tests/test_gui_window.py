@@ -119,6 +119,20 @@ def test_min_snr_gamma_follows_the_data_and_greys_out_where_it_cannot_apply(wind
     assert setup.config().train.snr_gamma == 2.5
 
 
+def test_low_noise_skew_follows_the_data_and_reaches_the_run(window):
+    """tPowerSpin (M40): 3 for points, 1 (uniform t) for images, and the user's value is what the run gets."""
+    setup = window.setup
+    spin = window.findChild(QDoubleSpinBox, "tPowerSpin")
+    assert spin is setup.tPowerSpin
+    assert spin.value() == 3.0 and setup.config().train.t_power == 3.0
+    setup.select_builtin("digits")
+    assert spin.value() == 1.0 and setup.config().train.t_power == 1.0
+    spin.setValue(2.5)
+    assert setup.config().train.t_power == 2.5 and setup.valid
+    spin.setValue(100.0)  # the spin box holds the config's range, so nonsense cannot be typed in
+    assert setup.config().train.t_power == 8.0 and setup.valid
+
+
 def test_schedule_follows_the_settings(window):
     schedule = window.schedule
     window.setup.scheduleCombo.setCurrentIndex(window.setup.scheduleCombo.findData("linear"))

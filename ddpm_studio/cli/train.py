@@ -42,6 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--schedule", choices=SCHEDULES, help="beta schedule (default: linear for 2-D, cosine for images)"
     )
+    train.add_argument("--t-power", dest="t_power", type=_float,
+                       help="training timesteps t = floor(T u^k) (MATH.md M40): 1 uniform, > 1 more low-noise steps "
+                            "(default: 3 for 2-D points, 1 for images)")
     train.add_argument("--T", dest="num_timesteps", type=_positive_int, help="diffusion steps T (default: 1000)")
     train.add_argument("--steps", type=_positive_int, help="optimiser steps in all (a resume continues to this)")
     train.add_argument("--batch-size", type=_positive_int)
@@ -87,6 +90,7 @@ _RUN_FLAGS = [
     ("variance", "diffusion", "variance"),
     ("loss", "train", "loss"),
     ("snr_gamma", "train", "snr_gamma"),
+    ("t_power", "train", "t_power"),
     ("schedule", "diffusion", "schedule"),
     ("num_timesteps", "diffusion", "num_timesteps"),
     ("batch_size", "train", "batch_size"),

@@ -28,9 +28,17 @@ class _Window:
         self.band_count = torch.zeros(NUM_T_BANDS, dtype=torch.float64, device=self.device)
         self.steps = 0
 
-    def add(self, losses: dict[str, torch.Tensor], bands: torch.Tensor) -> None:
+    def add(self, losses: dict[str, torch.Tensor], bands: torch.Tensor, weights: torch.Tensor | None = None) -> None:
+        """One step's per-example losses (B,), their t bands (B,) and importance weights 1 / (T P(t)) (B,).
+
+        ``weights`` (MATH.md M40) make the reported mse and vlb the uniform-t averages whatever density drew t, so
+        the bound and the MSE of runs with different ``train.t_power`` compare; "loss" stays what was optimised.
+        """
         per_example = losses["loss"].detach().double()
-        self.sums += torch.stack([per_example.mean(), losses["mse"].double().mean(), losses["vlb"].double().mean()])
+        mse, vlb = losses["mse"].detach().double(), losses["vlb"].detach().double()
+        if weights is not None:
+            mse, vlb = mse * weights, vlb * weights
+        self.sums += torch.stack([per_example.mean(), mse.mean(), vlb.mean()])
         self.band_sum.index_add_(0, bands, per_example)
         self.band_count.index_add_(0, bands, torch.ones_like(per_example))
         self.steps += 1

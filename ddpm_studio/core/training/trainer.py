@@ -47,6 +47,7 @@ from ddpm_studio.core.training.events import (
     TrainingFinished,
 )
 from ddpm_studio.core.training.loss_window import NUM_T_BANDS, _Window
+from ddpm_studio.core.training.timesteps import sample_timesteps, timestep_probabilities
 
 logger = logging.getLogger(__name__)
 
@@ -213,6 +214,13 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         self.train_net.train()
         last_time = time.perf_counter()
         check_every_step = dev.type == "cpu"  # a host sync is free on the CPU; on GPUs check at log points
+        params = list(self.net.parameters())
+        # one fused norm over all gradients (0.32 against 0.49 ms per step on the points MLP); torch's default
+        # takes the foreach path only on CUDA
+        foreach_clip = True if dev.type in ("cpu", "cuda") else None
+        # importance weights 1 / (T P(t)) that turn the logged mse / vlb back into uniform-t averages (M40)
+        uniform_weights = None if tc.t_power == 1.0 else (
+            1.0 / (T * timestep_probabilities(T, tc.t_power))).to(dev, torch.float32 if dev.type == "mps" else None)
         while self.step < tc.steps:
             if self._stop:
                 yield from self._finish("stopped")
@@ -222,7 +230,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
                 group["lr"] = lr
             index = torch.randint(0, self.train_data.shape[0], (tc.batch_size,), device=dev, generator=self.generator)
             x0 = self.train_data.index_select(0, index)
-            t = torch.randint(0, T, (tc.batch_size,), device=dev, generator=self.generator)
+            t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40 (uniform at 1)
             noise = torch.randn(x0.shape, device=dev, generator=self.generator)
             losses = self.diffusion.training_losses(self._batch_model(index), x0, t, noise, loss=tc.loss,
                                                     snr_gamma=tc.snr_gamma)
@@ -232,11 +240,11 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip > 0:
-                nn.utils.clip_grad_norm_(self.net.parameters(), tc.grad_clip)
+                nn.utils.clip_grad_norm_(params, tc.grad_clip, foreach=foreach_clip)
             self.optimizer.step()
             self.ema.update(self.net, self.step)
             self.step += 1
-            window.add(losses, t * NUM_T_BANDS // T)
+            window.add(losses, t * NUM_T_BANDS // T, None if uniform_weights is None else uniform_weights[t])
 
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 now = time.perf_counter()

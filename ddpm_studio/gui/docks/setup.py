@@ -29,6 +29,8 @@ from ddpm_studio.core.data import BUILTIN_DATASETS
 from ddpm_studio.core.device import available_devices
 from ddpm_studio.core.models import MODEL_PRESETS
 from ddpm_studio.core.training.config import (
+    MAX_T_POWER,
+    MIN_T_POWER,
     ConfigError,
     RunConfig,
     snr_weighting_applies,
@@ -145,6 +147,16 @@ class SetupDock(SetupData, QDockWidget):
             "off gives Ho et al.'s L_simple (M18). Not for the VLB loss or the mean parameterization.")
         self.snrGammaSpin.valueChanged.connect(self._changed)
         form.addRow("Min-SNR γ", self.snrGammaSpin)
+        self.tPowerSpin = QDoubleSpinBox(objectName="tPowerSpin")
+        self.tPowerSpin.setDecimals(2)
+        self.tPowerSpin.setRange(MIN_T_POWER, MAX_T_POWER)
+        self.tPowerSpin.setSingleStep(0.5)
+        self.tPowerSpin.setToolTip(
+            "Which timesteps a training batch visits: t = ⌊T·u^k⌋ with u uniform (M40). k = 1 is Ho et al.'s "
+            "uniform t; k > 1 trains more at low noise, where a 2-D denoiser learns the data's sharp edges (k = 3, "
+            "the points default, took the spiral's off-support haze from 7.8 % to 1.8 % at 3,000 steps).")
+        self.tPowerSpin.valueChanged.connect(self._changed)
+        form.addRow("Low-t skew k", self.tPowerSpin)
         self.scheduleCombo = self._combo("scheduleCombo", SCHEDULES)
         form.addRow("Schedule", self.scheduleCombo)
         self.timestepsSpin = self._spin("timestepsSpin", 1, 100_000, 1000, "Number of diffusion steps T.")
@@ -186,8 +198,9 @@ class SetupDock(SetupData, QDockWidget):
         self.emaSpin.valueChanged.connect(self._changed)
         more_form.addRow("EMA decay", self.emaSpin)
         self.earlyStopCheck = QCheckBox("when quality plateaus", objectName="earlyStopCheck")
-        self.earlyStopCheck.setToolTip("2-D points: every 250 steps score samples against held-out data (SW and "
-                                       "off-support share); stop after 3 checks without a gain.")
+        self.earlyStopCheck.setToolTip("2-D points: every 500 steps (the points default) score samples against "
+                                       "held-out data (SW and off-support share); stop after 3 checks without a "
+                                       "gain.")
         self.earlyStopCheck.toggled.connect(self._changed)
         more_form.addRow("Early stop", self.earlyStopCheck)
         self.tensorboardCheck = QCheckBox("TensorBoard logs", objectName="tensorboardCheck")
@@ -272,6 +285,7 @@ class SetupDock(SetupData, QDockWidget):
         t.loss = self.lossCombo.currentData()
         # the weighting has no meaning for the bound or a mean target: greyed out there, and off in the run
         t.snr_gamma = float(self.snrGammaSpin.value()) if self._snr_weighting_applies() else 0.0
+        t.t_power = float(self.tPowerSpin.value())
         t.steps = self.stepsSpin.value()
         t.batch_size = self.batchSpin.value()
         t.lr = float(self.lrSpin.value())
@@ -324,6 +338,7 @@ class SetupDock(SetupData, QDockWidget):
             t = config.train
             self._select(self.lossCombo, t.loss)
             self.snrGammaSpin.setValue(t.snr_gamma)
+            self.tPowerSpin.setValue(t.t_power)
             self.stepsSpin.setValue(t.steps)
             self.batchSpin.setValue(t.batch_size)
             self.lrSpin.setValue(t.lr)

@@ -4,7 +4,7 @@ The simple loss (M18) is an expectation over t; which t a batch draws is a choic
 (Karras et al. 2022, Sec. 5, train on a log-normal p(σ); Esser et al. 2024 compare several timestep densities).
 With ``power`` k the draw is t = floor(T u^k), u ~ U[0, 1): k = 1 is Ho et al.'s uniform t, k > 1 spends more of
 every batch at low noise, where a 2-D denoiser must learn the data's sharp edges (benchmarks/RESULTS.md, "Time to
-quality": k = 3 took the spiral's off-support share from 7.8 % to 1.8 % at 3,000 steps).
+quality": k = 3 took the spiral's off-support share from 7.8 % to 2.1 % at 3,000 steps).
 """
 
 from __future__ import annotations

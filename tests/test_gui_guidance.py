@@ -52,7 +52,7 @@ def test_a_conditional_run_samples_the_class_and_guidance_chosen(qtbot, window) 
     sample_and_wait(qtbot, window, steps=10, count=6)
     assert np.array_equal(window.trajectory.store.labels, np.full(6, 5))
     window.samples_dock.flush()
-    assert "class 5, w = 2" in window.samples_dock.captionLabel.text()
+    assert "class 5: mode 5 (225°), w = 2" in window.samples_dock.captionLabel.text()  # the data's name for it
     # the sweep: one x_T at each w, a panel per w and a point per w on the trade-off plot
     qtbot.mouseClick(bar.sweepButton, Qt.MouseButton.LeftButton)
     dialog = window.findChild(QDialog, "guidanceSweepDialog")
@@ -71,3 +71,17 @@ def test_a_conditional_run_samples_the_class_and_guidance_chosen(qtbot, window) 
     # a new run forgets the classes
     window.new_run()
     assert not bar.classRow.isVisibleTo(window)
+
+
+def test_the_caption_names_the_class_where_the_data_names_it() -> None:
+    from ddpm_studio.gui.job_sampling import sampling_caption
+
+    moons = ("upper", "lower")
+    assert sampling_caption(20, labels=[1, 1], guidance=3.0, class_names=moons).endswith("class 1: lower, w = 3")
+    digits = tuple(str(d) for d in range(10))
+    assert sampling_caption(20, labels=[7], guidance=1.0, class_names=digits).endswith("class 7, w = 1")
+    assert sampling_caption(20, labels=[0, 1], class_names=moons).endswith("a row per class, w = 0")
+    assert sampling_caption(20, labels=[4], class_names=None).endswith("class 4, w = 0")
+    # the method's own label stays in front (a class name once took its place: "None, 50 steps")
+    assert sampling_caption(50, method="ddim", labels=[0], guidance=3.0, class_names=moons) == (
+        "DDIM, 50 steps, η = 0, class 0: upper, w = 3")

@@ -54,10 +54,11 @@ def sampling_throttle() -> Throttle:
 
 
 def sampling_caption(num_steps: int, method: str = "ancestral", eta: float = 0.0, spacing: str = "linspace",
-                     labels: Any = None, guidance: float = 0.0, **_options: Any) -> str:
+                     labels: Any = None, guidance: float = 0.0, class_names: tuple[str, ...] | None = None,
+                     **_options: Any) -> str:
     """"DPM-Solver++(2M), 20 steps, Karras spacing": the method's label, its network evaluations, DDIM's eta and a
-    spacing other than today's linspace; for a conditional model the class ("class 7" or "a row per class") and
-    the guidance scale w (M34)."""
+    spacing other than today's linspace; for a conditional model the class ("class 7", "class 0: upper" where the
+    data names its classes, or "a row per class") and the guidance scale w (M34)."""
     choice = choices.find(choices.METHODS, method)
     name = method if choice is None else choice.label
     eta_text = f", η = {eta:g}" if method == "ddim" else ""
@@ -67,6 +68,9 @@ def sampling_caption(num_steps: int, method: str = "ancestral", eta: float = 0.0
     if labels is not None:
         asked = sorted({int(label) for label in labels})
         class_text = f", class {asked[0]}" if len(asked) == 1 else ", a row per class"
+        one = asked[0] if len(asked) == 1 and class_names and asked[0] < len(class_names) else None
+        if one is not None and class_names[one] != str(one):  # digits' names are their numbers: no "class 5: 5"
+            class_text += f": {class_names[one]}"
         class_text += f", w = {guidance:g}"
     return f"{name}, {num_steps} steps{eta_text}{spacing_text}{class_text}"
 
@@ -97,7 +101,8 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
             extra = {} if budget_bytes is None else {"budget_bytes": budget_bytes}
             store = TrajectoryStore(pipeline_.kind, record.num_steps, item_shape, with_forward=source is not None,
                                     reference=reference_points(dataset), alpha_bar=alpha_bar, **extra)
-            store.caption = sampling_caption(record.num_steps, **method)
+            store.caption = sampling_caption(record.num_steps, **method,
+                                             class_names=getattr(dataset, "class_names", None))
             labels = method.get("labels")
             if labels is not None:
                 store.labels, store.columns = np.asarray(labels), row_length(labels)

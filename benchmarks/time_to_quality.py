@@ -35,10 +35,9 @@ from ddpm_studio.core.data import MIXTURE_DATASETS  # noqa: E402
 from ddpm_studio.core.evaluation.quality import QualityScorer  # noqa: E402
 from ddpm_studio.core.metrics import off_support_fraction  # noqa: E402
 from ddpm_studio.core.training.config import RunConfig, default_config  # noqa: E402
+from ddpm_studio.core.training.early_stop import OFF_SUPPORT_TARGET, SW_TARGET  # noqa: E402
 from ddpm_studio.core.training.trainer import Trainer  # noqa: E402
 
-SW_TARGET = 1.5
-OFF_SUPPORT_TARGET = 0.03
 SAMPLER_OVERRIDES: dict = {}  # --method / --sample-steps / --spacing
 #: What ``ddpm-studio sample RUN`` does without options: ancestral, T steps (None), linspace.
 DEFAULT_SAMPLER = {"method": "ancestral", "num_steps": None, "spacing": "linspace"}

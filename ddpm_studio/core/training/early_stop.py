@@ -63,8 +63,6 @@ class EarlyStopper:
         self._support = dataset.to_data_space(dataset.train).double().numpy()
         # score and floor over half splits, the floor being what the training data scores (M39)
         self._sw = HeldoutSlicedWasserstein(heldout, reference=self._support, seed=seed)
-        self._chunk = self._sw.sample_count
-        self.floor = self._sw.floor
         self._threshold = off_support_radius(self._support)
         self.dataset = dataset
         self.patience = patience
@@ -82,7 +80,7 @@ class EarlyStopper:
         torch.set_rng_state(rng_state)
         points = self.dataset.to_data_space(x.detach().cpu()).double().numpy()
         points = points[np.isfinite(points).all(axis=1)]
-        if points.shape[0] < self._chunk:
+        if points.shape[0] < self._sw.sample_count:
             result = QualityCheck(step, float("inf"), 1.0)
         else:
             result = QualityCheck(step, self._sw.ratio(points),

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
 from ddpm_studio.core.models import UNet, count_parameters
-from ddpm_studio.core.schedule import make_betas
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 
 
 # ------------------------------------------------------------------------------------------- timing
@@ -231,8 +231,8 @@ def bench_peak(device: torch.device, quick: bool, results: dict) -> None:
 
 def bench_points(device: torch.device, quick: bool, results: dict) -> None:
     """2-D MLP training throughput and the time to a sliced-Wasserstein score within 2x of the data floor."""
-    from ddpm_studio.core.metrics import sliced_wasserstein, sliced_wasserstein_floor
-    from ddpm_studio.core.training.config import default_config
+    from ddpm_studio.core.config import default_config
+    from ddpm_studio.core.scores.metrics import sliced_wasserstein, sliced_wasserstein_floor
     from ddpm_studio.core.training.events import TrainStep
     from ddpm_studio.core.training.trainer import Trainer
 

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from ddpm_studio.core.config import default_config, snr_weighting_applies  # noqa: E402
 from ddpm_studio.core.data import load_dataset  # noqa: E402
-from ddpm_studio.core.evaluation import QualityScorer  # noqa: E402
-from ddpm_studio.core.training.config import default_config, snr_weighting_applies  # noqa: E402
+from ddpm_studio.core.scores.quality import QualityScorer  # noqa: E402
 from ddpm_studio.core.training.events import PreviewFailed, TrainStep  # noqa: E402
 from ddpm_studio.core.training.trainer import Trainer, TrainingDiverged  # noqa: E402
 

@@ -20,10 +20,11 @@ import time
 
 import torch
 
+from ddpm_studio.core.analysis.guidance_sweep import GuidanceRow, iter_guidance_sweep
+from ddpm_studio.core.config import default_config
 from ddpm_studio.core.data import load_dataset
-from ddpm_studio.core.evaluation import GuidanceRow, QualityScorer, iter_guidance_sweep
-from ddpm_studio.core.guidance import class_rows
-from ddpm_studio.core.training.config import default_config
+from ddpm_studio.core.process.guidance import class_rows
+from ddpm_studio.core.scores.quality import QualityScorer
 from ddpm_studio.core.training.trainer import Trainer
 
 TARGET_ACCURACY = 0.9

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from ddpm_studio.core.learned import error_over_t
+from ddpm_studio.core.analysis.learned import error_over_t
+from ddpm_studio.core.config import default_config
 from ddpm_studio.core.pipeline import FloatOutput
-from ddpm_studio.core.training.config import default_config
 from ddpm_studio.core.training.trainer import Trainer
 
 #: Paper timesteps measured (1 = least noise, T = pure noise).

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
 from ddpm_studio.core.models import UNet, build_model
-from ddpm_studio.core.schedule import make_betas
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 
 
 def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *args, **kwargs) -> torch.Tensor:

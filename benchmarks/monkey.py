@@ -63,7 +63,7 @@ def run_monkey(num_actions: int, seed: int, folder: Path, bound_s: float = IDLE_
     from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
     from ddpm_studio.gui import MainWindow, collector
-    from ddpm_studio.gui.jobs import runner
+    from ddpm_studio.gui.jobs.runner import runner
 
     app = QApplication.instance() or QApplication([])
     collector.install()

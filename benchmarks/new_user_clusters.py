@@ -71,9 +71,9 @@ def main() -> None:
     import torch
 
     from ddpm_studio.core.data import load_dataset
-    from ddpm_studio.core.evaluation.quality import QualityScorer
-    from ddpm_studio.core.metrics import off_support_fraction
-    from ddpm_studio.core.runs import read_metrics
+    from ddpm_studio.core.io.runs import read_metrics
+    from ddpm_studio.core.scores.metrics import off_support_fraction
+    from ddpm_studio.core.scores.quality import QualityScorer
 
     samples = np.load(samples_path)["samples"].astype(np.float64)
     dataset = load_dataset(str(data_path))

@@ -33,11 +33,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ddpm_studio.core.evaluation import QualityScorer  # noqa: E402
+from ddpm_studio.core.config import DiffusionConfig, default_config  # noqa: E402
 from ddpm_studio.core.models import count_parameters  # noqa: E402
 from ddpm_studio.core.pipeline import build_diffusion  # noqa: E402
 from ddpm_studio.core.sampling import sample  # noqa: E402
-from ddpm_studio.core.training.config import DiffusionConfig, default_config  # noqa: E402
+from ddpm_studio.core.scores.quality import QualityScorer  # noqa: E402
 from ddpm_studio.core.training.trainer import Trainer  # noqa: E402
 
 SAMPLE_STEPS = 100

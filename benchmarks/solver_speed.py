@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from ddpm_studio.core.diffusion import GaussianDiffusion  # noqa: E402
 from ddpm_studio.core.models import build_model  # noqa: E402
+from ddpm_studio.core.process.diffusion import GaussianDiffusion  # noqa: E402
+from ddpm_studio.core.process.schedule import make_betas  # noqa: E402
 from ddpm_studio.core.sampling import run_to_end, sample, timesteps_for  # noqa: E402
-from ddpm_studio.core.schedule import make_betas  # noqa: E402
 
 
 def main() -> int:

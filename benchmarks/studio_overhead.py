@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from ddpm_studio.core.training.config import RunConfig, default_config
+from ddpm_studio.core.config import RunConfig, default_config
 from ddpm_studio.core.training.trainer import Trainer
 
 
@@ -112,7 +112,7 @@ def measure_studio_overhead(steps: int = 600, sample_steps: int = 1000, repeats:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from ddpm_studio.gui.workers import prepare_torch
+    from ddpm_studio.gui.jobs.setup import prepare_torch
 
     app = QApplication.instance() or QApplication([])
     switch_interval = sys.getswitchinterval()

@@ -9,7 +9,7 @@ At each check the EMA model draws ``--samples`` points with the sampler a user g
 - the sliced Wasserstein distance to held-out data, as a multiple of the floor, both averaged over 32 random
   half splits of the held-out set (MATH.md M39) and over chunks of the floor's size (SW is biased by the sample
   count, so it must be compared at equal size);
-- the off-support share (:func:`ddpm_studio.core.metrics.off_support_fraction`): samples outside the region
+- the off-support share (:func:`ddpm_studio.core.scores.metrics.off_support_fraction`): samples outside the region
   holding 99 % of the training data, which reads about 1 % for the data itself.
 
 "Good" means SW <= 1.5 x floor and off-support <= 3 %. The training time excludes the checks; the step rate is
@@ -31,10 +31,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ddpm_studio.core.config import RunConfig, default_config  # noqa: E402
 from ddpm_studio.core.data import MIXTURE_DATASETS  # noqa: E402
-from ddpm_studio.core.evaluation.quality import QualityScorer  # noqa: E402
-from ddpm_studio.core.metrics import off_support_fraction  # noqa: E402
-from ddpm_studio.core.training.config import RunConfig, default_config  # noqa: E402
+from ddpm_studio.core.scores.metrics import off_support_fraction  # noqa: E402
+from ddpm_studio.core.scores.quality import QualityScorer  # noqa: E402
 from ddpm_studio.core.training.early_stop import OFF_SUPPORT_TARGET, SW_TARGET  # noqa: E402
 from ddpm_studio.core.training.trainer import Trainer  # noqa: E402
 

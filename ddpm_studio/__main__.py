@@ -25,7 +25,7 @@ def studio_arguments(args: list[str]) -> list[str]:
     if len(args) == 2 and args[0] == "follow" and not args[1].startswith("-"):
         return ["gui", "--follow", args[1]]
     if len(args) == 1 and not args[0].startswith("-") and os.path.isdir(args[0]):
-        from ddpm_studio.core.diffusers_import import is_diffusers_folder
+        from ddpm_studio.core.app.diffusers_import import is_diffusers_folder
 
         return ["gui", "--run" if is_diffusers_folder(args[0]) else "--follow", args[0]]
     return args

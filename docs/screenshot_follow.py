@@ -31,7 +31,7 @@ def main() -> int:
     args = parser.parse_args()
 
     app = QApplication(sys.argv[:1])
-    from ddpm_studio.gui.main_window import MainWindow
+    from ddpm_studio.gui.window.main_window import MainWindow
 
     folder = Path(tempfile.mkdtemp())
     settings = QSettings(str(folder / "studio.ini"), QSettings.Format.IniFormat)

@@ -44,7 +44,7 @@ def main() -> int:
     args = parser.parse_args()
 
     app = QApplication(sys.argv[:1])
-    from ddpm_studio.gui.main_window import MainWindow
+    from ddpm_studio.gui.window.main_window import MainWindow
 
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "studio.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)

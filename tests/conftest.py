@@ -65,7 +65,8 @@ def gui_thread_collector(request):
         yield
         return
     request.getfixturevalue("qapp")
-    from ddpm_studio.gui import collector, jobs
+    from ddpm_studio.gui import collector
+    from ddpm_studio.gui.jobs import runner as jobs
 
     collector.install()
     torch_threads = torch.get_num_threads()

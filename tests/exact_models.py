@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
 
 
 class GaussianMixtureEps(torch.nn.Module):

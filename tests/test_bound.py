@@ -4,8 +4,8 @@ import math
 
 import torch
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.schedule import make_betas
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 
 M, S = 0.3, 0.5
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from ddpm_studio.core import choices
-from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.schedule import make_betas
-from ddpm_studio.core.training.config import ConfigError, RunConfig
+from ddpm_studio.core.config import ConfigError, RunConfig
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 
 MATH = (Path(__file__).parents[1] / "docs" / "MATH.md").read_text(encoding="utf-8")
 ALL = {
@@ -40,8 +40,8 @@ def test_every_choice_has_a_label_help_and_an_equation_that_docs_math_defines(ki
 
 
 def test_the_old_names_are_the_vocabularys_code_names():
-    from ddpm_studio.core import diffusion, sampling, schedule
-    from ddpm_studio.core.training import config
+    from ddpm_studio.core import config, sampling
+    from ddpm_studio.core.process import diffusion, schedule
 
     assert diffusion.PARAMETERIZATIONS == ("eps", "mean", "x0", "v")
     assert diffusion.VARIANCES == ("fixed_large", "fixed_small", "learned")

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from ddpm_studio.cli import run_cli
-from ddpm_studio.core.runs import list_checkpoints, read_metrics
+from ddpm_studio.core.io.runs import list_checkpoints, read_metrics
 
 
 @pytest.fixture(scope="module")

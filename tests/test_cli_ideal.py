@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from ddpm_studio.cli import run_cli
-from ddpm_studio.core.evaluation import load_run_dataset
 from ddpm_studio.core.pipeline import load_run_config
+from ddpm_studio.core.scores.heldout import load_run_dataset
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +92,7 @@ def image_run(tmp_path_factory) -> Path:
 
 
 def test_evaluate_memorization_of_images_also_in_feature_space(image_run, tmp_path, monkeypatch):
-    from ddpm_studio.core import features
-    from ddpm_studio.core.evaluation import quality
+    from ddpm_studio.core.scores import features, quality
 
     original = features.load_or_train_feature_net
 

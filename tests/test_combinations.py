@@ -12,8 +12,8 @@ import itertools
 import pytest
 import torch
 
+from ddpm_studio.core.config import RunConfig, default_config, snr_weighting_applies
 from ddpm_studio.core.data import load_dataset
-from ddpm_studio.core.training.config import RunConfig, default_config, snr_weighting_applies
 from ddpm_studio.core.training.events import PreviewFailed, PreviewReady, TrainStep
 from ddpm_studio.core.training.trainer import Trainer
 

@@ -9,8 +9,8 @@ import pytest
 from ddpm_studio.cli import COMMANDS, add_commands
 from ddpm_studio.cli.common import _Parser
 from ddpm_studio.core.compare import CSV_NAME, MARKDOWN_NAME, SAMPLES_PNG, iter_compare, parse_settings
+from ddpm_studio.core.io.runs import RunError
 from ddpm_studio.core.pipeline import load_pipeline
-from ddpm_studio.core.runs import RunError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -35,7 +35,7 @@ def test_image_comparisons_train_the_papers_unweighted_objectives():
     """The image defaults weight L_simple (min-SNR); the comparison rows are Ho et al.'s and Nichol & Dhariwal's
     objectives as written, so every row, the bound and the mean target included, trains unweighted."""
     from ddpm_studio.core.compare import _setting_config
-    from ddpm_studio.core.training.config import default_config
+    from ddpm_studio.core.config import default_config
 
     base = default_config("digits", "images")
     assert base.train.snr_gamma > 0

@@ -8,12 +8,12 @@ import math
 import pytest
 import torch
 
+from ddpm_studio.core.analysis.guidance_sweep import GuidanceRow, iter_guidance_sweep
+from ddpm_studio.core.config import ConfigError, RunConfig, default_config
 from ddpm_studio.core.data import load_dataset
-from ddpm_studio.core.evaluation import QualityScorer, iter_guidance_sweep
-from ddpm_studio.core.evaluation.guidance_sweep import GuidanceRow
-from ddpm_studio.core.guidance import GuidanceError
 from ddpm_studio.core.pipeline import load_pipeline
-from ddpm_studio.core.training.config import ConfigError, RunConfig, default_config
+from ddpm_studio.core.process.guidance import GuidanceError
+from ddpm_studio.core.scores.quality import QualityScorer
 from ddpm_studio.core.training.trainer import Trainer
 
 

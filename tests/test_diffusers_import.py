@@ -1,4 +1,4 @@
-"""Opening diffusers folders (core/diffusers_import.py): the trajectory matches diffusers' own DDPMScheduler loop
+"""Opening diffusers folders (core/app/diffusers_import.py): the trajectory matches diffusers' own DDPMScheduler loop
 from the same noise, and folders that do not map are refused in one line."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from ddpm_studio.core.diffusers_import import (
+from ddpm_studio.core.app.diffusers_import import (
     DiffusersError,
     betas_from_scheduler,
     is_diffusers_folder,
@@ -151,10 +151,10 @@ def test_without_diffusers_installed_the_message_says_how_to_install(tmp_path, m
 ])
 def test_exported_scheduler_config_reproduces_the_runs_betas(tmp_path, dataset, schedule, T, parameterization,
                                                             variance):
-    from ddpm_studio.core.diffusers_import import write_scheduler_config
-    from ddpm_studio.core.runs import write_config
-    from ddpm_studio.core.schedule import make_betas
-    from ddpm_studio.core.training.config import RunConfig
+    from ddpm_studio.core.app.diffusers_import import write_scheduler_config
+    from ddpm_studio.core.config import RunConfig
+    from ddpm_studio.core.io.runs import write_config
+    from ddpm_studio.core.process.schedule import make_betas
 
     config = RunConfig()
     config.data.dataset = dataset
@@ -175,8 +175,8 @@ def test_exported_scheduler_config_reproduces_the_runs_betas(tmp_path, dataset, 
 
 
 def test_a_mean_parameterized_run_cannot_be_exported(tmp_path):
-    from ddpm_studio.core.diffusers_import import scheduler_config_for
-    from ddpm_studio.core.training.config import DiffusionConfig
+    from ddpm_studio.core.app.diffusers_import import scheduler_config_for
+    from ddpm_studio.core.config import DiffusionConfig
 
     with pytest.raises(DiffusersError, match="prediction_type"):
         scheduler_config_for(DiffusionConfig(parameterization="mean"), "images")
@@ -219,9 +219,9 @@ def test_cli_refuses_a_latent_pipeline_in_one_line(tmp_path, capsys):
 
 def test_cli_export_diffusers_scheduler(tmp_path, capsys):
     from ddpm_studio.cli import run_cli
-    from ddpm_studio.core.runs import write_config
-    from ddpm_studio.core.schedule import make_betas
-    from ddpm_studio.core.training.config import default_config
+    from ddpm_studio.core.config import default_config
+    from ddpm_studio.core.io.runs import write_config
+    from ddpm_studio.core.process.schedule import make_betas
 
     write_config(tmp_path / "run", default_config("digits", "images").to_dict())
     assert run_cli(["export", str(tmp_path / "run"), "--diffusers-scheduler", str(tmp_path / "sched")]) == 0

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.schedule import make_betas
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 
 T = 100
 PARAMS = ["eps", "mean", "x0", "v"]

@@ -15,18 +15,13 @@ from torch import nn
 
 from ddpm_studio.cli import COMMANDS, add_commands
 from ddpm_studio.cli.common import _Parser
+from ddpm_studio.core.analysis.bound import BoundProgress, BoundResult, evaluate_bound, iter_bound
+from ddpm_studio.core.analysis.sweep import sweep_plan
+from ddpm_studio.core.config import RunConfig, default_config
 from ddpm_studio.core.data import DataSet, load_dataset
-from ddpm_studio.core.evaluation import (
-    BoundProgress,
-    BoundResult,
-    QualityScorer,
-    evaluate_bound,
-    iter_bound,
-    sweep_plan,
-)
-from ddpm_studio.core.features import FEATURE_NET_FILE, load_or_train_feature_net
 from ddpm_studio.core.pipeline import DiffusionPipeline, build_diffusion
-from ddpm_studio.core.training.config import RunConfig, default_config
+from ddpm_studio.core.scores.features import FEATURE_NET_FILE, load_or_train_feature_net
+from ddpm_studio.core.scores.quality import QualityScorer
 from ddpm_studio.core.training.trainer import Trainer
 
 # Model-space data x ~ N(M, S^2) per dimension; data coordinates y = x * SCALE + SHIFT (not the identity, so

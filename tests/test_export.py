@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ddpm_studio.core.export import (
+from ddpm_studio.core.io.export import (
     AXIS_COLOR,
     TrajectoryRecorder,
     image_grid,
@@ -258,9 +258,9 @@ def test_trajectory_t_is_the_paper_timestep_of_each_kept_state():
     """Respaced ancestral sampling, K = 5 of T = 21: the states sit at the next visited timestep, x_0 at t = 0."""
     import torch
 
-    from ddpm_studio.core.diffusion import GaussianDiffusion
+    from ddpm_studio.core.process.diffusion import GaussianDiffusion
+    from ddpm_studio.core.process.schedule import make_betas
     from ddpm_studio.core.sampling import sample
-    from ddpm_studio.core.schedule import make_betas
 
     diffusion = GaussianDiffusion(make_betas("cosine", 21))
     recorder = TrajectoryRecorder([0, 1, 3, 4], lambda x: x.numpy())

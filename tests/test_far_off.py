@@ -21,8 +21,7 @@ from ddpm_studio.core.compare import (
 )
 from ddpm_studio.core.data import load_dataset, make_toy
 from ddpm_studio.core.data.toys import TOY_DATASETS
-from ddpm_studio.core.evaluation import QualityScorer
-from ddpm_studio.core.far_off import (
+from ddpm_studio.core.scores.far_off import (
     FAR_OFF_COLOR,
     THUMBNAIL_PAD,
     THUMBNAIL_PIXELS,
@@ -30,7 +29,8 @@ from ddpm_studio.core.far_off import (
     score_without_far_off,
     thumbnail,
 )
-from ddpm_studio.core.metrics import far_off_box, far_off_mask
+from ddpm_studio.core.scores.metrics import far_off_box, far_off_mask
+from ddpm_studio.core.scores.quality import QualityScorer
 
 #: The sample of issue 13: one eps/simple sample of 409 at |x| = 57.
 FAR_POINT = (57.0, 0.0)

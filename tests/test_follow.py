@@ -1,4 +1,4 @@
-"""Following a run folder another process writes (core/follow.py), without Qt: new lines only, torn last lines,
+"""Following a run folder another process writes (core/app/follow.py), without Qt: new lines only, torn last lines,
 new checkpoints and previews, the run's step and age, and a folder that vanishes."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import shutil
 import pytest
 import torch
 
-from ddpm_studio.core.follow import RunFollower, describe_age
-from ddpm_studio.core.runs import (
+from ddpm_studio.core.app.follow import RunFollower, describe_age
+from ddpm_studio.core.io.runs import (
     RunError,
     append_metrics,
     checkpoint_path,
@@ -116,7 +116,7 @@ def test_a_folder_that_is_not_a_run_is_refused_in_one_line(tmp_path):
 def test_the_trainer_writes_whole_lines_and_renames_its_files(tmp_path, monkeypatch):
     """The writer's side: every metrics line is whole when the loop yields it; checkpoints and the config are
     renamed into place (a reader never sees half a file)."""
-    from ddpm_studio.core.training.config import RunConfig
+    from ddpm_studio.core.config import RunConfig
     from ddpm_studio.core.training.trainer import Trainer
 
     renamed = []

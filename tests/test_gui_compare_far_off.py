@@ -6,8 +6,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ddpm_studio.core.compare import TABLE2_MIN_STEPS, CompareRow, far_off_text
-from ddpm_studio.gui import workers
-from ddpm_studio.gui.compare_dialog import COLUMNS, CompareDialog
+from ddpm_studio.gui.dialogs.compare import COLUMNS, CompareDialog
+from ddpm_studio.gui.jobs import setup as workers
 
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),
@@ -108,7 +108,7 @@ def test_setting_tooltips_speak_the_vocabulary_of_choices(dialog):
     """The settings list and the table's setting cell name each choice with core/choices' label and MATH.md
     number (no copy of the vocabulary in the dialog)."""
     from ddpm_studio.core.compare import Setting
-    from ddpm_studio.gui.compare_table import setting_tooltip
+    from ddpm_studio.gui.widgets.compare_table import setting_tooltip
 
     tip = setting_tooltip(Setting("learned", "eps", "learned", "hybrid"))
     assert tip == ("predicts noise (ε) (M7), variance learned: between β̃_t and β_t (M13), "

@@ -14,10 +14,11 @@ from PySide6.QtCore import QRect, QSettings, QSize
 from PySide6.QtGui import QAction, QImage, QPainter, QScreen
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QMenu, QMessageBox, QWidget
 
-from ddpm_studio.gui import MainWindow, workers
-from ddpm_studio.gui.axes import TidyAxisItem, thin_labels
+from ddpm_studio.gui import MainWindow
 from ddpm_studio.gui.docks.loss import LossDock
-from ddpm_studio.gui.screen_fit import FRAME_ALLOWANCE, PREFERRED_SIZE, fits, fitted_geometry, with_frame
+from ddpm_studio.gui.jobs import setup as workers
+from ddpm_studio.gui.widgets.axes import TidyAxisItem, thin_labels
+from ddpm_studio.gui.window.screen_fit import FRAME_ALLOWANCE, PREFERRED_SIZE, fits, fitted_geometry, with_frame
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),

@@ -1,4 +1,4 @@
-"""File → Follow run… (gui/follow.py): the studio follows a run folder another process writes."""
+"""File → Follow run… (gui/presenters/follow.py): the studio follows a run folder another process writes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from ddpm_studio.core.runs import append_metrics, write_config
+from ddpm_studio.core.io.runs import append_metrics, write_config
 
 TIMEOUT_MS = 600_000  # a guard only: the other process trains on CPUs other tests may share
 ROOT = Path(__file__).resolve().parents[1]

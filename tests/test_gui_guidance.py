@@ -8,7 +8,7 @@ from gui_helpers import TIMEOUT_MS, make_tiny, sample_and_wait
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
-from ddpm_studio.core.guidance import class_rows
+from ddpm_studio.core.process.guidance import class_rows
 
 
 def _choose(qtbot, win, name: str) -> None:
@@ -74,7 +74,7 @@ def test_a_conditional_run_samples_the_class_and_guidance_chosen(qtbot, window) 
 
 
 def test_the_caption_names_the_class_where_the_data_names_it() -> None:
-    from ddpm_studio.gui.job_sampling import sampling_caption
+    from ddpm_studio.gui.jobs.sampling import sampling_caption
 
     moons = ("upper", "lower")
     assert sampling_caption(20, labels=[1, 1], guidance=3.0, class_names=moons).endswith("class 1: lower, w = 3")

@@ -9,10 +9,10 @@ import torch
 from gui_helpers import TIMEOUT_MS, make_tiny, sample_and_wait
 from PySide6.QtCore import Qt
 
-from ddpm_studio.core.learned import FieldGuide, denoiser_field
+from ddpm_studio.core.analysis.learned import FieldGuide, denoiser_field
 from ddpm_studio.core.pipeline import full_precision
 from ddpm_studio.gui.display import reference_points
-from ddpm_studio.gui.learned_worker import field_box
+from ddpm_studio.gui.presenters.learned import field_box
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),

@@ -9,7 +9,7 @@ import pytest
 from gui_helpers import TIMEOUT_MS, sample_and_wait
 from PySide6.QtCore import Qt
 
-from ddpm_studio.core.learned import error_timesteps
+from ddpm_studio.core.analysis.learned import error_timesteps
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),

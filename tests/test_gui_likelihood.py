@@ -20,11 +20,11 @@ from PySide6.QtWidgets import QFileDialog
 from torch import nn
 
 from ddpm_studio.core.compare import CSV_NAME
-from ddpm_studio.core.training.config import default_config
+from ddpm_studio.core.config import default_config
 from ddpm_studio.core.training.trainer import Trainer
-from ddpm_studio.gui import workers
-from ddpm_studio.gui.compare_dialog import COLUMNS, CompareDialog
+from ddpm_studio.gui.dialogs.compare import COLUMNS, CompareDialog
 from ddpm_studio.gui.docks.likelihood import LikelihoodDock
+from ddpm_studio.gui.jobs import setup as workers
 from ddpm_studio.gui.style import configure_pyqtgraph
 
 pytestmark = [

@@ -11,7 +11,8 @@ import torch
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from ddpm_studio.gui import MainWindow, workers
+from ddpm_studio.gui import MainWindow
+from ddpm_studio.gui.jobs import setup as workers
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),
@@ -104,9 +105,9 @@ def test_closing_during_a_race_stops_it(qtbot, window):
 def crafted_race(qtbot, size=(600, 300)):
     """A RaceDock fed four image lanes by hand (no model): lane k's frame at log SNR level L is a batch of 16
     uniform images of grey 10 * k + L (distinct per lane and level), on the lanes' own level grids."""
-    from ddpm_studio.core.race import Runner
+    from ddpm_studio.core.analysis.race import Runner
     from ddpm_studio.gui.docks.race import RaceDock
-    from ddpm_studio.gui.race_worker import RaceDisplayFrame
+    from ddpm_studio.gui.presenters.race import RaceDisplayFrame
 
     dock = RaceDock()
     qtbot.addWidget(dock)

@@ -28,12 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.core.runs import list_checkpoints, read_metrics
-from ddpm_studio.core.session import data_key
-from ddpm_studio.core.training.config import default_config
+from ddpm_studio.core.app.session import data_key
+from ddpm_studio.core.config import default_config
+from ddpm_studio.core.io.runs import list_checkpoints, read_metrics
 from ddpm_studio.core.training.trainer import Trainer, TrainingDiverged
-from ddpm_studio.gui import MainWindow, workers
+from ddpm_studio.gui import MainWindow
 from ddpm_studio.gui.docks.setup import OPEN_DATA_TEXT, PARAMETERIZATIONS
+from ddpm_studio.gui.jobs import setup as workers
 from ddpm_studio.gui.trajectory_store import SampleSet
 
 pytestmark = [
@@ -518,7 +519,7 @@ def test_garbage_is_collected_on_the_gui_thread_only(qtbot, settings, messages):
     the GUI thread's timer collects, also while a job allocates garbage on its thread."""
     import gc
 
-    from ddpm_studio.gui.jobs import runner
+    from ddpm_studio.gui.jobs.runner import runner
 
     assert not gc.isenabled()
     collected: list[int] = []
@@ -551,7 +552,7 @@ def test_joining_jobs_collects_their_garbage_without_an_event_loop(qtbot):
     import gc
     import weakref
 
-    from ddpm_studio.gui.jobs import runner
+    from ddpm_studio.gui.jobs.runner import runner
 
     class Node:
         pass
@@ -581,7 +582,7 @@ def test_join_delivers_results_and_collects_without_an_event_loop(qtbot):
     """join() hands over what the jobs returned and collects at once, without waiting for the event loop."""
     import gc
 
-    from ddpm_studio.gui.jobs import runner
+    from ddpm_studio.gui.jobs.runner import runner
 
     results: list[int] = []
     done: list[bool] = []

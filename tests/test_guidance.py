@@ -10,8 +10,9 @@ import torch
 
 from ddpm_studio.core.data import load_dataset
 from ddpm_studio.core.data.toys import RING_MODES, RING_RADIUS, make_labelled_toy
-from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.guidance import (
+from ddpm_studio.core.models import MLPDenoiser, UNet, build_model
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.guidance import (
     GuidanceError,
     GuidedModel,
     check_guidance,
@@ -22,7 +23,6 @@ from ddpm_studio.core.guidance import (
     parse_class,
     parse_guidance_list,
 )
-from ddpm_studio.core.models import MLPDenoiser, UNet, build_model
 from ddpm_studio.core.sampling import METHODS, run_to_end, sample
 
 # Three Gaussian classes N(mu_c, S^2 I) in 2-D with unequal priors: the optimal eps of each class and of the

@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.ideal import (
+from ddpm_studio.core.analysis.ideal import (
     IdealDenoiser,
     ideal_eps,
     ideal_moments,
@@ -17,9 +16,10 @@ from ddpm_studio.core.ideal import (
     predicted_score,
     x0_error_over_t,
 )
-from ddpm_studio.core.memorization import nearest_neighbours
+from ddpm_studio.core.analysis.memorization import nearest_neighbours
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 from ddpm_studio.core.sampling import run_to_end, sample
-from ddpm_studio.core.schedule import make_betas
 
 
 def _diffusion(schedule: str = "linear", T: int = 1000, **kwargs) -> GaussianDiffusion:

@@ -117,17 +117,17 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_reader_sees_function_level_imports_and_skips_type_checking_blocks():
     source = (
         "from typing import TYPE_CHECKING\n"
-        "import ddpm_studio.core.losses\n"
-        "from . import schedule\n"
+        "import ddpm_studio.core.process.losses\n"
+        "from .process import schedule\n"
         "from .sampling.steps import SampleStep\n"
         "if TYPE_CHECKING:\n"
         "    from ddpm_studio.core.pipeline import DiffusionPipeline\n"
         "def later():\n"
-        "    from ddpm_studio.core.runs import atomic_write_bytes\n"
+        "    from ddpm_studio.core.io.runs import atomic_write_bytes\n"
     )
-    found = imported_modules(source, "ddpm_studio.core.diffusion", False, set(module_names()))
-    assert found == {"ddpm_studio.core.losses", "ddpm_studio.core.schedule", "ddpm_studio.core.sampling.steps",
-                     "ddpm_studio.core.runs"}
+    found = imported_modules(source, "ddpm_studio.core.pipeline", False, set(module_names()))
+    assert found == {"ddpm_studio.core.process.losses", "ddpm_studio.core.process.schedule",
+                     "ddpm_studio.core.sampling.steps", "ddpm_studio.core.io.runs"}
 
 
 def test_the_cycle_finder_finds_a_cycle_and_only_cycles():
@@ -137,15 +137,15 @@ def test_the_cycle_finder_finds_a_cycle_and_only_cycles():
 
 def test_the_graph_holds_known_edges():
     graph = import_graph()
-    assert "ddpm_studio.core.diffusion" in graph["ddpm_studio.core.sampling"]
-    assert "ddpm_studio.core.choices" in graph["ddpm_studio.core.diffusion"]
+    assert "ddpm_studio.core.process.diffusion" in graph["ddpm_studio.core.sampling"]
+    assert "ddpm_studio.core.choices" in graph["ddpm_studio.core.process.diffusion"]
     assert len(graph) > 40
 
 
 # ------------------------------------------------------------------------------------------------ the project
 def test_the_core_never_imports_the_sampler_from_the_process():
     graph = import_graph()
-    assert not {m for m in graph["ddpm_studio.core.diffusion"] if m.startswith("ddpm_studio.core.sampling")}
+    assert not {m for m in graph["ddpm_studio.core.process.diffusion"] if m.startswith("ddpm_studio.core.sampling")}
 
 
 def test_no_import_cycle_at_all():

@@ -1,4 +1,4 @@
-"""The 2-D views' arrays (core/learned.py) against brute-force float64 computations written out here."""
+"""The 2-D views' arrays (core/analysis/learned.py) against brute-force float64 computations written out here."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 import torch
 from exact_models import GaussianMixtureEps, mixture_log_density
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.ideal import IdealDenoiser, guided_ideal_x0, ideal_x0
-from ddpm_studio.core.learned import (
+from ddpm_studio.core.analysis.ideal import IdealDenoiser, guided_ideal_x0, ideal_x0
+from ddpm_studio.core.analysis.learned import (
     FieldGuide,
     denoiser_field,
     error_over_t,
@@ -19,8 +18,9 @@ from ddpm_studio.core.learned import (
     grid_points,
     iter_density_grid,
 )
-from ddpm_studio.core.ode_likelihood import OdeProgress
-from ddpm_studio.core.schedule import make_betas
+from ddpm_studio.core.analysis.ode_likelihood import OdeProgress
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

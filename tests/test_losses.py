@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from ddpm_studio.core.losses import discretized_gaussian_log_likelihood, gaussian_log_density, normal_kl
+from ddpm_studio.core.process.losses import discretized_gaussian_log_likelihood, gaussian_log_density, normal_kl
 
 
 @pytest.mark.parametrize("mq, vq, mp, vp", [(0.0, 1.0, 0.0, 1.0), (0.3, 0.5, -0.2, 2.0), (1.0, 1e-3, 0.9, 4e-3)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ddpm_studio.core.memorization import COPY_RATIO, copy_mask, copy_rate, memorization, nearest_neighbours
+from ddpm_studio.core.analysis.memorization import COPY_RATIO, copy_mask, copy_rate, memorization, nearest_neighbours
 
 
 def test_nearest_neighbours_match_cdist_with_a_tiny_block():

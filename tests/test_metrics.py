@@ -11,8 +11,8 @@ import scipy.optimize
 import scipy.spatial.distance
 import torch
 
-from ddpm_studio.core import metrics
-from ddpm_studio.core.metrics import (
+from ddpm_studio.core.scores import metrics
+from ddpm_studio.core.scores.metrics import (
     HeldoutSlicedWasserstein,
     frechet_distance,
     gaussian_stats,

@@ -8,14 +8,14 @@ import pytest
 import torch
 from exact_models import GaussianMixtureEps, mixture_log_density
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.ode_likelihood import (
+from ddpm_studio.core.analysis.ode_likelihood import (
     iter_ode_log_likelihood,
     log_density_in_data_space,
     ode_levels,
     ode_log_likelihood,
 )
-from ddpm_studio.core.schedule import make_betas
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

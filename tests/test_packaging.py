@@ -35,4 +35,4 @@ def test_every_listed_package_exists():
     stale = {name for name in listed_packages() - {"ddpm_studio.resources"}
              if not (ROOT.joinpath(*name.split(".")) / "__init__.py").is_file()}
     assert not stale, stale
-    assert {"ddpm_studio.cli", "ddpm_studio.core.compare", "ddpm_studio.core.evaluation"} <= source_packages()
+    assert {"ddpm_studio.cli", "ddpm_studio.core.compare", "ddpm_studio.core.scores"} <= source_packages()

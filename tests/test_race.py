@@ -1,4 +1,4 @@
-"""The sampler race (core/race.py): one x_T for every lane, alignment by noise level, distances to the reference."""
+"""The sampler race (core/analysis/race.py): one x_T for every lane, aligned by noise level, distances to a reference."""
 
 from __future__ import annotations
 
@@ -8,12 +8,21 @@ import pytest
 import torch
 from torch import nn
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
+from ddpm_studio.core.analysis.race import (
+    RaceFinished,
+    RaceFrame,
+    RaceProgress,
+    RaceTrack,
+    Runner,
+    check_race,
+    log_snr,
+    race,
+)
+from ddpm_studio.core.config import RunConfig
 from ddpm_studio.core.pipeline import DiffusionPipeline
-from ddpm_studio.core.race import RaceFinished, RaceFrame, RaceProgress, RaceTrack, Runner, check_race, log_snr, race
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 from ddpm_studio.core.sampling import run_to_end, sample
-from ddpm_studio.core.schedule import make_betas
-from ddpm_studio.core.training.config import RunConfig
 
 MU = torch.tensor([1.0, -0.5])
 S = torch.tensor([0.4, 1.5])

@@ -17,10 +17,16 @@ import pytest
 import torch
 
 from ddpm_studio.cli import run_cli
-from ddpm_studio.core import runs
+from ddpm_studio.core.config import default_config
+from ddpm_studio.core.io import runs
+from ddpm_studio.core.io.runs import (
+    RunError,
+    latest_loadable_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    read_metrics,
+)
 from ddpm_studio.core.pipeline import load_pipeline
-from ddpm_studio.core.runs import RunError, latest_loadable_checkpoint, list_checkpoints, load_checkpoint, read_metrics
-from ddpm_studio.core.training.config import default_config
 from ddpm_studio.core.training.events import TrainStep
 from ddpm_studio.core.training.trainer import CheckpointWriteError, Trainer
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 from ddpm_studio.core.sampling import (
     METHODS,
     SampleStep,
@@ -26,7 +27,6 @@ from ddpm_studio.core.sampling import (
     trailing_timesteps,
 )
 from ddpm_studio.core.sampling.spacing import karras_sigmas, sigmas_of
-from ddpm_studio.core.schedule import make_betas
 
 MU = torch.tensor([1.5, -0.5], dtype=torch.float64)  # data mean, per dimension
 S = torch.tensor([0.5, 2.0], dtype=torch.float64)  # data standard deviation, per dimension
@@ -473,12 +473,12 @@ def test_trailing_matches_diffusers():
 
 # ---------------------------------------------------------------------------- layering and settings
 def test_the_process_never_imports_the_sampler():
-    """core/diffusion.py stands alone; the sampler depends on it, never the reverse (no import cycle)."""
+    """core/process/diffusion.py stands alone; the sampler depends on it, never the reverse (no import cycle)."""
     import subprocess
     import sys
 
     code = (
-        "import sys, ddpm_studio.core.diffusion as d; "
+        "import sys, ddpm_studio.core.process.diffusion as d; "
         "assert not [m for m in sys.modules if m.startswith('ddpm_studio.core.sampling')], 'sampling imported'; "
         "assert not hasattr(d.GaussianDiffusion, 'sample')"
     )

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.schedule import make_betas
 from ddpm_studio.core.sampling import respaced_timesteps, run_to_end, sample
-from ddpm_studio.core.schedule import make_betas
 
 M, S = 1.5, 0.5  # data ~ N(M, S^2) per dimension
 N = 20_000

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from ddpm_studio.core.schedule import make_betas
+from ddpm_studio.core.process.schedule import make_betas
 
 
 def test_linear_endpoints_at_T_1000():

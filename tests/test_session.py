@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from ddpm_studio.cli import run_cli
+from ddpm_studio.core.analysis.forward_view import forward_source, forward_state
+from ddpm_studio.core.app.session import DATA_CACHE_SIZE, Session, data_key, open_run, resume_conflicts, save_run
+from ddpm_studio.core.config import default_config
 from ddpm_studio.core.data import load_dataset
-from ddpm_studio.core.forward_view import forward_source, forward_state
-from ddpm_studio.core.runs import RunError
-from ddpm_studio.core.session import DATA_CACHE_SIZE, Session, data_key, open_run, resume_conflicts, save_run
-from ddpm_studio.core.training.config import default_config
+from ddpm_studio.core.io.runs import RunError
 from ddpm_studio.core.training.trainer import Trainer
 
 
@@ -39,7 +39,7 @@ def trained():
 def test_the_session_module_does_not_import_qt():
     import subprocess
 
-    code = ("import sys; import ddpm_studio.core.session, ddpm_studio.core.forward_view; "
+    code = ("import sys; import ddpm_studio.core.app.session, ddpm_studio.core.analysis.forward_view; "
             "sys.exit(any(m.startswith(('PySide6', 'superqt', 'ddpm_studio.gui')) for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ddpm_studio.core.config import ConfigError, RunConfig
 from ddpm_studio.core.data import DataError, load_dataset, take_subset
-from ddpm_studio.core.training.config import ConfigError, RunConfig
 
 
 def _rows(x: torch.Tensor) -> set[tuple]:

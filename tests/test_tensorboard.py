@@ -11,8 +11,8 @@ pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 from ddpm_studio.cli import run_cli  # noqa: E402
-from ddpm_studio.core.runs import read_metrics  # noqa: E402
-from ddpm_studio.core.training.config import ConfigError, RunConfig  # noqa: E402
+from ddpm_studio.core.config import ConfigError, RunConfig  # noqa: E402
+from ddpm_studio.core.io.runs import read_metrics  # noqa: E402
 
 
 def test_train_tensorboard_writes_what_metrics_jsonl_holds(tmp_path):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from ddpm_studio.core.config import ConfigError, RunConfig, default_config
 from ddpm_studio.core.data import load_dataset
-from ddpm_studio.core.training.config import ConfigError, RunConfig, default_config
 from ddpm_studio.core.training.resume import resume_conflicts
 from ddpm_studio.core.training.timesteps import sample_timesteps, timestep_probabilities
 from ddpm_studio.core.training.trainer import Trainer

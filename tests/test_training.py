@@ -11,10 +11,10 @@ import sys
 import pytest
 import torch
 
+from ddpm_studio.core.config import ConfigError, RunConfig, default_config
 from ddpm_studio.core.data import load_dataset
+from ddpm_studio.core.io.runs import list_checkpoints, load_checkpoint, read_metrics
 from ddpm_studio.core.pipeline import load_pipeline
-from ddpm_studio.core.runs import list_checkpoints, load_checkpoint, read_metrics
-from ddpm_studio.core.training.config import ConfigError, RunConfig, default_config
 from ddpm_studio.core.training.events import CheckpointSaved, PreviewReady, TrainingFinished, TrainStep
 from ddpm_studio.core.training.trainer import Trainer, TrainingDiverged
 

@@ -13,13 +13,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ddpm_studio.core.captions import add_caption, printable
+from ddpm_studio.core.config import RunConfig
 from ddpm_studio.core.data import load_dataset
-from ddpm_studio.core.export import save_npz, save_png
+from ddpm_studio.core.io.captions import add_caption, printable
+from ddpm_studio.core.io.export import save_npz, save_png
+from ddpm_studio.core.io.runs import atomic_write_text, current_umask, save_checkpoint, write_config
 from ddpm_studio.core.pipeline import DiffusionPipeline, build_diffusion
-from ddpm_studio.core.runs import atomic_write_text, current_umask, save_checkpoint, write_config
 from ddpm_studio.core.sampling import sample
-from ddpm_studio.core.training.config import RunConfig
 from ddpm_studio.gui import export
 from ddpm_studio.gui.trajectory_store import (
     INITIAL_STEP,
@@ -96,7 +96,7 @@ def run_sampling_job(job) -> tuple[list, TrajectoryStore]:
 
 
 def test_the_first_trajectory_frame_is_x_T_with_the_prediction_made_from_it():
-    from ddpm_studio.gui import job_sampling
+    from ddpm_studio.gui.jobs import sampling as job_sampling
 
     spy = Spy()
     pipeline = points_pipeline(spy)

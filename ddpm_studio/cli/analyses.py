@@ -5,8 +5,8 @@
   (M31) and the nearest-neighbour distances, with the samples' quality score beside them.
 - ``evaluate RUN --ode-likelihood``: the exact log-likelihood of held-out points by the probability-flow ODE (M32).
 
-The maths lives in :mod:`ddpm_studio.core.ideal`, :mod:`ddpm_studio.core.memorization` and
-:mod:`ddpm_studio.core.ode_likelihood`; this module only adds flags, checks them, drives the core and prints.
+The maths lives in :mod:`ddpm_studio.core.analysis.ideal`, :mod:`ddpm_studio.core.analysis.memorization` and
+:mod:`ddpm_studio.core.analysis.ode_likelihood`; this module only adds flags, checks them, drives the core and prints.
 """
 
 from __future__ import annotations
@@ -111,10 +111,11 @@ def check_against_run(args: argparse.Namespace, pipeline) -> None:
 
 # ---------------------------------------------------------------------------- sample --ideal
 def ideal_model(pipeline):
-    """The :class:`~ddpm_studio.core.ideal.IdealDenoiser` of the run's training data (its subset, if it had one),
+    """The :class:`~ddpm_studio.core.analysis.ideal.IdealDenoiser` of the run's training data (its subset, if it had
+    one),
     on the pipeline's device."""
-    from ddpm_studio.core.evaluation import load_run_dataset
-    from ddpm_studio.core.ideal import IdealDenoiser
+    from ddpm_studio.core.analysis.ideal import IdealDenoiser
+    from ddpm_studio.core.scores.heldout import load_run_dataset
 
     dataset = load_run_dataset(pipeline.config)
     check_data_shape(dataset, pipeline)
@@ -130,8 +131,9 @@ def memorization_report(args: argparse.Namespace, pipeline, full_dataset) -> dic
     """
     import torch
 
-    from ddpm_studio.core.evaluation import QualityScorer, load_run_dataset
-    from ddpm_studio.core.memorization import memorization
+    from ddpm_studio.core.analysis.memorization import memorization
+    from ddpm_studio.core.scores.heldout import load_run_dataset
+    from ddpm_studio.core.scores.quality import QualityScorer
 
     trained_on = load_run_dataset(pipeline.config)
     check_data_shape(trained_on, pipeline)
@@ -158,7 +160,7 @@ def memorization_report(args: argparse.Namespace, pipeline, full_dataset) -> dic
               args.memorization_method, "memorization_steps": steps, **result.to_dict()}
     features_rate = None
     if pipeline.kind == "images" and scorer.feature_info is not None:
-        from ddpm_studio.core.features import extract_features, load_or_train_feature_net
+        from ddpm_studio.core.scores.features import extract_features, load_or_train_feature_net
 
         # the scorer has just trained (or found) the feature network in the run folder: this loads that file
         net, _ = load_or_train_feature_net(full_dataset, args.run_dir, device=pipeline.device, seed=args.seed)
@@ -188,7 +190,7 @@ def memorization_report(args: argparse.Namespace, pipeline, full_dataset) -> dic
 # ---------------------------------------------------------------------------- evaluate --ode-likelihood
 def ode_likelihood_report(args: argparse.Namespace, pipeline, dataset) -> dict:
     """The ODE likelihood (M32) of the held-out points (``--num`` of them); print it; return the JSON keys."""
-    from ddpm_studio.core.ode_likelihood import OdeLikelihoodResult, iter_ode_likelihood
+    from ddpm_studio.core.analysis.ode_likelihood import OdeLikelihoodResult, iter_ode_likelihood
 
     check_against_run(args, pipeline)
     heldout = dataset.heldout[: args.num] if args.num else dataset.heldout

@@ -32,9 +32,9 @@ def report_errors(command) -> int:
 
     ``--help`` / ``--version`` (argparse's SystemExit) return their own status.
     """
+    from ddpm_studio.core.config import ConfigError
     from ddpm_studio.core.data import DataError
-    from ddpm_studio.core.runs import RunError
-    from ddpm_studio.core.training.config import ConfigError
+    from ddpm_studio.core.io.runs import RunError
     from ddpm_studio.core.training.trainer import CheckpointWriteError, TrainingDiverged
 
     try:
@@ -79,7 +79,7 @@ FlagRow = tuple[str, str, str]
 
 def apply_flags(config, args: argparse.Namespace, table: Iterable[FlagRow]) -> None:
     """Set ``config.<section>.<field>`` from each flag of ``table`` that was given (not None); others keep the
-    config's value. The one place a command's flags reach a :class:`~ddpm_studio.core.training.config.RunConfig`."""
+    config's value. The one place a command's flags reach a :class:`~ddpm_studio.core.config.RunConfig`."""
     for flag, section, name in table:
         value = getattr(args, flag)
         if value is not None:

@@ -18,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from ddpm_studio.core.compare import DEFAULT_SETTINGS, EVAL_EXAMPLES
     from ddpm_studio.core.data import BUILTIN_DATASETS
     from ddpm_studio.core.models import MODEL_PRESETS
-    from ddpm_studio.core.schedule import SCHEDULES
+    from ddpm_studio.core.process.schedule import SCHEDULES
 
     names = ",".join(s.name for s in DEFAULT_SETTINGS)
     compare = subparsers.add_parser(
@@ -90,8 +90,8 @@ def _compare_base_config(args: argparse.Namespace):
     import os
 
     from ddpm_studio.core.compare import compare_config
+    from ddpm_studio.core.config import default_config
     from ddpm_studio.core.data import load_dataset
-    from ddpm_studio.core.training.config import default_config
 
     probe = load_dataset(args.data, image_size=args.image_size, seed=args.seed)
     data = os.path.abspath(args.data) if os.path.exists(args.data) else args.data

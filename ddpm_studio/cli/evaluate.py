@@ -29,7 +29,8 @@ from ddpm_studio.cli.sweep import DEFAULT_SWEEP_METHODS, run_sweep
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``evaluate`` to the ``ddpm-studio`` subparsers (made with ``parser_class=_Parser``)."""
-    from ddpm_studio.core.evaluation import BOUND_BATCH_SIZE, SWEEP_STEPS
+    from ddpm_studio.core.analysis.bound import BOUND_BATCH_SIZE
+    from ddpm_studio.core.analysis.sweep import SWEEP_STEPS
     from ddpm_studio.core.sampling import SPACINGS
 
     evaluate = subparsers.add_parser(
@@ -111,8 +112,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the bound and / or the step sweep of ``args.run_dir``; print a summary; write the asked-for files."""
-    from ddpm_studio.core.diffusers_import import load_any_pipeline
-    from ddpm_studio.core.evaluation import BoundProgress, iter_bound, load_run_dataset
+    from ddpm_studio.core.analysis.bound import BoundProgress, iter_bound
+    from ddpm_studio.core.app.diffusers_import import load_any_pipeline
+    from ddpm_studio.core.scores.heldout import load_run_dataset
 
     other_analysis = args.sweep or analyses.analyses_requested(args) or args.guidance_sweep is not None
     sweep_only = [flag for flag, value in (("--out-csv", args.out_csv), ("--plot", args.plot)) if value]
@@ -157,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         report["guidance_sweep"] = guidance.guidance_sweep_report(args, pipeline, dataset)
 
     if args.json is not None:
-        from ddpm_studio.core.runs import atomic_write_text
+        from ddpm_studio.core.io.runs import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
@@ -168,7 +170,7 @@ def evaluation_config(pipeline, data: str | None):
     """The config whose data the run is evaluated on: its own, or ``--data`` at the model's image size."""
     import copy
 
-    from ddpm_studio.core.diffusers_import import DIFFUSERS_PRESET
+    from ddpm_studio.core.app.diffusers_import import DIFFUSERS_PRESET
 
     if data is None:
         if pipeline.config.model.preset == DIFFUSERS_PRESET:

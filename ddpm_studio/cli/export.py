@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the asked-for files; one line on stderr says where."""
-    from ddpm_studio.core.diffusers_import import write_scheduler_config
+    from ddpm_studio.core.app.diffusers_import import write_scheduler_config
 
     written = write_scheduler_config(args.run_dir, args.diffusers_scheduler)
     print(f"wrote {written}", file=sys.stderr)

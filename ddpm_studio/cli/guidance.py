@@ -8,7 +8,7 @@
   the download-free classifier on the asked class, the quality score (Fréchet distance in the feature network's
   features for images, sliced Wasserstein for points) and class coverage, as CSV and PNG.
 
-The maths lives in :mod:`ddpm_studio.core.guidance` and :mod:`ddpm_studio.core.evaluation.guidance_sweep`; this
+The maths lives in :mod:`ddpm_studio.core.process.guidance` and :mod:`ddpm_studio.core.analysis.guidance_sweep`; this
 module adds flags, checks them, drives the core, prints and writes files.
 """
 
@@ -80,7 +80,7 @@ def add_evaluate_options(evaluate: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------- train
 def apply_train_options(args: argparse.Namespace, config, dataset) -> None:
     """Set ``model.num_classes`` (from the data) and ``train.p_uncond`` on a new run's config."""
-    from ddpm_studio.core.guidance import conditional_problem
+    from ddpm_studio.core.process.guidance import conditional_problem
 
     if args.p_uncond is not None and not args.conditional:
         raise CliError("--p-uncond only applies with --conditional")
@@ -100,7 +100,7 @@ def apply_train_options(args: argparse.Namespace, config, dataset) -> None:
 def sample_request(args: argparse.Namespace, pipeline) -> tuple[int, dict]:
     """(number of samples, the ``labels`` / ``guidance`` keywords of ``pipeline.sample``) for ``--class`` and
     ``--guidance``; an unconditional request gives (--num, {})."""
-    from ddpm_studio.core.guidance import check_guidance, labels_for, parse_class
+    from ddpm_studio.core.process.guidance import check_guidance, labels_for, parse_class
 
     if args.class_label is None:
         if args.guidance is not None:
@@ -127,7 +127,7 @@ def describe_request(request: dict) -> str:
 # ---------------------------------------------------------------------------- evaluate
 def check_evaluate_args(args: argparse.Namespace) -> list[float] | None:
     """The sweep's scales, checked before anything loads (None without ``--guidance-sweep``)."""
-    from ddpm_studio.core.guidance import parse_guidance_list
+    from ddpm_studio.core.process.guidance import parse_guidance_list
 
     if args.guidance_sweep is None:
         return None
@@ -136,9 +136,10 @@ def check_evaluate_args(args: argparse.Namespace) -> list[float] | None:
 
 def guidance_sweep_report(args: argparse.Namespace, pipeline, dataset) -> list[dict]:
     """Run :func:`iter_guidance_sweep` with a progress bar, print the table, write the CSV and the two PNGs."""
-    from ddpm_studio.core.evaluation import GuidanceRow, QualityScorer, iter_guidance_sweep
-    from ddpm_studio.core.export import save_csv, save_png
-    from ddpm_studio.core.guidance import parse_class
+    from ddpm_studio.core.analysis.guidance_sweep import GuidanceRow, iter_guidance_sweep
+    from ddpm_studio.core.io.export import save_csv, save_png
+    from ddpm_studio.core.process.guidance import parse_class
+    from ddpm_studio.core.scores.quality import QualityScorer
 
     scales = check_evaluate_args(args)
     assert scales is not None
@@ -178,8 +179,8 @@ def samples_strip(pipeline, rows) -> np.ndarray:
     """Each w's samples (a grid, a row per class; or a coloured scatter) side by side, "w = ..." above each."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from ddpm_studio.core.export import side_by_side
-    from ddpm_studio.core.previews import preview_image
+    from ddpm_studio.core.io.export import side_by_side
+    from ddpm_studio.core.io.previews import preview_image
 
     pictures = []
     for row in rows:

@@ -57,9 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sample ``args.run_dir`` into a .png grid / scatter or an .npz (with ``--trajectory``, the reverse process)."""
-    from ddpm_studio.core.diffusers_import import load_any_pipeline
-    from ddpm_studio.core.export import TrajectoryRecorder, save_npz, subsample_indices
-    from ddpm_studio.core.previews import save_preview
+    from ddpm_studio.core.app.diffusers_import import load_any_pipeline
+    from ddpm_studio.core.io.export import TrajectoryRecorder, save_npz, subsample_indices
+    from ddpm_studio.core.io.previews import save_preview
     from ddpm_studio.core.sampling import check_num_steps
 
     suffix = args.out.suffix.lower()
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--steps {steps}: {exc}") from None
     if not 0.0 <= args.eta <= 1.0:
         raise CliError(f"--eta must lie in [0, 1], got {args.eta}")
-    # trajectory_t is the paper timestep of each stored state (core/export.py says what every array means)
+    # trajectory_t is the paper timestep of each stored state (core/io/export.py says what every array means)
     trajectory = TrajectoryRecorder(subsample_indices(steps, 100) if args.trajectory else (), pipeline.to_saved_array)
     bar = ProgressBar(steps, "sample", enabled=not args.quiet)
     final = None

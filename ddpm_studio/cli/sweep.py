@@ -25,9 +25,10 @@ _METHOD_COLORS = {
 
 def run_sweep(args: argparse.Namespace, pipeline, dataset) -> list[dict]:
     """Drive :func:`iter_step_sweep` with a progress bar; print the table and write the CSV and the plot."""
-    from ddpm_studio.core.evaluation import QualityScorer, SweepRow, iter_step_sweep, sweep_plan
-    from ddpm_studio.core.export import save_csv, save_png
+    from ddpm_studio.core.analysis.sweep import SweepRow, iter_step_sweep, sweep_plan
+    from ddpm_studio.core.io.export import save_csv, save_png
     from ddpm_studio.core.sampling import max_num_steps
+    from ddpm_studio.core.scores.quality import QualityScorer
 
     T = pipeline.diffusion.num_timesteps
     plan = sweep_plan(args.sweep_steps, args.sweep_methods, T)

@@ -14,9 +14,9 @@ from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int,
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``train`` to the ``ddpm-studio`` subparsers (made with ``parser_class=_Parser``)."""
     from ddpm_studio.core.data import BUILTIN_DATASETS
-    from ddpm_studio.core.diffusion import LOSSES, PARAMETERIZATIONS, VARIANCES
     from ddpm_studio.core.models import MODEL_PRESETS
-    from ddpm_studio.core.schedule import SCHEDULES
+    from ddpm_studio.core.process.diffusion import LOSSES, PARAMETERIZATIONS, VARIANCES
+    from ddpm_studio.core.process.schedule import SCHEDULES
 
     train = sub.add_parser(
         "train",
@@ -119,9 +119,9 @@ def _train_config(args: argparse.Namespace):
     A default batch size larger than the data's training split is lowered to fit, with a note; a --batch-size
     that does not fit is refused in one line before anything trains.
     """
+    from ddpm_studio.core.config import default_config, fit_batch_size, snr_weighting_applies
     from ddpm_studio.core.data import load_dataset, take_subset
     from ddpm_studio.core.pipeline import load_run_config
-    from ddpm_studio.core.training.config import default_config, fit_batch_size, snr_weighting_applies
 
     dataset = None
     if args.resume:
@@ -169,8 +169,8 @@ def run(args: argparse.Namespace) -> int:
     """Train (or resume) into ``args.out`` with a progress bar; 130 when interrupted (a checkpoint is saved)."""
     import torch
 
+    from ddpm_studio.core.io.previews import save_preview
     from ddpm_studio.core.models import format_parameter_count
-    from ddpm_studio.core.previews import save_preview
     from ddpm_studio.core.training.events import (
         PreviewFailed,
         PreviewReady,

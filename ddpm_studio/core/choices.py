@@ -6,7 +6,7 @@ that the studio shows, the docs/MATH.md number it implements and a one-line help
 dock, the CLI's ``--help``, the compare dialog) read these tuples; the core checks names against them.
 
 Every combination rule is one function returning the problem in words, or None when there is none, so the
-config's validation, :class:`~ddpm_studio.core.diffusion.GaussianDiffusion`, the schedule and the studio say the
+config's validation, :class:`~ddpm_studio.core.process.diffusion.GaussianDiffusion`, the schedule and the studio say the
 same thing. :func:`combination_problem` applies them all in the order a user meets them.
 
 This module imports nothing from the project: every other module may read it.

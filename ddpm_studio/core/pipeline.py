@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ddpm_studio.core.diffusion import GaussianDiffusion
-from ddpm_studio.core.guidance import GuidanceError, GuidedModel, check_guidance
+from ddpm_studio.core.config import ConfigError, DiffusionConfig, RunConfig
+from ddpm_studio.core.io.runs import RunError, load_latest_checkpoint, read_config
 from ddpm_studio.core.models import build_model
-from ddpm_studio.core.runs import RunError, load_latest_checkpoint, read_config
+from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.guidance import GuidanceError, GuidedModel, check_guidance
+from ddpm_studio.core.process.schedule import make_betas
 from ddpm_studio.core.sampling import SampleStep, run_to_end, sample
-from ddpm_studio.core.schedule import make_betas
-from ddpm_studio.core.training.config import ConfigError, DiffusionConfig, RunConfig
 
 
 def build_diffusion(
@@ -145,7 +145,8 @@ class DiffusionPipeline:
             noise: x_T to start from, (num_samples, *data_shape); default a draw of N(0, I) from ``seed``, the
                 first draw of the seeded generator, exactly as the sampler itself would draw it (so a seed gives
                 the samples it always gave). With explicit noise the seed drives only the per-step noise.
-            model: stands in for the run's network (e.g. an :class:`~ddpm_studio.core.ideal.IdealDenoiser` of its
+            model: stands in for the run's network (e.g. an :class:`~ddpm_studio.core.analysis.ideal.IdealDenoiser` of
+            its
                 training data, M30); None samples the EMA network.
             labels: classes (num_samples,) for a conditional run (None: the null class, i.e. unconditional).
             guidance: classifier-free guidance scale w >= 0 (M34), a float or per-sample (num_samples,); used

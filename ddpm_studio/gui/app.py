@@ -39,7 +39,7 @@ def run_app(argv: list[str]) -> int:
 
     collector.install()  # once, before any job: only the GUI thread ever collects garbage
 
-    from ddpm_studio.gui.main_window import MainWindow
+    from ddpm_studio.gui.window.main_window import MainWindow
 
     window = MainWindow()
     window.show()

@@ -1,10 +1,10 @@
-"""What the studio's Export menu writes, built on :mod:`ddpm_studio.core.export` (no Qt here).
+"""What the studio's Export menu writes, built on :mod:`ddpm_studio.core.io.export` (no Qt here).
 
 Each function takes the display-ready containers of :mod:`ddpm_studio.gui.trajectory_store` and a path, and is
 run on a worker thread by the main window (a GIF of a thousand frames takes a moment to encode).
 
 Pictures carry what the screen shows: a sample grid its caption, every trajectory frame its t and abar_t (and
-the x_t / predicted x_0 titles), in a white band above the picture (:mod:`ddpm_studio.core.captions`).
+the x_t / predicted x_0 titles), in a white band above the picture (:mod:`ddpm_studio.core.io.captions`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ddpm_studio.core.captions import add_caption, wrap_caption
-from ddpm_studio.core.export import (
+from ddpm_studio.core.io.captions import add_caption, wrap_caption
+from ddpm_studio.core.io.export import (
     image_grid,
     save_csv,
     save_gif,

@@ -37,7 +37,7 @@ class CompareRow:
             :class:`~ddpm_studio.core.evaluation.BoundResult` (None when the bound failed).
         score, floor, metric, extras: see :class:`~ddpm_studio.core.evaluation.QualityScorer` (lower score is
             better); extras holds off_support or confidence / coverage. On 2-D data the score leaves out the
-            far-off samples (:func:`~ddpm_studio.core.far_off.score_without_far_off`).
+            far-off samples (:func:`~ddpm_studio.core.scores.far_off.score_without_far_off`).
         train_seconds: training wall time (the trainer's clock); eval_seconds: bound + sampling + scoring.
         run_dir: the run folder; samples_png: its thumbnail.
         far_off_count, far_off: how many of the scored samples are far off, and their share (2-D data; None

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from ddpm_studio.core.compare.events import CompareRow
 from ddpm_studio.core.compare.settings import budget_warning
+from ddpm_studio.core.config import RunConfig
 from ddpm_studio.core.data import DataSet
-from ddpm_studio.core.evaluation import QualityScorer
-from ddpm_studio.core.export import save_csv
-from ddpm_studio.core.metrics import FAR_OFF_MARGIN
-from ddpm_studio.core.runs import atomic_write_text
-from ddpm_studio.core.training.config import RunConfig
+from ddpm_studio.core.io.export import save_csv
+from ddpm_studio.core.io.runs import atomic_write_text
+from ddpm_studio.core.scores.metrics import FAR_OFF_MARGIN
+from ddpm_studio.core.scores.quality import QualityScorer
 
 CSV_NAME = "compare.csv"
 MARKDOWN_NAME = "compare.md"

@@ -18,16 +18,17 @@ from pathlib import Path
 
 import torch
 
+from ddpm_studio.core.analysis.bound import BoundProgress, BoundResult, iter_bound
 from ddpm_studio.core.compare.events import CompareEvent, CompareFinished, CompareProgress, CompareRow
 from ddpm_studio.core.compare.report import bound_unit, table_description, write_tables
 from ddpm_studio.core.compare.settings import DEFAULT_SETTINGS, Setting, compare_config, setting_config
+from ddpm_studio.core.config import RunConfig
 from ddpm_studio.core.data import DataSet, load_dataset
 from ddpm_studio.core.device import resolve_device
-from ddpm_studio.core.evaluation import BoundProgress, BoundResult, QualityScorer, iter_bound
-from ddpm_studio.core.export import save_npz, save_png
-from ddpm_studio.core.far_off import data_box, score_without_far_off, thumbnail
-from ddpm_studio.core.runs import RunError, atomic_write_text, list_checkpoints
-from ddpm_studio.core.training.config import RunConfig
+from ddpm_studio.core.io.export import save_npz, save_png
+from ddpm_studio.core.io.runs import RunError, atomic_write_text, list_checkpoints
+from ddpm_studio.core.scores.far_off import data_box, score_without_far_off, thumbnail
+from ddpm_studio.core.scores.quality import QualityScorer
 from ddpm_studio.core.training.events import TrainStep
 from ddpm_studio.core.training.trainer import Trainer, TrainingDiverged
 

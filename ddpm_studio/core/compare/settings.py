@@ -8,7 +8,7 @@ import copy
 from dataclasses import dataclass
 
 from ddpm_studio.core import choices
-from ddpm_studio.core.training.config import RunConfig, default_config
+from ddpm_studio.core.config import RunConfig, default_config
 
 #: The EMA of a short run must forget its random initial weights: its time constant 1 / (1 - decay) is capped at
 #: this fraction of the training steps (0.999 would still hold 37% of the initial weights after 1000 steps).

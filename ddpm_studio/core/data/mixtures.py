@@ -3,7 +3,7 @@ a checkerboard and a continuous ring, none centred at the origin.
 
 They exist to judge the points defaults on data the built-in toys (:mod:`.toys`) did not shape: the mixtures of
 8 and 25 well-separated Gaussians are where a model smears mass between modes, which the off-support share
-(:func:`ddpm_studio.core.metrics.off_support_fraction`) counts. Each generator returns raw float64 (n, 2)
+(:func:`ddpm_studio.core.scores.metrics.off_support_fraction`) counts. Each generator returns raw float64 (n, 2)
 coordinates in its own units; :func:`ddpm_studio.core.data.load_dataset` standardises them per dimension. The 8-
 and 25-mode layouts follow the usual GAN / diffusion 2-D benchmarks (Metz et al. 2017, "Unrolled GANs"),
 moved off the origin and rescaled.

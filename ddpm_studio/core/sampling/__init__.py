@@ -3,7 +3,7 @@ its SDE variant (M29) and Heun on the probability-flow ODE (M24), on three times
 
 Every sampler yields one :class:`SampleStep` per NETWORK EVALUATION, and ``num_steps`` counts evaluations for every
 method, so runs with the same ``num_steps`` cost the same. The sampler depends on the process
-(:mod:`ddpm_studio.core.diffusion`), never the reverse.
+(:mod:`ddpm_studio.core.process.diffusion`), never the reverse.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import torch
 
 from ddpm_studio.core import choices
-from ddpm_studio.core.diffusion import GaussianDiffusion, Model
+from ddpm_studio.core.process.diffusion import GaussianDiffusion, Model
 from ddpm_studio.core.sampling.ancestral import ancestral, respace
 from ddpm_studio.core.sampling.ddim import ddim
 from ddpm_studio.core.sampling.dpm_solver import dpmpp_2m

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import torch
 
-from ddpm_studio.core.diffusion import GaussianDiffusion, Model
+from ddpm_studio.core.process.diffusion import GaussianDiffusion, Model
 from ddpm_studio.core.sampling.steps import SampleStep, descending, step_record
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import torch
 
-from ddpm_studio.core.diffusion import GaussianDiffusion, Model
+from ddpm_studio.core.process.diffusion import GaussianDiffusion, Model
 from ddpm_studio.core.sampling.spacing import log_snr
 from ddpm_studio.core.sampling.steps import SampleStep, abar_at, denoise, descending, step_record
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from ddpm_studio.core.diffusion import GaussianDiffusion, Model
+    from ddpm_studio.core.process.diffusion import GaussianDiffusion, Model
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ class SampleStep:
     def t_state(self) -> int:
         """The PAPER timestep of the state ``x`` (MATH.md conventions): ``t_next + 1``, 0 once x is x_0.
 
-        This is what a trajectory's ``t`` means in every file and view (:mod:`ddpm_studio.core.trajectory_file`): the
+        This is what a trajectory's ``t`` means in every file and view
+        (:mod:`ddpm_studio.core.sampling.trajectory_file`): the
         time of the picture shown, as ``abar`` is its noise level. x_T itself, before any record, is at T.
         """
         return self.t_next + 1

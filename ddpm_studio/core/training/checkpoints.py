@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 
 from ddpm_studio import __version__
-from ddpm_studio.core.pipeline import load_network_state
-from ddpm_studio.core.runs import (
+from ddpm_studio.core.io.runs import (
     RunError,
     checkpoint_path,
     load_latest_checkpoint,
@@ -26,6 +25,7 @@ from ddpm_studio.core.runs import (
     truncate_metrics,
     write_config,
 )
+from ddpm_studio.core.pipeline import load_network_state
 from ddpm_studio.core.training.resume import resume_conflicts
 
 

@@ -2,7 +2,7 @@
 
 Every ``train.early_stop_every`` steps the EMA model draws a fixed set of samples (same x_T and the same noise
 each time, 50 steps of DPM-Solver++(2M) SDE on the trailing grid, so checks differ by the model only) and is scored
-against the held-out data by both lenses of :mod:`ddpm_studio.core.metrics`:
+against the held-out data by both lenses of :mod:`ddpm_studio.core.scores.metrics`:
 
     quality = max(SW / (1.5 x floor), off-support / 3 %)      (<= 1: both of issue 16's targets are met)
 
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ddpm_studio.core.data import DataSet
-from ddpm_studio.core.metrics import HeldoutSlicedWasserstein, off_support_fraction, off_support_radius
+from ddpm_studio.core.scores.metrics import HeldoutSlicedWasserstein, off_support_fraction, off_support_radius
 
 SW_TARGET = 1.5  # x the held-out floor
 OFF_SUPPORT_TARGET = 0.03

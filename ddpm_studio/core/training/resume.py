@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from ddpm_studio.core.training.config import RunConfig
+from ddpm_studio.core.config import RunConfig
 
 #: Training fields a continued run may change: the target step, reporting (TensorBoard too), checkpoints and the
 #: device.

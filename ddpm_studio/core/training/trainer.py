@@ -22,19 +22,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ddpm_studio.core.config import ConfigError, RunConfig
 from ddpm_studio.core.data import DataSet, load_dataset, take_subset
 from ddpm_studio.core.device import resolve_device
-from ddpm_studio.core.guidance import conditional_problem, drop_labels
-from ddpm_studio.core.models import build_model, count_parameters
-from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, build_diffusion
-from ddpm_studio.core.runs import (
+from ddpm_studio.core.io.runs import (
     RunError,
     append_metrics,
     list_checkpoints,
 )
-from ddpm_studio.core.tensorboard_log import TensorBoardLogging, tensorboard_problem
+from ddpm_studio.core.io.tensorboard_log import TensorBoardLogging, tensorboard_problem
+from ddpm_studio.core.models import build_model, count_parameters
+from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, build_diffusion
+from ddpm_studio.core.process.guidance import conditional_problem, drop_labels
 from ddpm_studio.core.training.checkpoints import CheckpointWriteError, TrainerCheckpoints
-from ddpm_studio.core.training.config import ConfigError, RunConfig
 from ddpm_studio.core.training.distributed import DistContext, distributed_device, init_distributed
 from ddpm_studio.core.training.early_stop import EarlyStopper
 from ddpm_studio.core.training.ema import EMA

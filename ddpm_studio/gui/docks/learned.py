@@ -4,7 +4,7 @@ Field (2-D: the network's arrows beside the ideal denoiser's at the trajectory's
 difference; for a class-conditional run both guided towards the Trajectory dock's class and w, M34 and M38),
 Error over t, Memorization (images: samples beside their nearest training images, the copy rate, the ideal
 denoiser's own samples) and Density (2-D: the exact ODE log-density, its held-out mean beside the bound). The work
-runs on jobs that :class:`~ddpm_studio.gui.learned_worker.LearnedRunner` starts; this dock only holds the controls
+runs on jobs that :class:`~ddpm_studio.gui.presenters.learned.LearnedRunner` starts; this dock only holds the controls
 and draws what arrives. Opened from View and from the Trajectory dock's Field toggle.
 """
 

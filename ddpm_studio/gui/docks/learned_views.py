@@ -31,8 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.gui.axes import TidyAxisItem
-from ddpm_studio.gui.sample_panel import SamplePanel
 from ddpm_studio.gui.style import (
     MARKER_COLOR,
     PREDICTION_COLOR,
@@ -43,6 +41,8 @@ from ddpm_studio.gui.style import (
     pin_axes,
     spin_box,
 )
+from ddpm_studio.gui.widgets.axes import TidyAxisItem
+from ddpm_studio.gui.widgets.sample_panel import SamplePanel
 
 IDEAL_COLOR = (20, 20, 20)
 #: The longest arrow is drawn this many grid cells long (arrows are scaled together, network and ideal alike).
@@ -200,7 +200,7 @@ class FieldView(QWidget):
         self.idealCheck.toggled.connect(lambda on: self.idealArrows.setVisible(on))
 
     def show_field(self, field) -> None:
-        """A :class:`~ddpm_studio.gui.learned_worker.FieldDisplay`: heat map, arrows (one scale for both)."""
+        """A :class:`~ddpm_studio.gui.presenters.learned.FieldDisplay`: heat map, arrows (one scale for both)."""
         self.shown = field
         n = field.difference.shape[0]
         cell = (field.bounds[1] - field.bounds[0]) / (n - 1)
@@ -230,7 +230,7 @@ class FieldView(QWidget):
 
 
 def guide_caption(request) -> tuple[str, str | None]:
-    """(the caption's first words, the plot's title) for a field (a :class:`~ddpm_studio.gui.learned_worker.
+    """(the caption's first words, the plot's title) for a field (a :class:`~ddpm_studio.gui.presenters.learned.
     FieldRequest`): which class and w a conditional run's arrows are guided by, or that "all" is the unguided
     field; ("", None) for an unconditional run."""
     if not request.conditional:
@@ -312,7 +312,7 @@ class MemorizationView(_RunView):
         self.num_pairs = 0
 
     def show_result(self, result) -> None:
-        """A :class:`~ddpm_studio.gui.learned_worker.MemorizationDisplay`."""
+        """A :class:`~ddpm_studio.gui.presenters.learned.MemorizationDisplay`."""
         samples, nearest = result.samples, result.nearest
         if samples.shape[-1] == 1:
             samples, nearest = np.repeat(samples, 3, axis=-1), np.repeat(nearest, 3, axis=-1)
@@ -351,7 +351,7 @@ class DensityView(_RunView):
         layout.addWidget(self.densityLabel)
 
     def show_result(self, result) -> None:
-        """A :class:`~ddpm_studio.gui.learned_worker.DensityDisplay`."""
+        """A :class:`~ddpm_studio.gui.presenters.learned.DensityDisplay`."""
         log_p = result.log_p
         finite = log_p[np.isfinite(log_p)]
         high = float(finite.max()) if finite.size else 0.0

@@ -43,13 +43,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.core.evaluation import BOUND_BATCH_SIZE, BoundProgress, BoundResult
+from ddpm_studio.core.analysis.bound import BOUND_BATCH_SIZE, BoundProgress, BoundResult
 from ddpm_studio.core.pipeline import DiffusionPipeline
-from ddpm_studio.gui import job_eval
-from ddpm_studio.gui.axes import TidyAxisItem
 from ddpm_studio.gui.docks.likelihood_text import LEGEND, hidden_terms_note, running_text, summary_html
-from ddpm_studio.gui.jobs import MODEL, Job, runner
-from ddpm_studio.gui.redraw import RedrawThrottle
+from ddpm_studio.gui.jobs import evaluation as job_eval
+from ddpm_studio.gui.jobs.runner import MODEL, Job, runner
 from ddpm_studio.gui.style import (
     ERROR_TEXT_COLOR,
     HINT_TEXT_COLOR,
@@ -60,6 +58,8 @@ from ddpm_studio.gui.style import (
     fit_axis_label,
     legend_html,
 )
+from ddpm_studio.gui.widgets.axes import TidyAxisItem
+from ddpm_studio.gui.widgets.redraw import RedrawThrottle
 
 #: Held-out examples the bound averages by default (two forward-pass batches).
 DEFAULT_EXAMPLES = 2 * BOUND_BATCH_SIZE

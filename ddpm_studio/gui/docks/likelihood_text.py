@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ddpm_studio.core.evaluation import BoundResult
+from ddpm_studio.core.analysis.bound import BoundResult
 from ddpm_studio.gui.style import MARKER_COLOR, SAMPLE_COLOR, SNR_COLOR
 
 #: The plot's legend (colour, marker, rich-text label), for :func:`~ddpm_studio.gui.style.legend_html`.

@@ -23,8 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.gui.axes import TidyAxisItem
-from ddpm_studio.gui.redraw import RedrawThrottle
 from ddpm_studio.gui.style import (
     RAW_LOSS_COLOR,
     SMOOTH_LOSS_COLOR,
@@ -35,6 +33,8 @@ from ddpm_studio.gui.style import (
     legend_html,
     pin_axes,
 )
+from ddpm_studio.gui.widgets.axes import TidyAxisItem
+from ddpm_studio.gui.widgets.redraw import RedrawThrottle
 
 #: (label in the series combo, record key, y-axis label). The axis label is short: the combo above names the
 #: series in full, and a rotated label longer than the plot is tall is cut off (a low dock on a small screen).

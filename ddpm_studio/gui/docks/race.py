@@ -4,7 +4,7 @@ Each lane shows its state x_t (top) and its x0_hat (bottom); one slider (``raceS
 same noise level (log SNR), not the same step, since the lanes' timestep grids differ. A small plot draws each
 lane's RMS distance to the reference (DDIM on every trained timestep from the same x_T) against the network
 evaluations spent, and the scores line gives each lane's final quality. The race itself runs in the core
-(:mod:`ddpm_studio.core.race`) on a worker; this dock only shows what it yields.
+(:mod:`ddpm_studio.core.analysis.race`) on a worker; this dock only shows what it yields.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.core.race import MAX_RUNNERS, Runner, check_race
+from ddpm_studio.core.analysis.race import MAX_RUNNERS, Runner, check_race
 from ddpm_studio.core.sampling import METHODS, SPACINGS, max_num_steps
-from ddpm_studio.gui.axes import TidyAxisItem
-from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.sample_panel import SamplePanel
 from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, spin_box
 from ddpm_studio.gui.trajectory_store import scatter_bounds
+from ddpm_studio.gui.widgets.axes import TidyAxisItem
+from ddpm_studio.gui.widgets.redraw import RedrawThrottle
+from ddpm_studio.gui.widgets.sample_panel import SamplePanel
 
 #: The lanes offered when the dock opens: the classic two and the two few-step solvers of today.
 DEFAULT_LANES: tuple[tuple[str, str], ...] = (

@@ -14,8 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QGraphicsRectItem, QVBoxLayout, QWidget
 
-from ddpm_studio.core.export import image_grid
-from ddpm_studio.gui.redraw import RedrawThrottle
+from ddpm_studio.core.io.export import image_grid
 from ddpm_studio.gui.style import (
     MARKER_COLOR,
     REFERENCE_COLOR,
@@ -25,6 +24,7 @@ from ddpm_studio.gui.style import (
     pin_axes,
 )
 from ddpm_studio.gui.trajectory_store import SampleSet, scatter_bounds
+from ddpm_studio.gui.widgets.redraw import RedrawThrottle
 
 GRID_PADDING = 1
 POINT_SIZE = 4

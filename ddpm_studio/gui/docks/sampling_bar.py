@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.core import choices
-from ddpm_studio.core.guidance import labels_for
+from ddpm_studio.core.process.guidance import labels_for
 from ddpm_studio.core.sampling import METHODS, check_num_steps, max_num_steps
 from ddpm_studio.gui.style import spin_box
 
@@ -155,7 +155,7 @@ class SamplingBar(QWidget):
         self.classCombo.setCurrentIndex(max(index, 0))
 
     def settings(self) -> dict:
-        """The keyword arguments of the sampling job (:func:`ddpm_studio.gui.job_sampling.sample`).
+        """The keyword arguments of the sampling job (:func:`ddpm_studio.gui.jobs.sampling.sample`).
 
         A conditional model adds ``labels`` (one per sample; "all" rounds the count up to a multiple of the
         classes, one row each) and ``guidance`` (w, M34).

@@ -2,7 +2,7 @@
 
 ``schedulePlot`` shows ᾱ_t and √ᾱ_t on the left axis and β_t on its own right axis (β is tiny for most of a
 linear schedule); the SNR plot below shares t and uses a log axis. A red line marks the timestep the trajectory
-slider is on. Tables come from :mod:`ddpm_studio.core.schedule`; this dock only draws them.
+slider is on. Tables come from :mod:`ddpm_studio.core.process.schedule`; this dock only draws them.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QDockWidget, QVBoxLayout, QWidget
 
-from ddpm_studio.core.schedule import alpha_bar_from_betas, make_betas, signal_to_noise
-from ddpm_studio.gui.axes import TidyAxisItem
+from ddpm_studio.core.process.schedule import alpha_bar_from_betas, make_betas, signal_to_noise
 from ddpm_studio.gui.style import (
     ALPHA_BAR_COLOR,
     BETA_COLOR,
@@ -26,6 +25,7 @@ from ddpm_studio.gui.style import (
     fit_axis_label,
     legend_html,
 )
+from ddpm_studio.gui.widgets.axes import TidyAxisItem
 
 #: The two plots go side by side once the dock is this much wider than tall (a short bottom row on a small
 #: screen), and back one above the other below the second ratio (a gap, so the switch cannot oscillate).

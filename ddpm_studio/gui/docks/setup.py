@@ -25,16 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.core.data import BUILTIN_DATASETS
-from ddpm_studio.core.device import available_devices
-from ddpm_studio.core.models import MODEL_PRESETS
-from ddpm_studio.core.training.config import (
+from ddpm_studio.core.config import (
     MAX_T_POWER,
     MIN_T_POWER,
     ConfigError,
     RunConfig,
     snr_weighting_applies,
 )
+from ddpm_studio.core.data import BUILTIN_DATASETS
+from ddpm_studio.core.device import available_devices
+from ddpm_studio.core.models import MODEL_PRESETS
 from ddpm_studio.gui.docks.setup_data import SetupData
 from ddpm_studio.gui.docks.setup_options import (
     CONDITIONAL_TOOLTIP,

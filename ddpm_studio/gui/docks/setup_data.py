@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog
 
-from ddpm_studio.core.training.config import fit_batch_size
+from ddpm_studio.core.config import fit_batch_size
 from ddpm_studio.gui.docks.setup_options import (
     CONDITIONAL_TOOLTIP,
     DATA_FILTER,

@@ -9,8 +9,8 @@ from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QScrollArea
 
 from ddpm_studio.core import choices
+from ddpm_studio.core.config import RunConfig, default_config
 from ddpm_studio.core.data import BUILTIN_DATASETS
-from ddpm_studio.core.training.config import RunConfig, default_config
 
 OPEN_DATA_TEXT = "Open folder/file…"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")

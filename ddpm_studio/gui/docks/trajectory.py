@@ -26,10 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.core.guidance import row_length
+from ddpm_studio.core.process.guidance import row_length
 from ddpm_studio.gui.docks.sampling_bar import SamplingBar
-from ddpm_studio.gui.redraw import RedrawThrottle
-from ddpm_studio.gui.sample_panel import SamplePanel
 from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, set_media_button
 from ddpm_studio.gui.trajectory_store import (
     TrajectoryFrame,
@@ -38,6 +36,8 @@ from ddpm_studio.gui.trajectory_store import (
     frames_bounds,
     scatter_bounds,
 )
+from ddpm_studio.gui.widgets.redraw import RedrawThrottle
+from ddpm_studio.gui.widgets.sample_panel import SamplePanel
 
 NO_TRAJECTORY_TEXT = "No trajectory yet: train a model (or open a run), then press Sample."
 NO_TRAJECTORY_HINT = "The reverse process appears here:\ntrain a model, then press Sample"

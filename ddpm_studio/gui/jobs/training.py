@@ -1,0 +1,101 @@
+"""The training job: builds (or continues) a Trainer on its thread and yields the core's events as display copies.
+
+Yields :class:`TrainerReady` once the trainer exists, then the trainer's own events (``TrainStep``,
+``PreviewFailed``, ``CheckpointSaved``, ``TrainingFinished``) with each ``PreviewReady`` turned into a
+:class:`~ddpm_studio.gui.trajectory_store.SampleSet` (numpy copies). :class:`SaveRequests` is the job's service: a
+save the user asks for runs on the job's thread between two steps (or at once while paused) and answers with
+:class:`RunSaved` or :class:`SaveFailed`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from ddpm_studio.core.app.run_io import describe_error, save_run
+from ddpm_studio.core.config import RunConfig
+from ddpm_studio.core.data import DataSet
+from ddpm_studio.core.io.previews import off_support_note
+from ddpm_studio.core.io.runs import RunError
+from ddpm_studio.core.training.events import CheckpointSaved, PreviewFailed, PreviewReady, TrainingFinished
+from ddpm_studio.core.training.trainer import CheckpointWriteError, Trainer
+from ddpm_studio.gui.display import reference_points, to_display
+from ddpm_studio.gui.jobs.runner import Throttle
+from ddpm_studio.gui.trajectory_store import SampleSet
+
+#: Loss and progress updates while training (2 Hz). A loss curve still reads as live, and each update (loss
+#: plot redraw and paint, status bar) costs ~17 ms of GUI-thread CPU, mostly Python that a small, Python-bound
+#: training step must wait for (the GIL); at 30 Hz that alone made a 2-D run tens of percent slower
+#: (benchmarks/RESULTS.md, "The studio's cost").
+TRAIN_EMIT_INTERVAL_S = 0.5
+
+
+@dataclass(frozen=True)
+class TrainerReady:
+    trainer: Trainer
+
+
+@dataclass(frozen=True)
+class RunSaved:
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class SaveFailed:
+    message: str
+
+
+def training_throttle() -> Throttle:
+    """Loss points at 2 Hz; the trainer, previews, checkpoints, saves and the end at once."""
+    return Throttle(TRAIN_EMIT_INTERVAL_S, urgent=(TrainerReady, SampleSet, PreviewFailed, CheckpointSaved,
+                                                   TrainingFinished))
+
+
+class SaveRequests:
+    """A save asked for on the GUI thread, done on the training job's thread (its ``service``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._request: tuple[str, list[dict]] | None = None
+        self.trainer: Trainer | None = None
+
+    def request(self, run_dir: str, records: list[dict]) -> None:
+        with self._lock:
+            self._request = (run_dir, list(records))
+
+    def __call__(self) -> list:
+        with self._lock:
+            request, self._request = self._request, None
+        if request is None or self.trainer is None:
+            return []
+        try:
+            return [RunSaved(str(save_run(self.trainer, *request)))]
+        except (RunError, CheckpointWriteError, OSError) as exc:
+            return [SaveFailed(describe_error(exc))]
+
+
+def train(config: RunConfig, trainer: Trainer | None, dataset: DataSet | None, saves: SaveRequests, *,
+          stop: threading.Event):
+    """The job: continue ``trainer`` (``config.train`` becomes its training settings) or build one from ``config``."""
+    if trainer is None:
+        trainer = Trainer(config, dataset=dataset)  # in memory until the user saves
+    else:
+        trainer.config.train = config.train
+    saves.trainer = trainer
+    yield TrainerReady(trainer)
+    if stop.is_set():
+        yield TrainingFinished(trainer.step, "stopped")
+        return
+    pipeline = trainer.pipeline()
+    reference = reference_points(trainer.dataset)
+    for event in trainer.train():
+        if stop.is_set():
+            trainer.request_stop()
+        if isinstance(event, PreviewReady):
+            caption = f"Preview at step {event.step} ({trainer.config.train.preview_steps} steps)"
+            shown = to_display(pipeline, event.samples)
+            if pipeline.kind == "points" and (note := off_support_note(shown, reference)):
+                caption = f"{caption}  ·  {note}"
+            yield SampleSet(pipeline.kind, shown, reference, caption, event.step)
+        else:
+            yield event

@@ -36,9 +36,9 @@ RECOGNISABLE_FRECHET_RATIO = 5.0
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from ddpm_studio.core.config import default_config
-    from ddpm_studio.core.io.previews import save_preview
     from ddpm_studio.core.scores.quality import QualityScorer
     from ddpm_studio.core.training.events import TrainStep
+    from ddpm_studio.core.training.previews import save_preview
     from ddpm_studio.core.training.trainer import Trainer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -180,7 +180,7 @@ def samples_strip(pipeline, rows) -> np.ndarray:
     from PIL import Image, ImageDraw, ImageFont
 
     from ddpm_studio.core.io.export import side_by_side
-    from ddpm_studio.core.io.previews import preview_image
+    from ddpm_studio.core.training.previews import preview_image
 
     pictures = []
     for row in rows:

@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     """Sample ``args.run_dir`` into a .png grid / scatter or an .npz (with ``--trajectory``, the reverse process)."""
     from ddpm_studio.core.app.diffusers_import import load_any_pipeline
     from ddpm_studio.core.io.export import TrajectoryRecorder, save_npz, subsample_indices
-    from ddpm_studio.core.io.previews import save_preview
     from ddpm_studio.core.sampling import check_num_steps
+    from ddpm_studio.core.training.previews import save_preview
 
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".npz"):

@@ -169,7 +169,6 @@ def run(args: argparse.Namespace) -> int:
     """Train (or resume) into ``args.out`` with a progress bar; 130 when interrupted (a checkpoint is saved)."""
     import torch
 
-    from ddpm_studio.core.io.previews import save_preview
     from ddpm_studio.core.models import format_parameter_count
     from ddpm_studio.core.training.events import (
         PreviewFailed,
@@ -177,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         TrainingFinished,
         TrainStep,
     )
+    from ddpm_studio.core.training.previews import save_preview
     from ddpm_studio.core.training.trainer import Trainer
 
     config, dataset = _train_config(args)

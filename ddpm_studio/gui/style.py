@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, QSize
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QSpinBox, QStyle
 
-from ddpm_studio.core.io.previews import CLASS_RGB
+from ddpm_studio.core.training.previews import CLASS_RGB
 
 #: Redraws happen at most this often (the issue's ~30 Hz): workers may emit faster, docks coalesce.
 REDRAW_INTERVAL_MS = 33

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ddpm_studio.core.io.previews import off_support_note
+from ddpm_studio.core.training.previews import off_support_note
 
 #: Upper bound on the memory one trajectory may take; beyond it every k-th step is kept.
 DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from ddpm_studio.core.training.events import TrainStep
-
-if TYPE_CHECKING:
-    from ddpm_studio.core.training.trainer import Trainer
 
 #: How many bands of t the per-band loss reports (issue: "which timesteps are learned first").
 NUM_T_BANDS = 10
@@ -43,24 +38,31 @@ class _Window:
         self.band_count.index_add_(0, bands, torch.ones_like(per_example))
         self.steps += 1
 
-    def report(self, trainer: Trainer, lr: float, seconds: float) -> TrainStep:
-        if trainer.dist.enabled:  # every rank reports at the same step, so the collective lines up
+    def report(self, step: int, total_steps: int, elapsed: float, lr: float, seconds: float,
+               world_size: int | None = None) -> TrainStep:
+        """The event of the window's steps, then a fresh window.
+
+        ``world_size``: the number of ranks when training is distributed (None when not): every rank reports at
+        the same step, so the all-reduce of the sums lines up. The trainer hands its numbers over rather than
+        itself, so this module does not import the trainer (no cycle, not even for type checking).
+        """
+        if world_size is not None:
             import torch.distributed as dist
 
             dist.all_reduce(self.sums)
-            self.sums /= trainer.dist.world_size
+            self.sums /= world_size
         loss, mse, vlb = (self.sums / max(self.steps, 1)).tolist()
         sums, counts = self.band_sum.tolist(), self.band_count.tolist()
         bands = tuple(s / c if c > 0 else None for s, c in zip(sums, counts))
         event = TrainStep(
-            step=trainer.step,
-            total_steps=trainer.total_steps,
+            step=step,
+            total_steps=total_steps,
             loss=loss,
             mse=mse,
             vlb=vlb,
             lr=lr,
             steps_per_sec=self.steps / seconds if seconds > 0 else 0.0,
-            elapsed=trainer.elapsed,
+            elapsed=elapsed,
             band_losses=bands,
         )
         self.reset()

@@ -30,7 +30,6 @@ from ddpm_studio.core.io.runs import (
     append_metrics,
     list_checkpoints,
 )
-from ddpm_studio.core.io.tensorboard_log import TensorBoardLogging, tensorboard_problem
 from ddpm_studio.core.models import build_model, count_parameters
 from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, build_diffusion
 from ddpm_studio.core.process.guidance import conditional_problem, drop_labels
@@ -47,6 +46,7 @@ from ddpm_studio.core.training.events import (
     TrainingFinished,
 )
 from ddpm_studio.core.training.loss_window import NUM_T_BANDS, _Window
+from ddpm_studio.core.training.tensorboard_log import TensorBoardLogging, tensorboard_problem
 from ddpm_studio.core.training.timesteps import sample_timesteps, timestep_probabilities
 
 logger = logging.getLogger(__name__)
@@ -249,7 +249,8 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             if self.step % tc.log_every == 0 or self.step == tc.steps:
                 now = time.perf_counter()
                 self.elapsed += now - last_time
-                event = window.report(self, lr, now - last_time)
+                event = window.report(self.step, self.total_steps, self.elapsed, lr, now - last_time,
+                                          self.dist.world_size if self.dist.enabled else None)
                 last_time = now
                 if not math.isfinite(event.loss):
                     raise TrainingDiverged(self.step, self.config, self._keep_last_good_state())

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from ddpm_studio.core.app.run_io import describe_error, save_run
 from ddpm_studio.core.config import RunConfig
 from ddpm_studio.core.data import DataSet
-from ddpm_studio.core.io.previews import off_support_note
 from ddpm_studio.core.io.runs import RunError
 from ddpm_studio.core.training.events import CheckpointSaved, PreviewFailed, PreviewReady, TrainingFinished
+from ddpm_studio.core.training.previews import off_support_note
 from ddpm_studio.core.training.trainer import CheckpointWriteError, Trainer
 from ddpm_studio.gui.display import reference_points, to_display
 from ddpm_studio.gui.jobs.runner import Throttle

@@ -169,8 +169,16 @@ def test_mlp_output_depends_on_t_and_gradients_reach_every_parameter() -> None:
 
 
 def test_mlp_rebuilds_from_config() -> None:
+    """The config alone rebuilds the same network: the weights load and the output is the original's."""
     model = MLPDenoiser(hidden=32, num_blocks=2, time_dim=16)
-    MLPDenoiser(**model.config).load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for param in model.parameters():  # away from the init, so a rebuilt net that ignored the load would differ
+            param.add_(0.1 * torch.randn_like(param))
+    rebuilt = MLPDenoiser(**json.loads(json.dumps(model.config)))
+    rebuilt.load_state_dict(model.state_dict())
+    x, t = torch.randn(5, 2), torch.tensor([0, 3, 10, 99, 500])
+    assert rebuilt.config == model.config
+    torch.testing.assert_close(rebuilt(x, t), model(x, t), rtol=0, atol=0)
 
 
 # --- presets ------------------------------------------------------------------------------------------------

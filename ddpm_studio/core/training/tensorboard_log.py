@@ -93,7 +93,7 @@ class TensorBoardLogging:
         """The preview as the CLI saves it (an image grid, or a scatter over the held-out data)."""
         writer = self._tensorboard_writer()
         if writer is not None:
-            from ddpm_studio.core.io.previews import preview_image
+            from ddpm_studio.core.training.previews import preview_image
 
             writer.image(step, preview_image(self.pipeline(), samples, reference=self.dataset.heldout))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MATH = ROOT / "docs" / "MATH.md"
 
 #: "M7", or a range "M14-M17" / "M1–M23" (hyphen or en dash).

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from ddpm_studio.core.io.runs import append_metrics, write_config
 
 TIMEOUT_MS = 600_000  # a guard only: the other process trains on CPUs other tests may share
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def status(win) -> str:

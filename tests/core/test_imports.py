@@ -1,5 +1,5 @@
 """No import cycles in ddpm_studio/: every module's imports, read with ``ast`` (function-level ones included,
-``if TYPE_CHECKING:`` blocks left out), form a graph without cycles.
+``if TYPE_CHECKING:`` blocks too: a cycle is a cycle whether or not it runs), form a graph without cycles.
 
 An edge A -> B means module A imports module B (``from pkg import name`` counts as an import of the submodule
 ``pkg.name`` when there is one, else of ``pkg``). A package's parents, which Python imports first, are not edges:
@@ -28,24 +28,14 @@ def module_names(root: Path = ROOT) -> dict[str, Path]:
     return names
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 def imported_modules(source: str, module: str, is_package: bool, modules: set[str]) -> set[str]:
-    """The project modules ``source`` imports anywhere (functions too), outside ``if TYPE_CHECKING:`` blocks.
+    """The project modules ``source`` imports anywhere (functions and ``if TYPE_CHECKING:`` blocks too).
 
     ``import a.b`` imports ``a.b``; ``from X import n`` imports ``X.n`` where that is a module, else ``X``.
     """
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            for child in node.orelse:  # the else branch runs at import time
-                visit(child)
-            return
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name in modules)
         elif isinstance(node, ast.ImportFrom):
@@ -114,7 +104,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 # ------------------------------------------------------------------------------------------------ the checker
-def test_the_reader_sees_function_level_imports_and_skips_type_checking_blocks():
+def test_the_reader_sees_function_level_and_type_checking_imports():
     source = (
         "from typing import TYPE_CHECKING\n"
         "import ddpm_studio.core.process.losses\n"
@@ -127,7 +117,7 @@ def test_the_reader_sees_function_level_imports_and_skips_type_checking_blocks()
     )
     found = imported_modules(source, "ddpm_studio.core.pipeline", False, set(module_names()))
     assert found == {"ddpm_studio.core.process.losses", "ddpm_studio.core.process.schedule",
-                     "ddpm_studio.core.sampling.steps", "ddpm_studio.core.io.runs"}
+                     "ddpm_studio.core.sampling.steps", "ddpm_studio.core.io.runs", "ddpm_studio.core.pipeline"}
 
 
 def test_the_cycle_finder_finds_a_cycle_and_only_cycles():
@@ -166,9 +156,9 @@ def test_the_cli_commands_import_only_the_common_module():
 def test_no_test_module_imports_another():
     """Shared fixtures live in conftest.py and shared helpers in helper modules (gui_helpers, exact_models):
     importing a test module runs its tests' collection twice and hides where a fixture comes from."""
-    tests = Path(__file__).parent
+    tests = Path(__file__).parents[1]
     offenders = []
-    for path in sorted(tests.glob("test_*.py")):
+    for path in sorted(tests.rglob("test_*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])

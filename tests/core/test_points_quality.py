@@ -13,10 +13,10 @@ from ddpm_studio.cli import run_cli
 from ddpm_studio.core.config import default_config
 from ddpm_studio.core.data import MIXTURE_DATASETS, load_dataset, make_mixture
 from ddpm_studio.core.data.mixtures import MIXTURES
-from ddpm_studio.core.io.previews import off_support_note
 from ddpm_studio.core.models.mlp import MLPDenoiser, fourier_features
 from ddpm_studio.core.training.early_stop import QualityCheck
 from ddpm_studio.core.training.events import TrainingFinished
+from ddpm_studio.core.training.previews import off_support_note
 from ddpm_studio.core.training.trainer import Trainer
 
 

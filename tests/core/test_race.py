@@ -1,4 +1,4 @@
-"""The sampler race (core/analysis/race.py): one x_T for every lane, aligned by noise level, distances to a reference."""
+"""The sampler race (core/analysis/race.py): one x_T for every lane, aligned by noise level, distances to a fine run."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The one worker and the one job runner: every long piece of work is a generator run on a thread.
 
 A **job** is a generator function (training, sampling, the bound, a comparison, opening a run, loading data). It
-runs in a :class:`Job`, a subclass of superqt's ``GeneratorWorker``: its signal object is created on the GUI
+runs in a :class:`Job`, a ``QRunnable`` on the runner's own thread pool: its signal object is created on the GUI
 thread, and ``pause`` / ``resume`` / stop are honoured at each ``yield``. What it yields is batched by a
 :class:`Throttle`, a policy passed in (an interval, "only the latest", which items go at once, and a conversion
 made on the job's thread when a batch leaves), so no job writes its own consume → throttle → emit loop. Items are
@@ -14,13 +14,15 @@ which resources they read and write; the runner never runs a writer beside a rea
 (training writes the model the bound and the sampler read) and can start a job once the jobs in its way have
 stopped (``preempt``).
 
-Why superqt's worker, subclassed (measured, see docs/ARCHITECTURE.md): its ``run`` patches the process-wide
-``warnings.showwarning`` inside ``warnings.catch_warnings`` on the job thread, which is not thread-safe: two
-overlapping jobs left the patch installed for good (``/tmp`` script in the commit message); and ``start`` uses the
-global QThreadPool (two threads on a two-core machine, so a third job waited) and defers the start by a timer
-when an event loop runs, so a join right after a start missed the job. :class:`Job` keeps superqt's signals,
-pause / resume / quit and ``send``, and replaces ``run`` and ``work``; the runner owns its own pool and starts
-jobs at once.
+Why our own worker and not superqt's ``GeneratorWorker`` (measured with superqt 0.9, docs/ARCHITECTURE.md): its
+``run`` patches the process-wide ``warnings.showwarning`` inside ``warnings.catch_warnings`` on the job thread,
+which is not thread-safe (two overlapping jobs left the patch installed for good); its ``start`` uses the global
+QThreadPool (two threads on a two-core machine, so a third job waited) and defers the start by a timer when an
+event loop runs, so a join right after a start missed the job; and a paused worker only sleeps, where a paused
+training job must still answer a save. Subclassing it to fix these meant replacing ``run`` and ``work`` and
+reading its private pause flags and signal class (``superqt.utils._qthreading``), which its public API does not
+offer. :class:`Job` is therefore a plain ``QRunnable`` (Qt's public API) with the same contract: a signal object
+born on the GUI thread, pause / resume / stop honoured at each ``yield``, and errors delivered as a signal.
 """
 
 from __future__ import annotations
@@ -33,9 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal
-from superqt.utils import GeneratorWorker
-from superqt.utils._qthreading import GeneratorWorkerSignals
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
 
 from ddpm_studio.core.app.run_io import KNOWN_ERRORS, describe_error
 from ddpm_studio.gui import collector
@@ -78,8 +78,8 @@ class Throttle:
         return False
 
 
-class JobSignals(GeneratorWorkerSignals):
-    """superqt's signals, plus the ones the runner listens to (each carries the job, so one slot serves all)."""
+class JobSignals(QObject):
+    """The signals the runner listens to (each carries the job, so one slot serves all); made on the GUI thread."""
 
     batch = Signal(object, object)  # job, list of items
     result = Signal(object, object)  # job, the generator's return value
@@ -87,7 +87,7 @@ class JobSignals(GeneratorWorkerSignals):
     ended = Signal(object)  # job: always the last one
 
 
-class Job(GeneratorWorker):
+class Job(QRunnable):
     """One generator on one thread, with the runner's callbacks; see the module docstring.
 
     Args:
@@ -119,10 +119,18 @@ class Job(GeneratorWorker):
         owner: object | None = None,
         **kwargs: Any,
     ) -> None:
+        super().__init__()
         self.stop_event = threading.Event()
         if cooperative:
             kwargs["stop"] = self.stop_event
-        super().__init__(func, *args, SignalsClass=JobSignals, **kwargs)
+        self._gen = func(*args, **kwargs)
+        if not hasattr(self._gen, "send"):
+            raise TypeError(f"job {name!r}: {func!r} is not a generator function")
+        self.signals = JobSignals()  # created here, on the GUI thread: its signals are delivered there
+        self.batch, self.result = self.signals.batch, self.signals.result
+        self.failure, self.ended = self.signals.failure, self.signals.ended
+        # Pause handshake: the GUI asks (``_pause_requested``), the job thread honours it at its next yield.
+        self._pause_requested = self._resume_requested = self._paused = False
         self.setAutoDelete(False)  # the runner drops it on the GUI thread, never the pool on the job's thread
         self.name = name
         self.throttle = throttle or Throttle()
@@ -132,6 +140,7 @@ class Job(GeneratorWorker):
         self.on_events, self.on_result, self.on_error, self.on_done = on_events, on_result, on_error, on_done
         self.owner = weakref.ref(owner) if owner is not None else None
         self._pause_interval = PAUSE_POLL_S
+        self._abort = False
         self.started_running = False  # submitted to the pool (a preempting job waits first)
         self.finished_event = threading.Event()
 
@@ -140,13 +149,27 @@ class Job(GeneratorWorker):
         """End at the next ``yield`` (cooperative: the generator ends itself); wakes a paused job."""
         self.stop_event.set()
         if not self.cooperative:
-            self.quit()
+            self._abort = True
+
+    def pause(self) -> None:
+        """Pause at the next ``yield`` (a stop asked for already wins)."""
+        if not self._paused:
+            self._pause_requested = True
 
     def resume(self) -> None:
         if self._pause_requested:  # asked to pause, not yet at a yield: simply withdraw the request
             self._pause_requested = False
-        else:
-            super().resume()
+        elif self._paused:
+            self._resume_requested = True
+
+    @property
+    def abort_requested(self) -> bool:
+        """A non-cooperative stop: the job is abandoned at its next ``yield``."""
+        return self._abort
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused
 
     @property
     def stopping(self) -> bool:
@@ -160,7 +183,7 @@ class Job(GeneratorWorker):
         return self.owner is not None and self.owner() is owner
 
     # ------------------------------------------------------------------ the thread
-    def run(self) -> None:  # replaces superqt's: no process-wide warnings patch (see the module docstring)
+    def run(self) -> None:  # QRunnable.run, on a pool thread; no process-wide state is touched here
         try:
             value = self.work()
             if not self.abort_requested:
@@ -194,7 +217,7 @@ class Job(GeneratorWorker):
                 self._paused, self._pause_requested = True, False
                 continue
             try:
-                item = self._gen.send(self._next_value())
+                item = next(self._gen)
             except StopIteration as exc:
                 self._flush(pending)
                 return exc.value

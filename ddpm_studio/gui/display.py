@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -43,3 +45,24 @@ def to_display(pipeline: DiffusionPipeline, x: torch.Tensor) -> np.ndarray:
     if pipeline.kind == "images":
         return pipeline.to_uint8(x)
     return pipeline.to_data_space(x.detach().cpu().clone()).numpy().astype(np.float32, copy=True)
+
+
+# ---------------------------------------------------------------- the guidance sweep's items (M34)
+@dataclass(frozen=True)
+class SweepDisplayRow:
+    """One w, ready to draw: display samples (uint8 images or data-space points), their classes and scores."""
+
+    guidance: float
+    samples: np.ndarray
+    labels: np.ndarray
+    accuracy: float
+    score: float
+    floor: float
+
+
+@dataclass(frozen=True)
+class SweepEnded:
+    """The sweep's last item; ``metric`` names its score ("Fréchet distance" or "sliced Wasserstein")."""
+
+    metric: str
+    stopped: bool

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from ddpm_studio.core.compare import TABLE2_MIN_STEPS, CompareRow, far_off_text
 from ddpm_studio.gui.dialogs.compare import COLUMNS, CompareDialog
 from ddpm_studio.gui.jobs import setup as workers
+from ddpm_studio.gui.presenters.compare import ComparePresenter
 
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),
@@ -21,6 +22,7 @@ TIMEOUT_MS = 60_000
 @pytest.fixture
 def dialog(qtbot, tmp_path):
     widget = CompareDialog(None, "moons", str(tmp_path / "compare"))
+    ComparePresenter(widget)
     qtbot.addWidget(widget)
     widget.show()
     yield widget
@@ -70,8 +72,8 @@ def test_the_budget_note_shows_below_the_measured_step_budget_only(dialog):
 
 
 def test_a_row_with_a_far_off_sample_says_so_beside_its_score(dialog):
-    dialog._add_row(row_with_far_off(1))
-    dialog._add_row(row_with_far_off(0))
+    dialog.add_row(row_with_far_off(1))
+    dialog.add_row(row_with_far_off(0))
     table = dialog.compareTable
     column = COLUMNS.index("far off")
     assert column == COLUMNS.index("score") + 1

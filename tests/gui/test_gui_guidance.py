@@ -59,14 +59,14 @@ def test_a_conditional_run_samples_the_class_and_guidance_chosen(qtbot, window) 
     assert dialog is not None and dialog.isVisible()
     dialog.scalesEdit.setText("0, 4")
     qtbot.mouseClick(dialog.runButton, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.job is None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not dialog.running, timeout=TIMEOUT_MS)
     assert [row.guidance for row in dialog.rows] == [0.0, 4.0]
     assert all(np.array_equal(row.labels, np.full(6, 5)) for row in dialog.rows)
     assert len(dialog._panels) == 2 and len(dialog._accuracy.getData()[0]) == 2
     assert dialog.statusLabel.text().startswith("Accuracy / score: w = 0:")
     dialog.scalesEdit.setText("0, -1")
     qtbot.mouseClick(dialog.runButton, Qt.MouseButton.LeftButton)
-    assert dialog.job is None and "0..50" in dialog.statusLabel.text()
+    assert not dialog.running and "0..50" in dialog.statusLabel.text()
     dialog.close()
     # a new run forgets the classes
     window.new_run()

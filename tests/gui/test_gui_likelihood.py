@@ -25,6 +25,8 @@ from ddpm_studio.core.training.trainer import Trainer
 from ddpm_studio.gui.dialogs.compare import COLUMNS, CompareDialog
 from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.jobs import setup as workers
+from ddpm_studio.gui.presenters.bound import BoundPresenter
+from ddpm_studio.gui.presenters.compare import ComparePresenter
 from ddpm_studio.gui.style import configure_pyqtgraph
 
 pytestmark = [
@@ -68,6 +70,7 @@ def tiny_trainer():
 def dock(qtbot):
     configure_pyqtgraph()
     widget = LikelihoodDock()
+    BoundPresenter(widget)  # the dock only draws: its presenter runs the job (a child of the dock)
     qtbot.addWidget(widget)
     widget.resize(720, 420)
     widget.show()
@@ -162,6 +165,7 @@ def test_a_failing_network_arrives_as_a_message(qtbot, dock, tiny_trainer):
 @pytest.fixture
 def dialog(qtbot, tmp_path):
     widget = CompareDialog(None, "moons", str(tmp_path / "compare"))
+    ComparePresenter(widget)
     qtbot.addWidget(widget)
     widget.show()
     yield widget

@@ -11,6 +11,10 @@ Public API (objectName ``compareDialog``):
 - ``rows``: the :class:`~ddpm_studio.core.compare.CompareRow` of every finished setting; ``finished``: the
   :class:`~ddpm_studio.core.compare.CompareFinished` once every setting ran (None before).
 - Signal ``message(str)``: status text for the main window's status bar.
+- The dialog starts nothing itself: it emits ``startRequested(ComparisonRequest)``, ``cancelRequested`` and
+  ``shutdownRequested``; its presenter (:class:`~ddpm_studio.gui.presenters.compare.ComparePresenter`) runs the
+  job and calls back ``job_started``, ``show_progress``, ``add_row``, ``show_finished``, ``show_cancelled``,
+  ``show_failure`` and ``job_ended``.
 
 Controls: ``compareDataCombo``, ``compareStepsSpin``, ``compareTimestepsSpin``, ``compareScheduleCombo``,
 ``compareEvalSpin``, ``compareSettingsList`` (checkable), ``compareOutEdit`` + ``compareOutButton`` (a
@@ -23,6 +27,7 @@ draw them in red at their edge), ``compareStatusLabel`` and ``compareOpenFolderB
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -58,8 +63,6 @@ from ddpm_studio.core.compare import (
 )
 from ddpm_studio.core.config import default_config
 from ddpm_studio.core.data import BUILTIN_DATASETS
-from ddpm_studio.gui.jobs import evaluation as job_eval
-from ddpm_studio.gui.jobs.runner import Job, runner
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
 from ddpm_studio.gui.widgets.compare_table import (
     COLUMNS,
@@ -78,10 +81,26 @@ START_TEXT = "Start"
 CANCEL_TEXT = "Cancel"
 
 
+@dataclass(frozen=True)
+class ComparisonRequest:
+    """What Start asks the presenter to run: the arguments of :func:`ddpm_studio.core.compare.iter_compare`."""
+
+    data: str  # a built-in data set's name or a path
+    steps: int  # training steps per setting
+    out_dir: Path
+    settings: list[Setting]
+    num_timesteps: int
+    schedule: str
+    eval_examples: int
+
+
 class CompareDialog(QDialog):
     """Train several settings on the same data, seed and budget; tabulate loss, bound, score, time, samples."""
 
     message = Signal(str)
+    startRequested = Signal(object)  # ComparisonRequest
+    cancelRequested = Signal()
+    shutdownRequested = Signal()  # closing: stop the comparison and wait for it
 
     def __init__(self, parent: QWidget | None, data: str, default_out_dir: str) -> None:
         super().__init__(parent)
@@ -90,7 +109,7 @@ class CompareDialog(QDialog):
         self.resize(980, 660)
         self.rows: list[CompareRow] = []
         self.finished: CompareFinished | None = None
-        self._job: Job | None = None
+        self._running = self._stopping = False  # as the presenter reports them
         self._out_dir: Path | None = None
         self._rows_data = ""  # the data set the rows were made on
         kind = BUILTIN_DATASETS.get(data, "points")
@@ -204,7 +223,7 @@ class CompareDialog(QDialog):
     # ------------------------------------------------------------------ public API
     @property
     def running(self) -> bool:
-        return self._job is not None
+        return self._running
 
     def checked_settings(self) -> list[Setting]:
         items = (self.compareSettingsList.item(i) for i in range(self.compareSettingsList.count()))
@@ -238,33 +257,29 @@ class CompareDialog(QDialog):
         self._set_header(COLUMNS.index("score"), "score")
         self._out_dir = Path(self.compareOutEdit.text().strip()).expanduser()
         settings = self.checked_settings()
-        job = runner().start(
-            "compare",
-            job_eval.compare,
-            self.compareDataCombo.currentText().strip(),
-            self.compareStepsSpin.value(),
-            self._out_dir,
-            settings,
-            self.compareTimestepsSpin.value(),
+        self._settings_count = len(settings)
+        self.startRequested.emit(ComparisonRequest(
+            data=self.compareDataCombo.currentText().strip(),
+            steps=self.compareStepsSpin.value(),
+            out_dir=self._out_dir,
+            settings=settings,
+            num_timesteps=self.compareTimestepsSpin.value(),
             schedule=self.compareScheduleCombo.currentText(),
             eval_examples=self.compareEvalSpin.value(),
-            cooperative=True,
-            throttle=job_eval.CompareThrottle(),
-            owner=self,
-            on_events=self._events,
-            on_error=self._failed,
-            on_done=self._job_done,
-        )
-        self._job = job
+        ))  # the presenter answers with job_started
+
+    def job_started(self) -> None:
+        self._running, self._stopping = True, False
         self.compareProgressBar.setRange(0, 0)  # busy until the first progress report
         self.compareProgressBar.setFormat("starting…")
-        self._status(f"Comparing {len(settings)} settings in {self._out_dir}…")
+        self._status(f"Comparing {self._settings_count} settings in {self._out_dir}…")
         self._update_controls()
 
     def cancel(self) -> None:
         """Stop after the current step; the finished rows are already in compare.csv and compare.md."""
-        if self._job is not None:
-            self._job.stop()
+        if self._running and not self._stopping:
+            self._stopping = True
+            self.cancelRequested.emit()
             self._status("Cancelling after the current step…")
             self._update_controls()
 
@@ -285,23 +300,10 @@ class CompareDialog(QDialog):
 
     def _stop_and_join(self) -> None:
         """Stop the comparison (it quits at the next step) and wait for its job."""
-        jobs = runner()
-        jobs.stop(owner=self)
-        jobs.join(owner=self)
+        self.shutdownRequested.emit()
 
-    def _events(self, items: list) -> None:
-        progress = [item for item in items if isinstance(item, CompareProgress)]
-        for item in items:
-            if isinstance(item, CompareProgress) and item is progress[-1]:
-                self._progress(item)
-            elif isinstance(item, CompareRow):
-                self._add_row(item)
-            elif isinstance(item, CompareFinished):
-                self._finished(item)
-            elif isinstance(item, job_eval.Cancelled):
-                self._cancelled()
-
-    def _progress(self, event: CompareProgress) -> None:
+    # ------------------------------------------------------------------ what the presenter reports
+    def show_progress(self, event: CompareProgress) -> None:
         self.compareProgressBar.setFormat(progress_text(event))
         if event.phase == "prepare":
             self.compareProgressBar.setRange(0, 0)
@@ -310,7 +312,7 @@ class CompareDialog(QDialog):
             self.compareProgressBar.setValue(event.done)
         self.compareProgressBar.setToolTip(f"latest loss {event.loss:.4g}" if event.loss is not None else "")
 
-    def _add_row(self, row: CompareRow) -> None:
+    def add_row(self, row: CompareRow) -> None:
         self.rows.append(row)
         if len(self.rows) == 1:
             self._set_header(COLUMNS.index("bound"), f"bound ↓\n({row.bound_unit})")
@@ -322,22 +324,22 @@ class CompareDialog(QDialog):
             self._update_budget_note()
         self.message.emit(f"Compared {row.name}: {row.status}.")
 
-    def _finished(self, finished: CompareFinished) -> None:
+    def show_finished(self, finished: CompareFinished) -> None:
         self.finished = finished
         self._status(f"Done: {len(finished.rows)} settings; wrote {finished.csv_path} and {finished.markdown_path}.")
         self.message.emit(f"Comparison written to {finished.csv_path}.")
 
-    def _cancelled(self) -> None:
+    def show_cancelled(self) -> None:
         where = f"; the {len(self.rows)} finished row(s) are in {self._out_dir / CSV_NAME}" if self.rows else ""
         self._status(f"Cancelled{where}.")
         self.message.emit("Comparison cancelled.")
 
-    def _failed(self, text: str) -> None:
+    def show_failure(self, text: str) -> None:
         self._status(f"The comparison stopped: {text}", error=True)
         self.message.emit(f"The comparison stopped: {text}")
 
-    def _job_done(self) -> None:
-        self._job = None
+    def job_ended(self) -> None:
+        self._running = self._stopping = False
         if self.finished is not None:
             self.compareProgressBar.setRange(0, 1)
             self.compareProgressBar.setValue(1)
@@ -374,7 +376,7 @@ class CompareDialog(QDialog):
         running = self.running
         self._form.setEnabled(not running)
         self.compareSettingsList.setEnabled(not running)
-        stopping = running and self._job is not None and self._job.stopping
+        stopping = running and self._stopping
         self.compareStartButton.setText(CANCEL_TEXT if running else START_TEXT)
         self.compareStartButton.setEnabled(not stopping if running else self.problem() is None)
         problem = None if running else self.problem()

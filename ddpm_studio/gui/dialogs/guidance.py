@@ -1,31 +1,29 @@
 """The guidance sweep (Trajectory → Sweep w…): one x_T sampled at several classifier-free guidance scales w side by
 side, with the fidelity / diversity trade-off plotted against w (MATH.md M34).
 
-The work is :func:`ddpm_studio.core.evaluation.iter_guidance_sweep` run as a job of the application's runner
-(docs/ARCHITECTURE.md, "Adding a view that runs long work"); this module only turns its rows into display copies
-and draws them. Widgets: ``guidanceSweepDialog``, ``guidanceScalesEdit``, ``sweepRunButton``, ``sweepView`` (a
+The work is :func:`ddpm_studio.core.analysis.guidance_sweep.iter_guidance_sweep` run as a job
+(:mod:`ddpm_studio.gui.jobs.guidance_sweep`) by its presenter (:mod:`ddpm_studio.gui.presenters.guidance_sweep`);
+this dialog only asks (``runRequested(scales)``, ``stopRequested``) and draws what the presenter hands it
+(``begin``, ``show_progress``, ``add_row``, ``show_end``, ``show_failure``, ``job_ended``).
+Widgets: ``guidanceSweepDialog``, ``guidanceScalesEdit``, ``sweepRunButton``, ``sweepView`` (a
 panel per w), ``tradeoffPlot`` and ``sweepStatusLabel``.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from ddpm_studio.core.analysis.guidance_sweep import SWEEP_GUIDANCE, GuidanceProgress, GuidanceRow, iter_guidance_sweep
+from ddpm_studio.core.analysis.guidance_sweep import SWEEP_GUIDANCE, GuidanceProgress
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.core.process.guidance import GuidanceError, parse_guidance_list, row_length
-from ddpm_studio.core.scores.heldout import load_run_dataset
-from ddpm_studio.core.scores.quality import QualityScorer
-from ddpm_studio.gui.display import reference_points, to_display
-from ddpm_studio.gui.jobs.runner import MODEL, Job, Throttle, runner
+from ddpm_studio.gui.display import SweepDisplayRow, SweepEnded
 from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, pin_axes
 from ddpm_studio.gui.trajectory_store import scatter_bounds
 from ddpm_studio.gui.widgets.axes import TidyAxisItem
@@ -36,55 +34,17 @@ ACCURACY_COLOR = SAMPLE_COLOR
 SCORE_COLOR = PREDICTION_COLOR
 
 
-@dataclass(frozen=True)
-class SweepDisplayRow:
-    """One w, ready to draw: display samples (uint8 images or data-space points), their classes and scores."""
-
-    guidance: float
-    samples: np.ndarray
-    labels: np.ndarray
-    accuracy: float
-    score: float
-    floor: float
-
-
-@dataclass(frozen=True)
-class SweepEnded:
-    """The sweep's last item; ``metric`` names its score ("Fréchet distance" or "sliced Wasserstein")."""
-
-    metric: str
-    stopped: bool
-
-
-def sweep_job(pipeline: Callable[[], DiffusionPipeline], scales: list[float], label: int | None, num_samples: int,
-              num_steps: int, method: str, spacing: str, seed: int, dataset: DataSet | None, *,
-              stop: threading.Event):
-    """The job: every w from one seeded x_T; yields progress, a :class:`SweepDisplayRow` per w, a SweepEnded."""
-    pipeline_ = pipeline()
-    data = dataset if dataset is not None else load_run_dataset(pipeline_.config, with_subset=False)
-    scorer = QualityScorer(data, device=pipeline_.device)
-    metric = "Fréchet distance (features)" if scorer.metric == "frechet_features" else "sliced Wasserstein"
-    for item in iter_guidance_sweep(pipeline_, scales, num_samples, scorer, label=label, seed=seed,
-                                    num_steps=num_steps, method=method, spacing=spacing):
-        if isinstance(item, GuidanceRow):
-            yield SweepDisplayRow(item.guidance, to_display(pipeline_, item.samples), item.labels.numpy().copy(),
-                                  item.accuracy, item.score, item.floor)
-        else:
-            yield item
-        if stop.is_set():
-            yield SweepEnded(metric, True)
-            return
-    yield SweepEnded(metric, False)
-
-
 class GuidanceSweepDialog(QDialog):
     """Same x_T, several w: a panel per w above the trade-off plot (accuracy on the asked class, quality score)."""
+
+    runRequested = Signal(object)  # the scales w, a list of floats
+    stopRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("guidanceSweepDialog")
         self.setWindowTitle("Guidance sweep")
-        self.job: Job | None = None
+        self._running = False  # as the presenter reports it
         self.rows: list[SweepDisplayRow] = []
         self._source: tuple | None = None
         layout = QVBoxLayout(self)
@@ -136,9 +96,18 @@ class GuidanceSweepDialog(QDialog):
         self.statusLabel.setText(f"{what} · {settings['method']}, {settings['num_steps']} NFE · "
                                  "the same x_T at every w. Press Run.")
 
+    @property
+    def source(self) -> tuple | None:
+        """(pipeline provider, kind, dataset, label, sampler settings, seed) of the next Run, or None."""
+        return self._source
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
     def _run_or_stop(self) -> None:
-        if self.job is not None:
-            self.job.stop()
+        if self._running:
+            self.stopRequested.emit()
             return
         if self._source is None:
             return
@@ -147,20 +116,15 @@ class GuidanceSweepDialog(QDialog):
         except GuidanceError as error:
             self.statusLabel.setText(str(error))
             return
-        pipeline, kind, dataset, label, settings, seed = self._source
-        job = runner().start("guidance sweep", sweep_job, pipeline, scales, label, settings["num_samples"],
-                             settings["num_steps"], settings["method"], settings["spacing"], seed, dataset,
-                             cooperative=True, throttle=Throttle(urgent=(SweepDisplayRow, SweepEnded)),
-                             reads={MODEL}, owner=self.parent(), on_events=self._events,
-                             on_error=self._failed, on_done=self._done)
-        if job is None:
-            self.statusLabel.setText("The model is busy; try again when the running work has finished.")
-            return
-        self.job = job
-        self.runButton.setText("Stop")
-        self._begin(scales, kind, reference_points(dataset))
+        self.runRequested.emit(scales)  # the presenter answers with begin() or refuse()
 
-    def _begin(self, scales: list[float], kind: str, reference: np.ndarray | None) -> None:
+    def refuse(self, text: str) -> None:
+        self.statusLabel.setText(text)
+
+    def begin(self, scales: list[float], kind: str, reference: np.ndarray | None) -> None:
+        """A sweep started: one empty panel per w; reference: training points to draw behind 2-D samples."""
+        self._running = True
+        self.runButton.setText("Stop")
         self.rows = []
         self.sweepView.clear()
         self._panels: list[SamplePanel] = []
@@ -174,18 +138,12 @@ class GuidanceSweepDialog(QDialog):
         self._accuracy.setData([], [])
         self._score.setData([], [])
 
-    # ------------------------------------------------------------------ job items (GUI thread)
-    def _events(self, items: list) -> None:
-        for item in items:
-            if isinstance(item, GuidanceProgress):
-                self.statusLabel.setText(f"w = {item.guidance:g}: step {item.index} of {item.num_steps} "
-                                         f"({item.row + 1} of {item.num_rows})")
-            elif isinstance(item, SweepDisplayRow):
-                self._add_row(item)
-            elif isinstance(item, SweepEnded):
-                self._finish(item)
+    # ------------------------------------------------------------------ what the presenter reports
+    def show_progress(self, item: GuidanceProgress) -> None:
+        self.statusLabel.setText(f"w = {item.guidance:g}: step {item.index} of {item.num_steps} "
+                                 f"({item.row + 1} of {item.num_rows})")
 
-    def _add_row(self, row: SweepDisplayRow) -> None:
+    def add_row(self, row: SweepDisplayRow) -> None:
         panel = self._panels[len(self.rows)]
         self.rows.append(row)
         if panel.kind == "images":
@@ -201,37 +159,20 @@ class GuidanceSweepDialog(QDialog):
         if finite:
             self._score_box.setYRange(0.0, max(finite) * 1.1)
 
-    def _finish(self, ended: SweepEnded) -> None:
+    def show_end(self, ended: SweepEnded) -> None:
         self.tradeoffPlot.getPlotItem().setLabel("right", ended.metric)
         table = ", ".join(f"w = {r.guidance:g}: {r.accuracy:.0%} / {r.score:.3g}" for r in self.rows)
         head = "Stopped" if ended.stopped else "Accuracy / score"
         self.statusLabel.setText(f"{head}: {table}" if table else head)
 
-    def _failed(self, message: str) -> None:
+    def show_failure(self, message: str) -> None:
         self.statusLabel.setText(f"The sweep stopped: {message}")
 
-    def _done(self) -> None:
-        self.job = None
+    def job_ended(self) -> None:
+        self._running = False
         self.runButton.setText("Run")
 
     def closeEvent(self, event) -> None:
-        if self.job is not None:
-            self.job.stop()
+        if self._running:
+            self.stopRequested.emit()
         super().closeEvent(event)
-
-
-def open_guidance_sweep(window) -> GuidanceSweepDialog | None:
-    """Trajectory → Sweep w…: the window's sweep dialog, set up for its model and the Trajectory's settings."""
-    source = window.session.sample_source()
-    if source is None:
-        return None
-    dialog = getattr(window, "_guidance_sweep", None)
-    if dialog is None:
-        dialog = window._guidance_sweep = GuidanceSweepDialog(window)
-    bar = window.trajectory.samplingBar
-    make_pipeline, dataset = source
-    dialog.configure(make_pipeline, window._model_kind(), dataset, bar.classCombo.currentData(),
-                     bar.classCombo.currentText(), bar.settings(), window.setup.config().train.seed)
-    dialog.show()
-    dialog.raise_()
-    return dialog

@@ -11,6 +11,10 @@ Public API (objectName ``likelihoodDock``):
 - ``compute()`` / ``cancel()``: what the button does; ``running`` says whether a computation is in progress.
 - ``clear()``: forget the plotted bound (a new or discarded model); ``flush()``: redraw now (screenshots).
 - ``shutdown()``: cancel and wait for the worker thread (call from the main window's ``closeEvent``).
+- The dock starts nothing itself: it emits ``computeRequested(pipeline, x0)``, ``cancelRequested``,
+  ``forgetRequested`` and ``shutdownRequested``, and its presenter
+  (:class:`~ddpm_studio.gui.presenters.bound.BoundPresenter`) runs the job and calls back ``job_started``,
+  ``job_refused``, ``show_progress``, ``show_result``, ``show_cancelled``, ``show_failure`` and ``job_ended``.
 - ``result``: the last :class:`BoundResult` (None before one finished, or after a cancel).
 - Signals: ``message(str)`` status text, ``failed(str)`` a one-line error, ``boundComputed(BoundResult)``.
 
@@ -25,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
@@ -46,8 +49,6 @@ from PySide6.QtWidgets import (
 from ddpm_studio.core.analysis.bound import BOUND_BATCH_SIZE, BoundProgress, BoundResult
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.gui.docks.likelihood_text import LEGEND, hidden_terms_note, running_text, summary_html
-from ddpm_studio.gui.jobs import evaluation as job_eval
-from ddpm_studio.gui.jobs.runner import MODEL, Job, runner
 from ddpm_studio.gui.style import (
     ERROR_TEXT_COLOR,
     HINT_TEXT_COLOR,
@@ -80,13 +81,17 @@ class LikelihoodDock(QDockWidget):
     message = Signal(str)
     failed = Signal(str)
     boundComputed = Signal(object)  # BoundResult
+    computeRequested = Signal(object, object)  # DiffusionPipeline, x0 (N, *data_shape) CPU float32 copy
+    cancelRequested = Signal()
+    forgetRequested = Signal()  # a new model: stop the computation and ignore what it still sends
+    shutdownRequested = Signal()  # the window closes: stop and join
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Likelihood", parent)
         self.setObjectName("likelihoodDock")
         self._pipeline_provider: PipelineProvider | None = None
         self._data_provider: DataProvider | None = None
-        self._job: Job | None = None
+        self._running = self._stopping = False  # as the presenter reports them
         self._busy = False
         self._terms = np.full(0, np.nan)
         self._prior = math.nan
@@ -166,7 +171,7 @@ class LikelihoodDock(QDockWidget):
     # ------------------------------------------------------------------ public API
     @property
     def running(self) -> bool:
-        return self._job is not None
+        return self._running
 
     def set_source(self, pipeline_provider: PipelineProvider | None, data_provider: DataProvider | None) -> None:
         """Where the model and the held-out data come from (see the module docstring); None disables the dock."""
@@ -177,7 +182,7 @@ class LikelihoodDock(QDockWidget):
     def set_busy(self, busy: bool, reason: str = "") -> None:
         """Disable computing (e.g. while training changes the weights); cancels a computation in progress."""
         self._busy = busy
-        if busy and self._job is not None:
+        if busy and self._running:
             self.cancel()
         self.computeBoundButton.setToolTip(reason if busy and reason else self._button_tip())
         self._update_controls()
@@ -205,23 +210,22 @@ class LikelihoodDock(QDockWidget):
 
     def cancel(self) -> None:
         """Ask the worker to stop after the timestep it is on; the terms done so far stay on the plot."""
-        if self._job is not None and not self._job.stopping:
-            self._job.stop()
+        if self._running and not self._stopping:
+            self._stopping = True
+            self.cancelRequested.emit()
             self._update_controls()
             self.message.emit("Cancelling the bound after the current timestep…")
 
     def shutdown(self) -> None:
         """Cancel and wait until the job has ended (the window is closing)."""
-        jobs = runner()
-        jobs.stop(owner=self)
-        jobs.join(owner=self)
+        self.shutdownRequested.emit()
 
     def clear(self) -> None:
         """Forget the plotted terms and the summary (e.g. a new model); a running computation is cancelled and
         whatever it still hands over is ignored, so no stale term of the old model stays on the plot."""
-        if self._job is not None:
-            self._job.stop()
-            self._job = None
+        if self._running:
+            self.forgetRequested.emit()
+            self._running = self._stopping = False
             self._update_controls()
         self._terms = np.full(0, np.nan)
         self._prior = self._partial = math.nan
@@ -263,33 +267,19 @@ class LikelihoodDock(QDockWidget):
         self.likelihoodPlot.setXRange(0, T, padding=0.02)  # the whole axis at once: the terms fill it from the right
         self._show_summary(f"Computing the bound on {x0.shape[0]:,} held-out examples, T = {T:,}…")
         self.boundRunningLabel.setText("")
-        # reads the EMA weights: the runner never runs it beside training, which writes them
-        job = runner().start("bound", job_eval.bound, pipeline, x0, cooperative=True,
-                             throttle=job_eval.bound_throttle(), reads={MODEL}, owner=self)
-        if job is None:
-            self._refuse("The model is busy (training changes its weights): compute the bound when it stops.")
-            return
-        job.on_events = partial(self._events, job)
-        job.on_error = partial(self._failed, job)
-        job.on_done = partial(self._job_done, job)
-        self._job = job
+        self.computeRequested.emit(pipeline, x0)  # the presenter answers with job_started or job_refused
+
+    # ------------------------------------------------------------------ what the presenter reports
+    def job_started(self) -> None:
+        self._running, self._stopping = True, False
         self._update_controls()
         self._throttle.flush()
-        self.message.emit(f"Computing the bound over {T:,} timesteps…")
+        self.message.emit(f"Computing the bound over {len(self._terms):,} timesteps…")
 
-    def _events(self, job: Job, items: list) -> None:
-        if job is not self._job:
-            return  # a cancelled computation of a model the dock has forgotten
-        progress = [item for item in items if isinstance(item, BoundProgress)]
-        if progress:
-            self._progress(progress)
-        for item in items:
-            if isinstance(item, BoundResult):
-                self._finished(item)
-            elif isinstance(item, job_eval.Cancelled):
-                self._cancelled(item.done, item.total)
+    def job_refused(self, text: str) -> None:
+        self._refuse(text)
 
-    def _progress(self, records: Sequence[BoundProgress]) -> None:
+    def show_progress(self, records: Sequence[BoundProgress]) -> None:
         for record in records:
             if 0 <= record.t < len(self._terms):
                 self._terms[record.t] = record.term
@@ -297,7 +287,7 @@ class LikelihoodDock(QDockWidget):
             self._partial = record.partial
         self._throttle.request()
 
-    def _finished(self, result: BoundResult) -> None:
+    def show_result(self, result: BoundResult) -> None:
         self.result = result
         self._terms = np.asarray(result.terms, dtype=float)
         self._prior = result.prior
@@ -316,21 +306,17 @@ class LikelihoodDock(QDockWidget):
             self.failed.emit(text)
         self._throttle.flush()
 
-    def _cancelled(self, done: int, total: int) -> None:
+    def show_cancelled(self, done: int, total: int) -> None:
         self._show_summary(f"Cancelled after {done:,} of {total:,} timesteps; the terms computed so far are plotted.")
         self.message.emit("Bound computation cancelled.")
         self._throttle.flush()
 
-    def _failed(self, job: Job, text: str) -> None:
-        if job is not self._job:
-            return
+    def show_failure(self, text: str) -> None:
         self._show_summary(f"The bound could not be computed: {text}", error=True)
         self.failed.emit(text)
 
-    def _job_done(self, job: Job) -> None:
-        if job is not self._job:
-            return
-        self._job = None
+    def job_ended(self) -> None:
+        self._running = self._stopping = False
         self._update_controls()
         self._throttle.flush()
 
@@ -346,7 +332,7 @@ class LikelihoodDock(QDockWidget):
     def _update_controls(self) -> None:
         running = self.running
         self.computeBoundButton.setText(CANCEL_TEXT if running else COMPUTE_TEXT)
-        stopping = running and self._job is not None and self._job.stopping
+        stopping = running and self._stopping
         can_start = not self._busy and self._pipeline_provider is not None and self._data_provider is not None
         self.computeBoundButton.setEnabled(not stopping if running else can_start)
         if not self._busy:

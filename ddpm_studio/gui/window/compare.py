@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 from ddpm_studio.gui.dialogs.compare import CompareDialog
 from ddpm_studio.gui.paths import default_compare_folder
+from ddpm_studio.gui.presenters.compare import ComparePresenter
 
 
 class WindowCompare:
@@ -20,6 +21,7 @@ class WindowCompare:
             run_dir = self.trainer.run_dir if self.trainer is not None else None
             out_dir = default_compare_folder(run_dir, self._last_folder())
             self._compare = CompareDialog(self, self.setup.config().data.dataset, out_dir)
+            ComparePresenter(self._compare)  # a child of the dialog: it runs the comparison the dialog asks for
             self._compare.message.connect(self._status)
         self._compare.open()  # window-modal: nothing else trains while it runs
 

@@ -29,7 +29,6 @@ from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.core.training.trainer import Trainer
 from ddpm_studio.gui import collector
 from ddpm_studio.gui.dialogs.compare import CompareDialog
-from ddpm_studio.gui.dialogs.guidance import open_guidance_sweep
 from ddpm_studio.gui.docks.learned import LearnedDock
 from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.docks.loss import LossDock
@@ -41,7 +40,9 @@ from ddpm_studio.gui.docks.trajectory import TrajectoryDock
 from ddpm_studio.gui.jobs import training as job_training
 from ddpm_studio.gui.jobs.runner import runner
 from ddpm_studio.gui.jobs.setup import prepare_torch
+from ddpm_studio.gui.presenters.bound import BoundPresenter
 from ddpm_studio.gui.presenters.follow import RunFollowing
+from ddpm_studio.gui.presenters.guidance_sweep import open_guidance_sweep
 from ddpm_studio.gui.presenters.learned import LearnedRunner
 from ddpm_studio.gui.presenters.race import RaceRunner
 from ddpm_studio.gui.style import configure_pyqtgraph
@@ -96,6 +97,7 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.trajectory = TrajectoryDock(self)
         self.samples_dock = SamplesDock(self)
         self.likelihood = LikelihoodDock(self)
+        self.bound_presenter = BoundPresenter(self.likelihood)
         self.race = RaceDock(self)
         self.race_runner = RaceRunner(self.race, self)
         self.learned = LearnedDock(self)

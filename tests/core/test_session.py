@@ -92,14 +92,16 @@ def test_train_resume_refuses_flags_that_change_the_run(trained, tmp_path, capsy
 def test_events_and_what_new_and_open_forget(trained, tmp_path):
     session = Session()
     seen: list[str] = []
-    session.subscribe(seen.append)
+    details: list = []
+    session.subscribe(lambda what, detail=None: (seen.append(what), details.append(detail)))
     session.start_new(trained.config)
     assert session.name == "moons (unsaved)"
     session.adopt_trainer(trained)
     session.add_records([{"step": 2, "loss": 1.0}])
     session.set_samples("samples")
     session.set_trajectory("store")
-    assert seen == ["model", "name", "model", "records", "samples", "trajectory"]
+    assert seen == ["records reset", "model", "name", "model", "records", "samples", "trajectory"]
+    assert details[seen.index("records")] == [{"step": 2, "loss": 1.0}]  # an observer gets what was appended
     assert session.has_model and session.step == trained.step and session.config is trained.config
     assert session.cached_data(data_key(trained.config)) is trained.dataset
 
@@ -107,8 +109,12 @@ def test_events_and_what_new_and_open_forget(trained, tmp_path):
     session.discard()
     assert (session.trainer, session.records, session.samples, session.trajectory) == (None, [], None, None)
     assert session.cached_data(data_key(trained.config)) is trained.dataset  # the data cache outlives a run
+    seen.clear()
     session.adopt_opened(open_run(str(tmp_path / "run")))
     assert session.name == "run" and session.trainer is not None and session.records == [{"step": 2, "loss": 1.0}]
+    assert seen[-2:] == ["records reset", "model"]  # observers re-read the opened run's whole history
+    session.reset_records()
+    assert session.records == [] and seen[-1] == "records reset"
 
 
 def test_the_data_cache_keeps_the_newest_few():

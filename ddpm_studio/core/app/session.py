@@ -39,8 +39,9 @@ __all__ = [
 DATA_CACHE_SIZE = 3
 UNTITLED = "untitled"
 
-#: What a listener is told changed: "model", "records", "samples", "trajectory", "name".
-Listener = Callable[[str], None]
+#: A listener is called with what changed: "model", "records" (with the appended records as ``detail``), "records
+#: reset" (the whole history was replaced: read ``session.records``), "samples", "trajectory", "name".
+Listener = Callable[..., None]
 
 
 def data_key(config: RunConfig) -> tuple:
@@ -69,9 +70,9 @@ class Session:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def _changed(self, what: str) -> None:
+    def _changed(self, what: str, detail: Any = None) -> None:
         for listener in list(self._listeners):
-            listener(what)
+            listener(what, detail)
 
     # ------------------------------------------------------------------ what is there
     @property
@@ -121,6 +122,7 @@ class Session:
         self.trainer, self.pipeline, self.dataset, self._opened_config = None, None, None, None
         self.records, self.samples, self.trajectory = [], None, None
         self.run_dir, self.name = None, UNTITLED
+        self._changed("records reset")
         self._changed("model")
 
     def start_new(self, config: RunConfig) -> None:
@@ -143,6 +145,7 @@ class Session:
         self.records = list(opened.records)
         self.run_dir = opened.run_dir
         self.name = Path(opened.run_dir).name
+        self._changed("records reset")
         self._changed("model")
 
     def saved(self, run_dir: str) -> None:
@@ -151,8 +154,14 @@ class Session:
         self._changed("name")
 
     def add_records(self, records: list[dict]) -> None:
+        """Append loss reports (``TrainStep.to_record()`` dicts): the one place a run's history grows."""
         self.records.extend(records)
-        self._changed("records")
+        self._changed("records", list(records))
+
+    def reset_records(self, records: list[dict] | None = None) -> None:
+        """Replace the whole history (a followed run that started over)."""
+        self.records = list(records or [])
+        self._changed("records reset")
 
     def set_samples(self, samples: Any) -> None:
         self.samples = samples

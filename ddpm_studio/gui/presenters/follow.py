@@ -37,7 +37,6 @@ class RunFollowing(QObject):
         super().__init__(window)
         self.window = window
         self.follower: RunFollower | None = None
-        self.records: list[dict] = []
         self.offered_step: int | None = None  # the newest checkpoint, while it is newer than the loaded one
         self.loaded_step: int | None = None
         self._reading = False
@@ -96,7 +95,7 @@ class RunFollowing(QObject):
         window.session.discard()
         window.session.name = f"{follower.run_dir.name} (following)"
         window._update_title()
-        self.follower, self.records = follower, []
+        self.follower = follower
         self.offered_step = self.loaded_step = None
         self._watch()
         self._poll.start()
@@ -124,7 +123,7 @@ class RunFollowing(QObject):
         if not quiet:
             self.window._status(f"Stopped following {name}.")
 
-    def _session_changed(self, what: str) -> None:
+    def _session_changed(self, what: str, _detail: object = None) -> None:
         """Another run replaced the followed one (Open, New, Train): its lines must not land in that run."""
         if what == "model" and self.following and not self._adopting \
                 and not self.window.session.name.endswith("(following)"):
@@ -178,15 +177,12 @@ class RunFollowing(QObject):
         if update.config is not None and update.kind is not None and not window.session.has_model:
             window.setup.set_config(update.config, update.kind)  # the followed run's settings, to read
         if update.reset:
-            self.records = []
-            window.loss.clear()
-            window.session.records = []
+            window.session.reset_records()  # the Loss dock observes the session
         if update.records:
-            self.records.extend(update.records)
             window.session.add_records(update.records)
-            window.loss.add_records(update.records)
         if update.total_steps:
-            speed = next((r.get("steps_per_sec") for r in reversed(self.records) if "steps_per_sec" in r), 0.0)
+            records = window.session.records
+            speed = next((r.get("steps_per_sec") for r in reversed(records) if "steps_per_sec" in r), 0.0)
             window.loss.set_progress(update.step, update.total_steps, float(speed or 0.0))
         if update.previews:
             self._show_preview(*update.previews[-1])
@@ -247,7 +243,7 @@ class RunFollowing(QObject):
             return
         run_dir = str(self.follower.run_dir)
         window._status(f"Loading the newest checkpoint of {run_dir}…", 0)
-        window.jobs.task("open", open_followed, run_dir, list(self.records), writes={MODEL}, preempt=True,
+        window.jobs.task("open", open_followed, run_dir, list(window.session.records), writes={MODEL}, preempt=True,
                          owner=window, on_result=self._loaded,
                          on_error=lambda m: window._show_error("Cannot load the checkpoint", m),
                          on_done=window._task_done)

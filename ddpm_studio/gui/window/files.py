@@ -72,7 +72,6 @@ class FileControls:
         self._discard_model()
         self.session.adopt_opened(opened)
         self.setup.set_config(opened.config, opened.kind)
-        self.loss.add_records(self.session.records)
         T = opened.config.diffusion.num_timesteps
         if opened.trainer is not None:
             trainer = opened.trainer

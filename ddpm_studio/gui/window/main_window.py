@@ -182,6 +182,15 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.trajectory.timestepChanged.connect(self.schedule.set_marker)
         self.samples_dock.selectedChanged.connect(self._sample_selected)
         self.learned_runner.connect_window(self)
+        self.session.subscribe(self._show_session_change)
+
+    def _show_session_change(self, what: str, detail: object = None) -> None:
+        """The docks that show the session's run history follow it (the session is the one place it is kept)."""
+        if what == "records":
+            self.loss.add_records(detail)
+        elif what == "records reset":
+            self.loss.clear()
+            self.loss.add_records(self.session.records)
 
     # ================================================================== the app model, as the tests and docks read it
     @property

@@ -204,8 +204,7 @@ class RunControls:
             step = getattr(item, "step", step)
         if steps:
             records = [event.to_record() for event in steps]
-            self.session.add_records(records)
-            self.loss.add_records(records)
+            self.session.add_records(records)  # the Loss dock observes the session
         if step is not None:
             self.loss.set_progress(step, self._train_total, speed)
             self.stepLabel.setText(f"step: {step:,} / {self._train_total:,}")
@@ -268,7 +267,6 @@ class RunControls:
     def _discard_model(self) -> None:
         self.likelihood.clear()  # also cancels a bound still running, whose late terms it then ignores
         self._sampling_model = None
-        self.loss.clear()
         self.samples_dock.clear()
         self.trajectory.clear(keep_data=True)  # redrawn by _trainer_ready only if the new run's data differs
         self.trajectory.samplingBar.set_classes(None)

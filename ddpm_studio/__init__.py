@@ -36,7 +36,19 @@ _PUBLIC = {
     "build_model": "ddpm_studio.core.models",
 }
 
-__all__ = ["__version__", *sorted(_PUBLIC)]
+__all__ = [
+    "DiffusionPipeline",
+    "GaussianDiffusion",
+    "RunConfig",
+    "Trainer",
+    "__version__",
+    "build_model",
+    "load_dataset",
+    "load_pipeline",
+    "make_betas",
+    "run_to_end",
+    "sample",
+]
 
 if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names load on first use
     from ddpm_studio.core.config import RunConfig

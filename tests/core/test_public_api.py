@@ -26,6 +26,12 @@ def test_the_issue_names_are_public(name):
     assert getattr(ds, name) is not None
 
 
+def test_every_public_name_loads_from_its_module():
+    assert set(ds.__all__) == {"__version__", *ds._PUBLIC}  # the list a reader sees is the table that loads
+    for name in ds._PUBLIC:
+        assert getattr(ds, name).__name__ == name
+
+
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no_such_thing"):
         ds.no_such_thing  # noqa: B018

@@ -18,11 +18,12 @@ line in :mod:`ddpm_studio.cli`.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
-#: Public name -> the module that defines it.
+#: Public name -> the module that defines it. (No ``if TYPE_CHECKING:`` imports of them here: the package is imported
+#: by every module that reads ``__version__``, so such imports would draw arrows from the low layers to the high.)
 _PUBLIC = {
     "GaussianDiffusion": "ddpm_studio.core.process.diffusion",
     "make_betas": "ddpm_studio.core.process.schedule",
@@ -49,17 +50,6 @@ __all__ = [
     "run_to_end",
     "sample",
 ]
-
-if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names load on first use
-    from ddpm_studio.core.config import RunConfig
-    from ddpm_studio.core.data import load_dataset
-    from ddpm_studio.core.models import build_model
-    from ddpm_studio.core.pipeline import DiffusionPipeline, load_pipeline
-    from ddpm_studio.core.process.diffusion import GaussianDiffusion
-    from ddpm_studio.core.process.schedule import make_betas
-    from ddpm_studio.core.sampling import run_to_end, sample
-    from ddpm_studio.core.training.trainer import Trainer
-
 
 def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)

@@ -43,3 +43,38 @@ def test_the_qt_block_does_block_qt():
     script = SCRIPT.split("import ddpm_studio.core\n")[0] + "import ddpm_studio.gui.app\n"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "Qt is blocked" in result.stderr
+
+
+# ------------------------------------------------------------------------------ the import-linter contract
+def _lint_imports(tree) -> subprocess.CompletedProcess:
+    import shutil
+
+    lint = shutil.which("lint-imports")
+    if lint is None:
+        import pytest
+
+        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    return subprocess.run([lint, "--no-cache"], cwd=tree, capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(tree)})
+
+
+def test_the_layers_contract_holds_and_a_core_module_importing_the_gui_breaks_it(tmp_path):
+    """``lint-imports`` passes on the tree as it is, and fails once a core module imports the GUI (a copy of the
+    package with one planted import), naming the contract."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(ddpm_studio.core.__file__).parents[2]
+    for tree, plant in ((tmp_path / "clean", False), (tmp_path / "planted", True)):
+        tree.mkdir()
+        shutil.copytree(root / "ddpm_studio", tree / "ddpm_studio", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(root / "pyproject.toml", tree / "pyproject.toml")
+        if plant:
+            schedule = tree / "ddpm_studio" / "core" / "process" / "schedule.py"
+            schedule.write_text(schedule.read_text() + "\nfrom ddpm_studio.gui import style  # noqa: E402,F401\n")
+        result = _lint_imports(tree)
+        if plant:
+            assert result.returncode != 0
+            assert "The core never imports the GUI" in result.stdout and "BROKEN" in result.stdout
+        else:
+            assert result.returncode == 0, result.stdout[-2000:]

@@ -112,8 +112,7 @@ def check_against_run(args: argparse.Namespace, pipeline) -> None:
 # ---------------------------------------------------------------------------- sample --ideal
 def ideal_model(pipeline):
     """The :class:`~ddpm_studio.core.analysis.ideal.IdealDenoiser` of the run's training data (its subset, if it had
-    one),
-    on the pipeline's device."""
+    one), on the pipeline's device."""
     from ddpm_studio.core.analysis.ideal import IdealDenoiser
     from ddpm_studio.core.scores.heldout import load_run_dataset
 

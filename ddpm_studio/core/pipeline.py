@@ -145,9 +145,9 @@ class DiffusionPipeline:
             noise: x_T to start from, (num_samples, *data_shape); default a draw of N(0, I) from ``seed``, the
                 first draw of the seeded generator, exactly as the sampler itself would draw it (so a seed gives
                 the samples it always gave). With explicit noise the seed drives only the per-step noise.
-            model: stands in for the run's network (e.g. an :class:`~ddpm_studio.core.analysis.ideal.IdealDenoiser` of
-            its
-                training data, M30); None samples the EMA network.
+            model: stands in for the run's network (e.g. an
+                :class:`~ddpm_studio.core.analysis.ideal.IdealDenoiser` of its training data, M30); None samples the
+                EMA network.
             labels: classes (num_samples,) for a conditional run (None: the null class, i.e. unconditional).
             guidance: classifier-free guidance scale w >= 0 (M34), a float or per-sample (num_samples,); used
                 with ``labels`` only.

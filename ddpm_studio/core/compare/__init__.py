@@ -12,9 +12,8 @@ One module per job:
   so a stopped comparison still leaves the rows it finished.
 
 On 2-D data the score leaves out far-off samples and the tables count them beside it
-(:mod:`ddpm_studio.core.scores.far_off`). Every name is re-exported here, so ``from ddpm_studio.core.compare import
-...``
-keeps working.
+(:mod:`ddpm_studio.core.scores.far_off`). Every name is re-exported here, so
+``from ddpm_studio.core.compare import ...`` keeps working.
 """
 
 from ddpm_studio.core.compare.events import CompareEvent, CompareFinished, CompareProgress, CompareRow

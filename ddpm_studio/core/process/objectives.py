@@ -1,9 +1,9 @@
 """What the Gaussian diffusion is trained and measured with: the variational bound and the training losses.
 
-MATH.md M14-M19. A mixin of :class:`~ddpm_studio.core.process.diffusion.GaussianDiffusion`: it reads the process's
-tables
-and its forward / posterior / reverse maps (``q_sample``, ``q_posterior``, ``p_mean_variance``, ...) and adds the
-objectives, so the process stays one module and its objectives another. Timesteps are 0-based, as there.
+MATH.md M14-M19. A mixin of :class:`~ddpm_studio.core.process.diffusion.GaussianDiffusion`: it reads the
+process's tables and its forward / posterior / reverse maps (``q_sample``, ``q_posterior``, ``p_mean_variance``,
+...) and adds the objectives, so the process stays one module and its objectives another. Timesteps are
+0-based, as there.
 """
 
 from __future__ import annotations

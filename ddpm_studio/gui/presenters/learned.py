@@ -1,12 +1,12 @@
 """The jobs behind the "What the network learned" dock, and the object that starts them and feeds the dock.
 
 Each view is drawn from a generator job on the runner (reads={MODEL}, so none runs while training writes the
-weights), as the Race dock's (docs/ARCHITECTURE.md): the jobs drive the core (:mod:`ddpm_studio.core.analysis.learned`,
-:mod:`ddpm_studio.core.analysis.memorization`, :mod:`ddpm_studio.core.analysis.ideal`, the bound) and yield display
-copies (numpy
-arrays they own). :class:`LearnedRunner` starts them, keeps at most one field job in flight (the newest slider
-position waits; the ones in between are skipped) and hands each item to the dock. For a class-conditional run the
-field is the guided one (M34, M38) of the class and w the Trajectory dock's classCombo and guidanceSlider show.
+weights), as the Race dock's (docs/ARCHITECTURE.md): the jobs drive the core
+(:mod:`ddpm_studio.core.analysis.learned`, :mod:`ddpm_studio.core.analysis.memorization`,
+:mod:`ddpm_studio.core.analysis.ideal`, the bound) and yield display copies (numpy arrays they own).
+:class:`LearnedRunner` starts them, keeps at most one field job in flight (the newest slider position waits;
+the ones in between are skipped) and hands each item to the dock. For a class-conditional run the field is the
+guided one (M34, M38) of the class and w the Trajectory dock's classCombo and guidanceSlider show.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--sweep-steps",
         type=_int_list,
         default=list(SWEEP_STEPS),
-        help="network evaluations K, comma-separated; a K above what a method can use (T; 2T - 1 for heun) is "
+        help="network evaluations K, comma-separated; a K above what a method can use (T; 2T - 2 for heun) is "
         f"skipped for that method (default {','.join(map(str, SWEEP_STEPS))})",
     )
     evaluate.add_argument(

@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--steps",
         type=_positive_int,
         help="network evaluations K (default: T); at most T for every method but heun, which takes about K/2 "
-        "steps of two evaluations and can use up to 2T - 1",
+        "steps of two evaluations and can use up to 2T - 2",
     )
     sample.add_argument(
         "--method", choices=METHODS, default="ancestral", help="sampler (default ancestral; see the list below)"

@@ -125,6 +125,8 @@ SPACINGS: tuple[Choice, ...] = (
            "t = T, T - T/K, ... (Lin et al. 2024): starts at T, skips the lowest-noise timesteps"),
     Choice("karras", "Karras", "M26",
            "rho = 7 in sigma (Karras et al. 2022 eq. 5), each level snapped to the nearest trained t"),
+    Choice("logsnr", "log-SNR uniform", "M41",
+           "uniform in lambda = 0.5 log SNR (Lu et al. 2022, DPM-Solver's grid), snapped to the nearest trained t"),
 )
 
 #: The shortest chain the linear schedule allows: its last beta is 20 / T (M1), which must stay below 1.

@@ -48,7 +48,7 @@ def test_the_old_names_are_the_vocabularys_code_names():
     assert diffusion.LOSSES == ("simple", "vlb", "hybrid") and diffusion.DECODERS == ("discrete", "gaussian")
     assert schedule.SCHEDULES == ("linear", "cosine")
     assert sampling.METHODS == ("ancestral", "ddim", "dpmpp_2m", "heun", "dpmpp_2m_sde")
-    assert sampling.SPACINGS == ("linspace", "trailing", "karras")
+    assert sampling.SPACINGS == ("linspace", "trailing", "karras", "logsnr")
     assert sampling.DETERMINISTIC_METHODS == ("ddim", "dpmpp_2m", "heun")
     assert set(sampling.METHOD_HELP) == set(sampling.METHODS) and set(sampling.SPACING_HELP) == set(sampling.SPACINGS)
     assert config.snr_weighting_applies is choices.snr_weighting_applies  # the old import path still works

@@ -310,13 +310,13 @@ def test_sample_dpmpp_2m_on_karras_records_every_network_evaluation(trained_run,
     assert "dpmpp_2m, 20 network evaluations, karras spacing" in capsys.readouterr().err
 
 
-def test_sample_heun_can_spend_up_to_2T_minus_1_evaluations(trained_run, tmp_path):
-    out = tmp_path / "h.npz"
-    argv = ["sample", str(trained_run), "--num", "8", "--method", "heun", "--steps", "99", "--out", str(out),
+def test_sample_heun_can_spend_up_to_2T_minus_2_evaluations(trained_run, tmp_path):
+    out = tmp_path / "h.npz"  # T levels, the first interval an Euler step (M24): 2T - 2
+    argv = ["sample", str(trained_run), "--num", "8", "--method", "heun", "--steps", "98", "--out", str(out),
             "--trajectory", "--quiet"]
     assert run_cli(argv) == 0
     data = np.load(out)
-    assert data["trajectory_t"].shape == (99,) and np.isfinite(data["samples"]).all()
+    assert data["trajectory_t"].shape == (98,) and np.isfinite(data["samples"]).all()
 
 
 @pytest.mark.parametrize(
@@ -326,7 +326,7 @@ def test_sample_heun_can_spend_up_to_2T_minus_1_evaluations(trained_run, tmp_pat
         (["--method", "euler"], "invalid choice: 'euler'"),
         (["--spacing", "leading"], "invalid choice: 'leading'"),
         (["--method", "dpmpp_2m", "--steps", "51"], r"--steps 51: dpmpp_2m can use 1\.\.50 network evaluations"),
-        (["--method", "heun", "--steps", "100"], r"heun can use 1\.\.99"),
+        (["--method", "heun", "--steps", "99"], r"heun can use 1\.\.98"),
     ],
 )
 def test_sample_bad_sampler_settings_are_one_line(trained_run, tmp_path, capsys, extra, match):
@@ -361,7 +361,7 @@ def test_evaluate_sweep_races_every_method_from_one_x_T(trained_run, tmp_path, c
     assert [(r["method"], r["num_steps"]) for r in rows] == [
         ("ancestral", "5"), ("ancestral", "10"), ("ddim", "5"), ("ddim", "10"),
         ("dpmpp_2m", "5"), ("dpmpp_2m", "10"), ("heun", "5"), ("heun", "10"), ("heun", "60"),
-    ]  # T = 50: K = 60 only fits Heun (up to 2T - 1 = 99)
+    ]  # T = 50: K = 60 only fits Heun (up to 2T - 2 = 98)
     assert all(float(r["score"]) > 0 and r["spacing"] == "linspace" for r in rows)
     assert Image.open(run / "sweep.png").size == (640, 400)
     assert "same x_T" in captured.out and "dpmpp_2m" in captured.out

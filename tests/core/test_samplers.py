@@ -139,7 +139,9 @@ def test_deterministic_solver_converges_to_the_pf_ode_endpoint_at_its_order(line
     ]
     slope = -np.polyfit(np.log(NFES[1:]), np.log(errors[1:]), 1)[0]
     assert errors[1] > errors[2] > errors[3], errors
-    assert max(errors) == errors[0] or method == "dpmpp_2m", errors
+    # Heun on Karras starts at sigma_T = 157 with an Euler interval (M24, M26): at 5 NFE that leaves one corrected
+    # step and its error (0.68) ties the 10-NFE one (0.69), both pre-asymptotic
+    assert errors[0] >= 0.95 * max(errors) or method == "dpmpp_2m", errors
     assert slope == pytest.approx(order, abs=0.3), (slope, errors)
 
 
@@ -253,7 +255,7 @@ def test_cuda_sampling_matches_cpu(method):
 # ---------------------------------------------------------------------------- records and NFE
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("num_steps", [1, 2, 7, 12])
-@pytest.mark.parametrize("spacing", ["linspace", "trailing", "karras"])
+@pytest.mark.parametrize("spacing", ["linspace", "trailing", "karras", "logsnr"])
 def test_records_count_network_evaluations(method, num_steps, spacing):
     T = 60
     d = GaussianDiffusion(make_betas("cosine", T))
@@ -269,14 +271,7 @@ def test_records_count_network_evaluations(method, num_steps, spacing):
     assert [r.nfe for r in records] == list(range(1, num_steps + 1))
     assert [r.index for r in records] == list(range(num_steps))
     assert all(r.num_steps == num_steps for r in records)
-    if method == "heun" and spacing == "karras":
-        # Heun starts where Karras et al. do: the trained t nearest sigma = 80 (this schedule's sigma_T is far above)
-        sig = ((1 - d.alphas_cumprod.double()) / d.alphas_cumprod.double()).sqrt()
-        assert float(sig[-1]) > 1e3
-        # (repeats of a dense grid are pushed upwards, M26, so it may sit above that t)
-        assert records[0].t >= int((sig.log() - math.log(80.0)).abs().argmin())
-    else:
-        assert records[0].t == T - 1  # every other spacing starts at paper t = T
+    assert records[0].t == T - 1  # every method and spacing starts at paper t = T, where x_T is drawn (M26)
     abar = d.alphas_cumprod
     assert records[-1].abar == 1.0 and records[-1].t_next == -1 and records[-1].sigma == 0.0
     for r in records[:-1]:
@@ -287,9 +282,10 @@ def test_records_count_network_evaluations(method, num_steps, spacing):
     assert set(fed) <= set(method_timesteps(method, abar, num_steps, spacing))
     predictors = [r for r in records if r.predictor]
     if method == "heun":
-        # N levels, N - 1 intervals Heun-corrected except the first when K is even; the last is always Euler
-        levels_count = num_steps // 2 + 1
-        assert len(predictors) == num_steps - levels_count
+        # N levels, N intervals: the last is Euler, and so are the first one (even K) or two (odd K), M24;
+        # each other interval has one predictor record, and 2 (N - 1 - E) + E + 1 = K
+        euler = 0 if num_steps == 1 else 1 + num_steps % 2
+        assert len(predictors) == (num_steps - euler - 1) // 2
         for p, nxt in zip(records, records[1:]):
             if p.predictor:
                 assert not nxt.predictor and nxt.abar == p.abar and nxt.t == p.t_next
@@ -368,10 +364,11 @@ def test_karras_timesteps_are_distinct_monotone_and_span_the_schedule(linear, k)
     [
         ({"num_steps": 0, "method": "dpmpp_2m"}, r"dpmpp_2m can use 1\.\.50 network evaluations"),
         ({"num_steps": 51, "method": "ddim"}, r"1\.\.50"),
-        ({"num_steps": 100, "method": "heun"}, r"heun can use 1\.\.99"),
-        ({"num_steps": 2.5, "method": "heun"}, r"1\.\.99"),
+        ({"num_steps": 99, "method": "heun"}, r"heun can use 1\.\.98"),
+        ({"num_steps": 2.5, "method": "heun"}, r"1\.\.98"),
         ({"method": "euler"}, "unknown sampling method 'euler'"),
-        ({"spacing": "leading"}, "unknown timestep spacing 'leading'; choose one of linspace, trailing, karras"),
+        ({"spacing": "leading"},
+         "unknown timestep spacing 'leading'; choose one of linspace, trailing, karras, logsnr"),
     ],
 )
 def test_bad_settings_raise_a_clear_value_error(kwargs, match):
@@ -380,11 +377,12 @@ def test_bad_settings_raise_a_clear_value_error(kwargs, match):
         sample(d, lambda x, t: x, (2, 2), **kwargs)
 
 
-def test_heun_uses_up_to_2T_minus_1_evaluations():
+def test_heun_uses_up_to_2T_minus_2_evaluations():
+    """T levels, the first interval Euler (M24): 2T - 2 evaluations, every level visited."""
     d = GaussianDiffusion(make_betas("cosine", 20))
-    assert max_num_steps("heun", 20) == 39 and max_num_steps("dpmpp_2m", 20) == 20
-    records = list(sample(d, optimal_eps(d), (4, 2), num_steps=39, method="heun"))
-    assert len(records) == 39 and sorted({r.t for r in records}) == list(range(20))
+    assert max_num_steps("heun", 20) == 38 and max_num_steps("dpmpp_2m", 20) == 20
+    records = list(sample(d, optimal_eps(d), (4, 2), num_steps=38, method="heun"))
+    assert len(records) == 38 and sorted({r.t for r in records}) == list(range(20))
     assert torch.isfinite(records[-1].x).all()
 
 

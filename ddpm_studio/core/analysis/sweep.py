@@ -55,7 +55,7 @@ class SweepRow:
 
 def sweep_plan(ks: Sequence[int], methods: Sequence[str], num_timesteps: int) -> list[tuple[str, int]]:
     """The (method, K) points of a sweep, K ascending within each method; a K above what the method can use
-    (T, or 2T - 1 for Heun: :func:`~ddpm_studio.core.sampling.max_num_steps`) is skipped (it cannot run).
+    (T, or 2T - 2 for Heun: :func:`~ddpm_studio.core.sampling.max_num_steps`) is skipped (it cannot run).
 
     Raises:
         ValueError: an unknown method or a K < 1.

@@ -88,6 +88,28 @@ def signal_to_noise(alphas_cumprod: torch.Tensor) -> torch.Tensor:
     return alphas_cumprod / (1.0 - alphas_cumprod)
 
 
+def log_snr(abar: float) -> float:
+    """M3: log SNR = log(abar / (1 - abar)), the one definition every layer uses; +inf at abar = 1 (x_0 itself).
+
+    The half of it, lambda = 0.5 log SNR = log(sqrt(abar) / sqrt(1 - abar)) = -log sigma, is the time variable of
+    DPM-Solver (M27, M28) and of the logsnr grid (M41).
+    """
+    return math.inf if abar >= 1.0 else math.log(abar / (1.0 - abar))
+
+
+def noise_scale(abar: float) -> float:
+    """M5: the VP noise scale sqrt(1 - abar) of x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps; 0 at the clean end."""
+    return math.sqrt(max(1.0 - abar, 0.0))
+
+
+def ve_sigma(abar: torch.Tensor | float) -> torch.Tensor | float:
+    """M24: the variance-exploding noise level sigma = sqrt((1 - abar) / abar) = noise_scale / sqrt(abar).
+
+    Elementwise: a float, an array or a tensor of any shape in, the same kind out (0 at abar = 1).
+    """
+    return ((1.0 - abar) / abar) ** 0.5
+
+
 def _check_num_steps(num_steps: int) -> None:
     problem = choices.timesteps_problem(num_steps)
     if problem:

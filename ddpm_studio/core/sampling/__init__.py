@@ -1,5 +1,5 @@
 """Reverse-process samplers as generators of steps: ancestral (M20, M21), DDIM (M22), DPM-Solver++(2M) (M27, M28),
-its SDE variant (M29) and Heun on the probability-flow ODE (M24), on three timestep spacings (M21, M25, M26).
+its SDE variant (M29) and Heun on the probability-flow ODE (M24), on four timestep spacings (M21, M25, M26, M41).
 
 Every sampler yields one :class:`SampleStep` per NETWORK EVALUATION, and ``num_steps`` counts evaluations for every
 method, so runs with the same ``num_steps`` cost the same. The sampler depends on the process
@@ -23,6 +23,7 @@ from ddpm_studio.core.sampling.spacing import (
     SPACING_HELP,
     SPACINGS,
     karras_timesteps,
+    logsnr_timesteps,
     respaced_timesteps,
     timesteps_for,
     trailing_timesteps,
@@ -46,6 +47,7 @@ __all__ = [
     "SampleStep",
     "check_num_steps",
     "karras_timesteps",
+    "logsnr_timesteps",
     "max_num_steps",
     "method_timesteps",
     "respace",
@@ -60,11 +62,11 @@ __all__ = [
 def max_num_steps(method: str, num_timesteps: int) -> int:
     """The most network evaluations ``method`` can use on a T-step process.
 
-    Every method needs distinct trained timesteps: K of them for one evaluation each, but Heun evaluates every
-    level of its grid about twice, so it can use up to 2T - 1 (T levels, M24).
+    Every method needs distinct trained timesteps: K of them for one evaluation each, but Heun evaluates most
+    levels of its grid twice, so it can use up to 2T - 2 (T levels, its first interval an Euler step, M24).
     """
     _check_method(method)
-    return 2 * num_timesteps - 1 if method == "heun" else num_timesteps
+    return max(2 * num_timesteps - 2, 1) if method == "heun" else num_timesteps
 
 
 def check_num_steps(method: str, num_timesteps: int, num_steps: int) -> int:
@@ -85,9 +87,6 @@ def method_timesteps(
     """The ascending trained timesteps ``method`` visits with ``num_steps`` evaluations on ``spacing``."""
     T = int(alphas_cumprod.shape[0])
     check_num_steps(method, T, num_steps)
-    if method == "heun" and spacing == "karras":
-        # Heun starts at the capped top, as Karras et al. do (see karras_timesteps; M26)
-        return karras_timesteps(alphas_cumprod, heun_grid_size(num_steps), from_t_max=False)
     count = heun_grid_size(num_steps) if method == "heun" else num_steps
     return timesteps_for(spacing, alphas_cumprod, count)
 
@@ -116,7 +115,7 @@ def sample(
             solvers read only the mean channels).
         shape: (B, ...) of the samples.
         num_steps: network evaluations K (None: T). Ancestral, DDIM and the DPM-Solvers take K <= T steps;
-            Heun takes about K / 2 steps of two evaluations, K <= 2T - 1.
+            Heun takes about K / 2 steps of two evaluations, K <= 2T - 2.
         method: one of :data:`METHODS` (see :data:`METHOD_HELP`).
         eta: DDIM's eta in [0, 1] (other methods ignore it).
         generator: torch RNG; x_T is drawn first, then the per-step noise, so every method started from one seed

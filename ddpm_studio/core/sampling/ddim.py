@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import torch
 
 from ddpm_studio.core.process.diffusion import GaussianDiffusion, Model
+from ddpm_studio.core.process.schedule import noise_scale
 from ddpm_studio.core.sampling.steps import SampleStep, abar_at, denoise, descending, step_record
 
 
@@ -28,7 +29,7 @@ def ddim(
     """
     for index, _, tau, t_next in descending(taus):
         ab, ab_prev = abar_at(diffusion, tau), abar_at(diffusion, t_next)
-        s = eta * ((1 - ab_prev) / (1 - ab)) ** 0.5 * (1 - ab / ab_prev) ** 0.5
+        s = eta * noise_scale(ab_prev) / noise_scale(ab) * (1 - ab / ab_prev) ** 0.5
         with torch.no_grad():
             x0_hat, eps_hat = denoise(diffusion, model, x, tau)
             x = ab_prev**0.5 * x0_hat + max(1 - ab_prev - s * s, 0.0) ** 0.5 * eps_hat

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 import torch
 
 from ddpm_studio.core.process.diffusion import GaussianDiffusion, Model
-from ddpm_studio.core.sampling.spacing import log_snr
+from ddpm_studio.core.process.schedule import noise_scale
+from ddpm_studio.core.sampling.spacing import half_log_snr
 from ddpm_studio.core.sampling.steps import SampleStep, abar_at, denoise, descending, step_record
 
 
@@ -51,13 +52,13 @@ def dpmpp_2m(
                 h = math.inf
                 x = x0_hat  # M27 with sigma_t = 0, alpha_t = 1, e^{-h} = 0
             else:
-                h = log_snr(ab_next) - log_snr(ab)
+                h = half_log_snr(ab_next) - half_log_snr(ab)
                 if x0_prev is None:
                     d = x0_hat
                 else:
                     half_inv_r = h / (2.0 * h_prev)  # 1 / (2 r_i)
                     d = (1.0 + half_inv_r) * x0_hat - half_inv_r * x0_prev
-                alpha_n, sigma_n, sigma = math.sqrt(ab_next), math.sqrt(1.0 - ab_next), math.sqrt(1.0 - ab)
+                alpha_n, sigma_n, sigma = math.sqrt(ab_next), noise_scale(ab_next), noise_scale(ab)
                 if stochastic:
                     x = (sigma_n / sigma * math.exp(-h)) * x - (alpha_n * math.expm1(-2.0 * h)) * d
                     z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)

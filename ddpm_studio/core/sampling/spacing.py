@@ -1,4 +1,5 @@
-"""Which trained timesteps a K-point sampler visits: linspace (M21), trailing (M25) and Karras (M26) spacings.
+"""Which trained timesteps a K-point sampler visits: linspace (M21), trailing (M25), Karras (M26) and log-SNR
+uniform (M41) spacings.
 
 Every function returns K distinct 0-based trained timesteps in ASCENDING order (tau_1 < ... < tau_K); a sampler
 walks them from tau_K down and ends with a jump to the clean sample (abar = 1). Each spacing starts at
@@ -12,20 +13,19 @@ the discretised ODE stays consistent (M26).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
 from ddpm_studio.core import choices
+from ddpm_studio.core.process.schedule import log_snr, ve_sigma
 
 #: The spacings' code names (labels, MATH.md numbers and help: :data:`ddpm_studio.core.choices.SPACINGS`).
 SPACINGS: tuple[str, ...] = choices.names(choices.SPACINGS)
 #: Karras et al. 2022 (eq. 5): steps in sigma shrink towards sigma_min (rho = 1: uniform in sigma; rho -> inf:
 #: uniform in log sigma); rho = 7 is their choice.
 KARRAS_RHO = 7.0
-#: The top of a Karras grid (Karras et al. 2022, Table 1: sigma_max = 80 for every model); a schedule whose
-#: sigma_{T-1} is higher starts at T - 1 and steps straight down to the grid below 80 (M26).
+#: The top of a Karras or log-SNR grid (Karras et al. 2022, Table 1: sigma_max = 80 for every model); a schedule
+#: whose sigma_{T-1} is higher starts at T - 1 and steps straight down to the grid below 80 (M26, M41).
 KARRAS_SIGMA_MAX = 80.0
 
 #: name -> one line of help, for ``--help`` (the same text as :data:`ddpm_studio.core.choices.SPACINGS`).
@@ -62,8 +62,7 @@ def trailing_timesteps(num_timesteps: int, num_steps: int) -> list[int]:
 
 def sigmas_of(alphas_cumprod: torch.Tensor) -> np.ndarray:
     """sigma_t = sqrt((1 - abar_t) / abar_t) of every trained timestep, float64 (T,), increasing in t (M24)."""
-    abar = alphas_cumprod.detach().cpu().double().numpy()
-    return np.sqrt((1.0 - abar) / abar)
+    return ve_sigma(alphas_cumprod.detach().cpu().double().numpy())
 
 
 def karras_sigmas(sigma_max: float, sigma_min: float, num_steps: int, rho: float = KARRAS_RHO) -> np.ndarray:
@@ -102,8 +101,7 @@ def distinct_ascending(timesteps: list[int], num_timesteps: int) -> list[int]:
     return out
 
 
-def karras_timesteps(alphas_cumprod: torch.Tensor, num_steps: int, rho: float = KARRAS_RHO,
-                     from_t_max: bool = True) -> list[int]:
+def karras_timesteps(alphas_cumprod: torch.Tensor, num_steps: int, rho: float = KARRAS_RHO) -> list[int]:
     """M26: the Karras grid from sigma_max = min(sigma_{T-1}, KARRAS_SIGMA_MAX) down to sigma_min = sigma_0, snapped
     to the nearest trained t in log sigma, its top point moved to t = T - 1 (where x_T is drawn), repeats pushed
     apart (:func:`distinct_ascending`). Ends are T - 1 and 0.
@@ -112,31 +110,56 @@ def karras_timesteps(alphas_cumprod: torch.Tensor, num_steps: int, rho: float = 
     14 of 20 points in t = 987..999, where the data is long gone, and left 6 for the rest (the spiral's samples
     then sat 88 % off the support). Linear: sigma_{T-1} = 157, so only the points below the top move.
 
-    ``from_t_max=False`` keeps the grid's own top (the t nearest sigma = 80) instead, as Karras et al.'s sampler
-    starts there: Heun's trapezoid over one jump from sigma = 2e4 to 80 multiplies the network's error by ~1e4 (the
-    digits run's Heun at 15 NFE scored Fréchet 1,533), where DPM-Solver++'s exponential integrator is exact.
+    Every method, Heun included, starts at T - 1: x_T is pure noise at sigma_{T-1}, and a grid that starts lower
+    drops the noisiest part of the path (Heun's first interval is an Euler step, exact for a constant x0_hat over
+    the jump, so it takes the jump from 2e4 safely; M24).
     """
     T = int(alphas_cumprod.shape[0])
     _check_count(T, num_steps)
     sig = sigmas_of(alphas_cumprod)
     grid = karras_sigmas(min(float(sig[-1]), KARRAS_SIGMA_MAX), float(sig[0]), num_steps, rho)
     steps = nearest_timesteps(alphas_cumprod, grid)
-    if from_t_max:
-        steps[0] = T - 1  # the grid's top (sigma_max) is where sampling starts: the x_T of every other spacing
+    steps[0] = T - 1  # the grid's top (sigma_max) is where sampling starts: the x_T of every other spacing
+    return distinct_ascending(steps, T)
+
+
+def logsnr_timesteps(alphas_cumprod: torch.Tensor, num_steps: int) -> list[int]:
+    """M41: K points uniform in lambda = 0.5 log SNR = -log sigma (Lu et al. 2022, DPM-Solver's "logSNR" grid),
+
+        lambda_i = lambda_hi + i / (K - 1) (lambda_lo - lambda_hi),  i = 0..K-1,
+
+    from lambda_hi = -log min(sigma_{T-1}, KARRAS_SIGMA_MAX) up to lambda_lo = lambda_0 (t = 0), snapped
+    to the trained t with the nearest lambda (:func:`nearest_timesteps`: nearest log sigma is nearest lambda), the
+    top moved to T - 1 (where x_T is drawn), repeats pushed apart. The exponential integrators (M27-M29) are exact
+    for x0_hat constant over a step and second order in h = lambda step, so equal h spends their error evenly;
+    the cap keeps the cosine schedule's lambda in [-9.9, -4.4] (sigma 2e4 to 80, no data left) from taking a third
+    of the points, as for Karras (M26).
+    """
+    T = int(alphas_cumprod.shape[0])
+    _check_count(T, num_steps)
+    sig = sigmas_of(alphas_cumprod)
+    if num_steps == 1:
+        return [T - 1]
+    lam = np.linspace(-np.log(min(float(sig[-1]), KARRAS_SIGMA_MAX)), -np.log(float(sig[0])), num_steps)
+    steps = nearest_timesteps(alphas_cumprod, np.exp(-lam))
+    steps[0] = T - 1  # start where x_T is drawn, as every spacing does
     return distinct_ascending(steps, T)
 
 
 def timesteps_for(spacing: str, alphas_cumprod: torch.Tensor, num_steps: int) -> list[int]:
-    """K ascending distinct trained timesteps of ``spacing`` ("linspace", "trailing" or "karras")."""
+    """K ascending distinct trained timesteps of ``spacing`` ("linspace", "trailing", "karras" or "logsnr")."""
     T = int(alphas_cumprod.shape[0])
     choices.require("timestep spacing", spacing, choices.SPACINGS)
     if spacing == "linspace":
         return respaced_timesteps(T, num_steps)
     if spacing == "trailing":
         return trailing_timesteps(T, num_steps)
+    if spacing == "logsnr":
+        return logsnr_timesteps(alphas_cumprod, num_steps)
     return karras_timesteps(alphas_cumprod, num_steps)
 
 
-def log_snr(abar: float) -> float:
-    """lambda = log(alpha / sigma_VP) = 0.5 log(abar / (1 - abar)) = -log sigma (M24); +inf at abar = 1."""
-    return math.inf if abar >= 1.0 else 0.5 * math.log(abar / (1.0 - abar))
+def half_log_snr(abar: float) -> float:
+    """lambda = 0.5 log SNR = log(sqrt(abar) / sqrt(1 - abar)) = -log sigma (M24, M27), from the one log SNR of
+    :func:`ddpm_studio.core.process.schedule.log_snr` (M3); +inf at abar = 1."""
+    return 0.5 * log_snr(abar)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ddpm_studio.core.process.schedule import ve_sigma
+
 if TYPE_CHECKING:
     from ddpm_studio.core.process.diffusion import GaussianDiffusion, Model
 
@@ -63,7 +65,7 @@ class SampleStep:
     @property
     def sigma(self) -> float:
         """The state's noise level in the variance-exploding form, sigma = sqrt((1 - abar) / abar) (M24)."""
-        return math.sqrt(max(1.0 - self.abar, 0.0) / self.abar) if self.abar > 0 else math.inf
+        return float(ve_sigma(self.abar)) if self.abar > 0 else math.inf
 
 
 def run_to_end(steps: Iterator[SampleStep]) -> SampleStep:

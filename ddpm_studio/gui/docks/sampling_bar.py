@@ -34,7 +34,7 @@ from ddpm_studio.gui.style import spin_box
 STEPS_TOOLTIP = (
     "Network evaluations (NFE) for every method, so runs with the same number cost the same. Ancestral and "
     "DDIM take one step per evaluation (fewer than T respaces the chain, M21); Heun spends two per step, so it "
-    "can use up to 2T - 1."
+    "can use up to 2T - 2."
 )
 #: The guidance slider moves in steps of 1 / GUIDANCE_TICKS up to GUIDANCE_SLIDER_MAX (w = 8 saturates digits).
 GUIDANCE_TICKS = 4
@@ -184,7 +184,7 @@ class SamplingBar(QWidget):
     def configure(self, kind: str, num_timesteps: int) -> None:
         """Limits and defaults for a model: all T steps and 1000 samples for points, 100 steps and 64 images.
 
-        The spin reaches the most any method can use (Heun's 2T - 1); :meth:`problem` tells the others' limit.
+        The spin reaches the most any method can use (Heun's 2T - 2); :meth:`problem` tells the others' limit.
         """
         self.sampleStepsSpin.setMaximum(max(max_num_steps(method, num_timesteps) for method in METHODS))
         if kind == "images":

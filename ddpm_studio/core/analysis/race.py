@@ -13,7 +13,6 @@ runs it on a worker, a script or a test consumes it directly.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ import torch
 
 from ddpm_studio.core import choices
 from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput
+from ddpm_studio.core.process.schedule import log_snr  # M3, the one definition (re-exported for the presenters)
 from ddpm_studio.core.sampling import DETERMINISTIC_METHODS, check_num_steps, sample
 
 #: How many runs a race holds: two make a comparison, more than four no longer fit side by side.
@@ -213,10 +213,3 @@ class RaceTrack:
         """(nfe, distance to the reference) of one lane's records, as float arrays for a plot."""
         frames = self.frames[lane]
         return (np.array([f.nfe for f in frames], dtype=float), np.array([f.distance for f in frames], dtype=float))
-
-
-def log_snr(abar: float) -> float:
-    """log SNR = log(abar / (1 - abar)) (M3); +inf at abar = 1 (the clean end)."""
-    if abar >= 1.0:
-        return math.inf
-    return math.log(abar / (1.0 - abar))

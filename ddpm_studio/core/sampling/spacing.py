@@ -107,7 +107,7 @@ def karras_timesteps(alphas_cumprod: torch.Tensor, num_steps: int, rho: float = 
     apart (:func:`distinct_ascending`). Ends are T - 1 and 0.
 
     The cap matters for the cosine schedule, whose clipped last beta gives sigma_{T-1} = 2e4: a grid from there put
-    14 of 20 points in t = 987..999, where the data is long gone, and left 6 for the rest (the spiral's samples
+    13 of 20 points in t = 987..999, where the data is long gone, and left 7 for the rest (the spiral's samples
     then sat 88 % off the support). Linear: sigma_{T-1} = 157, so only the points below the top move.
 
     Every method, Heun included, starts at T - 1: x_T is pure noise at sigma_{T-1}, and a grid that starts lower

@@ -18,7 +18,7 @@ from ddpm_studio.core.analysis.learned import (
     grid_points,
     iter_density_grid,
 )
-from ddpm_studio.core.analysis.ode_likelihood import OdeProgress
+from ddpm_studio.core.analysis.ode_likelihood import OdeProgress, ode_log_likelihood
 from ddpm_studio.core.process.diffusion import GaussianDiffusion
 from ddpm_studio.core.process.schedule import make_betas
 
@@ -204,8 +204,14 @@ def test_density_grid_of_an_exact_gaussian_model_is_the_gaussian_log_density():
     bounds, n = (-0.5, 2.5, -2.0, 6.0), 4
     extra = torch.tensor([[1.0, 2.0], [0.0, 0.0]], dtype=torch.float64)
     records = list(iter_density_grid(model, diffusion, bounds, n, shift=shift, scale=scale, extra=extra))
-    assert isinstance(records[0], OdeProgress) and len(records) == 201
+    # 200 levels, then the held-out points again with 100 for the error bar, on one count (M32)
+    assert isinstance(records[0], OdeProgress) and len(records) == 301
+    assert [(r.done, r.total) for r in records[:-1]] == [(i, 300) for i in range(1, 301)]
     grid = records[-1]
+    assert 0.0 <= grid.extra_error < 2e-2  # K = 100 on T = 200 is 7e-3 from all 200 levels here
+    coarse = ode_log_likelihood(model, diffusion, (extra - shift.double()) / scale.double(), 100)
+    assert grid.extra_error == pytest.approx(abs(float(grid.extra_log_p.mean() - coarse.mean()) + math.log(1.5)),
+                                             abs=1e-12)
     pts = torch.cat([grid_points(bounds, n), extra])
     model_pts = (pts - shift.double()) / scale.double()
     expected = mixture_log_density(model_pts, mean, std, torch.ones(1)) - math.log(0.5 * 3.0)

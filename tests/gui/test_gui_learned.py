@@ -69,6 +69,7 @@ def test_field_toggle_draws_arrows_and_difference_at_the_slider_t(qtbot, window)
     qtbot.waitUntil(lambda: "density" not in win.learned_runner.jobs, timeout=TIMEOUT_MS)
     assert density.heat.image.image.shape == (8, 8)
     assert "ODE −log p" in density.densityLabel.text() and "bound" in density.densityLabel.text()
+    assert "(solver: K = 10 against 5 levels" in density.densityLabel.text()  # the error bar beside it (M32)
     assert not win.learned.tabs.isTabEnabled(2)  # memorization is for images
 
 
@@ -91,3 +92,17 @@ def test_memorization_panel_shows_pairs_and_a_copy_rate_on_a_digits_subset(qtbot
     assert mem.pairs.image.image is not None and mem.ideal.image.image is not None
     text = mem.copyRateLabel.text()
     assert text.startswith("Copy rate") and "of 6 samples" in text and "10 training images" in text
+
+
+def test_density_caption_shows_the_solver_error_bar_beside_the_ode_value(qtbot):
+    """The ODE's nats/dim carries its K-against-K/2 error bar (M32); below K = 4 the caption says there is none."""
+    from ddpm_studio.gui.docks.learned_views import DensityView
+    from ddpm_studio.gui.presenters.learned import DensityDisplay
+
+    view = DensityView()
+    qtbot.addWidget(view)
+    grid, heldout = np.zeros((4, 4)), np.zeros((3, 2), dtype=np.float32)
+    view.show_result(DensityDisplay(grid, (0.0, 1.0, 0.0, 1.0), heldout, 1.2345, 1.5, 0.01, 0.0031, 100))
+    assert "ODE −log p 1.234 nats/dim ± 0.0031 (solver: K = 100 against 50 levels" in view.densityLabel.text()
+    view.show_result(DensityDisplay(grid, (0.0, 1.0, 0.0, 1.0), heldout, 1.2345, 1.5, 0.01, None, 3))
+    assert "no solver error bar at K = 3" in view.densityLabel.text()

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 import torch
 
 from ddpm_studio.core.analysis.ideal import guided_ideal_x0, ideal_x0, x0_error_over_t
-from ddpm_studio.core.analysis.ode_likelihood import OdeProgress, iter_ode_log_likelihood, log_density_in_data_space
+from ddpm_studio.core.analysis.ode_likelihood import (
+    OdeProgress,
+    coarse_levels,
+    iter_ode_log_likelihood,
+    log_density_in_data_space,
+    ode_levels,
+    solver_error,
+)
 from ddpm_studio.core.process.diffusion import GaussianDiffusion
 from ddpm_studio.core.process.guidance import GuidedModel
 
@@ -211,12 +218,16 @@ class DensityGrid:
 
     Attributes:
         xs, ys: (n,) the grid. log_p: (n, n) float64, row i = ys[i]. extra_log_p: (M,) the extra points' log p.
+        extra_error: the error bar of mean(extra_log_p), nats per point: |mean log p_K - mean log p_{K/2}| over the
+            extra points (:func:`~ddpm_studio.core.analysis.ode_likelihood.solver_error`, M32); None where K < 4 or
+            there are no extra points.
     """
 
     xs: torch.Tensor
     ys: torch.Tensor
     log_p: torch.Tensor
     extra_log_p: torch.Tensor
+    extra_error: float | None = None
 
 
 def iter_density_grid(
@@ -230,14 +241,16 @@ def iter_density_grid(
     extra: torch.Tensor | None = None,
     model_dtype: torch.dtype | None = None,
 ) -> Iterator[OdeProgress | DensityGrid]:
-    """The probability-flow ODE's log-density (M32) on the n x n grid and on ``extra`` points, in one ODE pass.
+    """The probability-flow ODE's log-density (M32) on the n x n grid and on ``extra`` points, in one ODE pass,
+    then the ``extra`` points again with K // 2 levels for the error bar (:attr:`DensityGrid.extra_error`).
 
     Args:
         bounds: the grid's box in data coordinates. extra: (M, 2) more points in DATA coordinates (held-out data).
         num_levels: trained levels the solver visits (None: all T; see :func:`~ddpm_studio.core.analysis.ode_likelihood.
             ode_levels`).
     Yields:
-        :class:`OdeProgress` per solver step, then a :class:`DensityGrid`.
+        :class:`OdeProgress` per solver step of both passes (one count, K + K // 2 in all), then a
+        :class:`DensityGrid`.
     """
     shift_, scale_ = _transform(shift, scale)
     points = grid_points(bounds, n)
@@ -246,12 +259,25 @@ def iter_density_grid(
     params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
     if params:
         x_model = x_model.to(params[0].device)
-    log_p = None
+    levels = len(ode_levels(diffusion.alphas_cumprod, num_levels))
+    coarse = coarse_levels(levels) if extra_.shape[0] else None
+    total = levels + (coarse or 0)  # one progress count over both passes: the bar does not restart
+    log_p = log_p_coarse = None
     for record in iter_ode_log_likelihood(model, diffusion, x_model, num_levels, model_dtype=model_dtype):
         if isinstance(record, OdeProgress):
-            yield record
+            yield OdeProgress(record.done, total)
         else:
             log_p = log_density_in_data_space(record[0].cpu(), None if scale is None else scale_)
     assert log_p is not None
+    if coarse is not None:  # the held-out points only: the grid's own error is not reported
+        for record in iter_ode_log_likelihood(model, diffusion, x_model[n * n :], coarse, model_dtype=model_dtype):
+            if isinstance(record, OdeProgress):
+                yield OdeProgress(levels + record.done, total)
+            else:
+                log_p_coarse = record[0].cpu()  # model space: the log-scale shift cancels in the difference
+    error = None
+    if log_p_coarse is not None:
+        error = solver_error(log_density_in_data_space(log_p_coarse, None if scale is None else scale_),
+                             log_p[n * n :])
     yield DensityGrid(points[:n, 0].clone(), points[::n, 1].clone(), log_p[: n * n].reshape(n, n),
-                      log_p[n * n :].clone())
+                      log_p[n * n :].clone(), error)

@@ -361,7 +361,12 @@ class DensityView(_RunView):
         gap = result.bound_nats_per_dim - result.ode_nats_per_dim
         note = ("the bound sits above, as it must for the chain" if gap >= 0 else
                 "the ODE's flow is not the chain the bound bounds, so it may sit below (MATH.md M32)")
+        if result.ode_error is None:  # too few levels to halve (K < 4)
+            solver = f"no solver error bar at K = {result.ode_levels}"
+        else:  # a solver error, not a sampling one: say which, and that it is conservative (M32)
+            solver = (f"± {result.ode_error:.2g} (solver: K = {result.ode_levels} against {result.ode_levels // 2} "
+                      f"levels, ≈ 3× the K error once converged)")
         self.densityLabel.setText(
-            f"Held-out ({len(result.heldout)} points): ODE −log p {result.ode_nats_per_dim:.4g} nats/dim · "
+            f"Held-out ({len(result.heldout)} points): ODE −log p {result.ode_nats_per_dim:.4g} nats/dim {solver} · "
             f"bound {result.bound_nats_per_dim:.4g} ± {result.bound_stderr:.2g} · gap {gap:+.3g} nats/dim: {note}. "
             f"Shades: the top {DENSITY_SPAN:g} nats of log p; white dots: the held-out points")

@@ -119,7 +119,11 @@ class MemorizationDisplay:
 
 @dataclass(frozen=True)
 class DensityDisplay:
-    """log p on the grid (n, n) over ``bounds``, held-out points, their ODE nats/dim and the bound's."""
+    """log p on the grid (n, n) over ``bounds``, held-out points, their ODE nats/dim and the bound's.
+
+    ``ode_error`` is the ODE value's solver error bar in nats/dim (K against K // 2 levels, M32), None below K = 4;
+    ``ode_levels`` is K.
+    """
 
     log_p: np.ndarray
     bounds: tuple[float, float, float, float]
@@ -127,6 +131,8 @@ class DensityDisplay:
     ode_nats_per_dim: float
     bound_nats_per_dim: float
     bound_stderr: float
+    ode_error: float | None = None
+    ode_levels: int = 0
 
 
 @dataclass(frozen=True)
@@ -253,9 +259,11 @@ def density_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet, n: 
         elif isinstance(record, BoundResult):
             bound = record
     assert bound is not None
-    ode = float(-grid.extra_log_p.mean()) / heldout_data.shape[1]
+    dims = heldout_data.shape[1]
+    ode = float(-grid.extra_log_p.mean()) / dims
+    error = None if grid.extra_error is None else grid.extra_error / dims  # per point -> per dimension, as ode
     yield DensityDisplay(_numpy(grid.log_p), bounds, heldout_data.float().numpy(), ode, bound.per_dim,
-                         bound.stderr)
+                         bound.stderr, error, levels)
     yield Ended("density", False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -177,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         TrainStep,
     )
     from ddpm_studio.core.training.previews import save_preview
+    from ddpm_studio.core.training.stop_signals import StopOnSignals
     from ddpm_studio.core.training.trainer import Trainer
 
     config, dataset = _train_config(args)
@@ -201,33 +203,47 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(config.train.steps, "train", enabled=main and not args.quiet)
     bar.update(trainer.step, force=True)
     loss_text = ""
+    signalled = False  # the run ended because a signal asked it to (not completed or converged meanwhile)
+    # Ctrl-C only sets the trainer's stop flag: the step it falls in (and that step's preview or early-stop check)
+    # finishes, a checkpoint is written at that step and the run ends "stopped", so --resume continues bit for bit
+    stop = StopOnSignals(trainer.request_stop, (signal.SIGINT,))
     try:
-        for event in trainer.train():
-            if isinstance(event, TrainStep):
-                loss_text = f"loss {event.loss:.4f} {event.steps_per_sec:.1f} it/s"
-            elif isinstance(event, PreviewReady) and main:
-                save_preview(
-                    trainer.pipeline(),
-                    event.samples,
-                    args.out / "samples" / f"preview_{event.step:08d}.png",
-                    reference=trainer.dataset.heldout,
-                )
-            elif isinstance(event, PreviewFailed) and main:
-                bar.close()
-                print(f"warning: {event.message}", file=sys.stderr)
-            elif isinstance(event, TrainingFinished) and main:
-                bar.update(event.step, loss_text, force=True)
-                bar.close()
-                print(
-                    f"done: {event.step} steps ({event.reason}{': ' + event.detail if event.detail else ''}); "
-                    f"checkpoint in {args.out / 'checkpoints'}",
-                    file=sys.stderr,
-                )
-            bar.update(trainer.step, loss_text)
+        with stop:
+            for event in trainer.train():
+                if isinstance(event, TrainStep):
+                    loss_text = f"loss {event.loss:.4f} {event.steps_per_sec:.1f} it/s"
+                elif isinstance(event, PreviewReady) and main:
+                    save_preview(
+                        trainer.pipeline(),
+                        event.samples,
+                        args.out / "samples" / f"preview_{event.step:08d}.png",
+                        reference=trainer.dataset.heldout,
+                    )
+                elif isinstance(event, PreviewFailed) and main:
+                    bar.close()
+                    print(f"warning: {event.message}", file=sys.stderr)
+                elif isinstance(event, TrainingFinished) and main:
+                    bar.update(event.step, loss_text, force=True)
+                    bar.close()
+                    signalled = stop.received is not None and event.reason == "stopped"
+                    if signalled:
+                        print(_interrupted_line(trainer.step, args.out), file=sys.stderr)
+                    else:
+                        print(
+                            f"done: {event.step} steps ({event.reason}{': ' + event.detail if event.detail else ''}); "
+                            f"checkpoint in {args.out / 'checkpoints'}",
+                            file=sys.stderr,
+                        )
+                bar.update(trainer.step, loss_text)
+        if signalled:
+            return stop.exit_code
     except KeyboardInterrupt:
+        # a second Ctrl-C, or one outside the loop: the trainer has rewound a half-done step, so this checkpoint
+        # is still the state of its last completed step (and names the work that step still owed)
         bar.close()
         trainer.save_checkpoint()
-        print(f"interrupted at step {trainer.step}; saved a checkpoint: resume with --resume", file=sys.stderr)
+        if main:
+            print(_interrupted_line(trainer.step, args.out), file=sys.stderr)
         return 130
     finally:
         from ddpm_studio.core.training.distributed import shutdown_distributed
@@ -235,3 +251,11 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(threads_before)
         shutdown_distributed(trainer.dist)
     return 0
+
+
+def _interrupted_line(step: int, out: Path) -> str:
+    """The one line an interrupted run prints: the step it stopped at and the checkpoint that holds it."""
+    from ddpm_studio.core.io.runs import checkpoint_path
+
+    return (f"interrupted at step {step}; saved {checkpoint_path(out, step)}: continue with "
+            f"ddpm-studio train --out {out} --resume")

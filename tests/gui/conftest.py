@@ -65,7 +65,8 @@ def gui_thread_collector(request):
 # ---------------------------------------------------------------------------------------------- GUI fixtures
 @pytest.fixture
 def messages(monkeypatch) -> list[str]:
-    """QMessageBox.warning recorded instead of shown, so no test blocks on a modal dialog."""
+    """QMessageBox.warning and .question (answered Ok: e.g. Continue's lr-horizon note) recorded instead of shown,
+    so no test blocks on a modal dialog."""
     from PySide6.QtWidgets import QMessageBox
 
     shown: list[str] = []
@@ -75,6 +76,7 @@ def messages(monkeypatch) -> list[str]:
         return QMessageBox.StandardButton.Ok
 
     monkeypatch.setattr(QMessageBox, "warning", record)
+    monkeypatch.setattr(QMessageBox, "question", record)
     return shown
 
 

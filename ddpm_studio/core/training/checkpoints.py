@@ -2,7 +2,9 @@
 
 A mixin of :class:`~ddpm_studio.core.training.trainer.Trainer` (it reads the trainer's network, EMA, optimiser,
 generator, data and config): the loop stays in trainer.py, the state it saves and restores here. Checkpoints hold the
-model, EMA, optimiser, step and every RNG state, so a resumed run continues bit for bit on the CPU.
+model, EMA, optimiser, step, every RNG state, the loss window's partial sums, the early stop's record and the work
+the last step still owed (tensors in safetensors, the rest as JSON: loading never unpickles), so a resumed run
+continues bit for bit on the CPU (docs/RELIABILITY.md, "Exact resume").
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class TrainerCheckpoints:
             tensors["data.scale"] = self.dataset.scale
             if self.x0_range is not None:
                 tensors["data.x0_low"], tensors["data.x0_high"] = self.x0_range
+        window, window_steps = self.window.state()
+        tensors.update(window)
         meta = {
             "step": self.step,
             "elapsed": self.elapsed,
@@ -65,6 +69,10 @@ class TrainerCheckpoints:
             "package_version": __version__,
             "config": self.config.to_dict(),
             "param_groups": opt["param_groups"],
+            # the rest of the state a straight run would carry on with (exact resume, docs/RELIABILITY.md)
+            "window_steps": window_steps,
+            "pending": list(self._pending),
+            "early_stop": self.early_stopper.state_dict() if self.early_stopper is not None else None,
         }
         return tensors, meta
 
@@ -136,6 +144,15 @@ class TrainerCheckpoints:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.step = int(meta["step"])
         self.elapsed = float(meta.get("elapsed", 0.0))
+        # checkpoints older than exact resume lack these: their resume starts a fresh loss window and early-stop
+        # record, as it always did
+        if "window.sums" in tensors:
+            self.window.load_state(tensors, int(meta.get("window_steps", 0)))
+        # the owed work this trainer can do (an early-stop check only when this run still checks)
+        owed = {"log", "preview", "checkpoint"} | ({"early_stop"} if self.early_stopper is not None else set())
+        self._pending = [task for task in meta.get("pending", []) if task in owed]
+        if self.early_stopper is not None and isinstance(meta.get("early_stop"), dict):
+            self.early_stopper.load_state_dict(meta["early_stop"])
         if self.dist.is_main:
             truncate_metrics(self.run_dir, self.step)
             self._config_on_disk = _saved_config(self.run_dir)

@@ -75,9 +75,11 @@ class EarlyStopper:
         """Score the pipeline's samples now and record the check (the torch RNG state is left as it was)."""
         rng_state = torch.get_rng_state()
         steps = min(CHECK_STEPS, pipeline.diffusion.num_timesteps)
-        x = pipeline.sample_final(CHECK_SAMPLES, num_steps=steps, method=CHECK_METHOD, spacing=CHECK_SPACING,
-                                  seed=self.seed)
-        torch.set_rng_state(rng_state)
+        try:
+            x = pipeline.sample_final(CHECK_SAMPLES, num_steps=steps, method=CHECK_METHOD, spacing=CHECK_SPACING,
+                                      seed=self.seed)
+        finally:
+            torch.set_rng_state(rng_state)  # also when interrupted: the training stream must resume exactly
         points = self.dataset.to_data_space(x.detach().cpu()).double().numpy()
         points = points[np.isfinite(points).all(axis=1)]
         if points.shape[0] < self._sw.sample_count:
@@ -91,6 +93,19 @@ class EarlyStopper:
         else:
             self._since_best += 1
         return result
+
+    def state_dict(self) -> dict:
+        """The record a resume needs for the same verdict (JSON: checks as [step, sw_ratio, off_support])."""
+        return {"history": [[c.step, c.sw_ratio, c.off_support] for c in self.history],
+                "best": None if self.best is None else self.history.index(self.best),
+                "since_best": self._since_best}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Put back :meth:`state_dict`'s record (the checks a resumed run's verdict counts on)."""
+        self.history = [QualityCheck(int(step), float(sw), float(off)) for step, sw, off in state["history"]]
+        best = state.get("best")
+        self.best = None if best is None else self.history[int(best)]
+        self._since_best = int(state["since_best"])
 
     @property
     def should_stop(self) -> bool:

@@ -38,6 +38,18 @@ class _Window:
         self.band_count.index_add_(0, bands, torch.ones_like(per_example))
         self.steps += 1
 
+    def state(self) -> tuple[dict[str, torch.Tensor], int]:
+        """The partial sums since the last report (tensors for a checkpoint) and how many steps they hold."""
+        return {"window.sums": self.sums, "window.band_sum": self.band_sum, "window.band_count": self.band_count}, \
+            self.steps
+
+    def load_state(self, tensors: dict[str, torch.Tensor], steps: int) -> None:
+        """Put back :meth:`state`'s sums (a resume mid-interval then writes the straight run's next line)."""
+        self.sums = tensors["window.sums"].to(self.device, torch.float64).clone()
+        self.band_sum = tensors["window.band_sum"].to(self.device, torch.float64).clone()
+        self.band_count = tensors["window.band_count"].to(self.device, torch.float64).clone()
+        self.steps = int(steps)
+
     def report(self, step: int, total_steps: int, elapsed: float, lr: float, seconds: float,
                world_size: int | None = None) -> TrainStep:
         """The event of the window's steps, then a fresh window.

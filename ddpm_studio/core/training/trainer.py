@@ -4,10 +4,11 @@
     for event in trainer.train():      # TrainStep, PreviewReady, CheckpointSaved, Heartbeat, TrainingFinished
         ...
 
-Every step yields, so a consumer can pause (stop pulling) or stop (:meth:`Trainer.request_stop`, honoured before
-the next step, followed by a final checkpoint). Checkpoints hold the model, EMA, optimiser, step and every RNG
-state, so a resumed run continues bit for bit on the CPU (saving and restoring them: :mod:`.checkpoints`; the
-running loss window: :mod:`.loss_window`).
+Every step yields, so a consumer can pause (stop pulling) or stop (:meth:`Trainer.request_stop`, honoured at
+the next step boundary, followed by a final checkpoint; the CLI's SIGINT handler sets it: :mod:`.stop_signals`).
+Checkpoints hold the model, EMA, optimiser, step, every RNG state, the loss window's partial sums, the early
+stop's record and the work the last step still owed, so a resumed run continues bit for bit on the CPU (saving
+and restoring them: :mod:`.checkpoints`; the contract: docs/RELIABILITY.md, "Exact resume").
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import torch
@@ -46,6 +47,7 @@ from ddpm_studio.core.training.events import (
     TrainingFinished,
 )
 from ddpm_studio.core.training.loss_window import NUM_T_BANDS, _Window
+from ddpm_studio.core.training.lr_schedule import learning_rate
 from ddpm_studio.core.training.tensorboard_log import TensorBoardLogging, tensorboard_problem
 from ddpm_studio.core.training.timesteps import sample_timesteps, timestep_probabilities
 
@@ -166,6 +168,21 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         self.step = 0
         self.elapsed = 0.0
         self._stop = False
+        # loss sums since the last metrics line: kept across train() calls and saved in checkpoints, so a resumed
+        # run's lines are those of a straight run
+        self.window = _Window(self.device)
+        self._pending: list[str] = []  # work still due after the step just taken (see _after_step)
+        self._step_start: tuple[torch.Tensor, torch.Tensor] | None = None  # RNG states at the running step's start
+        self._last_time = time.perf_counter()
+        self._check_every_step = self.device.type == "cpu"  # a host sync is free on the CPU; on GPUs at log points
+        self._params = list(net.parameters())
+        # one fused norm over all gradients (0.32 against 0.49 ms per step on the points MLP); torch's default
+        # takes the foreach path only on CUDA
+        self._foreach_clip = True if self.device.type in ("cpu", "cuda") else None
+        T, t_power = self.diffusion.num_timesteps, tc.t_power
+        # importance weights 1 / (T P(t)) that turn the logged mse / vlb back into uniform-t averages (M40)
+        self._uniform_weights = None if t_power == 1.0 else (1.0 / (T * timestep_probabilities(T, t_power))).to(
+            self.device, torch.float32 if self.device.type == "mps" else None)
         self.early_stopper: EarlyStopper | None = None
         if tc.early_stop and self.kind == "points" and self.dataset.heldout.shape[0] >= 4:
             self.early_stopper = EarlyStopper(self.dataset, tc.early_stop_patience, seed=tc.seed)
@@ -177,7 +194,13 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
 
     # ------------------------------------------------------------------ control
     def request_stop(self) -> None:
-        """Ask the loop to stop before its next step (safe to call from another thread)."""
+        """Ask the loop to stop before its next step (safe to call from another thread or a signal handler).
+
+        Only a flag: the running step and the work after it (metrics line, preview, early-stop check) finish, then
+        the loop writes a checkpoint at that step boundary and ends with ``TrainingFinished(reason="stopped")``,
+        so a resume is exact wherever the request fell. Asked before :meth:`train` starts, it stops the run
+        before its first step.
+        """
         self._stop = True
 
     @property
@@ -185,97 +208,149 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         return self.config.train.steps
 
     def lr_at(self, step: int) -> float:
-        """Linear warm-up to the peak rate (Ho et al. 2020 used 5000 warm-up steps), then constant or a half
-        cosine down to 0 at the last step (``train.lr_schedule``; Loshchilov & Hutter 2017; MATH.md M35)."""
-        tc = self.config.train
-        warm = min(1.0, (step + 1) / tc.warmup) if tc.warmup > 0 else 1.0
-        if tc.lr_schedule != "cosine" or step < tc.warmup:
-            return tc.lr * warm
-        progress = min(1.0, (step - tc.warmup) / max(1, tc.steps - tc.warmup))
-        return tc.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+        """The learning rate of step ``step`` (warm-up, then constant or cosine; :func:`.lr_schedule.learning_rate`,
+        MATH.md M35)."""
+        return learning_rate(self.config.train, step)
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> Iterator[TrainEvent]:
         """Train up to ``config.train.steps``, yielding an event after every step.
 
         May be called again after it returned or raised (e.g. after a stop, or a failed checkpoint write with
-        a new ``run_dir``): it continues from :attr:`step`.
+        a new ``run_dir``): it continues from :attr:`step`, first finishing the work the interrupted step left
+        (:attr:`_pending`: its metrics line, preview, early-stop check or checkpoint).
+
+        A :class:`KeyboardInterrupt` raised inside a step's forward / backward pass rewinds the step's random
+        draws, so :attr:`step` and every saved state name the last completed step and :meth:`save_checkpoint`
+        then writes a checkpoint a resume continues from exactly; raised during the work after a step (a preview,
+        an early-stop check), that work stays pending and a resume redoes it. A stop that must be exact whatever
+        the timing goes through :meth:`request_stop` (what the CLI's SIGINT handler does): honoured at the next
+        step boundary.
 
         Raises:
             TrainingDiverged: the loss became NaN / inf (no checkpoint of the bad state is written).
             CheckpointWriteError: the run folder cannot be written.
         """
-        self._stop = False
         self._sync_config()
+        self.train_net.train()
+        self._last_time = time.perf_counter()
+        try:
+            if self._pending and (yield from self._after_step()):
+                return
+            while self.step < self.config.train.steps:
+                if self._stop:
+                    yield from self._finish("stopped")
+                    return
+                self._train_step()
+                if (yield from self._after_step()):
+                    return
+        except KeyboardInterrupt:
+            self._rewind_partial_step()
+            raise
+        yield from self._finish("completed")
+
+    def _train_step(self) -> None:
+        """One optimiser step; on return :attr:`step` counts it and :attr:`_pending` lists the work due after it."""
         tc = self.config.train
         T = self.diffusion.num_timesteps
         dev = self.device
-        window = _Window(dev)
-        self.train_net.train()
-        last_time = time.perf_counter()
-        check_every_step = dev.type == "cpu"  # a host sync is free on the CPU; on GPUs check at log points
-        params = list(self.net.parameters())
-        # one fused norm over all gradients (0.32 against 0.49 ms per step on the points MLP); torch's default
-        # takes the foreach path only on CUDA
-        foreach_clip = True if dev.type in ("cpu", "cuda") else None
-        # importance weights 1 / (T P(t)) that turn the logged mse / vlb back into uniform-t averages (M40)
-        uniform_weights = None if tc.t_power == 1.0 else (
-            1.0 / (T * timestep_probabilities(T, tc.t_power))).to(dev, torch.float32 if dev.type == "mps" else None)
-        while self.step < tc.steps:
-            if self._stop:
-                yield from self._finish("stopped")
-                return
-            lr = self.lr_at(self.step)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            index = torch.randint(0, self.train_data.shape[0], (tc.batch_size,), device=dev, generator=self.generator)
-            x0 = self.train_data.index_select(0, index)
-            t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40 (uniform at 1)
-            noise = torch.randn(x0.shape, device=dev, generator=self.generator)
-            losses = self.diffusion.training_losses(self._batch_model(index), x0, t, noise, loss=tc.loss,
-                                                    snr_gamma=tc.snr_gamma)
-            loss = losses["loss"].mean()
-            if check_every_step and not math.isfinite(loss.item()):
-                raise TrainingDiverged(self.step + 1, self.config, self._keep_last_good_state())
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if tc.grad_clip > 0:
-                nn.utils.clip_grad_norm_(params, tc.grad_clip, foreach=foreach_clip)
-            self.optimizer.step()
-            self.ema.update(self.net, self.step)
-            self.step += 1
-            window.add(losses, t * NUM_T_BANDS // T, None if uniform_weights is None else uniform_weights[t])
+        # the random streams as the step found them: an interruption before the update below puts them back, so a
+        # checkpoint written then is the state at the previous step boundary (a few microseconds per step)
+        self._step_start = (self.generator.get_state(), torch.get_rng_state())
+        lr = self.lr_at(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        index = torch.randint(0, self.train_data.shape[0], (tc.batch_size,), device=dev, generator=self.generator)
+        x0 = self.train_data.index_select(0, index)
+        t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40 (uniform at 1)
+        noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+        losses = self.diffusion.training_losses(self._batch_model(index), x0, t, noise, loss=tc.loss,
+                                                snr_gamma=tc.snr_gamma)
+        loss = losses["loss"].mean()
+        if self._check_every_step and not math.isfinite(loss.item()):
+            raise TrainingDiverged(self.step + 1, self.config, self._keep_last_good_state())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if tc.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self._params, tc.grad_clip, foreach=self._foreach_clip)
+        # from here the step commits: the update, its EMA blend, the count and the window's sums belong together
+        self._step_start = None
+        self.optimizer.step()
+        self.ema.update(self.net, self.step)
+        self.step += 1
+        weights = None if self._uniform_weights is None else self._uniform_weights[t]
+        self.window.add(losses, t * NUM_T_BANDS // T, weights)
+        self._pending = self._due_after_step()
 
-            if self.step % tc.log_every == 0 or self.step == tc.steps:
-                now = time.perf_counter()
-                self.elapsed += now - last_time
-                event = window.report(self.step, self.total_steps, self.elapsed, lr, now - last_time,
-                                          self.dist.world_size if self.dist.enabled else None)
-                last_time = now
-                if not math.isfinite(event.loss):
-                    raise TrainingDiverged(self.step, self.config, self._keep_last_good_state())
-                if self.run_dir is not None and self.dist.is_main:
-                    self._write(append_metrics, self.run_dir, [event.to_record()])
-                    self._tensorboard_scalars(event.to_record())  # only with train.tensorboard
-                yield event
-            else:
-                yield Heartbeat(self.step)
-            if tc.preview_every and self.step % tc.preview_every == 0 and self.dist.is_main:
-                started = time.perf_counter()
-                yield self._preview_event()
-                last_time += time.perf_counter() - started  # previews do not count as training time
-            if self._early_stop_due():
-                started = time.perf_counter()
-                self.early_stopper.check(self.pipeline(), self.step)  # type: ignore[union-attr]
-                last_time += time.perf_counter() - started  # checks do not count as training time
-                if self.early_stopper.should_stop:  # type: ignore[union-attr]
-                    yield from self._finish("converged", self.early_stopper.reason())  # type: ignore[union-attr]
-                    return
-            if tc.checkpoint_every and self.step % tc.checkpoint_every == 0 and self.step < tc.steps:
-                path = self.save_checkpoint()
-                if path is not None:
-                    yield CheckpointSaved(self.step, path)
-        yield from self._finish("completed")
+    def _due_after_step(self) -> list[str]:
+        """The work due after the step just taken, in the order :meth:`_after_step` does it."""
+        tc = self.config.train
+        due = []
+        if self.step % tc.log_every == 0 or self.step == tc.steps:
+            due.append("log")
+        if tc.preview_every and self.step % tc.preview_every == 0 and self.dist.is_main:
+            due.append("preview")
+        if self._early_stop_due():
+            due.append("early_stop")
+        if tc.checkpoint_every and self.step % tc.checkpoint_every == 0 and self.step < tc.steps:
+            due.append("checkpoint")
+        return due
+
+    def _after_step(self) -> Generator[TrainEvent, None, bool]:
+        """Report, preview, check and checkpoint as :attr:`_pending` says; True when the run ended (converged).
+
+        Each item leaves :attr:`_pending` once done (a preview once its consumer had it), so a checkpoint written
+        after an interruption names what is still to do and a resume does exactly that before its first step.
+        """
+        pending = self._pending
+        if "log" in pending:
+            now = time.perf_counter()
+            self.elapsed += now - self._last_time
+            event = self.window.report(self.step, self.total_steps, self.elapsed, self.lr_at(self.step - 1),
+                                       now - self._last_time, self.dist.world_size if self.dist.enabled else None)
+            self._last_time = now
+            if not math.isfinite(event.loss):
+                raise TrainingDiverged(self.step, self.config, self._keep_last_good_state())
+            if self.run_dir is not None and self.dist.is_main:
+                self._write(append_metrics, self.run_dir, [event.to_record()])
+                self._tensorboard_scalars(event.to_record())  # only with train.tensorboard
+            pending.remove("log")
+            yield event
+        else:
+            yield Heartbeat(self.step)
+        if "preview" in pending:
+            started = time.perf_counter()
+            preview = self._preview_event()
+            self._last_time += time.perf_counter() - started  # previews do not count as training time
+            yield preview
+            pending.remove("preview")
+        if "early_stop" in pending:
+            started = time.perf_counter()
+            self.early_stopper.check(self.pipeline(), self.step)  # type: ignore[union-attr]
+            pending.remove("early_stop")
+            self._last_time += time.perf_counter() - started  # checks do not count as training time
+            if self.early_stopper.should_stop:  # type: ignore[union-attr]
+                pending.clear()  # the final checkpoint replaces the periodic one
+                yield from self._finish("converged", self.early_stopper.reason())  # type: ignore[union-attr]
+                return True
+        if "checkpoint" in pending:
+            pending.remove("checkpoint")  # first: the checkpoint must not ask a resume to write itself again
+            path = self.save_checkpoint()
+            if path is not None:
+                yield CheckpointSaved(self.step, path)
+        return False
+
+    def _rewind_partial_step(self) -> None:
+        """After an interruption inside :meth:`_train_step`'s forward / backward: undo its random draws.
+
+        Nothing else changed before the update, so the trainer is then in the state of the previous step boundary.
+        """
+        if self._step_start is not None:
+            generator_state, torch_state = self._step_start
+            self.generator.set_state(generator_state)
+            torch.set_rng_state(torch_state)
+            self.optimizer.zero_grad(set_to_none=True)
+            self._step_start = None
 
     def _batch_model(self, index: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The network as the loss calls it, (x_t, t) -> output: for a conditional run with the batch's labels,
@@ -325,6 +400,9 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
                 and self.step < self.config.train.steps)
 
     def _finish(self, reason: str, detail: str = "") -> Iterator[TrainEvent]:
+        # the stop asked for is honoured here (also a stop that came as the run completed or converged): a later
+        # train() call, the studio's Continue, starts without it
+        self._stop = False
         self._tensorboard_close()  # flushed and closed; a continued run opens a new event file
         path = self.save_checkpoint()
         if path is not None:
@@ -357,6 +435,9 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         steps = min(tc.preview_steps, self.diffusion.num_timesteps)
         # a conditional run previews its classes in turn (w = 0: the conditional model, one pass per step)
         labels = torch.arange(tc.preview_count) % self.num_classes if self.num_classes else None
-        samples = self.pipeline().sample_final(tc.preview_count, num_steps=steps, seed=tc.seed, labels=labels)
-        torch.set_rng_state(rng_state)  # sampling must not perturb the training stream (exact resume)
+        try:
+            samples = self.pipeline().sample_final(tc.preview_count, num_steps=steps, seed=tc.seed, labels=labels)
+        finally:
+            # sampling must not perturb the training stream (exact resume), not even when interrupted mid-way
+            torch.set_rng_state(rng_state)
         return samples.clone()

@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from PySide6.QtWidgets import QMessageBox
+
 from ddpm_studio.core.app.session import data_key, probe_dataset
 from ddpm_studio.core.config import ConfigError
 from ddpm_studio.core.data import DataSet, load_dataset
 from ddpm_studio.core.models import format_parameter_count
 from ddpm_studio.core.training.events import CheckpointSaved, PreviewFailed, TrainingFinished, TrainStep
+from ddpm_studio.core.training.resume import lr_horizon_change
 from ddpm_studio.core.training.trainer import Trainer
 from ddpm_studio.gui.display import data_preview, reference_points
 from ddpm_studio.gui.docks.setup import data_kind
@@ -160,6 +163,13 @@ class RunControls:
         session = self.session
         if session.can_continue(config):
             trainer, dataset = session.trainer, None
+            # a new total moves the cosine's horizon: the user confirms the rule's own words (core.training.resume)
+            change = lr_horizon_change(trainer.config, config.train.steps, trainer.step)
+            if change is not None and QMessageBox.question(
+                    self, "Continue training", change.describe(),
+                    QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
+            ) != QMessageBox.StandardButton.Ok:
+                return
             self._status(f"Continuing from step {trainer.step:,} to {config.train.steps:,}…")
         else:
             self._discard_model()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -23,6 +24,8 @@ from ddpm_studio.core import choices
 from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput
 from ddpm_studio.core.process.schedule import log_snr  # M3, the one definition (re-exported for the presenters)
 from ddpm_studio.core.sampling import DETERMINISTIC_METHODS, check_num_steps, sample
+
+Frame = TypeVar("Frame")
 
 #: How many runs a race holds: two make a comparison, more than four no longer fit side by side.
 MIN_RUNNERS, MAX_RUNNERS = 2, 4
@@ -167,6 +170,26 @@ def is_deterministic(runner: Runner) -> bool:
     return runner.method in DETERMINISTIC_METHODS
 
 
+def latest_at(lanes: Sequence[Sequence[Frame]], level: float,
+              log_snr_of: Callable[[Frame], float]) -> list[Frame | None]:
+    """Per lane, the last frame whose state has log SNR <= ``level`` (None if the lane has not got there yet).
+
+    The one alignment rule of the race (the core's frames and the Race dock's display copies both use it): lanes
+    on different grids are compared at the same noise level, not at the same step index. Frames of a lane run
+    from noisy to clean, so log SNR grows along it; ``level`` = +inf selects every lane's final frame.
+    """
+    chosen: list[Frame | None] = []
+    for lane in lanes:
+        pick = None
+        for frame in lane:
+            if log_snr_of(frame) <= level:
+                pick = frame
+            else:
+                break
+        chosen.append(pick)
+    return chosen
+
+
 @dataclass
 class RaceTrack:
     """The frames of a race, kept to scrub all lanes in sync by noise level.
@@ -198,16 +221,7 @@ class RaceTrack:
 
         ``level`` = +inf selects every lane's final frame.
         """
-        chosen: list[RaceFrame | None] = []
-        for lane in self.frames:
-            pick = None
-            for frame in lane:
-                if log_snr(frame.abar) <= level:
-                    pick = frame
-                else:
-                    break
-            chosen.append(pick)
-        return chosen
+        return latest_at(self.frames, level, lambda frame: log_snr(frame.abar))
 
     def distances(self, lane: int) -> tuple[np.ndarray, np.ndarray]:
         """(nfe, distance to the reference) of one lane's records, as float arrays for a plot."""

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.core.analysis.race import MAX_RUNNERS, Runner, check_race
+from ddpm_studio.core.analysis.race import MAX_RUNNERS, Runner, check_race, latest_at
 from ddpm_studio.core.sampling import METHODS, SPACINGS, max_num_steps
 from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, spin_box
 from ddpm_studio.gui.trajectory_store import scatter_bounds
@@ -342,17 +342,7 @@ class RaceDock(QDockWidget):
 
     def shown_frames(self) -> list:
         """Per lane, the last frame whose state is no noisier than the slider's level (None before the first)."""
-        level = self.level()
-        chosen = []
-        for lane in self._frames:
-            pick = None
-            for frame in lane:
-                if frame.log_snr <= level:
-                    pick = frame
-                else:
-                    break
-            chosen.append(pick)
-        return chosen
+        return latest_at(self._frames, self.level(), lambda frame: frame.log_snr)
 
     def _redraw(self) -> None:
         if not self._frames:

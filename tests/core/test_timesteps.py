@@ -115,8 +115,6 @@ def test_cli_flag_reaches_the_run_and_bad_values_get_one_line(tmp_path, capsys):
 def test_the_logged_mse_and_bound_stay_uniform_t_averages_under_a_skewed_draw():
     """With k = 3 the draw's mean of t / T is E[u^3] = 1/4; the importance-weighted mse the trainer logs must read
     the uniform average (T - 1) / 2T = 0.4995 instead, while "loss" stays the skewed objective."""
-    from types import SimpleNamespace
-
     from ddpm_studio.core.training.loss_window import _Window
 
     T, k = 1000, 3.0
@@ -127,8 +125,7 @@ def test_the_logged_mse_and_bound_stay_uniform_t_averages_under_a_skewed_draw():
         t = sample_timesteps(512, T, k, generator)
         value = t.double() / T  # a stand-in loss whose uniform-t mean is known in closed form
         window.add({"loss": value, "mse": value, "vlb": 2 * value}, t * 10 // T, weights_table[t])
-    trainer = SimpleNamespace(dist=SimpleNamespace(enabled=False), step=200, total_steps=200, elapsed=1.0)
-    event = window.report(trainer, 1e-3, 1.0)
+    event = window.report(200, 200, 1.0, 1e-3, 1.0)  # step, total, elapsed, lr, seconds; not distributed
     assert event.loss == pytest.approx(0.25, abs=0.01)
     assert event.mse == pytest.approx((T - 1) / (2 * T), abs=0.01)
     assert event.vlb == pytest.approx((T - 1) / T, abs=0.02)

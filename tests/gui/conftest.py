@@ -98,3 +98,20 @@ def window(qtbot, settings, messages):
     qtbot.waitExposed(win)
     yield win
     win.close()
+
+
+@pytest.fixture
+def dialog(qtbot, tmp_path):
+    """The Compare dialog with its presenter (which runs the comparison it asks for), shown; closed after the test,
+    which stops and joins its job."""
+    from ddpm_studio.gui.dialogs.compare import CompareDialog
+    from ddpm_studio.gui.jobs import setup as workers
+    from ddpm_studio.gui.presenters.compare import ComparePresenter
+
+    widget = CompareDialog(None, "moons", str(tmp_path / "compare"))
+    ComparePresenter(widget)
+    qtbot.addWidget(widget)
+    widget.show()
+    yield widget
+    widget.close()
+    assert workers.running_threads() == [], "a worker QThread was left running"

@@ -6,9 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ddpm_studio.core.compare import TABLE2_MIN_STEPS, CompareRow, far_off_text
-from ddpm_studio.gui.dialogs.compare import COLUMNS, CompareDialog
-from ddpm_studio.gui.jobs import setup as workers
-from ddpm_studio.gui.presenters.compare import ComparePresenter
+from ddpm_studio.gui.dialogs.compare import COLUMNS
 
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),
@@ -19,15 +17,6 @@ pytestmark = [
 TIMEOUT_MS = 60_000
 
 
-@pytest.fixture
-def dialog(qtbot, tmp_path):
-    widget = CompareDialog(None, "moons", str(tmp_path / "compare"))
-    ComparePresenter(widget)
-    qtbot.addWidget(widget)
-    widget.show()
-    yield widget
-    widget.close()
-    assert workers.running_threads() == [], "a worker QThread was left running"
 
 
 def row_with_far_off(count: int, samples: int = 409) -> CompareRow:

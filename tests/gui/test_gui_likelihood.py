@@ -26,7 +26,6 @@ from ddpm_studio.gui.dialogs.compare import COLUMNS, CompareDialog
 from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.jobs import setup as workers
 from ddpm_studio.gui.presenters.bound import BoundPresenter
-from ddpm_studio.gui.presenters.compare import ComparePresenter
 from ddpm_studio.gui.style import configure_pyqtgraph
 
 pytestmark = [
@@ -162,14 +161,6 @@ def test_a_failing_network_arrives_as_a_message(qtbot, dock, tiny_trainer):
 
 
 # ---------------------------------------------------------------------------- the Compare dialog
-@pytest.fixture
-def dialog(qtbot, tmp_path):
-    widget = CompareDialog(None, "moons", str(tmp_path / "compare"))
-    ComparePresenter(widget)
-    qtbot.addWidget(widget)
-    widget.show()
-    yield widget
-    widget.close()
 
 
 def tiny_comparison(dialog: CompareDialog, steps: int = 20, keep: tuple[str, ...] = ("eps/simple", "mean/vlb")):

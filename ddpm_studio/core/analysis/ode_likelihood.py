@@ -180,7 +180,8 @@ def iter_ode_log_likelihood(
         model_dtype = params[0].dtype if params else torch.float64
     levels = ode_levels(diffusion.alphas_cumprod, num_levels)
     abar = diffusion.alphas_cumprod
-    sigmas = [0.0] + [math.sqrt((1.0 - float(abar[t])) / float(abar[t])) for t in levels]
+    level_sigmas = sigmas_of(abar)  # M24, the one sigma helper
+    sigmas = [0.0] + [float(level_sigmas[t]) for t in levels]
     y = x0.detach().double().clone()
     flow = torch.zeros(x0.shape[0], dtype=torch.float64, device=x0.device)
     num = x0.shape[0]

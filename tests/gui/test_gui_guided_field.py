@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from ddpm_studio.core.analysis.learned import FieldGuide, denoiser_field
 from ddpm_studio.core.pipeline import full_precision
 from ddpm_studio.gui.display import reference_points
-from ddpm_studio.gui.presenters.learned import field_box
+from ddpm_studio.gui.jobs.learned import field_box
 
 pytestmark = [
     pytest.mark.qt_log_level_fail("WARNING"),

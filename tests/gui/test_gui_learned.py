@@ -97,7 +97,7 @@ def test_memorization_panel_shows_pairs_and_a_copy_rate_on_a_digits_subset(qtbot
 def test_density_caption_shows_the_solver_error_bar_beside_the_ode_value(qtbot):
     """The ODE's nats/dim carries its K-against-K/2 error bar (M32); below K = 4 the caption says there is none."""
     from ddpm_studio.gui.docks.learned_views import DensityView
-    from ddpm_studio.gui.presenters.learned import DensityDisplay
+    from ddpm_studio.gui.jobs.learned import DensityDisplay
 
     view = DensityView()
     qtbot.addWidget(view)

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from ddpm_studio.cli import analyses, guidance
+from ddpm_studio.cli import analyses, guidance, verdict
 from ddpm_studio.cli.common import (
     CliError,
     ProgressBar,
@@ -108,6 +108,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     analyses.add_evaluate_options(evaluate)
     guidance.add_evaluate_options(evaluate)
+    verdict.add_evaluate_options(evaluate)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,15 +117,17 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_studio.core.app.diffusers_import import load_any_pipeline
     from ddpm_studio.core.scores.heldout import load_run_dataset
 
-    other_analysis = args.sweep or analyses.analyses_requested(args) or args.guidance_sweep is not None
+    other_analysis = (args.sweep or analyses.analyses_requested(args) or args.guidance_sweep is not None
+                      or args.samples is not None)
     sweep_only = [flag for flag, value in (("--out-csv", args.out_csv), ("--plot", args.plot)) if value]
     if sweep_only and not args.sweep:
         raise CliError(f"{' '.join(sweep_only)} only apply with --sweep")
     if args.bound and not other_analysis:
-        raise CliError("--bound only applies with --sweep, --memorization or --ode-likelihood (alone, the bound is "
-                       "what evaluate computes)")
+        raise CliError("--bound only applies with --sweep, --memorization, --ode-likelihood or --samples (alone, "
+                       "the bound is what evaluate computes)")
     analyses.check_evaluate_args(args)
     guidance.check_evaluate_args(args)
+    verdict.check_evaluate_args(args)
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise CliError(f"--plot must end in .png, got {args.plot.name!r}")
     pipeline = load_any_pipeline(args.run_dir, args.device)
@@ -157,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         report.update(analyses.ode_likelihood_report(args, pipeline, dataset))
     if args.guidance_sweep is not None:
         report["guidance_sweep"] = guidance.guidance_sweep_report(args, pipeline, dataset)
+    if args.samples is not None:
+        report.update(verdict.verdict_report(args, dataset))
 
     if args.json is not None:
         from ddpm_studio.core.io.runs import atomic_write_text

@@ -71,12 +71,13 @@ def _is_number(field: str) -> bool:
     return True
 
 
-def load_array_file(path: str | os.PathLike[str]) -> np.ndarray:
+def load_array_file(path: str | os.PathLike[str], key: str | None = None) -> np.ndarray:
     """Read the raw array stored in a .npy, .npz or .csv file.
 
     .npy: the array (pickled object arrays are refused: loading a pickle can run arbitrary code; so is a file
     without NumPy's header, which numpy.load would try to unpickle).
-    .npz: the array named "images", "x" or "data" (first found, in that order), else the first array.
+    .npz: the array named ``key`` when given (a file without it is refused), else the one named "images", "x" or
+    "data" (first found, in that order), else the first array.
     .csv: numbers as float64 (N, K), see ``_parse_points_csv``.
 
     Returns:
@@ -102,7 +103,10 @@ def load_array_file(path: str | os.PathLike[str]) -> np.ndarray:
         with np.load(file, allow_pickle=False) as archive:
             if not archive.files:
                 raise ValueError(f"{file.name}: the archive holds no arrays")
-            key = next((k for k in _NPZ_PREFERRED_KEYS if k in archive.files), archive.files[0])
+            if key is not None and key not in archive.files:
+                raise ValueError(f"{file.name}: the archive holds no {key!r} array (it holds "
+                                 f"{', '.join(repr(k) for k in archive.files)})")
+            key = key or next((k for k in _NPZ_PREFERRED_KEYS if k in archive.files), archive.files[0])
             array = archive[key]
         if not isinstance(array, np.ndarray):  # numpy hands back the raw bytes of a member that is no array
             raise ValueError(f"{file.name}: not a valid .npz array file (its member {key!r} is not a NumPy array)")

@@ -205,7 +205,7 @@ class HeldoutSlicedWasserstein:
 
 
 # ------------------------------------------------------------------ off-support fraction
-def _nearest_distances(
+def nearest_distances(
     queries: np.ndarray, reference: np.ndarray, exclude_self: bool = False, k: int = 1
 ) -> np.ndarray:
     """(Q,) Euclidean distance from each query row to its k-th nearest reference row, in row blocks.
@@ -247,7 +247,7 @@ def off_support_radius(data: ArrayLike, neighbours: int = OFF_SUPPORT_NEIGHBOURS
     a person applies to clusters.
     """
     data = _as_points(data, "data", min_rows=2)
-    return float(np.percentile(_nearest_distances(data, data, exclude_self=True, k=neighbours),
+    return float(np.percentile(nearest_distances(data, data, exclude_self=True, k=neighbours),
                                OFF_SUPPORT_PERCENTILE))
 
 
@@ -283,10 +283,10 @@ def off_support_fraction(
     if radius is not None:
         if radius < 0:
             raise ValueError(f"radius must be >= 0, got {radius}")
-        return float(np.mean(_nearest_distances(samples, data) > radius))
+        return float(np.mean(nearest_distances(samples, data) > radius))
     if threshold is None:
         threshold = off_support_radius(data)
-    return float(np.mean(_nearest_distances(samples, data, k=OFF_SUPPORT_NEIGHBOURS) > threshold))
+    return float(np.mean(nearest_distances(samples, data, k=OFF_SUPPORT_NEIGHBOURS) > threshold))
 
 
 # ------------------------------------------------------------------ far-off samples

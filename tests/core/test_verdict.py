@@ -173,3 +173,44 @@ def test_evaluate_samples_bad_files_get_one_line(mixture_run, tmp_path, capsys, 
     assert run_cli(["evaluate", str(mixture_run), "--samples", str(path), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------- the early-stop check
+class _FixedSamples:
+    """A stand-in pipeline whose sampler returns a given sample set and remembers how it was asked."""
+
+    def __init__(self, samples: torch.Tensor) -> None:
+        self.samples, self.asked = samples, {}
+        self.diffusion = type("D", (), {"num_timesteps": 1000})()
+
+    def sample_final(self, num, **kwargs):
+        self.asked = {"num": num, **kwargs}
+        return self.samples[:num].float()
+
+
+def test_the_early_stop_check_uses_the_verdict_and_the_faithful_sampler(gaussians8):
+    from ddpm_studio.core.training.early_stop import CHECK_METHOD, CHECK_SPACING, CHECK_STEPS, EarlyStopper
+
+    dataset, _ = gaussians8
+    stopper = EarlyStopper(dataset, patience=2)
+    fresh = _FixedSamples(_draw(dataset, "fresh", 81))
+    check = stopper.check(fresh, step=500)
+    assert fresh.asked == {"num": 1000, "num_steps": CHECK_STEPS, "method": CHECK_METHOD,
+                           "spacing": CHECK_SPACING, "seed": 0}
+    assert check.clean and check.quality <= 1.0 and check.describe().endswith("clean")
+    copies = stopper.check(_FixedSamples(_draw(dataset, "copies", 82)), step=1000)
+    assert copies.failed == ("copy_rate",) and copies.quality > 1.0
+    assert copies.describe().endswith("not clean: copy_rate")
+    assert "last SW" in stopper.reason() and "not clean: copy_rate" in stopper.reason()
+
+
+def test_early_stop_records_old_and_new_load(gaussians8):
+    from ddpm_studio.core.training.early_stop import EarlyStopper, QualityCheck
+
+    old = QualityCheck.from_record([250, 1.2, 0.015])
+    assert old.severity is None and old.clean is None and old.quality == pytest.approx(max(1.2 / 1.5, 0.5))
+    new = QualityCheck(500, 1.0, 0.01, 0.8, ("coverage",))
+    assert QualityCheck.from_record(json.loads(json.dumps(new.to_record()))) == new
+    stopper = EarlyStopper(gaussians8[0], patience=3)
+    stopper.load_state_dict({"history": [[250, 1.2, 0.015], new.to_record()], "best": 1, "since_best": 0})
+    assert stopper.best == new and stopper.state_dict()["history"][0] == [250, 1.2, 0.015]

@@ -80,6 +80,20 @@ class LensReading:
     note: str = ""
     detail: dict = field(default_factory=dict)
 
+    @property
+    def severity(self) -> float:
+        """How far the reading sits towards its bar: <= 1 passes, > 1 fails (0 is a perfect 0-valued reading).
+
+        value / limit for the lenses that pass at or below their bar; for coverage, which passes at or above it,
+        the shortfall (1 - value) / (1 - limit); a non-zero non-finite share is infinitely severe. The early-stop
+        check ranks its checks by the worst severity of all lenses, so "better" means "nearer clean on every lens".
+        """
+        if self.name == "coverage":
+            return (1.0 - self.value) / max(1.0 - self.limit, 1e-12)
+        if self.limit <= 0.0:
+            return 0.0 if self.value <= 0.0 else math.inf
+        return self.value / self.limit
+
     def to_dict(self) -> dict:
         """JSON-ready: every field (non-finite numbers as None, which JSON can hold)."""
         return {"value": _json_number(self.value), "reference": _json_number(self.reference),

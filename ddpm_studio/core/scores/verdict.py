@@ -20,6 +20,7 @@ import torch
 
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.scores.lenses import (
+    COVERAGE_MAX_POINTS,
     LensReading,
     copy_rate_reading,
     coverage_reading,
@@ -34,6 +35,11 @@ from ddpm_studio.core.scores.modes import mode_map
 
 #: The lenses in the order they are applied and listed (the keys of the verdict's JSON).
 LENS_NAMES = ("finite", "sliced_wasserstein", "off_support", "coverage", "copy_rate", "mode_shares", "mode_spread")
+
+
+#: The fewest held-out points a verdict can stand on (coverage's halves need k + 1 = 6 points, sliced Wasserstein's
+#: halves a few more to mean anything).
+MIN_HELDOUT = 24
 
 
 class TooFewSamples(ValueError):
@@ -51,6 +57,11 @@ class Verdict:
     @property
     def clean(self) -> bool:
         return all(reading.passed for reading in self.readings)
+
+    @property
+    def severity(self) -> float:
+        """The worst lens's :attr:`~ddpm_studio.core.scores.lenses.LensReading.severity`: <= 1 exactly when clean."""
+        return max(reading.severity for reading in self.readings)
 
     @property
     def failed(self) -> list[str]:
@@ -84,8 +95,8 @@ class QualityVerdict:
     def __init__(self, dataset: DataSet, seed: int = 0) -> None:
         if dataset.kind != "points":
             raise ValueError("the quality verdict judges 2-D points; images are scored by their feature lenses")
-        if dataset.heldout.shape[0] < 24:
-            raise ValueError(f"{dataset.name}: the verdict needs at least 24 held-out points, got "
+        if dataset.heldout.shape[0] < MIN_HELDOUT:
+            raise ValueError(f"{dataset.name}: the verdict needs at least {MIN_HELDOUT} held-out points, got "
                              f"{dataset.heldout.shape[0]}")
         self.dataset = dataset
         self.seed = seed
@@ -102,8 +113,9 @@ class QualityVerdict:
 
     @property
     def min_samples(self) -> int:
-        """The fewest finite samples judged: one sliced Wasserstein chunk (half the held-out set, M39)."""
-        return int(self._sw.sample_count)
+        """The fewest finite samples judged: one sliced Wasserstein chunk and one coverage chunk (each half the
+        held-out set, M39, M42; coverage's at most COVERAGE_MAX_POINTS)."""
+        return max(int(self._sw.sample_count), min(self._heldout_model.shape[0] // 2, COVERAGE_MAX_POINTS))
 
     def judge(self, samples: torch.Tensor) -> Verdict:
         """Every lens on model-space samples (N, 2).

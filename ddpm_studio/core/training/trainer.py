@@ -34,6 +34,7 @@ from ddpm_studio.core.io.runs import (
 from ddpm_studio.core.models import build_model, count_parameters
 from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, build_diffusion
 from ddpm_studio.core.process.guidance import conditional_problem, drop_labels
+from ddpm_studio.core.scores.verdict import MIN_HELDOUT
 from ddpm_studio.core.training.checkpoints import CheckpointWriteError, TrainerCheckpoints
 from ddpm_studio.core.training.distributed import DistContext, distributed_device, init_distributed
 from ddpm_studio.core.training.early_stop import EarlyStopper
@@ -184,7 +185,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         self._uniform_weights = None if t_power == 1.0 else (1.0 / (T * timestep_probabilities(T, t_power))).to(
             self.device, torch.float32 if self.device.type == "mps" else None)
         self.early_stopper: EarlyStopper | None = None
-        if tc.early_stop and self.kind == "points" and self.dataset.heldout.shape[0] >= 4:
+        if tc.early_stop and self.kind == "points" and self.dataset.heldout.shape[0] >= MIN_HELDOUT:
             self.early_stopper = EarlyStopper(self.dataset, tc.early_stop_patience, seed=tc.seed)
         self._config_on_disk: dict | None = None  # what the run folder's config.json holds, as far as we know
         if resume:

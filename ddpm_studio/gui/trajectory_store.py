@@ -202,6 +202,10 @@ class TrajectoryStore:
         self.t_state = np.zeros(capacity, np.int32)
         self.count = 0
         self.caption = ""
+        # the quality verdict of the final samples (M46): a caption's note and the full line (failing lenses and
+        # their numbers), set by the sampling job off the GUI thread; "" when not judged
+        self.verdict_note = ""
+        self.verdict_line = ""
         self.labels: np.ndarray | None = None  # the classes asked for, per sample (conditional models, M34)
         self.columns: int | None = None  # grid columns: one row per class when every class was asked for
         self.class_names: tuple[str, ...] | None = None  # the data's name of each class, for a colour key
@@ -315,5 +319,7 @@ class TrajectoryStore:
         final = self.x[self.count - 1].copy()
         if self.kind == "points" and (note := off_support_note(final, self.reference)):
             caption = f"{caption}  ·  {note}"
+        if self.verdict_note:
+            caption = f"{caption}  ·  {self.verdict_note}"
         return SampleSet(self.kind, final, self.reference, caption, step,
                          labels=self.labels, columns=self.columns, class_names=self.class_names)

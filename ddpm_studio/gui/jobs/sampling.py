@@ -24,6 +24,7 @@ from ddpm_studio.core.analysis.forward_view import forward_source, forward_state
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.core.process.guidance import row_length
+from ddpm_studio.core.scores.verdict import verdict_of
 from ddpm_studio.gui.display import reference_points, to_display
 from ddpm_studio.gui.jobs.runner import Throttle
 from ddpm_studio.gui.trajectory_store import INITIAL_STEP, TrajectoryFrame, TrajectoryStore
@@ -94,6 +95,7 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
 
     store: TrajectoryStore | None = None
     steps = pipeline_.sample(num_samples, num_steps=num_steps, seed=seed, **method)
+    record = None
     for record in steps:
         if store is None:
             item_shape = ((num_samples, *pipeline_.data_shape[1:], pipeline_.data_shape[0])
@@ -122,4 +124,8 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
             break
     if store is not None and store.kind == "points" and len(store):
         store.view_bounds()  # computed here, once, off the GUI thread; the dock reads it back
+        # every lens on the finished samples (M46), here off the GUI thread; samples of one asked-for class are
+        # not the data's distribution, so only an unconditional draw is judged
+        if store.complete and record is not None and method.get("labels") is None:
+            store.verdict_note, store.verdict_line = verdict_of(dataset, record.x.detach().cpu())
     return store

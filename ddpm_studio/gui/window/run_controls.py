@@ -338,8 +338,9 @@ class RunControls:
         samples = store.final_samples(f"{finished}: {store.caption}, after {step:,} training steps", step)
         self.session.set_samples(samples)
         self.samples_dock.show_samples(samples)
+        verdict = f" {store.verdict_line}" if store.verdict_line else ""
         self._status(f"Sampled {store.caption}: {len(store)} frames stored "
-                     f"({store.nbytes / 2**20:.1f} MB). Scrub with the slider or ←/→.")
+                     f"({store.nbytes / 2**20:.1f} MB).{verdict} Scrub with the slider or ←/→.")
 
     def _sampling_done(self) -> None:
         self.trajectory.set_sampling_running(False)

@@ -1,0 +1,33 @@
+"""The quality verdict (M46) in the studio: the final samples' caption and the status bar name it and its failing
+lenses, computed on the sampling job's thread; too few samples say how many the verdict needs."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise"),
+]
+
+from gui_helpers import make_tiny, sample_and_wait, train_until  # noqa: E402
+
+
+def test_final_samples_carry_the_verdict_and_its_failing_lenses(qtbot, window, messages):
+    make_tiny(window, steps=10, preview_every=0)
+    train_until(qtbot, window, 1)
+    qtbot.waitUntil(lambda: not window.training, timeout=30_000)
+    sample_and_wait(qtbot, window, steps=10, count=600)
+    store = window.store
+    # ten training steps cannot draw the moons: the verdict says so and names what failed
+    assert store.verdict_note.startswith("not clean: ")
+    failed = store.verdict_note.removeprefix("not clean: ").split(", ")
+    assert failed and all(name in store.verdict_line for name in failed)
+    qtbot.waitUntil(lambda: store.verdict_note in window.samples_dock.captionLabel.text(), timeout=10_000)
+    assert "Quality verdict: not clean" in window.statusBar().currentMessage()
+
+    sample_and_wait(qtbot, window, steps=10, count=100)
+    assert window.store.verdict_note == "verdict needs >= 409 samples"
+    qtbot.waitUntil(lambda: "verdict needs >= 409 samples" in window.samples_dock.captionLabel.text(),
+                    timeout=10_000)
+    assert messages == []

@@ -317,7 +317,10 @@ class TrajectoryStore:
         if self.count == 0:
             raise ValueError("the trajectory holds no frames yet")
         final = self.x[self.count - 1].copy()
-        if self.kind == "points" and (note := off_support_note(final, self.reference)):
+        # a judged set's off-support share is the verdict's (against the whole training set, M43): the quick
+        # note against the display's reference points would be a second, different number for the same thing
+        judged = bool(self.verdict_line) and not self.verdict_note.startswith("verdict needs")
+        if self.kind == "points" and not judged and (note := off_support_note(final, self.reference)):
             caption = f"{caption}  ·  {note}"
         if self.verdict_note:
             caption = f"{caption}  ·  {self.verdict_note}"

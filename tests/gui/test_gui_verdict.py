@@ -25,9 +25,11 @@ def test_final_samples_carry_the_verdict_and_its_failing_lenses(qtbot, window, m
     assert failed and all(name in store.verdict_line for name in failed)
     qtbot.waitUntil(lambda: store.verdict_note in window.samples_dock.captionLabel.text(), timeout=10_000)
     assert "Quality verdict: not clean" in window.statusBar().currentMessage()
+    assert "off-support" not in window.samples_dock.captionLabel.text()  # one off-support number: the verdict's
 
     sample_and_wait(qtbot, window, steps=10, count=100)
     assert window.store.verdict_note == "verdict needs >= 409 samples"
     qtbot.waitUntil(lambda: "verdict needs >= 409 samples" in window.samples_dock.captionLabel.text(),
                     timeout=10_000)
+    assert "off-support" in window.samples_dock.captionLabel.text()  # unjudged: the quick note stays
     assert messages == []

@@ -20,8 +20,10 @@ def add_evaluate_options(evaluate: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE.npz",
         help="judge the samples in this file (its 'samples' array, as 'sample --out' writes it) against the run's "
-        "data with every quality lens: sliced Wasserstein, off-support, coverage, copy rate and, where the data "
-        "has modes, mode shares and spreads; 'clean' only when all pass (skips the bound unless --bound is given)",
+        "data with every quality lens: 2-D points get sliced Wasserstein, off-support, coverage, copy rate and, "
+        "where the data has modes, mode shares and spreads; images get coverage in the feature network's space, "
+        "the copy rate in pixels and, when labelled, class shares and spreads; 'clean' only when all pass (skips "
+        "the bound unless --bound is given)",
     )
 
 
@@ -39,20 +41,27 @@ def verdict_report(args: argparse.Namespace, dataset) -> dict:
     from ddpm_studio.core.scores.sample_file import load_sample_file
     from ddpm_studio.core.scores.verdict import QualityVerdict, TooFewSamples
 
-    if dataset.kind != "points":
-        raise CliError("--samples judges 2-D point samples; for images use --sweep or --memorization, whose "
-                       "scores come from the feature network")
     try:
         samples = load_sample_file(args.samples, dataset)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None
-    judge = QualityVerdict(dataset, seed=args.seed)
+    if dataset.kind == "points":
+        judge = QualityVerdict(dataset, seed=args.seed)
+        items = "points"
+    else:
+        from ddpm_studio.core.device import resolve_device
+        from ddpm_studio.core.scores.image_verdict import ImageQualityVerdict
+
+        # the feature network is cached in the run folder, as the sweep's and memorization's are
+        judge = ImageQualityVerdict(dataset, cache_dir=args.run_dir, device=resolve_device(args.device),
+                                    seed=args.seed)
+        items = "images"
     try:
         result = judge.judge(samples)
     except TooFewSamples as exc:
         raise CliError(f"{args.samples.name}: {exc}; draw more with 'sample --num'") from None
     print(f"quality of {result.num_samples} samples in {args.samples.name} against {dataset.name} "
-          f"({dataset.heldout.shape[0]} held-out points"
+          f"({dataset.heldout.shape[0]} held-out {items}"
           f"{'' if result.modes is None else ', modes from ' + result.modes}):")
     for reading in result.readings:
         side = "<=" if reading.name != "coverage" else ">="

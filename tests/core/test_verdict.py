@@ -214,3 +214,52 @@ def test_early_stop_records_old_and_new_load(gaussians8):
     stopper = EarlyStopper(gaussians8[0], patience=3)
     stopper.load_state_dict({"history": [[250, 1.2, 0.015], new.to_record()], "best": 1, "since_best": 0})
     assert stopper.best == new and stopper.state_dict()["history"][0] == [250, 1.2, 0.015]
+
+
+# ---------------------------------------------------------------------------- images
+@pytest.fixture(scope="module")
+def digits_verdict(tmp_path_factory):
+    from ddpm_studio.core.scores.image_verdict import ImageQualityVerdict
+
+    dataset = load_dataset("digits", image_size=8, seed=0)
+    return dataset, ImageQualityVerdict(dataset, cache_dir=tmp_path_factory.mktemp("features"), feature_steps=150)
+
+
+def test_image_verdict_passes_unseen_digits_and_names_each_fault(digits_verdict):
+    dataset, verdict = digits_verdict
+    g = torch.Generator().manual_seed(0)
+    heldout = verdict.judge(dataset.heldout)
+    assert heldout.clean, heldout.summary()
+    assert [r.name for r in heldout.readings] == ["finite", "coverage", "copy_rate", "mode_shares", "mode_spread"]
+    copies = dataset.train[torch.randperm(dataset.train.shape[0], generator=g)[:200]]
+    assert verdict.judge(copies).failed == ["copy_rate"]
+    labels = dataset.labels
+    means = torch.stack([dataset.train[labels == c].mean(0) for c in range(10)])
+    assert {"coverage", "mode_spread"} <= set(verdict.judge(means[labels[:300]]).failed)  # collapse
+    no_zeros = dataset.train[labels != 0]
+    noisy = (no_zeros + 0.15 * torch.randn(no_zeros.shape, generator=g)).clamp(-1, 1)[:400]  # not copies
+    assert "mode_shares" in verdict.judge(noisy).failed
+    with pytest.raises(TooFewSamples, match="at least 90"):
+        verdict.judge(dataset.heldout[:89])
+
+
+def test_evaluate_samples_of_an_image_run(tmp_path, capsys, monkeypatch):
+    from ddpm_studio.core.scores import image_verdict
+
+    original = image_verdict.load_or_train_feature_net
+    # the feature network's 600 training steps take minutes on a busy machine; 40 serve a test of the wiring
+    monkeypatch.setattr(image_verdict, "load_or_train_feature_net",
+                        lambda *args, **kwargs: original(*args, **{**kwargs, "steps": 40}))
+    run, out, samples = tmp_path / "digits", tmp_path / "v.json", tmp_path / "s.npz"
+    assert run_cli(["train", "--data", "digits", "--image-size", "8", "--steps", "2", "--batch-size", "8",
+                    "--T", "20", "--preview-every", "0", "--out", str(run), "--quiet"]) == 0
+    assert run_cli(["sample", str(run), "--num", "100", "--steps", "5", "--method", "ddim", "--out", str(samples),
+                    "--quiet"]) == 0
+    assert run_cli(["evaluate", str(run), "--samples", str(samples), "--json", str(out), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    assert report["clean"] is False and "coverage" in report["failed"]  # two steps of training draw no digits
+    assert set(report) >= {"finite", "coverage", "copy_rate", "mode_shares", "mode_spread"}
+    assert "held-out images" in capsys.readouterr().out
+    np.savez(samples, samples=np.zeros((100, 8, 8, 3), np.uint8))
+    assert run_cli(["evaluate", str(run), "--samples", str(samples), "--quiet"]) == 2
+    assert "expected uint8 images of shape (N, 8, 8, 1)" in capsys.readouterr().err

@@ -214,7 +214,7 @@ def family_bar_z(count: int) -> float:
     return float(math.sqrt(2.0) * torch.special.erfinv(torch.tensor(1.0 - tail, dtype=torch.float64)))
 
 
-def mode_shares_reading(sample_modes: np.ndarray, train_modes: np.ndarray, num_modes: int) -> LensReading:
+def mode_shares_reading(sample_modes: np.ndarray, reference_modes: np.ndarray, num_modes: int) -> LensReading:
     """Each mode's share of the samples against its share of the training data, the worst as a z-score (M44).
 
     A two-sample binomial z per mode (pooled share, as M43), judged at :func:`family_bar_z` of the number of modes,
@@ -223,13 +223,14 @@ def mode_shares_reading(sample_modes: np.ndarray, train_modes: np.ndarray, num_m
     deficit over 24 degrees of freedom and misses it about one time in ten.
 
     Args:
-        sample_modes: (M,) int, each sample's mode. train_modes: (N,) int, each training point's mode.
+        sample_modes: (M,) int, each sample's mode. reference_modes: (N,) int, each real point's mode (training points
+            for 2-D data; the held-out images' classes as the classifier reads them, for images).
     Returns:
         value: the largest |z| over the modes; ``detail`` the shares of both, the chi-square and its p-value.
     """
-    n, m = len(sample_modes), len(train_modes)
+    n, m = len(sample_modes), len(reference_modes)
     observed = np.bincount(sample_modes, minlength=num_modes) / n
-    expected = np.bincount(train_modes, minlength=num_modes) / m
+    expected = np.bincount(reference_modes, minlength=num_modes) / m
     pooled = (observed * n + expected * m) / (n + m)
     z = np.abs(observed - expected) / np.sqrt(np.maximum(pooled * (1.0 - pooled), 1e-300) * (1.0 / n + 1.0 / m))
     worst = int(np.argmax(z))

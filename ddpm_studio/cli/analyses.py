@@ -15,6 +15,7 @@ import argparse
 import math
 
 from ddpm_studio.cli.common import CliError, ProgressBar, _positive_int, check_data_shape
+from ddpm_studio.core import choices
 
 
 # ---------------------------------------------------------------------------- flags
@@ -31,8 +32,6 @@ def add_sample_options(sample: argparse.ArgumentParser) -> None:
 def add_evaluate_options(evaluate: argparse.ArgumentParser) -> None:
     """``evaluate --memorization [--memorization-samples N --memorization-steps K --memorization-method M --ideal]``
     and ``evaluate --ode-likelihood [--ode-levels K]``."""
-    from ddpm_studio.core.sampling import METHODS
-
     evaluate.add_argument(
         "--memorization",
         action="store_true",
@@ -49,7 +48,10 @@ def add_evaluate_options(evaluate: argparse.ArgumentParser) -> None:
         "--memorization-steps", type=_positive_int, help="network evaluations per sample (default: T)"
     )
     evaluate.add_argument(
-        "--memorization-method", choices=METHODS, default="ancestral", help="sampler (default ancestral)"
+        "--memorization-method",
+        choices=choices.names(choices.METHODS),
+        default="ancestral",
+        help="sampler (default ancestral)",
     )
     evaluate.add_argument(
         "--ideal",

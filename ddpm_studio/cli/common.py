@@ -13,6 +13,11 @@ import time
 from collections.abc import Iterable
 from typing import TextIO
 
+# The parsers read their lists and defaults from torch-free modules only (the ground floor's choices and catalog,
+# core/analysis/defaults.py, core/compare/settings.py), so --help and argument errors answer without torch, numpy
+# or the rest of the core (issue 32); each command imports the core inside its run().
+from ddpm_studio.core import choices
+
 EXIT_USAGE = 2
 
 
@@ -32,24 +37,32 @@ def report_errors(command) -> int:
 
     ``--help`` / ``--version`` (argparse's SystemExit) return their own status.
     """
-    from ddpm_studio.core.config import ConfigError
-    from ddpm_studio.core.data import DataError
-    from ddpm_studio.core.io.runs import RunError
-    from ddpm_studio.core.training.trainer import CheckpointWriteError, TrainingDiverged
-
     try:
         return command()
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int) else 0
-    except (CliError, DataError, RunError, ConfigError, TrainingDiverged, CheckpointWriteError) as exc:
+    except CliError as exc:  # every argument error: answered before any core module is imported
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except ValueError as exc:  # bad settings caught at the core's API boundary
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", file=sys.stderr)
-        return EXIT_USAGE
+    except Exception as exc:
+        # The core's error types are imported only once something failed, so that --help and an argument error
+        # never load torch (issue 32); an error of one of them comes from a command that has imported the core.
+        from ddpm_studio.core.config import ConfigError
+        from ddpm_studio.core.data.errors import DataError
+        from ddpm_studio.core.io.runs import RunError
+        from ddpm_studio.core.training.checkpoints import CheckpointWriteError
+        from ddpm_studio.core.training.trainer import TrainingDiverged
+
+        # CheckpointWriteError is an OSError that words itself, so it is matched before OSError; the ValueErrors
+        # are bad settings caught at the core's API boundary
+        if isinstance(exc, (DataError, RunError, ConfigError, TrainingDiverged, CheckpointWriteError, ValueError)):
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, OSError):
+            print(f"error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        raise
 
 
 class _NoteHandler(logging.Handler):
@@ -97,12 +110,7 @@ def check_data_shape(dataset, pipeline) -> None:
 
 def sampler_epilog() -> str:
     """What each sampling method and spacing is, for ``--help``."""
-    from ddpm_studio.core.sampling import METHOD_HELP, SPACING_HELP
-
-    lines = ["methods:"]
-    lines += [f"  {name:<13} {text}" for name, text in METHOD_HELP.items()]
-    lines.append("spacings:")
-    lines += [f"  {name:<13} {text}" for name, text in SPACING_HELP.items()]
+    lines = ["methods:", *choices.help_lines(choices.METHODS), "spacings:", *choices.help_lines(choices.SPACINGS)]
     return "\n".join(lines)
 
 
@@ -181,18 +189,17 @@ def _int_list(text: str) -> list[int]:
 
 def _method_list(text: str) -> list[str]:
     """ "ancestral,ddim" -> ["ancestral", "ddim"], each one of the sampling methods."""
-    from ddpm_studio.core.sampling import METHODS
-
+    known = choices.names(choices.METHODS)
     methods = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in known]
     if not methods or unknown:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(METHODS)}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(known)}, got {text!r}")
     return methods
 
 
 def _settings_list(text: str) -> list:
     """ "eps/simple,learned/hybrid" -> the comparison's settings (core.compare.parse_settings)."""
-    from ddpm_studio.core.compare import parse_settings
+    from ddpm_studio.core.compare.settings import parse_settings  # torch-free: no sampler or trainer behind it
 
     try:
         return parse_settings(text)

@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int, _settings_list, apply_flags
+from ddpm_studio.core import choices
+from ddpm_studio.core.catalog import BUILTIN_DATASETS, MODEL_PRESETS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``compare`` to the ``ddpm-studio`` subparsers (made with ``parser_class=_Parser``)."""
-    from ddpm_studio.core.compare import DEFAULT_SETTINGS, EVAL_EXAMPLES
-    from ddpm_studio.core.data import BUILTIN_DATASETS
-    from ddpm_studio.core.models import MODEL_PRESETS
-    from ddpm_studio.core.process.schedule import SCHEDULES
+    # the settings module alone: the package's runner imports torch
+    from ddpm_studio.core.compare.settings import DEFAULT_SETTINGS, EVAL_EXAMPLES
 
     names = ",".join(s.name for s in DEFAULT_SETTINGS)
     compare = subparsers.add_parser(
@@ -44,7 +44,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("--T", dest="num_timesteps", type=_positive_int, help="diffusion steps T (default 1000)")
     compare.add_argument(
-        "--schedule", choices=SCHEDULES, help="beta schedule (default: linear for 2-D, cosine for images)"
+        "--schedule",
+        choices=choices.names(choices.SCHEDULES),
+        help="beta schedule (default: linear for 2-D, cosine for images)",
     )
     compare.add_argument("--model", choices=list(MODEL_PRESETS), help="network preset (default: tiny)")
     compare.add_argument("--batch-size", type=_positive_int)

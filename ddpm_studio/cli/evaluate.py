@@ -29,9 +29,9 @@ from ddpm_studio.cli.sweep import DEFAULT_SWEEP_METHODS, run_sweep
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``evaluate`` to the ``ddpm-studio`` subparsers (made with ``parser_class=_Parser``)."""
-    from ddpm_studio.core.analysis.bound import BOUND_BATCH_SIZE
-    from ddpm_studio.core.analysis.sweep import SWEEP_STEPS
-    from ddpm_studio.core.sampling import SPACINGS
+    # torch-free modules only (issue 32): the defaults without the bound or the sweep, the names from the ground floor
+    from ddpm_studio.core import choices
+    from ddpm_studio.core.analysis.defaults import BOUND_BATCH_SIZE, SWEEP_STEPS
 
     evaluate = subparsers.add_parser(
         "evaluate",
@@ -90,7 +90,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma-separated sampling methods to sweep (default {DEFAULT_SWEEP_METHODS}; DDIM with eta 0)",
     )
     evaluate.add_argument(
-        "--spacing", choices=SPACINGS, default="linspace", help="timestep grid of every sweep point (default linspace)"
+        "--spacing",
+        choices=choices.names(choices.SPACINGS),
+        default="linspace",
+        help="timestep grid of every sweep point (default linspace)",
     )
     evaluate.add_argument(
         "--sweep-samples",

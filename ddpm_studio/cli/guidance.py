@@ -17,10 +17,13 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ddpm_studio.cli.common import CliError, ProgressBar, _positive_int
+from ddpm_studio.core import choices
+
+if TYPE_CHECKING:  # numpy is imported where a picture is drawn: --help must not load it
+    import numpy as np
 
 ACCURACY_RGB = (31, 119, 180)
 SCORE_RGB = (214, 39, 40)
@@ -61,8 +64,6 @@ def add_sample_options(sample: argparse.ArgumentParser) -> None:
 
 def add_evaluate_options(evaluate: argparse.ArgumentParser) -> None:
     """``evaluate --guidance-sweep W,W,... [--guidance-class C|all --guidance-samples N --guidance-steps K ...]``."""
-    from ddpm_studio.core.sampling import METHODS
-
     evaluate.add_argument(
         "--guidance-sweep",
         metavar="W,W,...",
@@ -74,7 +75,9 @@ def add_evaluate_options(evaluate: argparse.ArgumentParser) -> None:
         "--guidance-samples", type=_positive_int, help="samples per w (default: the quality floor's size)"
     )
     evaluate.add_argument("--guidance-steps", type=_positive_int, default=50, help="NFE per sample (default 50)")
-    evaluate.add_argument("--guidance-method", choices=METHODS, default="ddim", help="sampler (default ddim)")
+    evaluate.add_argument(
+        "--guidance-method", choices=choices.names(choices.METHODS), default="ddim", help="sampler (default ddim)"
+    )
 
 
 # ---------------------------------------------------------------------------- train
@@ -177,6 +180,7 @@ def guidance_sweep_report(args: argparse.Namespace, pipeline, dataset) -> list[d
 
 def samples_strip(pipeline, rows) -> np.ndarray:
     """Each w's samples (a grid, a row per class; or a coloured scatter) side by side, "w = ..." above each."""
+    import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
     from ddpm_studio.core.io.export import side_by_side
@@ -199,6 +203,8 @@ def tradeoff_plot(records: list[dict], floor: float, title: str) -> np.ndarray:
     Returns:
         uint8 (PLOT_HEIGHT, PLOT_WIDTH, 3).
     """
+    import numpy as np
+
     from ddpm_studio.cli.sweep import PLOT_HEIGHT, PLOT_WIDTH, dashed_line, plot_canvas
 
     left, right, top, bottom = 60, PLOT_WIDTH - 70, 36, PLOT_HEIGHT - 50

@@ -9,12 +9,11 @@ from pathlib import Path
 from ddpm_studio.cli import guidance
 from ddpm_studio.cli.analyses import add_sample_options, ideal_model
 from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int, sampler_epilog
+from ddpm_studio.core import choices
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``sample`` to the ``ddpm-studio`` subparsers (made with ``parser_class=_Parser``)."""
-    from ddpm_studio.core.sampling import METHODS, SPACINGS
-
     sample = sub.add_parser(
         "sample",
         help="draw samples from a trained run",
@@ -34,10 +33,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "steps of two evaluations and can use up to 2T - 2",
     )
     sample.add_argument(
-        "--method", choices=METHODS, default="ancestral", help="sampler (default ancestral; see the list below)"
+        "--method",
+        choices=choices.names(choices.METHODS),
+        default="ancestral",
+        help="sampler (default ancestral; see the list below)",
     )
     sample.add_argument(
-        "--spacing", choices=SPACINGS, default="linspace", help="timestep grid (default linspace; see below)"
+        "--spacing",
+        choices=choices.names(choices.SPACINGS),
+        default="linspace",
+        help="timestep grid (default linspace; see below)",
     )
     sample.add_argument("--eta", type=_float, default=0.0, help="DDIM eta in [0, 1] (0: deterministic)")
     sample.add_argument("--seed", type=int, default=0)

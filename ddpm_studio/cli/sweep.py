@@ -6,10 +6,12 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ddpm_studio.cli.common import CliError, ProgressBar
+
+if TYPE_CHECKING:  # numpy is imported where a plot is drawn: evaluate --help must not load it
+    import numpy as np
 
 DEFAULT_SWEEP_METHODS = "ancestral,ddim"
 PLOT_WIDTH, PLOT_HEIGHT = 640, 400
@@ -130,6 +132,8 @@ def sweep_plot(rows: Sequence, floor: float, title: str) -> np.ndarray:
     Returns:
         uint8 (PLOT_HEIGHT, PLOT_WIDTH, 3).
     """
+    import numpy as np
+
     canvas, draw, font = plot_canvas(title, 70)
     left, right, top, bottom = 70, PLOT_WIDTH - 20, 36, PLOT_HEIGHT - 50
     ks = sorted({row.num_steps for row in rows})

@@ -10,15 +10,16 @@ from pathlib import Path
 
 from ddpm_studio.cli import guidance
 from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int, apply_flags
+from ddpm_studio.core import choices
+from ddpm_studio.core.catalog import BUILTIN_DATASETS, MODEL_PRESETS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add ``train`` to the ``ddpm-studio`` subparsers (made with ``parser_class=_Parser``)."""
-    from ddpm_studio.core.data import BUILTIN_DATASETS
-    from ddpm_studio.core.models import MODEL_PRESETS
-    from ddpm_studio.core.process.diffusion import LOSSES, PARAMETERIZATIONS, VARIANCES
-    from ddpm_studio.core.process.schedule import SCHEDULES
+    """Add ``train`` to the ``ddpm-studio`` subparsers (made with ``parser_class=_Parser``).
 
+    Every list it offers comes from the ground floor (:mod:`ddpm_studio.core.choices`, :mod:`ddpm_studio.core.catalog`),
+    so ``train --help`` and a bad flag answer without importing torch.
+    """
     train = sub.add_parser(
         "train",
         help="train a model headless into a run folder",
@@ -34,14 +35,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--out", required=True, type=Path, help="run folder to create (or to resume)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--model", choices=list(MODEL_PRESETS), help="network preset (default: tiny)")
-    train.add_argument("--param", choices=PARAMETERIZATIONS, help="what the network predicts (default: eps)")
-    train.add_argument("--variance", choices=VARIANCES, help="reverse-process variance (default: fixed_large)")
-    train.add_argument("--loss", choices=LOSSES, help="training objective (default: simple)")
+    train.add_argument("--param", choices=choices.names(choices.PARAMETERIZATIONS),
+                       help="what the network predicts (default: eps)")
+    train.add_argument("--variance", choices=choices.names(choices.VARIANCES),
+                       help="reverse-process variance (default: fixed_large)")
+    train.add_argument("--loss", choices=choices.names(choices.LOSSES), help="training objective (default: simple)")
     train.add_argument("--snr-gamma", type=_float,
                        help="min-SNR-gamma weighting of the simple loss, Hang et al. 2023 (default: 5 for images, "
                             "0 = unweighted for 2-D points)")
     train.add_argument(
-        "--schedule", choices=SCHEDULES, help="beta schedule (default: linear for 2-D, cosine for images)"
+        "--schedule", choices=choices.names(choices.SCHEDULES),
+        help="beta schedule (default: linear for 2-D, cosine for images)",
     )
     train.add_argument("--t-power", dest="t_power", type=_float,
                        help="training timesteps t = floor(T u^k) (MATH.md M40): 1 uniform, > 1 more low-noise steps "

@@ -13,10 +13,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ddpm_studio.core.analysis.defaults import BOUND_BATCH_SIZE
 from ddpm_studio.core.pipeline import DiffusionPipeline, full_precision
-
-#: Examples per forward pass of the bound: bounds memory, not the result's meaning.
-BOUND_BATCH_SIZE = 256
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ddpm_studio.core import choices
+from ddpm_studio.core.analysis.defaults import SWEEP_STEPS  # noqa: F401 - its old home; the value is in defaults
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.core.sampling import max_num_steps
 from ddpm_studio.core.scores.quality import QualityScorer
-
-#: Default K values of the step sweep (the issue's list); values above a run's T are skipped.
-SWEEP_STEPS: tuple[int, ...] = (10, 20, 50, 100, 250, 1000)
 
 
 @dataclass(frozen=True)

@@ -13,61 +13,64 @@ One module per job:
 
 On 2-D data the score leaves out far-off samples and the tables count them beside it
 (:mod:`ddpm_studio.core.scores.far_off`). Every name is re-exported here, so
-``from ddpm_studio.core.compare import ...`` keeps working.
+``from ddpm_studio.core.compare import ...`` keeps working; they load on first use (PEP 562), so that importing
+:mod:`.settings` alone (``ddpm-studio compare --help`` and its ``--settings`` check do) imports no torch.
 """
 
-from ddpm_studio.core.compare.events import CompareEvent, CompareFinished, CompareProgress, CompareRow
-from ddpm_studio.core.compare.report import (
-    CSV_HEADER,
-    CSV_NAME,
-    MARKDOWN_NAME,
-    TableDescription,
-    bound_unit,
-    far_off_text,
-    markdown_table,
-    table_description,
-    write_tables,
-)
-from ddpm_studio.core.compare.run import EVAL_EXAMPLES, SAMPLES_PNG, iter_compare
-from ddpm_studio.core.compare.settings import (
-    DEFAULT_SETTINGS,
-    EMA_HORIZON_FRACTION,
-    TABLE2_MIN_STEPS,
-    Setting,
-    budget_warning,
-    compare_config,
-    parse_setting,
-    parse_settings,
-    setting_config,
-)
+from __future__ import annotations
 
-#: The old private name of :func:`setting_config`.
-_setting_config = setting_config
+import importlib
+from typing import Any
 
-__all__ = [
-    "CSV_HEADER",
-    "CSV_NAME",
-    "DEFAULT_SETTINGS",
-    "EMA_HORIZON_FRACTION",
-    "EVAL_EXAMPLES",
-    "MARKDOWN_NAME",
-    "SAMPLES_PNG",
-    "TABLE2_MIN_STEPS",
-    "CompareEvent",
-    "CompareFinished",
-    "CompareProgress",
-    "CompareRow",
-    "Setting",
-    "TableDescription",
-    "bound_unit",
-    "budget_warning",
-    "compare_config",
-    "far_off_text",
-    "iter_compare",
-    "markdown_table",
-    "parse_setting",
-    "parse_settings",
-    "setting_config",
-    "table_description",
-    "write_tables",
-]
+#: Public name -> the submodule that defines it.
+_PUBLIC = {
+    **dict.fromkeys(("CompareEvent", "CompareFinished", "CompareProgress", "CompareRow"), ".events"),
+    **dict.fromkeys(
+        (
+            "CSV_HEADER",
+            "CSV_NAME",
+            "MARKDOWN_NAME",
+            "TableDescription",
+            "bound_unit",
+            "far_off_text",
+            "markdown_table",
+            "table_description",
+            "write_tables",
+        ),
+        ".report",
+    ),
+    **dict.fromkeys(("SAMPLES_PNG", "iter_compare"), ".run"),
+    **dict.fromkeys(
+        (
+            "DEFAULT_SETTINGS",
+            "EMA_HORIZON_FRACTION",
+            "EVAL_EXAMPLES",
+            "TABLE2_MIN_STEPS",
+            "Setting",
+            "budget_warning",
+            "compare_config",
+            "parse_setting",
+            "parse_settings",
+            "setting_config",
+        ),
+        ".settings",
+    ),
+}
+#: Old names -> the public name each now is (the old private name of :func:`setting_config`).
+_OLD_NAMES = {"_setting_config": "setting_config"}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    public = _OLD_NAMES.get(name, name)
+    module = _PUBLIC.get(public)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), public)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -21,7 +21,13 @@ import torch
 from ddpm_studio.core.analysis.bound import BoundProgress, BoundResult, iter_bound
 from ddpm_studio.core.compare.events import CompareEvent, CompareFinished, CompareProgress, CompareRow
 from ddpm_studio.core.compare.report import bound_unit, table_description, write_tables
-from ddpm_studio.core.compare.settings import DEFAULT_SETTINGS, Setting, compare_config, setting_config
+from ddpm_studio.core.compare.settings import (
+    DEFAULT_SETTINGS,
+    EVAL_EXAMPLES,
+    Setting,
+    compare_config,
+    setting_config,
+)
 from ddpm_studio.core.config import RunConfig
 from ddpm_studio.core.data import DataSet, load_dataset
 from ddpm_studio.core.device import resolve_device
@@ -33,8 +39,6 @@ from ddpm_studio.core.training.events import TrainStep
 from ddpm_studio.core.training.trainer import Trainer, TrainingDiverged
 
 SAMPLES_PNG = "samples.png"
-#: Held-out examples the bound is averaged over (it costs T forward passes per batch of them).
-EVAL_EXAMPLES = 512
 
 
 def iter_compare(

@@ -14,6 +14,10 @@ from ddpm_studio.core.config import RunConfig, default_config
 #: this fraction of the training steps (0.999 would still hold 37% of the initial weights after 1000 steps).
 EMA_HORIZON_FRACTION = 0.1
 
+#: Held-out examples the bound is averaged over (it costs T forward passes per batch of them). Here, not in
+#: :mod:`.run`, so that ``ddpm-studio compare --help`` prints it without importing torch.
+EVAL_EXAMPLES = 512
+
 
 @dataclass(frozen=True)
 class Setting:

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ddpm_studio.core.catalog import BUILTIN_DATASETS
+
 from .arrays import as_nchw, image_size_for, is_idx, to_pixels
 from .arrays import read_path as _read_path  # by this name: tests wrap it to count the reads of a file
 from .errors import DataError
@@ -31,12 +33,6 @@ from .toys import TOY_CLASS_NAMES, TOY_DATASETS, TOY_NUM_CLASSES, make_labelled_
 
 logger = logging.getLogger(__name__)
 
-BUILTIN_DATASETS: dict[str, str] = {
-    **{name: "points" for name in TOY_DATASETS},
-    "digits": "images",
-    "shapes": "images",
-    **{name: "points" for name in MIXTURE_DATASETS},
-}
 DEFAULT_DATASET = "moons"
 
 # Built-in image sets default to 16 x 16: big enough to read a digit or tell a triangle from a square, small

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ddpm_studio.core.catalog import MIXTURE_DATASETS
+
 
 @dataclass(frozen=True)
 class Mixture:
@@ -88,15 +90,14 @@ def _annulus(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.array([-2.0, 5.0]) + radius[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=1)
 
 
+#: Every name :func:`make_mixture` accepts -> its generator. The names, in this order, are
+#: :data:`~ddpm_studio.core.catalog.MIXTURE_DATASETS`, which a parser lists without importing numpy.
 _GENERATORS: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
     **{name: mixture.draw for name, mixture in MIXTURES.items()},
     "spiral": _spiral,
     "checker5": _checker,
     "annulus": _annulus,
 }
-
-#: Every name :func:`make_mixture` accepts (registered with the data layer as built-in 2-D sets).
-MIXTURE_DATASETS: tuple[str, ...] = tuple(_GENERATORS)
 
 
 def make_mixture(name: str, n: int, seed: int = 0) -> np.ndarray:

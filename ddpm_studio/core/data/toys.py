@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-TOY_DATASETS: tuple[str, ...] = ("moons", "circles", "swissroll", "ring", "checkerboard")
+from ddpm_studio.core.catalog import TOY_DATASETS
 
 # The noise levels below are small enough that the structure stays crisp (the point of a toy set is to see
 # whether the sampler recovers it) and large enough that the density is not degenerate (a likelihood needs a

@@ -1,9 +1,11 @@
 """Named model sizes, and ``build_model`` to turn a preset and a data shape into a denoiser.
 
-Each preset names one U-Net (for images) and one residual MLP (for points). Attention resolutions are written
-in pixels for a 32x32 input, as in Ho et al. 2020 ("attention at 16x16"); ``build_model`` turns them into
-down-sampling levels (32 -> level 0, 16 -> level 1, 8 -> level 2, ...) and places attention at the same levels
-for any image size, so 28x28 MNIST gets attention at 14x14 where CIFAR-10 gets it at 16x16.
+The table of presets is :data:`ddpm_studio.core.catalog.MODEL_PRESETS` (plain data, so ``--help`` lists the names
+without importing torch); it is importable from here too. Each preset names one U-Net (for images) and one residual
+MLP (for points). Attention resolutions are written in pixels for a 32x32 input, as in Ho et al. 2020 ("attention
+at 16x16"); ``build_model`` turns them into down-sampling levels (32 -> level 0, 16 -> level 1, 8 -> level 2, ...)
+and places attention at the same levels for any image size, so 28x28 MNIST gets attention at 14x14 where CIFAR-10
+gets it at 16x16.
 """
 
 from __future__ import annotations
@@ -14,67 +16,9 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from ddpm_studio.core.catalog import MODEL_PRESETS, REFERENCE_IMAGE_SIZE
 from ddpm_studio.core.models.mlp import MLPDenoiser
 from ddpm_studio.core.models.unet import UNet, feature_resolutions
-
-# The image size that preset attention resolutions refer to.
-REFERENCE_IMAGE_SIZE = 32
-
-_MLP_BASE = {"hidden": 512, "num_blocks": 4, "time_dim": 128, "dropout": 0.0}
-
-MODEL_PRESETS: dict[str, dict] = {
-    # ~1.1M parameters at 16x16x1; one forward+backward at batch 64 takes about a quarter of a second on two
-    # CPU threads, so a thousand steps fit in minutes on a laptop.
-    "tiny": {
-        "description": "~1.1M parameters: trains on a laptop CPU in minutes (small grey images, toy points).",
-        "unet": {
-            "base_channels": 32,
-            "channel_mults": (1, 2, 2),
-            "num_res_blocks": 1,
-            "attention_resolutions": (8,),  # the lowest of the three levels (4x4 for 16x16 input)
-            "dropout": 0.0,
-            "num_heads": 1,
-        },
-        "mlp": {"hidden": 128, "num_blocks": 3, "time_dim": 128, "dropout": 0.0},
-    },
-    "small": {
-        "description": "~4.4M parameters: digits and MNIST-sized data on a CPU or a small GPU.",
-        "unet": {
-            "base_channels": 64,
-            "channel_mults": (1, 2, 2),
-            "num_res_blocks": 1,
-            "attention_resolutions": (8,),
-            "dropout": 0.1,
-            "num_heads": 1,
-        },
-        "mlp": {"hidden": 256, "num_blocks": 3, "time_dim": 128, "dropout": 0.0},
-    },
-    "base": {
-        "description": "~14.5M parameters: 32x32 colour images on a GPU.",
-        "unet": {
-            "base_channels": 96,
-            "channel_mults": (1, 2, 2),
-            "num_res_blocks": 2,
-            "attention_resolutions": (16,),
-            "dropout": 0.1,
-            "num_heads": 1,
-        },
-        "mlp": _MLP_BASE,
-    },
-    # Ho et al. 2020, appendix B: the 35.7M-parameter CIFAR-10 model.
-    "ddpm-cifar": {
-        "description": "Ho et al. 2020's 35.7M-parameter CIFAR-10 U-Net (GPU; the MLP of 'base' for points).",
-        "unet": {
-            "base_channels": 128,
-            "channel_mults": (1, 2, 2, 2),
-            "num_res_blocks": 2,
-            "attention_resolutions": (16,),
-            "dropout": 0.1,
-            "num_heads": 1,
-        },
-        "mlp": _MLP_BASE,
-    },
-}
 
 
 def _data_shape(data_shape: Sequence[int]) -> tuple[int, ...]:

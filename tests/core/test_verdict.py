@@ -200,8 +200,19 @@ def test_the_early_stop_check_uses_the_verdict_and_the_faithful_sampler(gaussian
     assert check.clean and check.quality <= 1.0 and check.describe().endswith("clean")
     copies = stopper.check(_FixedSamples(_draw(dataset, "copies", 82)), step=1000)
     assert copies.failed == ("copy_rate",) and copies.quality > 1.0
-    assert copies.describe().endswith("not clean: copy_rate")
-    assert "last SW" in stopper.reason() and "not clean: copy_rate" in stopper.reason()
+    assert copies.describe().endswith("not clean: copy_rate 100.0 % copy a training point (held-out "
+                                      f"{100 * copies_reference(stopper):.1f} %)")
+    assert "last SW" in stopper.reason() and "not clean: copy_rate 100.0 %" in stopper.reason()
+    resumed = type(copies).from_record(json.loads(json.dumps(copies.to_record())))  # what a resume reads back
+    assert resumed == copies and resumed.describe() == copies.describe()
+
+
+def copies_reference(stopper) -> float:
+    """The held-out copy rate the stopper's verdict compares with (M43)."""
+    dataset = stopper.dataset
+    from ddpm_studio.core.scores.neighbours import copy_rate
+
+    return copy_rate(dataset.heldout.double(), dataset.train.double())
 
 
 def test_early_stop_records_old_and_new_load(gaussians8):
@@ -211,6 +222,7 @@ def test_early_stop_records_old_and_new_load(gaussians8):
     assert old.severity is None and old.clean is None and old.quality == pytest.approx(max(1.2 / 1.5, 0.5))
     new = QualityCheck(500, 1.0, 0.01, 0.8, ("coverage",))
     assert QualityCheck.from_record(json.loads(json.dumps(new.to_record()))) == new
+    assert QualityCheck.from_record([500, 1.0, 0.01, 0.8, ["coverage"]]) == new  # saved before notes were
     stopper = EarlyStopper(gaussians8[0], patience=3)
     stopper.load_state_dict({"history": [[250, 1.2, 0.015], new.to_record()], "best": 1, "since_best": 0})
     assert stopper.best == new and stopper.state_dict()["history"][0] == [250, 1.2, 0.015]

@@ -33,3 +33,27 @@ def test_final_samples_carry_the_verdict_and_its_failing_lenses(qtbot, window, m
                     timeout=10_000)
     assert "off-support" in window.samples_dock.captionLabel.text()  # unjudged: the quick note stays
     assert messages == []
+
+
+def test_an_early_stop_says_when_and_why_lens_by_lens(qtbot, window, messages, monkeypatch):
+    """A points run that early-stops says so in the step label (kept) and the status bar, with the verdict of its
+    last check (which lenses failed and their numbers, or clean)."""
+    make_tiny(window, steps=60, preview_every=0)
+    window.setup.earlyStopCheck.setChecked(True)
+    base = window.setup.config
+
+    def frequent_checks():
+        config = base()
+        config.train.early_stop_every, config.train.early_stop_patience = 10, 1
+        return config
+
+    monkeypatch.setattr(window.setup, "config", frequent_checks)
+    train_until(qtbot, window, 1)
+    qtbot.waitUntil(lambda: not window.training, timeout=60_000)
+    assert window.stepLabel.text().endswith("· stopped early")
+    tip = window.stepLabel.toolTip()
+    assert tip.startswith("Stopped early at step ") and "held-out quality stopped improving" in tip
+    # an untrained moons model: the last check names its failing lenses with their numbers
+    assert "not clean: " in tip and " % " in tip
+    assert window.statusBar().currentMessage() == tip
+    assert messages == []

@@ -44,6 +44,9 @@ class QualityCheck:
     off_support: float
     severity: float | None = None
     failed: tuple[str, ...] | None = None
+    # each failed lens's line ("coverage 83.1 % of held-out points covered (expected 96.9 %)") for the log, and
+    # saved with the check, so a resumed run's reason reads as the straight run's does
+    notes: tuple[str, ...] = ()
 
     @property
     def quality(self) -> float:
@@ -60,19 +63,22 @@ class QualityCheck:
         scores = f"SW {self.sw_ratio:.2f}x floor, off-support {100 * self.off_support:.1f} %"
         if self.failed is None:
             return scores
-        return f"{scores}, {'clean' if not self.failed else 'not clean: ' + ', '.join(self.failed)}"
+        if not self.failed:
+            return f"{scores}, clean"
+        return f"{scores}, not clean: {'; '.join(self.notes) if self.notes else ', '.join(self.failed)}"
 
     def to_record(self) -> list:
-        """JSON: [step, sw_ratio, off_support] (+ [severity, failed] when judged by the verdict)."""
+        """JSON: [step, sw_ratio, off_support] (+ [severity, failed, notes] when judged by the verdict)."""
         base = [self.step, self.sw_ratio, self.off_support]
-        return base if self.failed is None else [*base, self.severity, list(self.failed)]
+        return base if self.failed is None else [*base, self.severity, list(self.failed), list(self.notes)]
 
     @classmethod
     def from_record(cls, record: list) -> QualityCheck:
         step, sw, off, *rest = record
         if rest:
-            severity, failed = rest
-            return cls(int(step), float(sw), float(off), float(severity), tuple(str(name) for name in failed))
+            severity, failed, *notes = rest  # notes since they were saved; [severity, failed] records have none
+            return cls(int(step), float(sw), float(off), float(severity), tuple(str(name) for name in failed),
+                       tuple(str(note) for note in notes[0]) if notes else ())
         return cls(int(step), float(sw), float(off))
 
 
@@ -111,7 +117,8 @@ class EarlyStopper:
         else:
             result = QualityCheck(step, verdict.reading("sliced_wasserstein").value,  # type: ignore[union-attr]
                                   verdict.reading("off_support").value,  # type: ignore[union-attr]
-                                  verdict.severity, tuple(verdict.failed))
+                                  verdict.severity, tuple(verdict.failed),
+                                  tuple(f"{r.name} {r.note}" for r in verdict.readings if not r.passed))
         self.history.append(result)
         if self.best is None or result.quality < self.best.quality * (1.0 - EARLY_STOP_MIN_GAIN):
             self.best, self._since_best = result, 0
@@ -121,7 +128,7 @@ class EarlyStopper:
 
     def state_dict(self) -> dict:
         """The record a resume needs for the same verdict (JSON: checks as [step, sw_ratio, off_support,
-        severity, failed lenses]; records of 3 from older runs still load)."""
+        severity, failed lenses, their notes]; records of 3 from older runs still load)."""
         return {"history": [c.to_record() for c in self.history],
                 "best": None if self.best is None else self.history.index(self.best),
                 "since_best": self._since_best}

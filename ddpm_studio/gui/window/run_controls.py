@@ -187,6 +187,7 @@ class RunControls:
                         on_error=lambda message: self._show_error("Training stopped", message),
                         on_done=self._training_done)
         self._set_progress("train", 0, config.train.steps)
+        self.stepLabel.setToolTip("")  # a new run has not stopped early (yet)
         self._update_actions()
 
     def _training_events(self, items: list) -> None:
@@ -222,7 +223,13 @@ class RunControls:
                 self._set_progress("train", step, self._train_total)
         if finished is not None:
             self.stepLabel.setText(f"step: {finished.step:,}")
-            if finished.reason in ("completed", "converged"):
+            if finished.reason == "converged":
+                # early stop: say so where it stays (the step label) and why, lens by lens, in the status bar
+                self.stepLabel.setText(f"step: {finished.step:,} · stopped early")
+                self.stepLabel.setToolTip(f"Stopped early at step {finished.step:,}: {finished.detail}.")
+                self._status(f"Stopped early at step {finished.step:,}: {finished.detail}.", 0)  # until the next
+                self._auto_sample = self.trajectory.autoSampleCheck.isChecked()
+            elif finished.reason == "completed":
                 detail = f" ({finished.detail})" if finished.detail else ""
                 self._status(f"Training completed at step {finished.step:,}{detail}.")
                 self._auto_sample = self.trajectory.autoSampleCheck.isChecked()

@@ -202,7 +202,9 @@ def test_the_early_stop_check_uses_the_verdict_and_the_faithful_sampler(gaussian
     assert copies.failed == ("copy_rate",) and copies.quality > 1.0
     assert copies.describe().endswith("not clean: copy_rate 100.0 % copy a training point (held-out "
                                       f"{100 * copies_reference(stopper):.1f} %)")
-    assert "last SW" in stopper.reason() and "not clean: copy_rate 100.0 %" in stopper.reason()
+    assert stopper.reason().startswith("held-out quality stopped improving (no 5 % gain in 2 checks); last check "
+                                       "at step 1000: SW ")
+    assert "not clean: copy_rate 100.0 %" in stopper.reason() and "; best at step 500: " in stopper.reason()
     resumed = type(copies).from_record(json.loads(json.dumps(copies.to_record())))  # what a resume reads back
     assert resumed == copies and resumed.describe() == copies.describe()
 

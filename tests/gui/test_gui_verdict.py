@@ -53,7 +53,11 @@ def test_an_early_stop_says_when_and_why_lens_by_lens(qtbot, window, messages, m
     assert window.stepLabel.text().endswith("· stopped early")
     tip = window.stepLabel.toolTip()
     assert tip.startswith("Stopped early at step ") and "held-out quality stopped improving" in tip
+    assert tip.index("last check at step") < tip.index("best at step")  # what the saved model draws comes first
     # an untrained moons model: the last check names its failing lenses with their numbers
     assert "not clean: " in tip and " % " in tip
-    assert window.statusBar().currentMessage() == tip
+    status = window.statusBar().currentMessage()
+    assert status.startswith("Stopped early at step ") and "last check not clean: " in status
+    failed = status.split("last check not clean: ")[1].split(" (numbers: hover")[0].split(", ")
+    assert failed and all(f"; {name} " in tip or f": {name} " in tip for name in failed)
     assert messages == []

@@ -145,8 +145,11 @@ class EarlyStopper:
         return self._since_best >= self.patience
 
     def reason(self) -> str:
-        """One line for the log: why the run stopped, and the best check."""
+        """One line for the log: why the run stopped, then the last check (what the saved model draws; first, so a
+        status bar that cuts the line still shows it), then the best."""
         assert self.best is not None
-        return (f"held-out quality stopped improving: no {100 * EARLY_STOP_MIN_GAIN:.0f} % gain in "
-                f"{self.patience} checks; best at step {self.best.step} ({self.best.describe()}), last "
-                f"{self.history[-1].describe()}")
+        last = self.history[-1]
+        checks = "check" if self.patience == 1 else "checks"
+        return (f"held-out quality stopped improving (no {100 * EARLY_STOP_MIN_GAIN:.0f} % gain in {self.patience} "
+                f"{checks}); last check at step {last.step}: {last.describe()}; best at step {self.best.step}: "
+                f"{self.best.describe()}")

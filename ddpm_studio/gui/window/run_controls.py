@@ -227,7 +227,8 @@ class RunControls:
                 # early stop: say so where it stays (the step label) and why, lens by lens, in the status bar
                 self.stepLabel.setText(f"step: {finished.step:,} · stopped early")
                 self.stepLabel.setToolTip(f"Stopped early at step {finished.step:,}: {finished.detail}.")
-                self._status(f"Stopped early at step {finished.step:,}: {finished.detail}.", 0)  # until the next
+                self._status(f"Stopped early at step {finished.step:,}: held-out quality stopped improving; "
+                             f"{self._last_check_verdict()} (numbers: hover the step label).", 0)
                 self._auto_sample = self.trajectory.autoSampleCheck.isChecked()
             elif finished.reason == "completed":
                 detail = f" ({finished.detail})" if finished.detail else ""
@@ -235,6 +236,14 @@ class RunControls:
                 self._auto_sample = self.trajectory.autoSampleCheck.isChecked()
             else:
                 self._status(f"Training stopped at step {finished.step:,}.")
+
+    def _last_check_verdict(self) -> str:
+        """"last check clean" or "last check not clean: coverage, mode_spread": short enough for the status bar."""
+        stopper = getattr(self.trainer, "early_stopper", None)
+        last = stopper.history[-1] if stopper is not None and stopper.history else None
+        if last is None or last.failed is None:
+            return "see the step label's tooltip"
+        return "last check clean" if not last.failed else f"last check not clean: {', '.join(last.failed)}"
 
     def _trainer_ready(self, trainer: Trainer) -> None:
         self.session.adopt_trainer(trainer)

@@ -36,6 +36,7 @@ from ddpm_studio.core.scores.lenses import (
     mode_shares_reading,
     mode_spread_reading,
 )
+from ddpm_studio.core.scores.neighbours import copy_mask
 from ddpm_studio.core.scores.verdict import MIN_HELDOUT, TooFewSamples, Verdict
 
 
@@ -67,6 +68,7 @@ class ImageQualityVerdict:
         self._train_pixels = dataset.train.reshape(dataset.train.shape[0], -1).double()
         self._heldout_pixels = dataset.heldout.reshape(dataset.heldout.shape[0], -1).double()
         self._heldout_features = extract_features(self._net, dataset.heldout).astype(np.float64)
+        self._copy_reference = float(copy_mask(self._heldout_pixels, self._train_pixels).double().mean())  # once
         self._num_classes = self._net.num_classes if dataset.labels is not None else None
         if self._num_classes:
             self._heldout_classes = class_probabilities(self._net, dataset.heldout).argmax(dim=1).numpy()
@@ -96,7 +98,8 @@ class ImageQualityVerdict:
         readings = [
             finite_reading(float(1.0 - finite.double().mean())),
             coverage_reading(features, self._heldout_features, seed=self.seed),
-            copy_rate_reading(kept.reshape(kept.shape[0], -1).double(), self._train_pixels, self._heldout_pixels),
+            copy_rate_reading(kept.reshape(kept.shape[0], -1).double(), self._train_pixels, self._heldout_pixels,
+                              self._copy_reference),
         ]
         if self._num_classes:
             classes = class_probabilities(self._net, kept).argmax(dim=1).numpy()

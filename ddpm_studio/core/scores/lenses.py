@@ -125,34 +125,43 @@ def sliced_wasserstein_reading(sw: HeldoutSlicedWasserstein, samples: np.ndarray
                        f"{ratio:.2f}x the floor")
 
 
-def off_support_reading(samples: np.ndarray, train: np.ndarray, heldout: np.ndarray, threshold: float) -> LensReading:
+def off_support_reference(train: np.ndarray, heldout: np.ndarray, threshold: float) -> tuple[float, float]:
+    """(the training points' leave-one-out off-support share, the held-out share): what real data reads on
+    :func:`off_support_reading`, the same for every sample set of one data set (compute it once)."""
+    loo = float(np.mean(nearest_distances(train, train, exclude_self=True, k=OFF_SUPPORT_NEIGHBOURS) > threshold))
+    return loo, off_support_fraction(heldout, train, threshold=threshold)
+
+
+def off_support_reading(samples: np.ndarray, train: np.ndarray, heldout: np.ndarray, threshold: float,
+                        reference: tuple[float, float] | None = None) -> LensReading:
     """The share of samples off the training data's support (M37) against the training points' own share (M43).
 
     The reference is each training point judged against the other training points (leave-one-out), the very
     reading ``threshold``, their 99th percentile, was cut from: ~1 % by construction, and by exchangeability what
     a fresh point judged against all of them reads. Its error is that of N_train points, not of the held-out set's
     few hundred, so the bar sits as close above 1 % as the samples' own count allows. The held-out share is kept
-    in ``detail`` as a check of that argument.
+    in ``detail`` as a check of that argument. ``reference``: :func:`off_support_reference`, when the caller has it.
     """
     share = off_support_fraction(samples, train, threshold=threshold)
-    reference = float(np.mean(nearest_distances(train, train, exclude_self=True, k=OFF_SUPPORT_NEIGHBOURS)
-                              > threshold))
-    heldout_share = off_support_fraction(heldout, train, threshold=threshold)
-    limit = _two_sample_share_bar(share, len(samples), reference, len(train))
-    return LensReading("off_support", share, reference, limit, share <= limit, "share",
-                       f"{100 * share:.1f} % off the support (real data {100 * reference:.1f} %)",
+    loo, heldout_share = reference if reference is not None else off_support_reference(train, heldout, threshold)
+    limit = _two_sample_share_bar(share, len(samples), loo, len(train))
+    return LensReading("off_support", share, loo, limit, share <= limit, "share",
+                       f"{100 * share:.1f} % off the support (real data {100 * loo:.1f} %)",
                        {"heldout": heldout_share})
 
 
-def copy_rate_reading(samples: torch.Tensor, train: torch.Tensor, heldout: torch.Tensor) -> LensReading:
+def copy_rate_reading(samples: torch.Tensor, train: torch.Tensor, heldout: torch.Tensor,
+                      reference: float | None = None) -> LensReading:
     """The ratio-test copy rate (M31) against the held-out set's own rate on the same training set (M43).
 
     Held-out points were never trained on, so their rate is what new samples of the data's distribution read
     (about 1/9 in 2-D where the data are locally uniform, ~0 for images); samples copying training points read
-    near 1. Any space works (model space for points, pixels for images).
+    near 1. Any space works (model space for points, pixels for images). ``reference``: the held-out rate, when
+    the caller has it (it is the same for every sample set of one data set).
     """
     rate = float(copy_mask(samples, train).double().mean())
-    reference = float(copy_mask(heldout, train).double().mean())
+    if reference is None:
+        reference = float(copy_mask(heldout, train).double().mean())
     limit = _two_sample_share_bar(rate, int(samples.shape[0]), reference, int(heldout.shape[0]))
     return LensReading("copy_rate", rate, reference, limit, rate <= limit, "share",
                        f"{100 * rate:.1f} % copy a training point (held-out {100 * reference:.1f} %)")

@@ -16,6 +16,7 @@ import torch
 
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.data.mixtures import MIXTURES
+from ddpm_studio.core.scores.neighbours import nearest_neighbours
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,8 @@ class ModeMap:
             return gaps.argmin(axis=1).astype(np.int64)
         assert self.labelled is not None
         train, labels = self.labelled
-        queries = torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32))
-        nearest = torch.cat([torch.cdist(chunk, train).argmin(dim=1) for chunk in queries.split(2048)])
-        return labels[nearest].numpy().astype(np.int64)
+        _, nearest = nearest_neighbours(torch.from_numpy(np.asarray(points)), train, k=1)
+        return labels[nearest[:, 0]].numpy().astype(np.int64)
 
 
 def mode_map(dataset: DataSet) -> ModeMap | None:

@@ -111,3 +111,25 @@ def test_ddpm_and_flow_samplers_refuse_each_other() -> None:
     ddpm = GaussianDiffusion(make_betas("linear", 100))
     with pytest.raises(ValueError, match="flow sampler"):
         sample(ddpm, lambda x, t: x, (4, 2), num_steps=4, method="euler")
+
+
+def test_straightness_is_zero_for_straight_paths_and_the_closed_form_for_gaussian_data() -> None:
+    """M55: point-mass data gives straight paths (S = 0); N(0, 1) data gives x_t = sqrt(V_t) x_1, whose
+    straightness is integral_0^1 ((2t - 1) / sqrt(V_t))^2 dt (V_t = (1 - t)^2 + t^2), integrated here by scipy."""
+    from scipy.integrate import quad
+
+    from ddpm_studio.core.analysis.straightness import trajectory_straightness
+    from ddpm_studio.core.sampling.flow import euler, flow_grid
+
+    x1 = torch.randn(4000, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    grid = flow_grid(400)
+
+    def paths(model):
+        states = [x1] + [r.x for r in euler(RectifiedFlow(), model, x1, grid)]
+        return trajectory_straightness(states, grid)
+
+    point = 0.7  # u*(x, t) = (x - point) / t for data all at one point: straight lines to it
+    assert paths(lambda x, t: (x - point) / t[:, None]) < 1e-12
+    gaussian = paths(lambda x, t: (t[:, None] - (1 - t[:, None])) / ((1 - t[:, None]) ** 2 + t[:, None] ** 2) * x)
+    exact, _ = quad(lambda t: (2 * t - 1) ** 2 / ((1 - t) ** 2 + t * t), 0, 1)
+    assert gaussian == pytest.approx(exact * float(x1.pow(2).mean()), rel=0.02)

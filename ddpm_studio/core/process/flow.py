@@ -17,10 +17,11 @@ from collections.abc import Callable
 
 import torch
 
+from ddpm_studio.core import choices
 from ddpm_studio.core.process.paths import TARGETS, LinearPath
 
-#: Training-time densities on (0, 1) (M51).
-TIME_SAMPLINGS: tuple[str, ...] = ("uniform", "logit_normal")
+#: Training-time densities on (0, 1) (M51; labels and help: :data:`ddpm_studio.core.choices.TIME_SAMPLINGS`).
+TIME_SAMPLINGS: tuple[str, ...] = choices.names(choices.TIME_SAMPLINGS)
 #: The network's time input is this times t (see the module docstring).
 FLOW_TIME_SCALE = 1000.0
 #: Sampler records put flow times on an integer clock of this many ticks (t = 0.25 is tick 250), so that every
@@ -44,6 +45,8 @@ class RectifiedFlow:
     """
 
     kind = "flow"
+    #: set by the trainer as on GaussianDiffusion; the flow never checks outputs per call (its loss is checked)
+    check_finite = False
 
     def __init__(
         self,

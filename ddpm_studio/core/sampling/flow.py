@@ -15,26 +15,21 @@ from collections.abc import Iterator
 
 import torch
 
+from ddpm_studio.core import choices
 from ddpm_studio.core.process.flow import FlowModel, RectifiedFlow, time_tick
 from ddpm_studio.core.sampling.dpm_solver import dpmpp_update, multistep_x0
 from ddpm_studio.core.sampling.steps import SampleStep
 
-#: The flow's samplers, each with its order on smooth velocity fields; "dpmpp_2m_sde" is the stochastic one.
-FLOW_METHODS: tuple[str, ...] = ("euler", "heun", "midpoint", "dpmpp_2m", "dpmpp_2m_sde")
-FLOW_METHOD_HELP: dict[str, str] = {
-    "euler": "Euler on the flow ODE, one evaluation per step, first order (M52)",
-    "heun": "Heun's trapezoid on the flow ODE, two evaluations per step, second order (M52)",
-    "midpoint": "the explicit midpoint rule on the flow ODE, two evaluations per step, second order (M52)",
-    "dpmpp_2m": "DPM-Solver++(2M) on the linear path's log-SNR, second order multistep (M27, M28, M53)",
-    "dpmpp_2m_sde": "SDE-DPM-Solver++(2M) on the linear path: stochastic, same marginals (M29, M53)",
-}
+#: The flow's samplers (labels and help: :data:`ddpm_studio.core.choices.FLOW_METHODS`).
+FLOW_METHODS: tuple[str, ...] = choices.names(choices.FLOW_METHODS)
+FLOW_METHOD_HELP: dict[str, str] = {choice.name: choice.help for choice in choices.FLOW_METHODS}
 #: Time grids of the flow's samplers: uniform in t, or SD3's shift t' = s t / (1 + (s - 1) t) (M52).
-FLOW_SPACINGS: tuple[str, ...] = ("linspace", "shift")
+FLOW_SPACINGS: tuple[str, ...] = choices.names(choices.FLOW_SPACINGS)
 #: SD3's shift s for the "shift" grid (Esser et al. 2024 use 3.0 at 1024 px; a larger s spends more steps at high
 #: noise).
 FLOW_SHIFT = 3.0
 #: Methods whose result is a function of x_1 alone.
-FLOW_DETERMINISTIC: tuple[str, ...] = ("euler", "heun", "midpoint", "dpmpp_2m")
+FLOW_DETERMINISTIC: tuple[str, ...] = tuple(m.name for m in choices.FLOW_METHODS if m.deterministic)
 
 
 def flow_grid(num_intervals: int, spacing: str = "linspace", t_max: float = 1.0) -> list[float]:

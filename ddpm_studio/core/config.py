@@ -63,6 +63,10 @@ class ProcessConfig:
     time_sampling: str = "uniform"  # flow: training times uniform or logit_normal (Esser et al. 2024; M51)
     logit_mean: float = 0.0  # flow, logit_normal: t = sigmoid(logit_mean + logit_std n)
     logit_std: float = 1.0
+    # flow, reflow (M56): the file in the run folder holding the (x1, x0) pairs the run trains on; None: independent
+    # noise, the first flow
+    couplings: str | None = None
+    reflow_of: str | None = None  # the flow run the couplings were drawn from (a record; nothing reads it back)
 
 
 @dataclass
@@ -191,7 +195,13 @@ class RunConfig:
         _one_of("process.time_sampling", p.time_sampling, choices.TIME_SAMPLINGS)
         _float_in("process.logit_mean", p.logit_mean, -10.0, 10.0)
         _float_in("process.logit_std", p.logit_std, 0.01, 10.0)
+        for name in ("couplings", "reflow_of"):
+            value = getattr(p, name)
+            _require(value is None or (isinstance(value, str) and value.strip() != ""), f"process.{name}",
+                     "a file or folder name, or null")
         if p.name != "flow":
+            _rule("process.couplings", None if p.couplings is None else "couplings (reflow) need process.name "
+                  "flow")
             return
         # a flow has no bound, no reverse variance and no integer timesteps: these settings would mean nothing
         t, d = self.train, self.diffusion

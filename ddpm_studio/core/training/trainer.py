@@ -165,6 +165,11 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         if config.is_flow:
             self.model_fn = FlowTimeInput(self.model_fn)
         self.train_data = self.dataset.train.to(self.device)
+        # reflow (M56): the pairs (x1, x0) drawn from a trained flow replace the data and the independent noise
+        self.couplings: tuple[torch.Tensor, torch.Tensor] | None = None
+        if config.is_flow and config.process.couplings is not None:
+            self.couplings = self._load_couplings()
+            self.train_data = self.couplings[1]
         labels = self.dataset.labels if self.num_classes else None
         self.train_labels = labels.to(self.device) if labels is not None else None
         # Batches, timesteps and noise come from one seeded generator per rank (per-rank seeding for DDP).
@@ -267,7 +272,10 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         x0 = self.train_data.index_select(0, index)
         if self.flow is not None:
             t = self.flow.sample_times(tc.batch_size, self.generator, dev)  # M51
-            noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+            if self.couplings is not None:  # reflow: each x0 with the noise its ODE came from (M56)
+                noise = self.couplings[0].index_select(0, index)
+            else:
+                noise = torch.randn(x0.shape, device=dev, generator=self.generator)
             losses = self.flow.training_losses(self._batch_model(index), x0, t, noise)  # M50
             bands = (t * NUM_T_BANDS).long().clamp_(0, NUM_T_BANDS - 1)
         else:
@@ -362,6 +370,15 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             torch.set_rng_state(torch_state)
             self.optimizer.zero_grad(set_to_none=True)
             self._step_start = None
+
+    def _load_couplings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reflow pairs named by ``process.couplings``, read from the run folder, on the device."""
+        from ddpm_studio.core.training.reflow import load_couplings
+
+        if self.run_dir is None:
+            raise ConfigError("process.couplings names a file in the run folder; a reflow run needs one")
+        x1, x0 = load_couplings(self.run_dir / str(self.config.process.couplings), self.data_shape)
+        return x1.to(self.device), x0.to(self.device)
 
     def _batch_model(self, index: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The network as the loss calls it, (x_t, t) -> output: for a conditional run with the batch's labels,

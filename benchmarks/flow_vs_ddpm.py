@@ -9,6 +9,8 @@ For each mixture, measured in one run on one machine:
 2. the flow with its default settings (``default_config(..., process="flow")``), judged the same way on samples
    of Euler at 20 NFE (issue 28's bar);
    each stops at its first clean check; the figure is the training time to it (checks excluded);
+   and each is also judged once, at its last step, with the other kind of sampler (DDPM's deterministic
+   DPM-Solver++(2M) at 20 NFE; the flow's stochastic SDE-DPM-Solver++(2M) at 100 NFE);
 3. a reflow of the flow run (M56: --pairs couplings from Heun at 100 NFE, --reflow-steps steps from the parent's
    weights), judged on Euler at 2 NFE (and 1 NFE), with the straightness (M55) before and after.
 The machine may be shared: the load average is printed with each row.
@@ -72,11 +74,15 @@ def run_one(name: str, args: argparse.Namespace, workdir: Path) -> dict:
     dataset = load_dataset(name, seed=0)
     verdict = QualityVerdict(dataset, seed=0)
     row: dict = {"data": name, "load": os.getloadavg()[0]}
+    # the other kind of sampler of each process, judged once at the end: DDPM's ODE at 20 NFE, the flow's SDE
+    others = {"ddpm": ("dpmpp_2m", 20, "logsnr"), "flow": ("dpmpp_2m_sde", 100, "linspace")}
     for process, sampler in (("ddpm", (CHECK_METHOD, CHECK_STEPS, CHECK_SPACING)), ("flow", ("euler", 20))):
         config = default_config(name, "points", process)
         config.train.early_stop = False  # judged here, with every lens, at fixed steps
         trainer = Trainer(config, run_dir=workdir / f"{name}_{process}", dataset=dataset)
         row[process] = time_to_clean(trainer, verdict, args.check_every, sampler)
+        row[process]["other_sampler"] = {"sampler": others[process],
+                                         "verdict": judge(trainer, verdict, *others[process]).short()}
         print(name, process, row[process]["clean_step"], f"{row[process]['seconds']:.1f} s",
               row[process]["history"][-1], flush=True)
         if process == "flow":

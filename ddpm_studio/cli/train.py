@@ -160,7 +160,8 @@ def _train_config(args: argparse.Namespace):
         if args.image_size is not None:
             config.data.image_size = args.image_size
         apply_flags(config, args, _RUN_FLAGS[2:])  # the data set and image size are set above
-        if not config.is_flow and args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):
+        if not config.is_flow and args.snr_gamma is None and not snr_weighting_applies(
+                config.train.loss, config.diffusion.parameterization):
             # the images' default weighting has no meaning for the bound or a mean target (as the Setup dock)
             config.train.snr_gamma = 0.0
         num_train = len(dataset.train)

@@ -126,6 +126,14 @@ PROCESSES: tuple[Choice, ...] = (
            "2023, Liu et al. 2022)."),
 )
 
+FLOW_PATHS: tuple[Choice, ...] = (
+    Choice("linear", "linear (rectified flow)", "M47",
+           "x_t = (1 - t) x_0 + t eps (Liu et al. 2022; Lipman et al. 2023)."),
+    Choice("vp_cosine", "VP, cosine (DDPM's path)", "M47",
+           "x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps on the cosine schedule in continuous time (Nichol & Dhariwal "
+           "2021): flow matching on DDPM's own path."),
+)
+
 FLOW_TARGETS: tuple[Choice, ...] = (
     Choice("velocity", "velocity u = ε − x₀", "M48", "The network predicts u = eps - x_0, the path's velocity."),
     Choice("x0", "clean data x₀", "M48", "The network predicts x_0; the velocity is (x_t - x_0) / t."),
@@ -135,7 +143,9 @@ FLOW_TARGETS: tuple[Choice, ...] = (
 TIME_SAMPLINGS: tuple[Choice, ...] = (
     Choice("uniform", "uniform t", "M51", "Training times t ~ U(0, 1) (Lipman et al. 2023)."),
     Choice("logit_normal", "logit-normal t", "M51",
-           "t = sigmoid(n), n ~ N(0, 1): more of each batch at mid noise (Esser et al. 2024, SD3)."),
+           "t = sigmoid(m + s n), n ~ N(0, 1): more of each batch at mid noise (Esser et al. 2024, SD3)."),
+    Choice("power", "t = u^k (low noise)", "M51",
+           "t = u^k, u ~ U(0, 1): more of each batch near the data, M40's skew in continuous time (k = time_power)."),
 )
 
 FLOW_METHODS: tuple[SamplerChoice, ...] = (

@@ -59,10 +59,12 @@ class ProcessConfig:
     """Which process the run trains (MATH.md M47-M51); the flow's own settings. DDPM's are in ``diffusion``."""
 
     name: str = "ddpm"  # "ddpm" (M4-M19, the ``diffusion`` section) or "flow" (rectified flow, M47-M51)
+    path: str = "linear"  # flow: the Gaussian path, linear (rectified flow) or vp_cosine (DDPM's path; M47)
     target: str = "velocity"  # flow: what the network predicts, velocity (eps - x0), x0 or eps (M48)
     time_sampling: str = "uniform"  # flow: training times uniform or logit_normal (Esser et al. 2024; M51)
     logit_mean: float = 0.0  # flow, logit_normal: t = sigmoid(logit_mean + logit_std n)
     logit_std: float = 1.0
+    time_power: float = 3.0  # flow, power: t = u^k with this k (M51, M40's skew in continuous time)
     # flow, reflow (M56): the file in the run folder holding the (x1, x0) pairs the run trains on; None: independent
     # noise, the first flow
     couplings: str | None = None
@@ -191,10 +193,12 @@ class RunConfig:
         """The process section, and the DDPM-only settings a flow run must leave at their defaults."""
         p = self.process
         _one_of("process.name", p.name, choices.PROCESSES)
+        _one_of("process.path", p.path, choices.FLOW_PATHS)
         _one_of("process.target", p.target, choices.FLOW_TARGETS)
         _one_of("process.time_sampling", p.time_sampling, choices.TIME_SAMPLINGS)
         _float_in("process.logit_mean", p.logit_mean, -10.0, 10.0)
         _float_in("process.logit_std", p.logit_std, 0.01, 10.0)
+        _float_in("process.time_power", p.time_power, MIN_T_POWER, MAX_T_POWER)
         for name in ("couplings", "reflow_of"):
             value = getattr(p, name)
             _require(value is None or (isinstance(value, str) and value.strip() != ""), f"process.{name}",

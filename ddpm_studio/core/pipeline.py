@@ -20,7 +20,7 @@ from ddpm_studio.core.config import ConfigError, DiffusionConfig, ProcessConfig,
 from ddpm_studio.core.io.runs import RunError, load_latest_checkpoint, read_config
 from ddpm_studio.core.models import build_model
 from ddpm_studio.core.process.diffusion import GaussianDiffusion
-from ddpm_studio.core.process.flow import FLOW_TIME_SCALE, RectifiedFlow
+from ddpm_studio.core.process.flow import FLOW_TIME_SCALE, GaussianFlow, make_flow
 from ddpm_studio.core.process.guidance import GuidanceError, GuidedModel, check_guidance
 from ddpm_studio.core.process.schedule import make_betas
 from ddpm_studio.core.sampling import SampleStep, run_to_end, sample
@@ -48,15 +48,15 @@ def build_diffusion(
     )
 
 
-def build_flow(config: ProcessConfig) -> RectifiedFlow:
-    """The flow process of a run whose ``process.name`` is "flow" (M47-M51)."""
-    return RectifiedFlow(target=config.target, time_sampling=config.time_sampling, logit_mean=config.logit_mean,
-                         logit_std=config.logit_std)
+def build_flow(config: ProcessConfig) -> GaussianFlow:
+    """The flow process of a run whose ``process.name`` is "flow" (M47-M51): rectified flow on the linear path."""
+    return make_flow(config.path, target=config.target, time_sampling=config.time_sampling,
+                     logit_mean=config.logit_mean, logit_std=config.logit_std, time_power=config.time_power)
 
 
 def build_process(
     config: RunConfig, kind: str, x0_range: tuple[torch.Tensor, torch.Tensor] | None = None
-) -> GaussianDiffusion | RectifiedFlow:
+) -> GaussianDiffusion | GaussianFlow:
     """The run's process: :func:`build_diffusion` of its ``diffusion`` section, or :func:`build_flow`."""
     if config.is_flow:
         return build_flow(config.process)
@@ -145,7 +145,7 @@ class DiffusionPipeline:
     """
 
     config: RunConfig
-    diffusion: GaussianDiffusion | RectifiedFlow
+    diffusion: GaussianDiffusion | GaussianFlow
     network: nn.Module
     kind: str
     data_shape: tuple[int, ...]
@@ -156,8 +156,8 @@ class DiffusionPipeline:
 
     @property
     def is_flow(self) -> bool:
-        """The run is a flow run (its ``diffusion`` is a :class:`RectifiedFlow`)."""
-        return isinstance(self.diffusion, RectifiedFlow)
+        """The run is a flow run (its ``diffusion`` is a :class:`GaussianFlow`)."""
+        return isinstance(self.diffusion, GaussianFlow)
 
     def model(self) -> nn.Module:
         """The EMA network as its sampler calls it: float output; for a flow, times in [0, 1]."""

@@ -139,7 +139,7 @@ def test_an_interrupted_flow_run_resumes_bit_for_bit(tmp_path) -> None:
         for _ in straight.train():
             pass
         first = Trainer(config(), run_dir=tmp_path / "resumed")
-        for event in first.train():
+        for _ in first.train():
             if first.step == 23:
                 first.request_stop()
         resumed = Trainer(config(), run_dir=tmp_path / "resumed", resume=True)

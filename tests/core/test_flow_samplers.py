@@ -133,3 +133,23 @@ def test_straightness_is_zero_for_straight_paths_and_the_closed_form_for_gaussia
     gaussian = paths(lambda x, t: (t[:, None] - (1 - t[:, None])) / ((1 - t[:, None]) ** 2 + t[:, None] ** 2) * x)
     exact, _ = quad(lambda t: (2 * t - 1) ** 2 / ((1 - t) ** 2 + t * t), 0, 1)
     assert gaussian == pytest.approx(exact * float(x1.pow(2).mean()), rel=0.02)
+
+
+@pytest.mark.parametrize("method", ["heun", "midpoint", "dpmpp_2m"])
+def test_the_same_samplers_solve_flow_matching_on_ddpms_vp_path(method, x1) -> None:
+    """One sampler package for both paths: on the cosine VP path the Gaussian's ODE also ends at M + S x_1, with
+    E[x0 | x_t] = M + alpha S^2 / V (x - alpha M), V = alpha^2 S^2 + sigma^2 (the same closed form, M54)."""
+    from ddpm_studio.core.process.flow import make_flow
+
+    flow = make_flow("vp_cosine", target="x0")
+
+    def model(x, t):
+        a, s = flow.path.alpha(t)[:, None].to(x.dtype), flow.path.sigma(t)[:, None].to(x.dtype)
+        return M + a * S * S / (a * a * S * S + s * s) * (x - a * M)
+
+    def error(k: int) -> float:
+        out = run_to_end(sample(flow, model, tuple(x1.shape), num_steps=k, method=method, noise=x1)).x
+        return float((out - (M + S * x1)).pow(2).mean().sqrt())
+
+    errors = [error(k) for k in (16, 64)]
+    assert errors[1] < errors[0] / 4 and errors[1] < 1e-2, errors

@@ -14,7 +14,7 @@ import torch
 
 from ddpm_studio.core import choices
 from ddpm_studio.core.process.diffusion import GaussianDiffusion, Model
-from ddpm_studio.core.process.flow import RectifiedFlow
+from ddpm_studio.core.process.flow import GaussianFlow
 from ddpm_studio.core.sampling.ancestral import ancestral, respace
 from ddpm_studio.core.sampling.ddim import ddim
 from ddpm_studio.core.sampling.dpm_solver import dpmpp_2m
@@ -103,7 +103,7 @@ def _check_method(method: str) -> None:
 
 
 def sample(
-    diffusion: GaussianDiffusion | RectifiedFlow,
+    diffusion: GaussianDiffusion | GaussianFlow,
     model: Model,
     shape: tuple[int, ...],
     num_steps: int | None = None,
@@ -118,7 +118,8 @@ def sample(
 
     Args:
         diffusion: the trained process: a T-step :class:`GaussianDiffusion`, or a
-            :class:`~ddpm_studio.core.process.flow.RectifiedFlow` (sampled by :mod:`.flow`'s ODE solvers, M52, M53).
+            :class:`~ddpm_studio.core.process.flow.GaussianFlow` such as rectified flow (sampled by
+            :mod:`.flow`'s ODE solvers, M52, M53).
         model: callable (x (B, ...), t LongTensor (B,)) -> output (like x, 2C channels under "learned"; the new
             solvers read only the mean channels); for a flow, (x, t float (B,) in [0, 1]) -> its target.
         shape: (B, ...) of the samples.
@@ -138,7 +139,7 @@ def sample(
     Raises:
         ValueError: an unknown method or spacing, K outside what the method can use, a bad eta or shape.
     """
-    flow = isinstance(diffusion, RectifiedFlow)
+    flow = isinstance(diffusion, GaussianFlow)
     if method is None:
         method = "euler" if flow else "ancestral"
     if flow:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import torch
 
 from ddpm_studio.core import choices
-from ddpm_studio.core.process.flow import FlowModel, RectifiedFlow, time_tick
+from ddpm_studio.core.process.flow import FlowModel, GaussianFlow, time_tick
 from ddpm_studio.core.sampling.dpm_solver import dpmpp_update, multistep_x0
 from ddpm_studio.core.sampling.steps import SampleStep
 
@@ -67,7 +67,7 @@ def intervals_for(method: str, num_evals: int) -> int:
     return num_evals
 
 
-def _velocity(flow: RectifiedFlow, model: FlowModel, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _velocity(flow: GaussianFlow, model: FlowModel, x: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
     """One network evaluation at time t: (velocity, x0_hat), each like x (B, ...) (M48)."""
     times = torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device)
     out = flow.predict(model(x, times), x, times)
@@ -77,7 +77,7 @@ def _velocity(flow: RectifiedFlow, model: FlowModel, x: torch.Tensor, t: float) 
 class _Recorder:
     """Builds the records of one run: nfe counting and the integer clock of the state's time."""
 
-    def __init__(self, flow: RectifiedFlow, num_evals: int) -> None:
+    def __init__(self, flow: GaussianFlow, num_evals: int) -> None:
         self.flow = flow
         self.num_evals = num_evals
         self.nfe = 0
@@ -90,7 +90,7 @@ class _Recorder:
                           nfe=self.nfe, abar=abar, t_next=time_tick(t_state) - 1, predictor=predictor)
 
 
-def euler(flow: RectifiedFlow, model: FlowModel, x: torch.Tensor, grid: list[float]) -> Iterator[SampleStep]:
+def euler(flow: GaussianFlow, model: FlowModel, x: torch.Tensor, grid: list[float]) -> Iterator[SampleStep]:
     """x_{i+1} = x_i + (t_{i+1} - t_i) u(x_i, t_i) (M52); x: x_1 (B, ...)."""
     record = _Recorder(flow, len(grid) - 1)
     for t, t_next in zip(grid[:-1], grid[1:]):
@@ -100,7 +100,7 @@ def euler(flow: RectifiedFlow, model: FlowModel, x: torch.Tensor, grid: list[flo
         yield record(t, x, x0_hat, t_next)
 
 
-def heun(flow: RectifiedFlow, model: FlowModel, x: torch.Tensor, grid: list[float],
+def heun(flow: GaussianFlow, model: FlowModel, x: torch.Tensor, grid: list[float],
          num_evals: int) -> Iterator[SampleStep]:
     """The trapezoid on the flow ODE (M52): predictor x' = x + h u(x, t), corrector x + h (u + u(x', t')) / 2.
 
@@ -125,7 +125,7 @@ def heun(flow: RectifiedFlow, model: FlowModel, x: torch.Tensor, grid: list[floa
         yield record(t_next, x, x0_next, t_next)
 
 
-def midpoint(flow: RectifiedFlow, model: FlowModel, x: torch.Tensor, grid: list[float],
+def midpoint(flow: GaussianFlow, model: FlowModel, x: torch.Tensor, grid: list[float],
              num_evals: int) -> Iterator[SampleStep]:
     """x_{i+1} = x_i + h u(x_i + (h / 2) u(x_i, t_i), t_i + h / 2) (M52); an odd ``num_evals`` makes the first
     step an Euler step. The half-step state's record is a predictor (at the midpoint's time)."""
@@ -150,9 +150,10 @@ def midpoint(flow: RectifiedFlow, model: FlowModel, x: torch.Tensor, grid: list[
         yield record(t_mid, x, x0_mid, t_next)
 
 
-def dpmpp_2m_flow(flow: RectifiedFlow, model: FlowModel, x: torch.Tensor, grid: list[float], stochastic: bool,
+def dpmpp_2m_flow(flow: GaussianFlow, model: FlowModel, x: torch.Tensor, grid: list[float], stochastic: bool,
                   generator: torch.Generator | None) -> Iterator[SampleStep]:
-    """DPM-Solver++(2M) / SDE-DPM-Solver++(2M) on the linear path (M53): alpha = 1 - t, sigma = t in M27-M29.
+    """DPM-Solver++(2M) / SDE-DPM-Solver++(2M) on the flow's path (M53): its alpha_t, sigma_t in M27-M29 (alpha =
+    1 - t, sigma = t on the linear path).
 
     The first step starts where alpha = 0 (lambda = -inf, h = inf), where the update is x' = sigma' x + alpha' D
     (ODE) or alpha' D + sigma' z (SDE); the last, to t = 0, returns x0_hat (lower order final, as for DDPM).
@@ -167,20 +168,27 @@ def dpmpp_2m_flow(flow: RectifiedFlow, model: FlowModel, x: torch.Tensor, grid: 
                 h = math.inf
                 x = x0_hat
             else:
-                h = _half_log_snr(t_next) - _half_log_snr(t)
+                (a, s), (a_next, s_next) = _scales(flow, t), _scales(flow, t_next)
+                h = _half_log_snr(a_next, s_next) - _half_log_snr(a, s)
                 d = multistep_x0(x0_hat, x0_prev, h, h_prev)
-                x = dpmpp_update(x, d, 1.0 - t_next, t_next, t, h, stochastic, generator)
+                x = dpmpp_update(x, d, a_next, s_next, s, h, stochastic, generator)
         x0_prev, h_prev = x0_hat, h
         yield record(t, x, x0_hat, t_next)
 
 
-def _half_log_snr(t: float) -> float:
-    """lambda = log((1 - t) / t) on the linear path; -inf at t = 1."""
-    return -math.inf if t >= 1.0 else math.log((1.0 - t) / t)
+def _scales(flow: GaussianFlow, t: float) -> tuple[float, float]:
+    """(alpha_t, sigma_t) of the flow's path as floats (float64 arithmetic)."""
+    time = torch.tensor(t, dtype=torch.float64)
+    return float(flow.path.alpha(time)), float(flow.path.sigma(time))
+
+
+def _half_log_snr(alpha: float, sigma: float) -> float:
+    """lambda = log(alpha / sigma); -inf where alpha = 0 (the linear path's t = 1)."""
+    return -math.inf if alpha <= 0.0 else math.log(alpha / sigma)
 
 
 def sample_flow(
-    flow: RectifiedFlow,
+    flow: GaussianFlow,
     model: FlowModel,
     x: torch.Tensor,
     num_steps: int,

@@ -118,6 +118,10 @@ METHODS: tuple[SamplerChoice, ...] = (
                   "SDE-DPM-Solver++(2M), stochastic second-order multistep (M29)"),
 )
 
+#: A flow's sampler records put its times t in [0, 1] on an integer clock of this many ticks (t = 0.25 is tick
+#: 250), so that every presenter of DDPM trajectories (timestep slider, captions, files) shows flow trajectories.
+FLOW_TICKS = 1000
+
 PROCESSES: tuple[Choice, ...] = (
     Choice("ddpm", "DDPM (diffusion)", "M4-M19",
            "The variance-preserving diffusion of Ho et al. 2020: T noise levels, a reverse Markov chain."),

@@ -118,6 +118,11 @@ class RunConfig:
         """The run trains the flow process (``process.name == "flow"``)."""
         return self.process.name == "flow"
 
+    @property
+    def clock_size(self) -> int:
+        """The top of the run's trajectory clock: T for DDPM, FLOW_TICKS for a flow (t = tick / FLOW_TICKS)."""
+        return choices.FLOW_TICKS if self.is_flow else self.diffusion.num_timesteps
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -159,6 +159,12 @@ class DiffusionPipeline:
         """The run is a flow run (its ``diffusion`` is a :class:`GaussianFlow`)."""
         return isinstance(self.diffusion, GaussianFlow)
 
+    def require_ddpm(self, what: str) -> None:
+        """Refuse a DDPM-only analysis on a flow run with a ValueError that says so (the studio shows it)."""
+        if self.is_flow:
+            raise ValueError(f"{what} is a DDPM analysis (it reads DDPM's trained timesteps and its bound); this is "
+                             "a flow run, whose paths the trajectory, the samples and the race show")
+
     def model(self) -> nn.Module:
         """The EMA network as its sampler calls it: float output; for a flow, times in [0, 1]."""
         model = FloatOutput(self.network, self.device).eval()

@@ -27,9 +27,8 @@ from ddpm_studio.core.process.paths import TARGETS, CosineVPPath, GaussianPath, 
 TIME_SAMPLINGS: tuple[str, ...] = choices.names(choices.TIME_SAMPLINGS)
 #: The network's time input is this times t (see the module docstring).
 FLOW_TIME_SCALE = 1000.0
-#: Sampler records put flow times on an integer clock of this many ticks (t = 0.25 is tick 250), so that every
-#: presenter of DDPM trajectories (timestep slider, captions, files) shows flow trajectories too.
-FLOW_TICKS = 1000
+#: Sampler records put flow times on an integer clock of this many ticks (the vocabulary's, core.choices)
+FLOW_TICKS = choices.FLOW_TICKS
 #: With the eps target the sampler starts here instead of t = 1: x_0 = (x - t eps) / (1 - t) is undefined at t = 1,
 #: where x_t is the noise itself (M48); 1 - 1e-3 changes the start's variance by 2e-3.
 EPS_TARGET_T_MAX = 1.0 - 1e-3
@@ -163,6 +162,13 @@ def make_flow(path: str = "linear", **settings) -> GaussianFlow:
     if path == "linear":
         return RectifiedFlow(**settings)
     return GaussianFlow(PATHS[path](), **settings)
+
+
+def clock_alpha_bar(flow: GaussianFlow) -> torch.Tensor:
+    """(FLOW_TICKS + 1,) float64: the VP abar of the flow's state at each tick 0..FLOW_TICKS of the records' clock
+    (M49), 1 at tick 0; what DDPM's abar_t table is to a DDPM trajectory."""
+    t = torch.arange(FLOW_TICKS + 1, dtype=torch.float64) / FLOW_TICKS
+    return flow.path.vp_alpha_bar(t)
 
 
 def time_tick(t: float) -> int:

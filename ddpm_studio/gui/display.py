@@ -66,3 +66,14 @@ class SweepEnded:
 
     metric: str
     stopped: bool
+
+
+@dataclass(frozen=True)
+class PathPicture:
+    """One run's paths: ``states`` (K + 1, N, 2) in the data's coordinates on the linear clock, x_1 first."""
+
+    slot: int
+    title: str
+    states: np.ndarray
+    straightness: float
+    method: str

@@ -73,3 +73,32 @@ def test_ddpm_only_views_refuse_a_flow_run_in_words(qtbot, window, messages):
     pipeline = window.session.model_pipeline()
     with pytest.raises(ValueError, match="DDPM analysis.*flow run"):
         pipeline.require_ddpm("The variational bound")
+
+
+def test_the_paths_view_draws_ddpm_flow_and_reflow_side_by_side(qtbot, window, messages, tmp_path):
+    """Run → Paths: the open flow run in its panel, a DDPM run and a reflow run from folders; straightness under
+    each, and the reflowed paths straighter than the flow's (M55, M56)."""
+    from ddpm_studio.cli import run_cli
+
+    tiny = ["--data", "moons", "--steps", "60", "--quiet", "--preview-every", "0"]
+    assert run_cli(["train", *tiny, "--T", "100", "--out", str(tmp_path / "ddpm")]) == 0
+    assert run_cli(["train", "--process", "flow", *tiny, "--out", str(tmp_path / "flow")]) == 0
+    assert run_cli(["reflow", str(tmp_path / "flow"), "--out", str(tmp_path / "reflow"), "--pairs", "500",
+                    "--steps", "40", "--quiet"]) == 0
+    make_tiny(window, steps=10, preview_every=0)
+    choose_flow(window)
+    train_until(qtbot, window, 1)
+    qtbot.waitUntil(lambda: not window.training, timeout=60_000)
+    window.pathsAction.trigger()
+    dialog = window._paths
+    assert dialog.objectName() == "pathsDialog" and dialog.sources == {1: None}
+    dialog.set_source(0, str(tmp_path / "ddpm"))
+    dialog.set_source(2, str(tmp_path / "reflow"))
+    qtbot.mouseClick(dialog.drawButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(dialog.pictures) == 3 and dialog.drawButton.isEnabled(), timeout=120_000)
+    titles = [dialog.pictures[s].title for s in range(3)]
+    assert titles[0].startswith("DDPM") and titles[1].startswith("flow,") and titles[2].startswith("flow after")
+    assert all("straightness" in dialog.labels[s].text() for s in range(3))
+    assert dialog.pictures[2].states.shape[1:] == (48, 2)
+    assert "Straightness:" in dialog.statusLabel.text()
+    assert messages == []

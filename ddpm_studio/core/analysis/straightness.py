@@ -60,30 +60,41 @@ def trajectory_straightness(states: Sequence[torch.Tensor], times: Sequence[floa
     return total / span
 
 
+def linear_clock_paths(pipeline, num_samples: int, num_steps: int = STRAIGHTNESS_STEPS,
+                       seed: int = 0) -> tuple[list[torch.Tensor], list[float], str]:
+    """The ODE paths of a run on the linear path's clock (M49): (states, times, method).
+
+    A flow's Euler paths (its own clock), or a DDPM run's DDIM (probability-flow ODE, M22 at eta = 0) paths mapped
+    by x~ = x / (alpha + sigma), t~ = sigma / (alpha + sigma). ``states`` holds K + 1 CPU tensors (num_samples,
+    ...) in model space, from the seed's N(0, I) draw to the samples; ``times`` the K + 1 descending times.
+    """
+    flow = pipeline.is_flow
+    method = "euler" if flow else "ddim"
+    steps = num_steps if flow else min(num_steps, pipeline.diffusion.num_timesteps)
+    run = pipeline.sample(num_samples, num_steps=steps, method=method, seed=seed)
+    states: list[torch.Tensor] = []
+    times: list[float] = []
+    for record in run:
+        if not states:
+            # x_T's noise level is that of the first evaluation: t = 1 (abar = 0) for a flow
+            abar0 = 0.0 if flow else float(pipeline.diffusion.alphas_cumprod[record.t])
+            state, time = linear_clock(run.x_T, abar0, flow)
+            states.append(state)
+            times.append(time)
+        state, time = linear_clock(record.x, record.abar, flow)
+        states.append(state)
+        times.append(time)
+    return states, times, method
+
+
 def run_straightness(pipeline, num_samples: int = STRAIGHTNESS_SAMPLES, num_steps: int = STRAIGHTNESS_STEPS,
                      seed: int = 0) -> Straightness:
     """M55 for a run: a flow's Euler paths, or a DDPM run's DDIM (probability-flow ODE) paths on the linear clock.
 
     Both start from the seed's N(0, I) draw, in model space.
     """
-    flow = pipeline.is_flow
-    method = "euler" if flow else "ddim"
-    steps = num_steps if flow else min(num_steps, pipeline.diffusion.num_timesteps)
-    run = pipeline.sample(num_samples, num_steps=steps, method=method, seed=seed)
-    first = True
-    states, times = [], []
-    for record in run:
-        if first:
-            # x_T's noise level is that of the first evaluation: t = 1 (abar = 0) for a flow
-            abar0 = 0.0 if flow else float(pipeline.diffusion.alphas_cumprod[record.t])
-            state, time = linear_clock(run.x_T, abar0, flow)
-            states.append(state)
-            times.append(time)
-            first = False
-        state, time = linear_clock(record.x, record.abar, flow)
-        states.append(state)
-        times.append(time)
-    return Straightness(trajectory_straightness(states, times), num_samples, steps, method)
+    states, times, method = linear_clock_paths(pipeline, num_samples, num_steps, seed)
+    return Straightness(trajectory_straightness(states, times), num_samples, len(times) - 1, method)
 
 
 def linear_clock(x: torch.Tensor, abar: float, flow: bool) -> tuple[torch.Tensor, float]:

@@ -90,10 +90,14 @@ class WindowChrome:
         self.stopAction = self._action("Stop", self.stop, Qt.Key.Key_Escape, "stopAction")
         self.sampleAction = self._action("Sample", self.sample, "Ctrl+R", "sampleAction")
         self.compareAction = self._action("Compare settings…", self.open_compare, name="compareAction")
+        self.pathsAction = self._action("Paths from noise to data…", self.open_paths, name="pathsAction")
+        self.pathsAction.setToolTip("2-D runs: the ODE paths of DDPM, a flow and a reflowed flow side by side, "
+                                    "with their straightness")
         for action in (self.startPauseAction, self.stopAction, self.sampleAction):
             run_menu.addAction(action)
         run_menu.addSeparator()
         run_menu.addAction(self.compareAction)
+        run_menu.addAction(self.pathsAction)
 
         view_menu = bar.addMenu("&View")
         for dock in self.docks:

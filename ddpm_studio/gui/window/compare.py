@@ -8,6 +8,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from ddpm_studio.gui.dialogs.compare import CompareDialog
+from ddpm_studio.gui.dialogs.paths import PathsDialog
+from ddpm_studio.gui.display import reference_points
+from ddpm_studio.gui.jobs.paths import paths_job
+from ddpm_studio.gui.jobs.runner import MODEL
 from ddpm_studio.gui.paths import default_compare_folder
 from ddpm_studio.gui.presenters.compare import ComparePresenter
 
@@ -24,6 +28,43 @@ class WindowCompare:
             ComparePresenter(self._compare)  # a child of the dialog: it runs the comparison the dialog asks for
             self._compare.message.connect(self._status)
         self._compare.open()  # window-modal: nothing else trains while it runs
+
+    # ================================================================== the paths view
+    def open_paths(self) -> None:
+        """Run → Paths from noise to data: the open run fills its panel (DDPM, flow or reflow), the rest are
+        chosen in the dialog (issue 28's paths view)."""
+        if self._paths is None:
+            self._paths = PathsDialog(self)
+            self._paths.drawRequested.connect(self.draw_paths)
+        config = self.session.config
+        if config is not None and self.session.has_model:
+            slot = 0 if not config.is_flow else (2 if config.process.couplings else 1)
+            self._paths.set_source(slot, None)
+        self._paths.show()
+        self._paths.raise_()
+
+    def draw_paths(self) -> None:
+        dialog = self._paths
+        if dialog is None or not dialog.sources:
+            if dialog is not None:
+                dialog.show_failure("choose at least one run (a 2-D run of DDPM, flow or reflow)")
+            return
+        sources = []
+        for slot, source in sorted(dialog.sources.items()):
+            if source is None:
+                if not self.session.has_model:
+                    continue
+                sources.append((slot, self.session.model_pipeline))
+            else:
+                sources.append((slot, source))
+        reference = reference_points(self.session.dataset)
+        job = self.jobs.start("paths", paths_job, sources, reads={MODEL}, owner=self, cooperative=True,
+                              on_events=lambda items: [dialog.add_picture(p, reference) for p in items],
+                              on_error=dialog.show_failure, on_done=dialog.finished)
+        if job is None:
+            dialog.show_failure("the model is busy (training or sampling): stop it, then draw")
+            return
+        dialog.set_running(True)
 
     # ================================================================== the sampler race
     def open_race(self) -> None:

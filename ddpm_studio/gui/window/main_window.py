@@ -104,6 +104,7 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.learned = LearnedDock(self)
         self.learned_runner = LearnedRunner(self.learned, self.session.sample_source, self)
         self._compare: CompareDialog | None = None
+        self._paths = None  # the paths view (Run → Paths from noise to data…), made on first use
         self.docks: list[QDockWidget] = [
             self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race,
             self.learned]

@@ -1,7 +1,8 @@
-"""The headless command line: ``ddpm-studio train | sample | evaluate | compare | export`` (``--help`` on each).
+"""The headless command line: ``ddpm-studio train | sample | evaluate | compare | export | data | config``
+(``--help`` on each).
 
 One module per command (:mod:`.train`, :mod:`.sample`, :mod:`.evaluate` with :mod:`.sweep`, :mod:`.compare`,
-:mod:`.export`; the options of ``sample --ideal`` and ``evaluate --memorization / --ode-likelihood`` in
+:mod:`.export`, :mod:`.data_cmd`, :mod:`.config_cmd`; the options of ``sample --ideal`` and ``evaluate --memorization / --ode-likelihood`` in
 :mod:`.analyses`; those of ``train --conditional``, ``sample --class / --guidance`` and ``evaluate --guidance-sweep``
 in :mod:`.guidance`), each with ``add_parser(subparsers)`` and ``run(args)``, over :mod:`.common`. This package only
 assembles them; the command modules import :mod:`.common`, never this package, so there is no import cycle.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ddpm_studio.cli import compare, evaluate, export, sample, train
+from ddpm_studio.cli import compare, data_cmd, evaluate, export, sample, train
 from ddpm_studio.cli.common import (
     EXIT_USAGE,
     CliError,
@@ -34,12 +35,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "evaluate": evaluate.run,
     "compare": compare.run,
     "export": export.run,
+    "data": data_cmd.run,
 }
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add every command to ``subparsers`` (made with ``parser_class=_Parser``, so that errors are one line)."""
-    for module in (train, sample, evaluate, compare, export):
+    for module in (train, sample, evaluate, compare, export, data_cmd):
         module.add_parser(subparsers)
 
 

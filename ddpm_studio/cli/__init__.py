@@ -2,8 +2,8 @@
 (``--help`` on each).
 
 One module per command (:mod:`.train`, :mod:`.sample`, :mod:`.evaluate` with :mod:`.sweep`, :mod:`.compare`,
-:mod:`.export`, :mod:`.data_cmd`, :mod:`.config_cmd`; the options of ``sample --ideal`` and ``evaluate --memorization / --ode-likelihood`` in
-:mod:`.analyses`; those of ``train --conditional``, ``sample --class / --guidance`` and ``evaluate --guidance-sweep``
+:mod:`.export`, :mod:`.data_cmd`, :mod:`.config_cmd`; the options of ``sample --ideal`` and ``evaluate
+--memorization / --ode-likelihood`` in :mod:`.analyses`; those of ``train --conditional``, ``sample --class / --guidance`` and ``evaluate --guidance-sweep``
 in :mod:`.guidance`), each with ``add_parser(subparsers)`` and ``run(args)``, over :mod:`.common`. This package only
 assembles them; the command modules import :mod:`.common`, never this package, so there is no import cycle.
 

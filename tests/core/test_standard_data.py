@@ -22,9 +22,8 @@ from loopback import LoopbackServer
 
 from ddpm_studio.cli import run_cli
 from ddpm_studio.core import catalog
-from ddpm_studio.core.data import DataError, load_dataset
+from ddpm_studio.core.data import DataError, load_dataset, remote
 from ddpm_studio.core.data import cache as data_cache
-from ddpm_studio.core.data import remote
 from ddpm_studio.core.data.remote import Checksum
 
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",

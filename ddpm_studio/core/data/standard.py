@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import remote as registry  # by module: CHECKSUMS is read at each use, so a test can replace the table
 from .cache import CACHE_ENV, dataset_folder
 from .cifar import read_cifar_binary
 from .download import ChecksumMismatch, TransferFailed, fetch, partial_path, sha256_of
 from .errors import DataError
 from .files import load_idx
-from . import remote as registry  # by module: CHECKSUMS is read at each use, so a test can replace the table
 from .remote import MIRROR_ENV, REMOTE_SETS, RemoteSet, file_url
 
 logger = logging.getLogger(__name__)
@@ -128,19 +128,21 @@ def _read(remote: RemoteSet, paths: dict[str, Path]) -> tuple[dict[str, tuple[np
 def _download(remote: RemoteSet, file: str, target: Path) -> None:
     """Fetch one official file, or raise the one-line DataError that says what to do instead."""
     url = file_url(remote, file)
-    megabytes = registry.CHECKSUMS[remote.name][file].size / 1e6
-    logger.warning("%s: downloading %s (%.1f MB) from %s into %s", remote.name, file, megabytes, url, target.parent)
+    pinned = registry.CHECKSUMS[remote.name][file]
+    logger.warning("%s: downloading %s (%.1f MB) from %s into %s", remote.name, file, pinned.size / 1e6, url,
+                   target.parent)
     try:
-        fetch(url, target, registry.CHECKSUMS[remote.name][file])
+        fetch(url, target, pinned)
     except TransferFailed as exc:
         kept = partial_path(target)
         resume = f" ({kept.name} is kept and continued next time)" if kept.is_file() else ""
         raise DataError(f"{remote.name}: downloading {file} from {url} failed: {exc}{resume}. {_fix(remote)}") from None
     except ChecksumMismatch as exc:
+        pinned = registry.CHECKSUMS[remote.name][file]
         raise DataError(
             f"{remote.name}: {file} from {url} is not the published file ({exc}; expected SHA-256 "
-            f"{registry.CHECKSUMS[remote.name][file].sha256[:12]}..., {registry.CHECKSUMS[remote.name][file].size} bytes), so it was "
-            f"deleted; run again to download it afresh, or {_fix(remote, lower=True)}"
+            f"{pinned.sha256[:12]}..., {pinned.size} bytes), so it was deleted; run again to download it afresh, "
+            f"or {_fix(remote, lower=True)}"
         ) from None
 
 

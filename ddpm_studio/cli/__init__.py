@@ -3,9 +3,10 @@
 
 One module per command (:mod:`.train`, :mod:`.sample`, :mod:`.evaluate` with :mod:`.sweep`, :mod:`.compare`,
 :mod:`.export`, :mod:`.data_cmd`, :mod:`.config_cmd`; the options of ``sample --ideal`` and ``evaluate
---memorization / --ode-likelihood`` in :mod:`.analyses`; those of ``train --conditional``, ``sample --class / --guidance`` and ``evaluate --guidance-sweep``
-in :mod:`.guidance`), each with ``add_parser(subparsers)`` and ``run(args)``, over :mod:`.common`. This package only
-assembles them; the command modules import :mod:`.common`, never this package, so there is no import cycle.
+--memorization / --ode-likelihood`` in :mod:`.analyses`; those of ``train --conditional``, ``sample --class /
+--guidance`` and ``evaluate --guidance-sweep`` in :mod:`.guidance`), each with ``add_parser(subparsers)`` and
+``run(args)``, over :mod:`.common`. This package only assembles them; the command modules import :mod:`.common`,
+never this package, so there is no import cycle.
 
 Every user error (bad arguments, missing files, a folder that is not a run, a checkpoint from another model, a
 diverged loss, a full disk) ends with ONE line on stderr and exit status 2, never a traceback.

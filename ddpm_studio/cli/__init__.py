@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ddpm_studio.cli import compare, data_cmd, evaluate, export, sample, train
+from ddpm_studio.cli import compare, config_cmd, data_cmd, evaluate, export, sample, train
 from ddpm_studio.cli.common import (
     EXIT_USAGE,
     CliError,
@@ -37,12 +37,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "compare": compare.run,
     "export": export.run,
     "data": data_cmd.run,
+    "config": config_cmd.run,
 }
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add every command to ``subparsers`` (made with ``parser_class=_Parser``, so that errors are one line)."""
-    for module in (train, sample, evaluate, compare, export, data_cmd):
+    for module in (train, sample, evaluate, compare, export, data_cmd, config_cmd):
         module.add_parser(subparsers)
 
 

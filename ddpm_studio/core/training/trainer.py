@@ -49,6 +49,7 @@ from ddpm_studio.core.training.events import (
 )
 from ddpm_studio.core.training.loss_window import NUM_T_BANDS, _Window
 from ddpm_studio.core.training.lr_schedule import learning_rate
+from ddpm_studio.core.training.run_lock import hold_run_lock
 from ddpm_studio.core.training.tensorboard_log import TensorBoardLogging, tensorboard_problem
 from ddpm_studio.core.training.timesteps import sample_timesteps, timestep_probabilities
 
@@ -102,6 +103,8 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         if resume and self.run_dir is None:
             raise ConfigError("resume needs a run folder")
+        # one writer per run folder (run_lock.py), checked before anything is read or written; rank 0 writes it
+        self.run_lock = hold_run_lock(self.run_dir) if self.run_dir is not None and self.dist.is_main else None
         if self.run_dir is not None and not resume and list_checkpoints(self.run_dir):
             raise RunError(
                 f"{self.run_dir} already holds a trained run; resume it or choose another folder (nothing was "

@@ -36,7 +36,7 @@ from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, build_diff
 from ddpm_studio.core.process.guidance import conditional_problem, drop_labels
 from ddpm_studio.core.scores.verdict import MIN_HELDOUT
 from ddpm_studio.core.training.checkpoints import CheckpointWriteError, TrainerCheckpoints
-from ddpm_studio.core.training.distributed import DistContext, distributed_device, init_distributed
+from ddpm_studio.core.training.distributed import DistContext, any_rank, distributed_device, init_distributed
 from ddpm_studio.core.training.early_stop import EarlyStopper
 from ddpm_studio.core.training.ema import EMA
 from ddpm_studio.core.training.events import (
@@ -207,6 +207,14 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         """
         self._stop = True
 
+    def _stop_now(self) -> bool:
+        """Whether to stop before the next step. Under torchrun every rank must stop at the same step (or one
+        would wait forever in the next all-reduce), so the ranks agree on it at each metrics step
+        (:func:`.distributed.any_rank`): a SIGTERM that reaches them at different steps stops them all together."""
+        if not self.dist.enabled:
+            return self._stop
+        return self.step % self.config.train.log_every == 0 and any_rank(self.dist, self._stop, self.device)
+
     @property
     def total_steps(self) -> int:
         return self.config.train.steps
@@ -242,7 +250,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             if self._pending and (yield from self._after_step()):
                 return
             while self.step < self.config.train.steps:
-                if self._stop:
+                if self._stop_now():
                     yield from self._finish("stopped")
                     return
                 self._train_step()

@@ -61,9 +61,13 @@ def file_run(args: argparse.Namespace, run_flags: list[FlagRow]):
     return config, dataset
 
 
-def new_run_overrides(config, dataset, args: argparse.Namespace):
-    """(config, data set) of a new run built from the defaults and flags, with ``--set`` applied last; the data is
-    loaded again only when a --set changed what it is loaded with (its name, size, count or the seed)."""
+def apply_overrides_last(config, dataset, args: argparse.Namespace):
+    """(config, data set) with ``--set`` applied after every flag; a new run's data is loaded again only when a
+    --set changed what it is loaded with (its name, size, count or the seed). ``dataset`` is None on a resume.
+
+    Applying the same overrides again is harmless: a --config run and a resume had them applied already (before
+    the data was loaded, and before the resume's conflicts were checked), so here they only win over the flags.
+    """
     if not args.overrides:
         return config, dataset
     from ddpm_studio.core.config_files import config_with_overrides
@@ -72,7 +76,7 @@ def new_run_overrides(config, dataset, args: argparse.Namespace):
     updated = config_with_overrides(config, args.overrides)
     before = [getattr(config.data, key) for key in _DATA_KEYS] + [config.data.subset, config.train.seed]
     after = [getattr(updated.data, key) for key in _DATA_KEYS] + [updated.data.subset, updated.train.seed]
-    if before != after:
+    if dataset is not None and before != after:
         data = updated.data
         dataset = load_dataset(data.dataset, image_size=data.image_size, num_points=data.num_points,
                                num_images=data.num_images, seed=updated.train.seed, subset=data.subset)

@@ -171,9 +171,9 @@ def _train_config(args: argparse.Namespace):
             # after the batch size check: batches are drawn with replacement, so a subset of 10 items trains with
             # the whole split's batch size (as the Trainer); the seed is the one the split was drawn with
             dataset = take_subset(dataset, config.data.subset, args.seed or 0)
-        config, dataset = config_options.new_run_overrides(config, dataset, args)
     guidance.apply_train_options(args, config, dataset)
     apply_flags(config, args, _SESSION_FLAGS)
+    config, dataset = config_options.apply_overrides_last(config, dataset, args)
     config.validate()
     return config, dataset
 

@@ -212,8 +212,9 @@ def run(args: argparse.Namespace) -> int:
     if main:
         print(
             f"{trainer.dataset.name}: {trainer.kind} {trainer.data_shape}, {len(trainer.dataset.train)} training "
-            f"items | {config.model.preset} network, {format_parameter_count(trainer.num_parameters)} parameters "
-            f"| {config.diffusion.parameterization} / {config.diffusion.variance} / {config.train.loss} | "
+            f"items{_split_note(trainer.dataset)} | {config.model.preset} network, "
+            f"{format_parameter_count(trainer.num_parameters)} parameters | {config.diffusion.parameterization} / "
+            f"{config.diffusion.variance} / {config.train.loss} | "
             f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
             file=sys.stderr,
         )
@@ -274,6 +275,14 @@ def run(args: argparse.Namespace) -> int:
         if trainer.run_lock is not None:
             trainer.run_lock.release()
     return 0
+
+
+def _split_note(dataset) -> str:
+    """ " (the official train split; 10,000 test images held out)" for a standard set, else nothing."""
+    if dataset.split_names is None:
+        return ""
+    train, heldout = dataset.split_names
+    return f" (the official {train} split; {len(dataset.heldout):,} {heldout} images held out)"
 
 
 def _interrupted_line(step: int, out: Path) -> str:

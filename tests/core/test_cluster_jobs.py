@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,27 @@ def test_torchrun_ranks_train_one_folder_and_only_rank_0_holds_its_lock(tmp_path
     assert "x 2 processes" in done.stderr
     assert list_checkpoints(run)[-1][0] == 6 and not (run / LOCK_NAME).exists()
     assert [record["step"] for record in read_metrics(run)] == [2, 4, 6]
+
+
+def test_sigterm_to_torchrun_stops_every_rank_at_one_step_with_a_checkpoint(tmp_path) -> None:
+    """torchrun hands the scheduler's SIGTERM to its workers, which may get it at different steps: they agree on
+    the stop at a metrics step (a rank that went on would wait forever in the next all-reduce)."""
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "ddpm_studio",
+         "train", *TINY, "--steps", "1000000", "--log-every", "5", "--device", "cpu", "--out", str(run)],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.monotonic() + 180
+    while not read_metrics(run) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    step = list_checkpoints(run)[-1][0]
+    assert 0 < step < 1_000_000 and step % 5 == 0, stderr[-3000:]
+    assert f"interrupted at step {step}; saved" in stderr
+    assert not (run / LOCK_NAME).exists()
 
 
 # ------------------------------------------------------------------ --max-time

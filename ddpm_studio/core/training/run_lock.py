@@ -83,7 +83,15 @@ def hold_run_lock(run_dir: str | os.PathLike[str]) -> RunLock:
     A stale lock (its process is gone) is taken over with a warning logged (the CLI shows it as a note).
     """
     folder = Path(run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return _hold(folder)
+    except OSError as exc:  # a read-only or full disk: say so in one line, as the checkpoints would
+        raise RunError(f"cannot write the lock file of {folder}: {exc.strerror or exc}; train into a folder you "
+                       "can write") from None
+
+
+def _hold(folder: Path) -> RunLock:
     path = (folder / LOCK_NAME).absolute()
     me = current_owner()
     with _held_guard:

@@ -26,7 +26,7 @@ def offline(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-def test_the_setup_list_offers_the_standard_sets_with_their_download(window, offline):
+def test_the_setup_list_offers_the_standard_sets_with_their_download(offline, window):
     combo = window.setup.datasetCombo
     specs = [(combo.itemData(i) or {}).get("spec") for i in range(combo.count())]
     for name in ("mnist", "fashion-mnist", "cifar10"):
@@ -36,10 +36,12 @@ def test_the_setup_list_offers_the_standard_sets_with_their_download(window, off
     assert str(offline / "data" / "cifar10") in tip
 
 
-def test_choosing_mnist_offline_says_why_and_keeps_the_window_usable(qtbot, window, messages, offline):
+def test_choosing_mnist_offline_says_why_and_keeps_the_window_usable(qtbot, offline, window):
     assert window.setup.select_builtin("mnist")
-    qtbot.waitUntil(lambda: bool(messages), timeout=TIMEOUT_MS)
-    assert "mnist: downloading" in messages[0] and "DDPM_STUDIO_DATA_MIRROR" in messages[0]
+    status = window.statusBar()
+    qtbot.waitUntil(lambda: status.currentMessage().startswith("Cannot load mnist: "), timeout=TIMEOUT_MS)
+    assert "mnist: downloading" in status.currentMessage() and "DDPM_STUDIO_DATA_MIRROR" in status.currentMessage()
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=TIMEOUT_MS)
+    assert sorted(path.name for path in (offline / "data" / "mnist").iterdir()) == [".lock"]
     assert window.setup.select_builtin("moons")
     qtbot.waitUntil(lambda: not window.jobs.busy and window.trainButton.isEnabled(), timeout=TIMEOUT_MS)

@@ -1,5 +1,6 @@
-"""Cluster-safe jobs (issue 31): the run folder's lock (live, stale, another host, torchrun's ranks) and
-``--max-time``. SIGTERM's checkpoint and exact resume are in test_exact_resume.py, beside SIGINT's.
+"""Cluster-safe jobs (issue 31): the run folder's lock (live, stale, another host), SIGTERM under torchrun and
+``--max-time``. SIGTERM's checkpoint and exact resume are in test_exact_resume.py, beside SIGINT's; that torchrun
+trains with rank 0 alone holding the lock, in test_training.py's two-process test.
 """
 
 from __future__ import annotations
@@ -110,22 +111,12 @@ def test_a_trainer_holds_its_folder_until_it_is_dropped(tmp_path) -> None:
     assert lock["pid"] == os.getpid() and lock["host"] == socket.gethostname()
     del trainer  # the studio dropping a run it opened: the folder is free for a CLI resume
     assert not (tmp_path / "run" / LOCK_NAME).exists()
-    assert Trainer(config).run_lock is None  # in memory: nothing to lock
-
-
-def test_torchrun_ranks_train_one_folder_and_only_rank_0_holds_its_lock(tmp_path) -> None:
-    """Two gloo ranks on the CPU: a rank that took the lock too would refuse the other (the run would fail)."""
-    run = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "ddpm_studio",
-         "train", *TINY, "--steps", "6", "--device", "cpu", "--out", str(run)],
-        capture_output=True, text=True, timeout=240, env=env, check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "x 2 processes" in done.stderr
-    assert list_checkpoints(run)[-1][0] == 6 and not (run / LOCK_NAME).exists()
-    assert [record["step"] for record in read_metrics(run)] == [2, 4, 6]
+    in_memory = Trainer(config)
+    assert in_memory.run_lock is None  # nothing to lock
+    in_memory.set_run_dir(tmp_path / "saved")  # the studio's Save: the new folder is locked before it is written
+    assert json.loads((tmp_path / "saved" / LOCK_NAME).read_text())["pid"] == os.getpid()
+    in_memory.set_run_dir(tmp_path / "moved")  # moved after a full disk: the old folder is free again
+    assert not (tmp_path / "saved" / LOCK_NAME).exists() and (tmp_path / "moved" / LOCK_NAME).exists()
 
 
 def test_sigterm_to_torchrun_stops_every_rank_at_one_step_with_a_checkpoint(tmp_path) -> None:

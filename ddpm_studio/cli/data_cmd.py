@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ddpm_studio.cli.common import CliError
 from ddpm_studio.core.catalog import REMOTE_DATASETS
 
 
@@ -26,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     action = data.add_mutually_exclusive_group(required=True)
     action.add_argument("--list", action="store_true", help="show each set's size, splits and whether it is cached")
-    action.add_argument("--download", metavar="NAME", nargs="+",
+    action.add_argument("--download", metavar="NAME", nargs="+", choices=REMOTE_DATASETS,
                         help=f"fetch these sets now (e.g. on a login node with internet): {', '.join(REMOTE_DATASETS)}")
 
 
@@ -44,10 +43,6 @@ def run(args: argparse.Namespace) -> int:
                   f"{total_size(name) / 1e6:6.1f} MB  {cache_status(name)}")
         print(f"cache: {cache_root() / 'data'}" + (f"  (mirror: {mirror()})" if mirror() else ""))
         return 0
-    unknown = [name for name in args.download if name not in REMOTE_SETS]
-    if unknown:
-        raise CliError(f"data --download: unknown data set {', '.join(unknown)}; choose from "
-                       f"{', '.join(REMOTE_SETS)}")
     for name in args.download:
         ensure_files(name)
         print(f"{name}: cached and verified in {dataset_folder(name)}", file=sys.stderr)

@@ -72,6 +72,23 @@ def test_a_resume_of_a_live_folder_is_refused_too(tmp_path, capsys) -> None:
     assert list_checkpoints(run)[-1][0] == 2  # untouched
 
 
+def test_the_studio_opens_a_run_another_process_trains_for_sampling_only(tmp_path) -> None:
+    from ddpm_studio.core.app.run_io import open_run
+
+    run = tmp_path / "run"
+    assert run_cli(["train", *TINY, "--steps", "2", "--out", str(run)]) == 0
+    process = subprocess.Popen([sys.executable, "-c", _HOLDER, str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "held"
+        opened = open_run(str(run))
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert opened.trainer is None and opened.pipeline is not None
+    assert opened.warning.startswith(f"another process trains it ({run} is being trained by pid {process.pid}")
+    assert opened.warning.endswith("you can sample it, not continue training it")
+
+
 def test_a_stale_lock_is_taken_over_with_a_warning(holder, capsys) -> None:
     run, process = holder
     process.send_signal(signal.SIGKILL)  # the job is gone without a word: its lock stays behind

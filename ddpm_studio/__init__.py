@@ -10,6 +10,8 @@ numpy or Qt until a name is used (``ddpm-studio --help`` stays fast)::
     steps = ds.sample(process, model, (16, 2), num_steps=20, method="dpmpp_2m")  # one record per evaluation
     x0 = ds.run_to_end(steps).x
     trainer = ds.Trainer(ds.RunConfig())                  # the 2-D "moons" defaults
+    flow = ds.RectifiedFlow()                             # flow matching on x_t = (1 - t) x_0 + t eps, M47-M51
+    x0 = ds.run_to_end(ds.sample(flow, velocity_model, (16, 2), num_steps=20, method="euler")).x
 
 The numeric core lives in :mod:`ddpm_studio.core` (no Qt); the desktop app in :mod:`ddpm_studio.gui`; the command
 line in :mod:`ddpm_studio.cli`.
@@ -26,6 +28,10 @@ __version__ = "0.1.0"
 #: by every module that reads ``__version__``, so such imports would draw arrows from the low layers to the high.)
 _PUBLIC = {
     "GaussianDiffusion": "ddpm_studio.core.process.diffusion",
+    "RectifiedFlow": "ddpm_studio.core.process.flow",
+    "GaussianFlow": "ddpm_studio.core.process.flow",
+    "LinearPath": "ddpm_studio.core.process.paths",
+    "CosineVPPath": "ddpm_studio.core.process.paths",
     "make_betas": "ddpm_studio.core.process.schedule",
     "sample": "ddpm_studio.core.sampling",
     "run_to_end": "ddpm_studio.core.sampling",
@@ -38,8 +44,12 @@ _PUBLIC = {
 }
 
 __all__ = [
+    "CosineVPPath",
     "DiffusionPipeline",
     "GaussianDiffusion",
+    "GaussianFlow",
+    "LinearPath",
+    "RectifiedFlow",
     "RunConfig",
     "Trainer",
     "__version__",

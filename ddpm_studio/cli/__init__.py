@@ -1,8 +1,8 @@
-"""The headless command line: ``ddpm-studio train | sample | evaluate | compare | export | data | config``
+"""The headless command line: ``ddpm-studio train | sample | evaluate | compare | export | reflow | data | config``
 (``--help`` on each).
 
 One module per command (:mod:`.train`, :mod:`.sample`, :mod:`.evaluate` with :mod:`.sweep`, :mod:`.compare`,
-:mod:`.export`, :mod:`.data_cmd`, :mod:`.config_cmd`; the options of ``sample --ideal`` and ``evaluate
+:mod:`.export`, :mod:`.reflow`, :mod:`.data_cmd`, :mod:`.config_cmd`; the options of ``sample --ideal`` and ``evaluate
 --memorization / --ode-likelihood`` in :mod:`.analyses`; those of ``train --conditional``, ``sample --class /
 --guidance`` and ``evaluate --guidance-sweep`` in :mod:`.guidance`), each with ``add_parser(subparsers)`` and
 ``run(args)``, over :mod:`.common`. This package only assembles them; the command modules import :mod:`.common`,
@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ddpm_studio.cli import compare, config_cmd, data_cmd, evaluate, export, sample, train
+from ddpm_studio.cli import compare, config_cmd, data_cmd, evaluate, export, reflow, sample, train
 from ddpm_studio.cli.common import (
     EXIT_USAGE,
     CliError,
@@ -36,6 +36,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "evaluate": evaluate.run,
     "compare": compare.run,
     "export": export.run,
+    "reflow": reflow.run,
     "data": data_cmd.run,
     "config": config_cmd.run,
 }
@@ -43,7 +44,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add every command to ``subparsers`` (made with ``parser_class=_Parser``, so that errors are one line)."""
-    for module in (train, sample, evaluate, compare, export, data_cmd, config_cmd):
+    for module in (train, sample, evaluate, compare, export, reflow, data_cmd, config_cmd):
         module.add_parser(subparsers)
 
 

@@ -94,6 +94,8 @@ def check_evaluate_args(args: argparse.Namespace) -> None:
 
 def check_against_run(args: argparse.Namespace, pipeline) -> None:
     """Checks that need the run (its kind, its T), made before any long job starts."""
+    if pipeline.is_flow:  # these analyses are DDPM's; cli/straightness.py has refused them for a flow run
+        return
     T = pipeline.diffusion.num_timesteps
     if args.ode_likelihood and pipeline.kind != "points":
         raise CliError(

@@ -110,8 +110,40 @@ def check_data_shape(dataset, pipeline) -> None:
 
 def sampler_epilog() -> str:
     """What each sampling method and spacing is, for ``--help``."""
-    lines = ["methods:", *choices.help_lines(choices.METHODS), "spacings:", *choices.help_lines(choices.SPACINGS)]
+    lines = ["methods:", *choices.help_lines(choices.METHODS), "spacings:", *choices.help_lines(choices.SPACINGS),
+             "flow runs (--process flow) sample with:", *choices.help_lines(choices.FLOW_METHODS),
+             "on the time grids:", *choices.help_lines(choices.FLOW_SPACINGS)]
     return "\n".join(lines)
+
+
+#: every sampler name a command offers: DDPM's, then the flow's that DDPM lacks (the run decides which apply)
+ALL_METHODS = tuple(dict.fromkeys(choices.names(choices.METHODS) + choices.names(choices.FLOW_METHODS)))
+ALL_SPACINGS = tuple(dict.fromkeys(choices.names(choices.SPACINGS) + choices.names(choices.FLOW_SPACINGS)))
+
+
+def resolve_sampler(pipeline, method: str | None, steps: int | None, spacing: str | None) -> tuple[str, int, str]:
+    """(method, network evaluations, spacing) for ``pipeline``'s process, defaults filled in, or a CliError that
+    names the samplers the run's process has (a flow sampler for a DDPM run, or the reverse)."""
+    if pipeline.is_flow:
+        from ddpm_studio.core.sampling import DEFAULT_FLOW_STEPS
+
+        methods, spacings, what = choices.names(choices.FLOW_METHODS), choices.names(choices.FLOW_SPACINGS), "flow"
+        method, steps, spacing = method or "euler", steps or DEFAULT_FLOW_STEPS, spacing or "linspace"
+    else:
+        methods, spacings, what = choices.names(choices.METHODS), choices.names(choices.SPACINGS), "DDPM"
+        method, steps, spacing = method or "ancestral", steps or pipeline.diffusion.num_timesteps, spacing or "linspace"
+    if method not in methods:
+        raise CliError(f"--method {method}: this is a {what} run, which samples with {', '.join(methods)}")
+    if spacing not in spacings:
+        raise CliError(f"--spacing {spacing}: this is a {what} run, whose grids are {', '.join(spacings)}")
+    if not pipeline.is_flow:
+        from ddpm_studio.core.sampling import check_num_steps
+
+        try:
+            check_num_steps(method, pipeline.diffusion.num_timesteps, steps)
+        except ValueError as exc:
+            raise CliError(f"--steps {steps}: {exc}") from None
+    return method, steps, spacing
 
 
 # ---------------------------------------------------------------------------- progress

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from ddpm_studio.cli import analyses, guidance, verdict
+from ddpm_studio.cli import analyses, guidance, straightness, verdict
 from ddpm_studio.cli.common import (
     CliError,
     ProgressBar,
@@ -112,6 +112,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     analyses.add_evaluate_options(evaluate)
     guidance.add_evaluate_options(evaluate)
     verdict.add_evaluate_options(evaluate)
+    straightness.add_evaluate_options(evaluate)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_studio.core.scores.heldout import load_run_dataset
 
     other_analysis = (args.sweep or analyses.analyses_requested(args) or args.guidance_sweep is not None
-                      or args.samples is not None)
+                      or args.samples is not None or args.straightness)
     sweep_only = [flag for flag, value in (("--out-csv", args.out_csv), ("--plot", args.plot)) if value]
     if sweep_only and not args.sweep:
         raise CliError(f"{' '.join(sweep_only)} only apply with --sweep")
@@ -134,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise CliError(f"--plot must end in .png, got {args.plot.name!r}")
     pipeline = load_any_pipeline(args.run_dir, args.device)
+    straightness.check_against_run(args, pipeline)
     # a subset run's held-out part is the usual one, and its samples are scored against the whole training split
     analyses.check_against_run(args, pipeline)
     dataset = load_run_dataset(evaluation_config(pipeline, args.data), with_subset=False)
@@ -165,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         report["guidance_sweep"] = guidance.guidance_sweep_report(args, pipeline, dataset)
     if args.samples is not None:
         report.update(verdict.verdict_report(args, dataset))
+    if args.straightness:
+        report.update(straightness.straightness_report(args, pipeline))
 
     if args.json is not None:
         from ddpm_studio.core.io.runs import atomic_write_text

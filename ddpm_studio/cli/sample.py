@@ -8,8 +8,16 @@ from pathlib import Path
 
 from ddpm_studio.cli import guidance
 from ddpm_studio.cli.analyses import add_sample_options, ideal_model
-from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int, sampler_epilog
-from ddpm_studio.core import choices
+from ddpm_studio.cli.common import (
+    ALL_METHODS,
+    ALL_SPACINGS,
+    CliError,
+    ProgressBar,
+    _float,
+    _positive_int,
+    resolve_sampler,
+    sampler_epilog,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,19 +37,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sample.add_argument(
         "--steps",
         type=_positive_int,
-        help="network evaluations K (default: T); at most T for every method but heun, which takes about K/2 "
-        "steps of two evaluations and can use up to 2T - 2",
+        help="network evaluations K (default: T; 50 for a flow run); at most T for every DDPM method but heun, "
+        "which takes about K/2 steps of two evaluations and can use up to 2T - 2",
     )
     sample.add_argument(
         "--method",
-        choices=choices.names(choices.METHODS),
-        default="ancestral",
-        help="sampler (default ancestral; see the list below)",
+        choices=ALL_METHODS,
+        default=None,
+        help="sampler (default ancestral; euler for a flow run; see the lists below)",
     )
     sample.add_argument(
         "--spacing",
-        choices=choices.names(choices.SPACINGS),
-        default="linspace",
+        choices=ALL_SPACINGS,
+        default=None,
         help="timestep grid (default linspace; see below)",
     )
     sample.add_argument("--eta", type=_float, default=0.0, help="DDIM eta in [0, 1] (0: deterministic)")
@@ -64,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     """Sample ``args.run_dir`` into a .png grid / scatter or an .npz (with ``--trajectory``, the reverse process)."""
     from ddpm_studio.core.app.diffusers_import import load_any_pipeline
     from ddpm_studio.core.io.export import TrajectoryRecorder, save_npz, subsample_indices
-    from ddpm_studio.core.sampling import check_num_steps
     from ddpm_studio.core.training.previews import save_preview
 
     suffix = args.out.suffix.lower()
@@ -73,12 +80,9 @@ def run(args: argparse.Namespace) -> int:
     if args.trajectory and suffix != ".npz":
         raise CliError("--trajectory needs an .npz output")
     pipeline = load_any_pipeline(args.run_dir, args.device)
-    T = pipeline.diffusion.num_timesteps
-    steps = args.steps or T
-    try:
-        check_num_steps(args.method, T, steps)
-    except ValueError as exc:
-        raise CliError(f"--steps {steps}: {exc}") from None
+    method, steps, spacing = resolve_sampler(pipeline, args.method, args.steps, args.spacing)
+    if pipeline.is_flow and args.ideal:
+        raise CliError("--ideal samples DDPM's ideal denoiser; this is a flow run (sample it without --ideal)")
     if not 0.0 <= args.eta <= 1.0:
         raise CliError(f"--eta must lie in [0, 1], got {args.eta}")
     # trajectory_t is the paper timestep of each stored state (core/io/export.py says what every array means)
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     final = None
     num, request = guidance.sample_request(args, pipeline)
     run = pipeline.sample(
-        num, num_steps=steps, method=args.method, eta=args.eta, seed=args.seed, spacing=args.spacing,
+        num, num_steps=steps, method=method, eta=args.eta, seed=args.seed, spacing=spacing,
         model=ideal_model(pipeline) if args.ideal else None, **request,
     )
     for record in run:
@@ -108,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
         save_npz(args.out, samples=pipeline.to_saved_array(final), **arrays)
     print(
         f"wrote {num} {'ideal-denoiser ' if args.ideal else ''}samples{guidance.describe_request(request)} "
-        f"({args.method}, {steps} network "
-        f"evaluations, {args.spacing} spacing) to {args.out}",
+        f"({method}, {steps} network "
+        f"evaluations, {spacing} spacing) to {args.out}",
         file=sys.stderr,
     )
     return 0

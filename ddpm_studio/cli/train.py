@@ -35,6 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--out", required=True, type=Path, help="run folder to create (or to resume)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--model", choices=list(MODEL_PRESETS), help="network preset (default: tiny)")
+    train.add_argument("--process", choices=choices.names(choices.PROCESSES),
+                       help="ddpm: the diffusion of Ho et al. 2020 (default); flow: flow matching on the linear path "
+                            "x_t = (1 - t) x_0 + t eps (rectified flow, MATH.md M47-M51)")
+    train.add_argument("--target", choices=choices.names(choices.FLOW_TARGETS),
+                       help="flow: what the network predicts (default: velocity = eps - x_0; MATH.md M48)")
+    train.add_argument("--time-sampling", dest="time_sampling", choices=choices.names(choices.TIME_SAMPLINGS),
+                       help="flow: training times uniform (default) or logit_normal (Esser et al. 2024; M51)")
     train.add_argument("--param", choices=choices.names(choices.PARAMETERIZATIONS),
                        help="what the network predicts (default: eps)")
     train.add_argument("--variance", choices=choices.names(choices.VARIANCES),
@@ -95,6 +102,9 @@ _RUN_FLAGS = [
     ("image_size", "data", "image_size"),
     ("subset", "data", "subset"),
     ("model", "model", "preset"),
+    ("process", "process", "name"),
+    ("target", "process", "target"),
+    ("time_sampling", "process", "time_sampling"),
     ("param", "diffusion", "parameterization"),
     ("variance", "diffusion", "variance"),
     ("loss", "train", "loss"),
@@ -152,11 +162,13 @@ def _train_config(args: argparse.Namespace):
         data = args.data or "moons"
         # loaded once, here, and handed to the trainer: its kind picks the defaults, its size checks the batch
         dataset = load_dataset(data, image_size=args.image_size, seed=args.seed or 0)
-        config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind)
+        config = default_config(data if not os.path.exists(data) else os.path.abspath(data), dataset.kind,
+                                args.process or "ddpm")
         if args.image_size is not None:
             config.data.image_size = args.image_size
         apply_flags(config, args, _RUN_FLAGS[2:])  # the data set and image size are set above
-        if args.snr_gamma is None and not snr_weighting_applies(config.train.loss, config.diffusion.parameterization):
+        if not config.is_flow and args.snr_gamma is None and not snr_weighting_applies(
+                config.train.loss, config.diffusion.parameterization):
             # the images' default weighting has no meaning for the bound or a mean target (as the Setup dock)
             config.train.snr_gamma = 0.0
         num_train = len(dataset.train)
@@ -171,11 +183,32 @@ def _train_config(args: argparse.Namespace):
             # after the batch size check: batches are drawn with replacement, so a subset of 10 items trains with
             # the whole split's batch size (as the Trainer); the seed is the one the split was drawn with
             dataset = take_subset(dataset, config.data.subset, args.seed or 0)
+    _check_process_flags(args, config)
     guidance.apply_train_options(args, config, dataset)
     apply_flags(config, args, _SESSION_FLAGS)
     config, dataset = config_options.apply_overrides_last(config, dataset, args)
     config.validate()
     return config, dataset
+
+
+#: flags that set DDPM's process (the ``diffusion`` section and its losses), which a flow run has no use for
+_DDPM_ONLY_FLAGS = (("param", "--param"), ("variance", "--variance"), ("loss", "--loss"), ("snr_gamma", "--snr-gamma"),
+                    ("schedule", "--schedule"), ("t_power", "--t-power"), ("num_timesteps", "--T"),
+                    ("clip_x0", "--clip-x0"))
+_FLOW_ONLY_FLAGS = (("target", "--target"), ("time_sampling", "--time-sampling"))
+
+
+def _check_process_flags(args: argparse.Namespace, config) -> None:
+    """Refuse a flag of the other process in one line, rather than train with it silently ignored."""
+    if config.is_flow:
+        given = [flag for name, flag in _DDPM_ONLY_FLAGS if getattr(args, name, None) is not None]
+        if given:
+            raise CliError(f"{', '.join(given)}: DDPM settings, and this is a flow run (--process flow); a flow "
+                           "sets what its network predicts with --target and its times with --time-sampling")
+    else:
+        given = [flag for name, flag in _FLOW_ONLY_FLAGS if getattr(args, name, None) is not None]
+        if given:
+            raise CliError(f"{', '.join(given)}: flow settings; add --process flow (this run is DDPM)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -213,8 +246,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{trainer.dataset.name}: {trainer.kind} {trainer.data_shape}, {len(trainer.dataset.train)} training "
             f"items{_split_note(trainer.dataset)} | {config.model.preset} network, "
-            f"{format_parameter_count(trainer.num_parameters)} parameters | {config.diffusion.parameterization} / "
-            f"{config.diffusion.variance} / {config.train.loss} | "
+            f"{format_parameter_count(trainer.num_parameters)} parameters | {_process_line(config)} | "
             f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
             file=sys.stderr,
         )
@@ -275,6 +307,13 @@ def run(args: argparse.Namespace) -> int:
         if trainer.run_lock is not None:
             trainer.run_lock.release()
     return 0
+
+
+def _process_line(config) -> str:
+    """What the run trains, in the start-up line: "flow: velocity, uniform t" or "eps / fixed_large / simple"."""
+    if config.is_flow:
+        return f"flow: {config.process.target}, {config.process.time_sampling} t"
+    return f"{config.diffusion.parameterization} / {config.diffusion.variance} / {config.train.loss}"
 
 
 def _split_note(dataset) -> str:

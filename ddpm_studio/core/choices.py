@@ -118,6 +118,57 @@ METHODS: tuple[SamplerChoice, ...] = (
                   "SDE-DPM-Solver++(2M), stochastic second-order multistep (M29)"),
 )
 
+#: A flow's sampler records put its times t in [0, 1] on an integer clock of this many ticks (t = 0.25 is tick
+#: 250), so that every presenter of DDPM trajectories (timestep slider, captions, files) shows flow trajectories.
+FLOW_TICKS = 1000
+
+PROCESSES: tuple[Choice, ...] = (
+    Choice("ddpm", "DDPM (diffusion)", "M4-M19",
+           "The variance-preserving diffusion of Ho et al. 2020: T noise levels, a reverse Markov chain."),
+    Choice("flow", "flow matching (rectified flow)", "M47-M51",
+           "The linear path x_t = (1 - t) x_0 + t eps; the network learns the velocity of an ODE (Lipman et al. "
+           "2023, Liu et al. 2022)."),
+)
+
+FLOW_PATHS: tuple[Choice, ...] = (
+    Choice("linear", "linear (rectified flow)", "M47",
+           "x_t = (1 - t) x_0 + t eps (Liu et al. 2022; Lipman et al. 2023)."),
+    Choice("vp_cosine", "VP, cosine (DDPM's path)", "M47",
+           "x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps on the cosine schedule in continuous time (Nichol & Dhariwal "
+           "2021): flow matching on DDPM's own path."),
+)
+
+FLOW_TARGETS: tuple[Choice, ...] = (
+    Choice("velocity", "velocity u = ε − x₀", "M48", "The network predicts u = eps - x_0, the path's velocity."),
+    Choice("x0", "clean data x₀", "M48", "The network predicts x_0; the velocity is (x_t - x_0) / t."),
+    Choice("eps", "noise (ε)", "M48", "The network predicts eps; the velocity is (eps - x_t) / (1 - t)."),
+)
+
+TIME_SAMPLINGS: tuple[Choice, ...] = (
+    Choice("uniform", "uniform t", "M51", "Training times t ~ U(0, 1) (Lipman et al. 2023)."),
+    Choice("logit_normal", "logit-normal t", "M51",
+           "t = sigmoid(m + s n), n ~ N(0, 1): more of each batch at mid noise (Esser et al. 2024, SD3)."),
+    Choice("power", "t = u^k (low noise)", "M51",
+           "t = u^k, u ~ U(0, 1): more of each batch near the data, M40's skew in continuous time (k = time_power)."),
+)
+
+FLOW_METHODS: tuple[SamplerChoice, ...] = (
+    SamplerChoice("euler", "Euler", "M52", "Euler on the flow ODE, one evaluation per step, first order (M52)", True),
+    SamplerChoice("heun", "Heun", "M52",
+                  "Heun's trapezoid on the flow ODE, two evaluations per step, second order (M52)", True),
+    SamplerChoice("midpoint", "midpoint", "M52",
+                  "the explicit midpoint rule on the flow ODE, two evaluations per step, second order (M52)", True),
+    SamplerChoice("dpmpp_2m", "DPM-Solver++(2M)", "M53",
+                  "DPM-Solver++(2M) in the linear path's log-SNR, second-order multistep (M27, M28, M53)", True),
+    SamplerChoice("dpmpp_2m_sde", "SDE-DPM-Solver++(2M)", "M53",
+                  "SDE-DPM-Solver++(2M) on the linear path: stochastic, the same marginals (M29, M53)"),
+)
+
+FLOW_SPACINGS: tuple[Choice, ...] = (
+    Choice("linspace", "uniform in t", "M52", "Steps uniform in t from 1 to 0."),
+    Choice("shift", "SD3 shift", "M52", "t' = 3t / (1 + 2t): more steps at high noise (Esser et al. 2024)."),
+)
+
 SPACINGS: tuple[Choice, ...] = (
     Choice("linspace", "linspace", "M21",
            "K timesteps evenly spread over 0..T-1, both ends included (today's respacing, M21)"),

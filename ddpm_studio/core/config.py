@@ -55,6 +55,23 @@ class DiffusionConfig:
 
 
 @dataclass
+class ProcessConfig:
+    """Which process the run trains (MATH.md M47-M51); the flow's own settings. DDPM's are in ``diffusion``."""
+
+    name: str = "ddpm"  # "ddpm" (M4-M19, the ``diffusion`` section) or "flow" (rectified flow, M47-M51)
+    path: str = "linear"  # flow: the Gaussian path, linear (rectified flow) or vp_cosine (DDPM's path; M47)
+    target: str = "velocity"  # flow: what the network predicts, velocity (eps - x0), x0 or eps (M48)
+    time_sampling: str = "uniform"  # flow: training times uniform or logit_normal (Esser et al. 2024; M51)
+    logit_mean: float = 0.0  # flow, logit_normal: t = sigmoid(logit_mean + logit_std n)
+    logit_std: float = 1.0
+    time_power: float = 3.0  # flow, power: t = u^k with this k (M51, M40's skew in continuous time)
+    # flow, reflow (M56): the file in the run folder holding the (x1, x0) pairs the run trains on; None: independent
+    # noise, the first flow
+    couplings: str | None = None
+    reflow_of: str | None = None  # the flow run the couplings were drawn from (a record; nothing reads it back)
+
+
+@dataclass
 class TrainConfig:
     """The optimisation loop."""
 
@@ -94,6 +111,17 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    process: ProcessConfig = field(default_factory=ProcessConfig)
+
+    @property
+    def is_flow(self) -> bool:
+        """The run trains the flow process (``process.name == "flow"``)."""
+        return self.process.name == "flow"
+
+    @property
+    def clock_size(self) -> int:
+        """The top of the run's trajectory clock: T for DDPM, FLOW_TICKS for a flow (t = tick / FLOW_TICKS)."""
+        return choices.FLOW_TICKS if self.is_flow else self.diffusion.num_timesteps
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -163,7 +191,39 @@ class RunConfig:
         _int_in("train.early_stop_every", t.early_stop_every, 1, 100_000_000)
         _int_in("train.early_stop_patience", t.early_stop_patience, 1, 1000)
         _require(isinstance(t.tensorboard, bool), "train.tensorboard", "true or false")
+        self._validate_process()
         return self
+
+    def _validate_process(self) -> None:
+        """The process section, and the DDPM-only settings a flow run must leave at their defaults."""
+        p = self.process
+        _one_of("process.name", p.name, choices.PROCESSES)
+        _one_of("process.path", p.path, choices.FLOW_PATHS)
+        _one_of("process.target", p.target, choices.FLOW_TARGETS)
+        _one_of("process.time_sampling", p.time_sampling, choices.TIME_SAMPLINGS)
+        _float_in("process.logit_mean", p.logit_mean, -10.0, 10.0)
+        _float_in("process.logit_std", p.logit_std, 0.01, 10.0)
+        _float_in("process.time_power", p.time_power, MIN_T_POWER, MAX_T_POWER)
+        for name in ("couplings", "reflow_of"):
+            value = getattr(p, name)
+            _require(value is None or (isinstance(value, str) and value.strip() != ""), f"process.{name}",
+                     "a file or folder name, or null")
+        if p.name != "flow":
+            _rule("process.couplings", None if p.couplings is None else "couplings (reflow) need process.name "
+                  "flow")
+            return
+        # a flow has no bound, no reverse variance and no integer timesteps: these settings would mean nothing
+        t, d = self.train, self.diffusion
+        _rule("train.loss", None if t.loss == "simple" else "a flow run trains the flow-matching MSE (M50); "
+              "the bound's losses (vlb, hybrid) belong to DDPM")
+        _rule("diffusion.variance", None if d.variance != "learned" else "a flow run has no reverse variance to "
+              "learn")
+        _rule("train.snr_gamma", None if t.snr_gamma == 0.0 else "min-SNR weighting is a DDPM setting; a flow "
+              "run weights its times through process.time_sampling")
+        _rule("train.t_power", None if t.t_power == 1.0 else "t_power skews DDPM's integer timesteps; a flow "
+              "run draws its times by process.time_sampling")
+        _rule("model.num_classes", None if not self.model.num_classes else "class-conditional flow runs are not "
+              "built yet; train the flow unconditionally or choose --process ddpm")
 
 
 def fit_batch_size(train: TrainConfig, num_train: int) -> int | None:
@@ -181,12 +241,14 @@ def fit_batch_size(train: TrainConfig, num_train: int) -> int | None:
     return previous
 
 
-def default_config(dataset: str = "moons", kind: str = "points") -> RunConfig:
+def default_config(dataset: str = "moons", kind: str = "points", process: str = "ddpm") -> RunConfig:
     """Settings that give a good result quickly on a laptop CPU for this kind of data.
 
     2-D points: an MLP with Fourier input (M36) predicting v (M10) on the cosine schedule (M2), training timesteps
     skewed toward low noise (M40, k = 3), up to 4,500 steps at batch 256, lr 2e-3 with cosine decay (M35), stopping
     early once held-out quality stops improving (about 30 s on one CPU core for the whole budget).
+    Flow runs (``process="flow"``, M47-M51): the same network, budget and learning rate; velocity target,
+    uniform training times; DDPM's timestep skew and min-SNR weighting stay off (they have no flow meaning).
     Images: the tiny U-Net, batch 64, lr 1e-3 (Ho et al. used 2e-4 at batch 128 for CIFAR-10's 35.7M net; the
     tiny net and small images tolerate more), EMA 0.995 (0.9999 suits 800k steps, not a few thousand), cosine
     schedule (Nichol & Dhariwal: better for small images), min-SNR-5 weighting (Hang et al. 2023's gamma; on
@@ -223,6 +285,12 @@ def default_config(dataset: str = "moons", kind: str = "points") -> RunConfig:
         config.train.snr_gamma = 5.0
         config.train.preview_every = 500
         config.train.checkpoint_every = 500
+    if process == "flow":
+        # the flow keeps the data kind's network, budget and learning-rate schedule; the DDPM-only levers go back
+        # to their neutral values (validate() refuses them for a flow) and the flow's own defaults apply
+        config.process.name = "flow"
+        config.train.t_power = 1.0
+        config.train.snr_gamma = 0.0
     return config
 
 

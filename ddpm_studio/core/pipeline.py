@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ddpm_studio.core.config import ConfigError, DiffusionConfig, RunConfig
+from ddpm_studio.core.config import ConfigError, DiffusionConfig, ProcessConfig, RunConfig
 from ddpm_studio.core.io.runs import RunError, load_latest_checkpoint, read_config
 from ddpm_studio.core.models import build_model
 from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.flow import FLOW_TIME_SCALE, GaussianFlow, make_flow
 from ddpm_studio.core.process.guidance import GuidanceError, GuidedModel, check_guidance
 from ddpm_studio.core.process.schedule import make_betas
 from ddpm_studio.core.sampling import SampleStep, run_to_end, sample
@@ -45,6 +46,35 @@ def build_diffusion(
         decoder="discrete" if kind == "images" else "gaussian",
         x0_range=x0_range if kind == "points" else None,
     )
+
+
+def build_flow(config: ProcessConfig) -> GaussianFlow:
+    """The flow process of a run whose ``process.name`` is "flow" (M47-M51): rectified flow on the linear path."""
+    return make_flow(config.path, target=config.target, time_sampling=config.time_sampling,
+                     logit_mean=config.logit_mean, logit_std=config.logit_std, time_power=config.time_power)
+
+
+def build_process(
+    config: RunConfig, kind: str, x0_range: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> GaussianDiffusion | GaussianFlow:
+    """The run's process: :func:`build_diffusion` of its ``diffusion`` section, or :func:`build_flow`."""
+    if config.is_flow:
+        return build_flow(config.process)
+    return build_diffusion(config.diffusion, kind, x0_range)
+
+
+class FlowTimeInput(nn.Module):
+    """A network trained on flow times: called with t in [0, 1] (B,), it feeds the network FLOW_TIME_SCALE t, so
+    the sinusoidal embedding covers the frequencies it covers for DDPM's timesteps 0..999 (M50)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The network's output at (x (B, ...), t (B,) float in [0, 1]); shape like x."""
+        scaled = t.to(torch.float32) * FLOW_TIME_SCALE
+        return self.model(x, scaled) if y is None else self.model(x, scaled, y)
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
@@ -107,14 +137,15 @@ class DiffusionPipeline:
     """Everything needed to sample a trained run and show the samples in the data's own coordinates.
 
     Attributes:
-        config: the run's settings. diffusion: the T-step process. network: the (EMA) denoiser, eval mode.
+        config: the run's settings. diffusion: the process: the T-step DDPM, or the flow of a flow run
+            (:attr:`is_flow`). network: the (EMA) denoiser, eval mode.
         kind: "points" or "images". data_shape: (D,) or (C, H, W).
         shift, scale: points standardisation (model = (data - shift) / scale), shape (D,); None for images.
         step: training steps behind these weights.
     """
 
     config: RunConfig
-    diffusion: GaussianDiffusion
+    diffusion: GaussianDiffusion | GaussianFlow
     network: nn.Module
     kind: str
     data_shape: tuple[int, ...]
@@ -123,11 +154,27 @@ class DiffusionPipeline:
     scale: torch.Tensor | None = None
     step: int = 0
 
+    @property
+    def is_flow(self) -> bool:
+        """The run is a flow run (its ``diffusion`` is a :class:`GaussianFlow`)."""
+        return isinstance(self.diffusion, GaussianFlow)
+
+    def require_ddpm(self, what: str) -> None:
+        """Refuse a DDPM-only analysis on a flow run with a ValueError that says so (the studio shows it)."""
+        if self.is_flow:
+            raise ValueError(f"{what} is a DDPM analysis (it reads DDPM's trained timesteps and its bound); this is "
+                             "a flow run, whose paths the trajectory, the samples and the race show")
+
+    def model(self) -> nn.Module:
+        """The EMA network as its sampler calls it: float output; for a flow, times in [0, 1]."""
+        model = FloatOutput(self.network, self.device).eval()
+        return FlowTimeInput(model).eval() if self.is_flow else model
+
     def sample(
         self,
         num_samples: int,
         num_steps: int | None = None,
-        method: str = "ancestral",
+        method: str | None = None,
         eta: float = 0.0,
         seed: int | None = 0,
         spacing: str = "linspace",
@@ -138,8 +185,9 @@ class DiffusionPipeline:
     ) -> ReverseProcess:
         """Reverse process for ``num_samples`` samples in model space, one record per network evaluation.
 
-        ``num_steps`` counts network evaluations; ``method`` and ``spacing`` as :func:`sampling.sample`. One seed
-        gives the same x_T for every method and spacing.
+        ``num_steps`` counts network evaluations; ``method`` and ``spacing`` as :func:`sampling.sample` (None: the
+        process's default, ancestral for DDPM, Euler for a flow). One seed gives the same x_T for every method and
+        spacing, and for both processes (x_T of DDPM and x_1 of a flow are the same draw of N(0, I), M49).
 
         Args:
             noise: x_T to start from, (num_samples, *data_shape); default a draw of N(0, I) from ``seed``, the
@@ -163,7 +211,7 @@ class DiffusionPipeline:
         if noise is None:
             noise = torch.randn(shape, generator=generator, device=self.device)
         if model is None:
-            model = FloatOutput(self.network, self.device).eval()
+            model = self.model()
             if labels is not None:
                 model = self.guided(model, labels, guidance)
         steps = sample(
@@ -295,7 +343,7 @@ def load_pipeline(run_dir: str | os.PathLike[str], device: str | torch.device = 
     low, high = tensors.get("data.x0_low"), tensors.get("data.x0_high")
     x0_range = (low, high) if kind == "points" and low is not None and high is not None else None
     try:
-        diffusion = build_diffusion(config.diffusion, kind, x0_range)
+        diffusion = build_process(config, kind, x0_range)
     except ValueError as exc:
         raise RunError(f"{path.name}: {exc}") from None
     return DiffusionPipeline(

@@ -11,6 +11,7 @@ import torch
 
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.flow import FLOW_TICKS, GaussianFlow
 
 
 def forward_source(
@@ -33,13 +34,18 @@ def forward_source(
     return x0, torch.randn(x0.shape, generator=generator)
 
 
-def forward_state(diffusion: GaussianDiffusion, x0: torch.Tensor, noise: torch.Tensor, t_next: int) -> torch.Tensor:
+def forward_state(diffusion: GaussianDiffusion | GaussianFlow, x0: torch.Tensor, noise: torch.Tensor,
+                  t_next: int) -> torch.Tensor:
     """x_0 noised to the 0-based trained timestep ``t_next`` (M4), shape like x0; x0 itself when t_next < 0.
 
     ``t_next`` is a sampler record's :attr:`~ddpm_studio.core.sampling.steps.SampleStep.t_next`: the timestep
-    whose noise level the reverse state sits at (-1 once it is x_0).
+    whose noise level the reverse state sits at (-1 once it is x_0). For a flow it is the state's time on the
+    records' clock minus one: t = (t_next + 1) / FLOW_TICKS on the flow's path (M47).
     """
     if t_next < 0:
         return x0
+    if isinstance(diffusion, GaussianFlow):
+        time = torch.full((x0.shape[0],), (t_next + 1) / FLOW_TICKS, dtype=x0.dtype)
+        return diffusion.q_sample(x0, time, noise)
     t = torch.full((x0.shape[0],), t_next, dtype=torch.long)
     return diffusion.q_sample(x0, t, noise)

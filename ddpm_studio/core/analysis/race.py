@@ -21,26 +21,37 @@ import numpy as np
 import torch
 
 from ddpm_studio.core import choices
-from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput
+from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.core.process.schedule import log_snr  # M3, the one definition (re-exported for the presenters)
 from ddpm_studio.core.sampling import DETERMINISTIC_METHODS, check_num_steps, sample
+from ddpm_studio.core.sampling.flow import FLOW_DETERMINISTIC
 
 Frame = TypeVar("Frame")
 
 #: How many runs a race holds: two make a comparison, more than four no longer fit side by side.
 MIN_RUNNERS, MAX_RUNNERS = 2, 4
+#: A flow run's reference: Heun at 200 evaluations (second order, M52), well inside its convergence.
+FLOW_REFERENCE_STEPS = 200
 
 
 @dataclass(frozen=True)
 class Runner:
-    """One lane of the race: a sampling method on a timestep spacing (``choices.METHODS`` / ``choices.SPACINGS``)."""
+    """One lane of the race: a sampling method on a timestep spacing (``choices.METHODS`` / ``choices.SPACINGS``,
+    or the flow's for a flow run), of the race's own run or of ``pipeline``, another run on the same data.
+
+    Lanes of two processes start from the same noise: a DDPM lane reads it as x_T, a flow lane as x_1 (M49 says
+    how the two conventions map and by how little they differ).
+    """
 
     method: str
     spacing: str = "linspace"
+    pipeline: DiffusionPipeline | None = field(default=None, compare=False, hash=False, repr=False)
+    run_name: str = ""  # names the other run in the label and tells two runs' lanes apart ("" = the race's own)
 
     @property
     def label(self) -> str:
-        return self.method if self.spacing == "linspace" else f"{self.method} ({self.spacing})"
+        label = self.method if self.spacing == "linspace" else f"{self.method} ({self.spacing})"
+        return f"{self.run_name}: {label}" if self.run_name else label
 
 
 @dataclass(frozen=True)
@@ -83,16 +94,26 @@ class RaceFinished:
 RaceEvent = RaceProgress | RaceFrame | RaceFinished
 
 
-def check_race(runners: Sequence[Runner], num_steps: int, num_timesteps: int) -> None:
-    """Raise ValueError naming the problem: 2-4 distinct runners, known methods and spacings, an NFE each can use."""
+def check_race(runners: Sequence[Runner], num_steps: int, num_timesteps: int, flow: bool = False) -> None:
+    """Raise ValueError naming the problem: 2-4 distinct runners, known methods and spacings, an NFE each can use.
+
+    A lane without its own pipeline races the race's run: a flow run's when ``flow`` (``num_timesteps`` is then
+    unused), else a T-step DDPM's."""
     if not MIN_RUNNERS <= len(runners) <= MAX_RUNNERS:
         raise ValueError(f"a race needs {MIN_RUNNERS} to {MAX_RUNNERS} samplers, got {len(runners)}")
     if len(set(runners)) != len(runners):
         raise ValueError("each sampler may race once: two lanes have the same method and spacing")
     for runner in runners:
+        if runner.pipeline.is_flow if runner.pipeline is not None else flow:
+            choices.require("flow sampling method", runner.method, choices.FLOW_METHODS)
+            choices.require("flow time grid", runner.spacing, choices.FLOW_SPACINGS)
+            if num_steps < 1:
+                raise ValueError(f"a race needs at least one network evaluation per lane, got {num_steps}")
+            continue
         choices.require("sampling method", runner.method, choices.METHODS)
         choices.require("timestep spacing", runner.spacing, choices.SPACINGS)
-        check_num_steps(runner.method, num_timesteps, num_steps)
+        T = num_timesteps if runner.pipeline is None else runner.pipeline.diffusion.num_timesteps
+        check_num_steps(runner.method, T, num_steps)
 
 
 def rms_distance(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -124,16 +145,24 @@ def race(
         RaceProgress while the reference is computed, then the lanes' RaceFrame records interleaved one
         evaluation at a time (lane 0, lane 1, ... so they advance together), then one RaceFinished.
     """
-    diffusion = pipeline.diffusion
-    T = diffusion.num_timesteps
-    check_race(runners, num_steps, T)
+    # every lane names its run: a lane without one races the race's own
+    runners = [r if r.pipeline is not None else Runner(r.method, r.spacing, pipeline, r.run_name) for r in runners]
+    for runner in runners:
+        if tuple(runner.pipeline.data_shape) != tuple(pipeline.data_shape):  # type: ignore[union-attr]
+            raise ValueError(f"{runner.label} draws items of shape {runner.pipeline.data_shape}, the race's run "
+                             f"{pipeline.data_shape}: race runs of the same data")
+    flow = pipeline.is_flow
+    T = 0 if flow else pipeline.diffusion.num_timesteps
+    check_race(runners, num_steps, T, flow)
     shape = (num_samples, *pipeline.data_shape)
     x_T = torch.randn(shape, generator=torch.Generator().manual_seed(int(seed))).to(pipeline.device)
-    model = FloatOutput(pipeline.network, pipeline.device).eval()
 
-    ref_steps = T if reference_steps is None else reference_steps
+    # the reference: the run's own ODE, finely solved (DDIM on every trained timestep; Heun at 200 NFE for a flow)
+    ref_method = "heun" if flow else "ddim"
+    ref_steps = (FLOW_REFERENCE_STEPS if flow else T) if reference_steps is None else reference_steps
     reference = None
-    for record in sample(diffusion, model, shape, num_steps=ref_steps, method="ddim", noise=x_T):
+    for record in sample(pipeline.diffusion, pipeline.model(), shape, num_steps=ref_steps, method=ref_method,
+                         noise=x_T):
         reference = record.x
         if record.nfe % max(1, ref_steps // 50) == 0 or record.nfe == ref_steps:
             yield RaceProgress(record.nfe, ref_steps)
@@ -142,10 +171,12 @@ def race(
 
     lanes = []
     for runner in runners:
-        generator = torch.Generator(device=pipeline.device).manual_seed(int(seed) + 1)
+        run = runner.pipeline
+        assert run is not None
+        generator = torch.Generator(device=run.device).manual_seed(int(seed) + 1)
         lanes.append(
-            iter(sample(diffusion, model, shape, num_steps=num_steps, method=runner.method, noise=x_T.clone(),
-                        generator=generator, spacing=runner.spacing))
+            iter(sample(run.diffusion, run.model(), shape, num_steps=num_steps, method=runner.method,
+                        noise=x_T.clone().to(run.device), generator=generator, spacing=runner.spacing))
         )
     finals: list[torch.Tensor | None] = [None] * len(lanes)
     active = list(range(len(lanes)))
@@ -167,6 +198,8 @@ def race(
 
 def is_deterministic(runner: Runner) -> bool:
     """Whether a lane's x_0 is a function of x_T alone (it then converges to the reference as NFE grows)."""
+    if runner.pipeline is not None and runner.pipeline.is_flow:
+        return runner.method in FLOW_DETERMINISTIC
     return runner.method in DETERMINISTIC_METHODS
 
 

@@ -14,9 +14,11 @@ import torch
 
 from ddpm_studio.core import choices
 from ddpm_studio.core.process.diffusion import GaussianDiffusion, Model
+from ddpm_studio.core.process.flow import GaussianFlow
 from ddpm_studio.core.sampling.ancestral import ancestral, respace
 from ddpm_studio.core.sampling.ddim import ddim
 from ddpm_studio.core.sampling.dpm_solver import dpmpp_2m
+from ddpm_studio.core.sampling.flow import FLOW_METHODS, FLOW_SPACINGS, sample_flow
 from ddpm_studio.core.sampling.heun import heun, heun_grid_size
 from ddpm_studio.core.sampling.spacing import (
     KARRAS_RHO,
@@ -36,9 +38,14 @@ METHODS: tuple[str, ...] = choices.names(choices.METHODS)
 DETERMINISTIC_METHODS: tuple[str, ...] = tuple(m.name for m in choices.METHODS if m.deterministic)
 #: name -> one line of help, for ``--help``.
 METHOD_HELP: dict[str, str] = {choice.name: choice.help for choice in choices.METHODS}
+#: Network evaluations a flow run's sampler spends when none is asked for (DDPM's default is T).
+DEFAULT_FLOW_STEPS = 50
 
 __all__ = [
+    "DEFAULT_FLOW_STEPS",
     "DETERMINISTIC_METHODS",
+    "FLOW_METHODS",
+    "FLOW_SPACINGS",
     "KARRAS_RHO",
     "METHODS",
     "METHOD_HELP",
@@ -96,11 +103,11 @@ def _check_method(method: str) -> None:
 
 
 def sample(
-    diffusion: GaussianDiffusion,
+    diffusion: GaussianDiffusion | GaussianFlow,
     model: Model,
     shape: tuple[int, ...],
     num_steps: int | None = None,
-    method: str = "ancestral",
+    method: str | None = None,
     eta: float = 0.0,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
@@ -110,32 +117,63 @@ def sample(
     """Run the reverse process from x_T ~ N(0, I), yielding one record per network evaluation.
 
     Args:
-        diffusion: the trained process (T steps).
+        diffusion: the trained process: a T-step :class:`GaussianDiffusion`, or a
+            :class:`~ddpm_studio.core.process.flow.GaussianFlow` such as rectified flow (sampled by
+            :mod:`.flow`'s ODE solvers, M52, M53).
         model: callable (x (B, ...), t LongTensor (B,)) -> output (like x, 2C channels under "learned"; the new
-            solvers read only the mean channels).
+            solvers read only the mean channels); for a flow, (x, t float (B,) in [0, 1]) -> its target.
         shape: (B, ...) of the samples.
         num_steps: network evaluations K (None: T). Ancestral, DDIM and the DPM-Solvers take K <= T steps;
             Heun takes about K / 2 steps of two evaluations, K <= 2T - 2.
-        method: one of :data:`METHODS` (see :data:`METHOD_HELP`).
+        method: one of :data:`METHODS` (see :data:`METHOD_HELP`), default "ancestral"; for a flow one of
+            :data:`FLOW_METHODS`, default "euler" (K defaults to :data:`DEFAULT_FLOW_STEPS`).
         eta: DDIM's eta in [0, 1] (other methods ignore it).
         generator: torch RNG; x_T is drawn first, then the per-step noise, so every method started from one seed
             starts from the same x_T (and stochastic ones see the same noise stream).
         device: where to sample (default: ``noise``'s device, else the generator's, else CPU).
         noise: an explicit x_T of shape ``shape`` (overrides the drawn one; its dtype is kept).
-        spacing: the timestep grid, one of :data:`SPACINGS` (see :data:`SPACING_HELP`).
+        spacing: the timestep grid, one of :data:`SPACINGS` (see :data:`SPACING_HELP`); for a flow one of
+            :data:`FLOW_SPACINGS`.
     Yields:
         :class:`SampleStep` records, exactly K of them, the last holding x_0.
     Raises:
         ValueError: an unknown method or spacing, K outside what the method can use, a bad eta or shape.
     """
-    _check_method(method)
-    choices.require("timestep spacing", spacing, choices.SPACINGS)
+    flow = isinstance(diffusion, GaussianFlow)
+    if method is None:
+        method = "euler" if flow else "ancestral"
+    if flow:
+        if spacing not in FLOW_SPACINGS:
+            raise ValueError(f"a flow run's time grid is one of {', '.join(FLOW_SPACINGS)}, got {spacing!r}")
+    else:
+        if method in FLOW_METHODS and method not in METHODS:
+            raise ValueError(f"{method} is a flow sampler; a DDPM run samples with {', '.join(METHODS)}")
+        _check_method(method)
+        choices.require("timestep spacing", spacing, choices.SPACINGS)
     if not 0.0 <= float(eta) <= 1.0 or eta != eta:
         raise ValueError(f"DDIM eta must lie in [0, 1], got {eta!r}")
     if len(shape) < 2 or any(int(s) < 1 for s in shape):
         raise ValueError(f"sample shape must be (B, ...) with positive sizes, got {tuple(shape)}")
+    if flow:
+        x = _start(shape, generator, device, noise)
+        return sample_flow(diffusion, model, x, DEFAULT_FLOW_STEPS if num_steps is None else num_steps, method,
+                           spacing, generator)
     steps = diffusion.num_timesteps if num_steps is None else num_steps
     taus = method_timesteps(method, diffusion.alphas_cumprod, steps, spacing)
+    x = _start(shape, generator, device, noise)
+    if method == "ancestral":
+        return ancestral(diffusion, model, x, taus, generator)
+    if method == "ddim":
+        return ddim(diffusion, model, x, taus, float(eta), generator)
+    if method == "heun":
+        return heun(diffusion, model, x, taus, steps)
+    return dpmpp_2m(diffusion, model, x, taus, stochastic=method == "dpmpp_2m_sde", generator=generator)
+
+
+def _start(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | str | None,
+           noise: torch.Tensor | None) -> torch.Tensor:
+    """x_T: ``noise`` (checked against ``shape``) or a draw of N(0, I) from ``generator`` on ``device`` (default:
+    the noise's device, else the generator's, else the CPU)."""
     if device is None:
         if noise is not None:
             device = noise.device
@@ -144,13 +182,5 @@ def sample(
     if noise is not None:
         if tuple(noise.shape) != tuple(shape):
             raise ValueError(f"x_T has shape {tuple(noise.shape)}, expected {tuple(shape)}")
-        x = noise.to(device)
-    else:
-        x = torch.randn(shape, generator=generator, device=device)
-    if method == "ancestral":
-        return ancestral(diffusion, model, x, taus, generator)
-    if method == "ddim":
-        return ddim(diffusion, model, x, taus, float(eta), generator)
-    if method == "heun":
-        return heun(diffusion, model, x, taus, steps)
-    return dpmpp_2m(diffusion, model, x, taus, stochastic=method == "dpmpp_2m_sde", generator=generator)
+        return noise.to(device)
+    return torch.randn(shape, generator=generator, device=device)

@@ -53,17 +53,38 @@ def dpmpp_2m(
                 x = x0_hat  # M27 with sigma_t = 0, alpha_t = 1, e^{-h} = 0
             else:
                 h = half_log_snr(ab_next) - half_log_snr(ab)
-                if x0_prev is None:
-                    d = x0_hat
-                else:
-                    half_inv_r = h / (2.0 * h_prev)  # 1 / (2 r_i)
-                    d = (1.0 + half_inv_r) * x0_hat - half_inv_r * x0_prev
-                alpha_n, sigma_n, sigma = math.sqrt(ab_next), noise_scale(ab_next), noise_scale(ab)
-                if stochastic:
-                    x = (sigma_n / sigma * math.exp(-h)) * x - (alpha_n * math.expm1(-2.0 * h)) * d
-                    z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-                    x = x + (sigma_n * math.sqrt(-math.expm1(-2.0 * h))) * z
-                else:
-                    x = (sigma_n / sigma) * x - (alpha_n * math.expm1(-h)) * d
+                d = multistep_x0(x0_hat, x0_prev, h, h_prev)
+                x = dpmpp_update(x, d, math.sqrt(ab_next), noise_scale(ab_next), noise_scale(ab), h, stochastic,
+                                 generator)
         x0_prev, h_prev = x0_hat, h
         yield step_record(diffusion, taus, index, tau, t_next, x, x0_hat)
+
+
+def multistep_x0(x0_hat: torch.Tensor, x0_prev: torch.Tensor | None, h: float, h_prev: float) -> torch.Tensor:
+    """D_i of M28, the second-order multistep estimate of x0 over a step of length h in lambda (any path):
+    (1 + 1 / (2 r)) x0_hat - 1 / (2 r) x0_prev with r = h_prev / h; x0_hat alone (M27) on the first step or
+    after an infinite one (h_prev = inf: the step from alpha = 0, where 1 / (2 r) = 0)."""
+    if x0_prev is None:
+        return x0_hat
+    half_inv_r = h / (2.0 * h_prev)  # 1 / (2 r_i)
+    return (1.0 + half_inv_r) * x0_hat - half_inv_r * x0_prev
+
+
+def dpmpp_update(
+    x: torch.Tensor, d: torch.Tensor, alpha_next: float, sigma_next: float, sigma: float, h: float,
+    stochastic: bool, generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One DPM-Solver++ step on ANY Gaussian path x = alpha x0 + sigma eps (M27-M29), from (alpha, sigma) with
+    half log-SNR lambda to (alpha_next, sigma_next) at lambda + h, with the x0 estimate ``d`` (B, ...):
+
+        ODE: x' = (sigma' / sigma) x - alpha' (e^{-h} - 1) d
+        SDE: x' = (sigma' / sigma) e^{-h} x + alpha' (1 - e^{-2h}) d + sigma' sqrt(1 - e^{-2h}) z
+
+    Only alpha, sigma and lambda enter, so DDPM's trained levels and the flow's linear path share it. h = inf (a
+    step from alpha = 0, the flow's x_1) gives x' = sigma' x + alpha' d (ODE) and alpha' d + sigma' z (SDE).
+    """
+    if stochastic:
+        x = (sigma_next / sigma * math.exp(-h)) * x - (alpha_next * math.expm1(-2.0 * h)) * d
+        z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return x + (sigma_next * math.sqrt(-math.expm1(-2.0 * h))) * z
+    return (sigma_next / sigma) * x - (alpha_next * math.expm1(-h)) * d

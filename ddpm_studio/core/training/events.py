@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class TrainStep:
             "step": self.step,
             "loss": self.loss,
             "mse": self.mse,
-            "vlb": self.vlb,
+            "vlb": self.vlb if math.isfinite(self.vlb) else None,  # a flow run has no bound: null, not NaN
             "lr": self.lr,
             "steps_per_sec": self.steps_per_sec,
             "elapsed": self.elapsed,

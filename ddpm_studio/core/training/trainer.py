@@ -32,7 +32,7 @@ from ddpm_studio.core.io.runs import (
     list_checkpoints,
 )
 from ddpm_studio.core.models import build_model, count_parameters
-from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, build_diffusion
+from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, FlowTimeInput, build_process
 from ddpm_studio.core.process.guidance import conditional_problem, drop_labels
 from ddpm_studio.core.scores.verdict import MIN_HELDOUT
 from ddpm_studio.core.training.checkpoints import CheckpointWriteError, TrainerCheckpoints
@@ -147,8 +147,9 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         self.net = net
         self.ema = EMA(net, tc.ema_decay)
         self.x0_range = self.dataset.x0_range()
-        self.diffusion = build_diffusion(config.diffusion, self.kind, self.x0_range)
+        self.diffusion = build_process(config, self.kind, self.x0_range)
         self.diffusion.check_finite = False  # divergence is caught on the loss (no per-step host sync)
+        self.flow = self.diffusion if config.is_flow else None
         # fused: one C++ kernel per parameter for the whole AdamW update, instead of ~10 dispatched ops per
         # parameter (loop) or per group (foreach, whose CPU kernels still loop op by op). On the CPU the update
         # of the 2-D MLP takes 0.9 ms fused against 2.6 ms foreach, about 15 % of its training step
@@ -164,7 +165,14 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         else:
             self.train_net = net
         self.model_fn = FloatOutput(self.train_net, self.device)
+        if config.is_flow:
+            self.model_fn = FlowTimeInput(self.model_fn)
         self.train_data = self.dataset.train.to(self.device)
+        # reflow (M56): the pairs (x1, x0) drawn from a trained flow replace the data and the independent noise
+        self.couplings: tuple[torch.Tensor, torch.Tensor] | None = None
+        if config.is_flow and config.process.couplings is not None:
+            self.couplings = self._load_couplings()
+            self.train_data = self.couplings[1]
         labels = self.dataset.labels if self.num_classes else None
         self.train_labels = labels.to(self.device) if labels is not None else None
         # Batches, timesteps and noise come from one seeded generator per rank (per-rank seeding for DDP).
@@ -183,7 +191,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         # one fused norm over all gradients (0.32 against 0.49 ms per step on the points MLP); torch's default
         # takes the foreach path only on CUDA
         self._foreach_clip = True if self.device.type in ("cpu", "cuda") else None
-        T, t_power = self.diffusion.num_timesteps, tc.t_power
+        T, t_power = (1, 1.0) if config.is_flow else (self.diffusion.num_timesteps, tc.t_power)
         # importance weights 1 / (T P(t)) that turn the logged mse / vlb back into uniform-t averages (M40)
         self._uniform_weights = None if t_power == 1.0 else (1.0 / (T * timestep_probabilities(T, t_power))).to(
             self.device, torch.float32 if self.device.type == "mps" else None)
@@ -264,7 +272,6 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
     def _train_step(self) -> None:
         """One optimiser step; on return :attr:`step` counts it and :attr:`_pending` lists the work due after it."""
         tc = self.config.train
-        T = self.diffusion.num_timesteps
         dev = self.device
         # the random streams as the step found them: an interruption before the update below puts them back, so a
         # checkpoint written then is the state at the previous step boundary (a few microseconds per step)
@@ -274,10 +281,21 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             group["lr"] = lr
         index = torch.randint(0, self.train_data.shape[0], (tc.batch_size,), device=dev, generator=self.generator)
         x0 = self.train_data.index_select(0, index)
-        t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40 (uniform at 1)
-        noise = torch.randn(x0.shape, device=dev, generator=self.generator)
-        losses = self.diffusion.training_losses(self._batch_model(index), x0, t, noise, loss=tc.loss,
-                                                snr_gamma=tc.snr_gamma)
+        if self.flow is not None:
+            t = self.flow.sample_times(tc.batch_size, self.generator, dev)  # M51
+            if self.couplings is not None:  # reflow: each x0 with the noise its ODE came from (M56)
+                noise = self.couplings[0].index_select(0, index)
+            else:
+                noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+            losses = self.flow.training_losses(self._batch_model(index), x0, t, noise)  # M50
+            bands = (t * NUM_T_BANDS).long().clamp_(0, NUM_T_BANDS - 1)
+        else:
+            T = self.diffusion.num_timesteps
+            t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40 (uniform at 1)
+            noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+            losses = self.diffusion.training_losses(self._batch_model(index), x0, t, noise, loss=tc.loss,
+                                                    snr_gamma=tc.snr_gamma)
+            bands = t * NUM_T_BANDS // T
         loss = losses["loss"].mean()
         if self._check_every_step and not math.isfinite(loss.item()):
             raise TrainingDiverged(self.step + 1, self.config, self._keep_last_good_state())
@@ -291,7 +309,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         self.ema.update(self.net, self.step)
         self.step += 1
         weights = None if self._uniform_weights is None else self._uniform_weights[t]
-        self.window.add(losses, t * NUM_T_BANDS // T, weights)
+        self.window.add(losses, bands, weights)
         self._pending = self._due_after_step()
 
     def _due_after_step(self) -> list[str]:
@@ -364,6 +382,15 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             self.optimizer.zero_grad(set_to_none=True)
             self._step_start = None
 
+    def _load_couplings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reflow pairs named by ``process.couplings``, read from the run folder, on the device."""
+        from ddpm_studio.core.training.reflow import load_couplings
+
+        if self.run_dir is None:
+            raise ConfigError("process.couplings names a file in the run folder; a reflow run needs one")
+        x1, x0 = load_couplings(self.run_dir / str(self.config.process.couplings), self.data_shape)
+        return x1.to(self.device), x0.to(self.device)
+
     def _batch_model(self, index: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The network as the loss calls it, (x_t, t) -> output: for a conditional run with the batch's labels,
         each dropped to the null class with probability p_uncond (label dropout, M34)."""
@@ -429,7 +456,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         points = self.kind == "points"
         return DiffusionPipeline(
             config=self.config,
-            diffusion=build_diffusion(self.config.diffusion, self.kind, self.x0_range),
+            diffusion=build_process(self.config, self.kind, self.x0_range),
             network=self.ema.model,
             kind=self.kind,
             data_shape=self.data_shape,
@@ -444,7 +471,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         tc = self.config.train
         # a fixed seed: successive previews show the same x_T, so the user sees the model change, not the noise
         rng_state = torch.get_rng_state()
-        steps = min(tc.preview_steps, self.diffusion.num_timesteps)
+        steps = tc.preview_steps if self.flow is not None else min(tc.preview_steps, self.diffusion.num_timesteps)
         # a conditional run previews its classes in turn (w = 0: the conditional model, one pass per step)
         labels = torch.arange(tc.preview_count) % self.num_classes if self.num_classes else None
         try:

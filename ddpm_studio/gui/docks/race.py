@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.core.analysis.race import MAX_RUNNERS, Runner, check_race, latest_at
-from ddpm_studio.core.sampling import METHODS, SPACINGS, max_num_steps
+from ddpm_studio.core.sampling import FLOW_METHODS, FLOW_SPACINGS, METHODS, SPACINGS, max_num_steps
 from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, spin_box
 from ddpm_studio.gui.trajectory_store import scatter_bounds
 from ddpm_studio.gui.widgets.axes import TidyAxisItem
@@ -38,6 +38,10 @@ from ddpm_studio.gui.widgets.sample_panel import SamplePanel
 #: The lanes offered when the dock opens: the classic two and the two few-step solvers of today.
 DEFAULT_LANES: tuple[tuple[str, str], ...] = (
     ("ancestral", "linspace"), ("ddim", "linspace"), ("dpmpp_2m", "karras"), ("heun", "karras"),
+)
+#: A flow model's lanes: its first- and second-order ODE solvers and the multistep one.
+FLOW_LANES: tuple[tuple[str, str], ...] = (
+    ("euler", "linspace"), ("heun", "linspace"), ("midpoint", "linspace"), ("dpmpp_2m", "linspace"),
 )
 LANE_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40))
 SLIDER_TICKS = 1000
@@ -71,6 +75,7 @@ class RaceDock(QDockWidget):
         self.setObjectName("raceDock")
         self._num_timesteps = 1000
         self._kind = "points"
+        self._process = "ddpm"  # the model's process: its samplers fill the lanes' combos
         self._frames: list[list] = []
         self._labels: list[str] = []
         self._titles: list[str] = []
@@ -176,11 +181,16 @@ class RaceDock(QDockWidget):
                 chosen.append(Runner(method.currentData(), spacing.currentData()))
         return chosen
 
-    def configure(self, kind: str, num_timesteps: int) -> None:
-        """Limits and defaults for a model: 1000 points or 16 images, NFE up to what Heun can use."""
+    def configure(self, kind: str, num_timesteps: int, process: str = "ddpm") -> None:
+        """Limits and defaults for a model: 1000 points or 16 images, NFE up to what Heun can use; a flow model
+        (``process`` "flow") races the flow's samplers (Euler, Heun, midpoint, DPM-Solver++) on its time grids."""
         self._num_timesteps = num_timesteps
         self._kind = kind
-        self.nfeSpin.setMaximum(max(max_num_steps(m, num_timesteps) for m in METHODS))
+        if process != self._process:
+            self._process = process
+            self._fill_lanes(process == "flow")
+        top = 1000 if process == "flow" else max(max_num_steps(m, num_timesteps) for m in METHODS)
+        self.nfeSpin.setMaximum(top)
         self.samplesSpin.setValue(16 if kind == "images" else 1000)
         self._check()
 
@@ -196,11 +206,29 @@ class RaceDock(QDockWidget):
         self.stopButton.setEnabled(running)
         self._check()
 
+    def _fill_lanes(self, flow: bool) -> None:
+        """Put the process's samplers and grids into every lane (the defaults: FLOW_LANES or DEFAULT_LANES)."""
+        methods = FLOW_METHODS if flow else METHODS
+        spacings = FLOW_SPACINGS if flow else SPACINGS
+        defaults = FLOW_LANES if flow else DEFAULT_LANES
+        for lane, (method, spacing) in enumerate(zip(self.methodCombos, self.spacingCombos)):
+            with QSignalBlocker(method), QSignalBlocker(spacing):
+                method.clear()
+                method.addItem("(off)", OFF)
+                for name in methods:
+                    method.addItem(name, name)
+                method.setCurrentIndex(max(method.findData(defaults[lane][0]), 0))
+                spacing.clear()
+                for name in spacings:
+                    spacing.addItem(name, name)
+                spacing.setCurrentIndex(max(spacing.findData(defaults[lane][1]), 0))
+        self._check()
+
     def problem(self) -> str | None:
         """Why the chosen race cannot run, in words, or None."""
         runners = self.runners()
         try:
-            check_race(runners, self.nfeSpin.value(), self._num_timesteps)
+            check_race(runners, self.nfeSpin.value(), self._num_timesteps, self._process == "flow")
         except ValueError as exc:
             return str(exc)
         return None

@@ -37,6 +37,8 @@ STEPS_TOOLTIP = (
     "can use up to 2T - 2."
 )
 #: The guidance slider moves in steps of 1 / GUIDANCE_TICKS up to GUIDANCE_SLIDER_MAX (w = 8 saturates digits).
+#: A flow model's default evaluations in the studio: Euler at 20 NFE, the bar of issue 28's targets.
+FLOW_DEFAULT_NFE = 20
 GUIDANCE_TICKS = 4
 GUIDANCE_SLIDER_MAX = 10.0
 DEFAULT_GUIDANCE = 3.0
@@ -49,12 +51,21 @@ GUIDANCE_TOOLTIP = (
 def _choice_combo(name: str, options: tuple[choices.Choice, ...], what: str) -> QComboBox:
     """A combo of ``options``: their labels shown, code names as data, help (and MATH.md number) as item tips."""
     combo = QComboBox(objectName=name)
+    _fill_choices(combo, options)
+    combo.setToolTip(what)
+    return combo
+
+
+def _fill_choices(combo: QComboBox, options: tuple[choices.Choice, ...]) -> None:
+    """Put ``options`` into ``combo`` (labels, code names as data, help as tips), keeping the current choice
+    where the new options have it."""
+    current = combo.currentData()
+    combo.clear()
     for index, option in enumerate(options):
         combo.addItem(option.label, option.name)
         combo.setItemData(index, f"{option.help} ({option.math})" if option.math not in option.help else option.help,
                          Qt.ItemDataRole.ToolTipRole)
-    combo.setToolTip(what)
-    return combo
+    combo.setCurrentIndex(max(combo.findData(current), 0))
 
 
 class SamplingBar(QWidget):
@@ -122,6 +133,7 @@ class SamplingBar(QWidget):
         self.guidanceSlider.valueChanged.connect(self._guidance_changed)
         self._guidance_changed()
         self.num_classes: int | None = None
+        self.process = "ddpm"  # the model's process: its samplers fill the combos (configure)
         self._classes_shown: tuple | None = None
         self.set_classes(None)
         self.methodCombo.currentIndexChanged.connect(self._method_changed)
@@ -174,18 +186,33 @@ class SamplingBar(QWidget):
         return settings
 
     def problem(self, num_timesteps: int) -> str | None:
-        """Why the chosen method cannot spend the chosen evaluations on a T-step model, in words; None if it can."""
+        """Why the chosen method cannot spend the chosen evaluations on a T-step model, in words; None if it can.
+
+        A flow's samplers take any number of evaluations (its time is continuous)."""
+        if self.process == "flow":
+            return None
         try:
             check_num_steps(self.methodCombo.currentData(), num_timesteps, self.sampleStepsSpin.value())
         except ValueError as error:
             return f"{self.methodCombo.currentText()}: {error}"
         return None
 
-    def configure(self, kind: str, num_timesteps: int) -> None:
+    def configure(self, kind: str, num_timesteps: int, process: str = "ddpm") -> None:
         """Limits and defaults for a model: all T steps and 1000 samples for points, 100 steps and 64 images.
 
         The spin reaches the most any method can use (Heun's 2T - 2); :meth:`problem` tells the others' limit.
+        A flow model (``process`` "flow") offers the flow's samplers and time grids, Euler at 20 evaluations.
         """
+        if process != self.process:
+            self.process = process
+            flow = process == "flow"
+            _fill_choices(self.methodCombo, choices.FLOW_METHODS if flow else choices.METHODS)
+            _fill_choices(self.spacingCombo, choices.FLOW_SPACINGS if flow else choices.SPACINGS)
+        if process == "flow":
+            self.sampleStepsSpin.setMaximum(1000)
+            self.sampleStepsSpin.setValue(FLOW_DEFAULT_NFE)
+            self.numSamplesSpin.setValue(64 if kind == "images" else 1000)
+            return
         self.sampleStepsSpin.setMaximum(max(max_num_steps(method, num_timesteps) for method in METHODS))
         if kind == "images":
             self.sampleStepsSpin.setValue(min(100, num_timesteps))

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+import torch
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QBoxLayout, QDockWidget, QVBoxLayout, QWidget
 
+from ddpm_studio.core import choices
+from ddpm_studio.core.process.flow import FLOW_TICKS, make_flow
 from ddpm_studio.core.process.schedule import alpha_bar_from_betas, make_betas, signal_to_noise
 from ddpm_studio.gui.style import (
     ALPHA_BAR_COLOR,
@@ -32,6 +35,11 @@ from ddpm_studio.gui.widgets.axes import TidyAxisItem
 SIDE_BY_SIDE_ASPECT = (1.25, 1.05)
 
 
+DDPM_LEGEND = legend_html([
+    (ALPHA_BAR_COLOR, "line", "ᾱ_t"), (SQRT_ALPHA_BAR_COLOR, "line", "√ᾱ_t"), (BETA_COLOR, "line", "β_t (right axis)"),
+])
+
+
 class ScheduleDock(QDockWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Schedule", parent)
@@ -45,10 +53,7 @@ class ScheduleDock(QDockWidget):
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
         # the legend sits above the plots: inside, it covered the curves where alpha_bar and beta cross
-        self.legendLabel = WrapLabel(legend_html([
-            (ALPHA_BAR_COLOR, "line", "ᾱ_t"), (SQRT_ALPHA_BAR_COLOR, "line", "√ᾱ_t"),
-            (BETA_COLOR, "line", "β_t (right axis)"),
-        ]), objectName="scheduleLegendLabel")
+        self.legendLabel = WrapLabel(DDPM_LEGEND, objectName="scheduleLegendLabel")
         self.legendLabel.setAlignment(Qt.AlignmentFlag.AlignRight)
         layout.addWidget(self.legendLabel)
         # side by side to start with: the default layout gives the dock a wide, short place, and the window's
@@ -128,6 +133,7 @@ class ScheduleDock(QDockWidget):
         if (name, num_timesteps) == (self.schedule_name, self.num_timesteps):
             return
         self.schedule_name, self.num_timesteps = name, num_timesteps
+        self.legendLabel.setText(DDPM_LEGEND)
         try:
             betas = make_betas(name, num_timesteps)
         except ValueError as exc:
@@ -153,6 +159,38 @@ class ScheduleDock(QDockWidget):
             f"{name} schedule, T = {num_timesteps:,}:  ᾱ_T = {self.alpha_bar_T:.3g}  "
             f"(√ᾱ_T = {self.alpha_bar_T ** 0.5:.3g} of the data is left at t = T),  "
             f"β_1 = {float(betas[0]):.3g},  β_T = {float(betas[-1]):.3g}"
+        )
+        self._sync_views()
+
+    def set_flow_path(self, path: str) -> None:
+        """Draw a flow's path (M47) on the records' clock of FLOW_TICKS ticks: alpha_t (the signal's scale) and
+        sigma_t (the noise's, right axis), with the VP abar and SNR of the same state (M49) on the left and below,
+        so a flow run reads on the axes of a DDPM run."""
+        if ("flow:" + path, FLOW_TICKS) == (self.schedule_name, self.num_timesteps):
+            return
+        self.schedule_name, self.num_timesteps = "flow:" + path, FLOW_TICKS
+        flow = make_flow(path)
+        ticks = np.arange(0, FLOW_TICKS + 1, dtype=np.float64)
+        time = torch.from_numpy(ticks / FLOW_TICKS)
+        alpha, sigma = flow.path.alpha(time).numpy(), flow.path.sigma(time).numpy()
+        abar = alpha**2 / (alpha**2 + sigma**2)
+        self._alpha_bar.setData(ticks, abar)
+        self._sqrt_alpha_bar.setData(ticks, alpha)
+        self._beta.setData(ticks, sigma)
+        inside = (ticks > 0) & (ticks < FLOW_TICKS)  # the SNR is infinite at t = 0 and 0 at t = 1 (linear path)
+        self._snr.setData(ticks[inside], (alpha[inside] / sigma[inside]) ** 2)
+        self._beta_view.enableAutoRange(axis=pg.ViewBox.YAxis)
+        self.schedulePlot.getPlotItem().setXRange(0, FLOW_TICKS, padding=0.01)
+        self.alpha_bar_T = float(abar[-1])
+        label = choices.find(choices.FLOW_PATHS, path)
+        self.legendLabel.setText(legend_html([
+            (ALPHA_BAR_COLOR, "line", "VP ᾱ of the same SNR"), (SQRT_ALPHA_BAR_COLOR, "line", "α_t"),
+            (BETA_COLOR, "line", "σ_t (right axis)"),
+        ]))
+        self.summaryLabel.setStyleSheet("")
+        self.summaryLabel.setText(
+            f"flow on the {label.label if label else path} path, x_t = α_t x₀ + σ_t ε with t = tick / {FLOW_TICKS:,}"
+            f" (t = 1 is pure noise); ᾱ is the VP ᾱ of a state with the same signal-to-noise ratio (M49)"
         )
         self._sync_views()
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ddpm_studio.core import choices
 from ddpm_studio.core.config import (
     MAX_T_POWER,
     MIN_T_POWER,
@@ -82,6 +83,7 @@ class SetupDock(SetupData, QDockWidget):
     settingsChanged = Signal()
     scheduleChanged = Signal(str, int)
     kindChanged = Signal(str)
+    processChanged = Signal(str)  # "ddpm" or "flow" (M47-M51), when the process combo changes
     dataPathChosen = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -125,6 +127,23 @@ class SetupDock(SetupData, QDockWidget):
         for index, preset in enumerate(MODEL_PRESETS.values()):
             self.presetCombo.setItemData(index, preset["description"], Qt.ItemDataRole.ToolTipRole)
         form.addRow("Model", self.presetCombo)
+        self.processCombo = self._combo("processCombo", [(c.label, c.name) for c in choices.PROCESSES])
+        for index, c in enumerate(choices.PROCESSES):
+            self.processCombo.setItemData(index, f"{c.help} ({c.math})", Qt.ItemDataRole.ToolTipRole)
+        self.processCombo.setToolTip("DDPM's diffusion, or flow matching on the linear path (rectified flow): the "
+                                     "same data and network, a different path from noise to data (MATH.md M47).")
+        form.addRow("Process", self.processCombo)
+        self.flowTargetCombo = self._combo("flowTargetCombo", [(c.label, c.name) for c in choices.FLOW_TARGETS])
+        self.flowTargetCombo.setToolTip("What the flow's network predicts; the three convert into one another "
+                                        "exactly (M48). The velocity is the usual choice.")
+        form.addRow("Flow predicts", self.flowTargetCombo)
+        self.timeSamplingCombo = self._combo("timeSamplingCombo",
+                                             [(c.label, c.name) for c in choices.TIME_SAMPLINGS])
+        for index, c in enumerate(choices.TIME_SAMPLINGS):
+            self.timeSamplingCombo.setItemData(index, c.help, Qt.ItemDataRole.ToolTipRole)
+        self.timeSamplingCombo.setToolTip("Which times t in [0, 1] a training batch visits (M51).")
+        form.addRow("Flow times", self.timeSamplingCombo)
+        self._form = form
         self.conditionalCheck = QCheckBox("class-conditional", objectName="conditionalCheck")
         self.conditionalCheck.setToolTip(CONDITIONAL_TOOLTIP)
         self.conditionalCheck.setEnabled(False)
@@ -158,6 +177,12 @@ class SetupDock(SetupData, QDockWidget):
         form.addRow("Schedule", self.scheduleCombo)
         self.timestepsSpin = self._spin("timestepsSpin", 1, 100_000, 1000, "Number of diffusion steps T.")
         form.addRow("T", self.timestepsSpin)
+        # what each process shows: DDPM's process settings, or the flow's (the other's rows are hidden)
+        self._ddpm_rows = (self.parameterizationCombo, self.varianceCombo, self.lossCombo, self.snrGammaSpin,
+                           self.tPowerSpin, self.scheduleCombo, self.timestepsSpin)
+        self._flow_rows = (self.flowTargetCombo, self.timeSamplingCombo)
+        self.processCombo.currentIndexChanged.connect(self._process_changed)
+        self._show_process_rows()
 
         self.stepsSpin = self._spin("stepsSpin", 1, 100_000_000, self._base.train.steps, "Optimiser steps in all.")
         self.stepsSpin.setSingleStep(500)
@@ -264,6 +289,10 @@ class SetupDock(SetupData, QDockWidget):
     def kind(self) -> str:
         return self._kind
 
+    def process(self) -> str:
+        """"ddpm" or "flow", as the process combo shows."""
+        return self.processCombo.currentData()
+
     def data_spec(self) -> str:
         return self.datasetCombo.currentData()["spec"]
 
@@ -307,6 +336,16 @@ class SetupDock(SetupData, QDockWidget):
         t.early_stop = self.earlyStopCheck.isChecked() and self._kind == "points"
         t.tensorboard = self.tensorboardCheck.isChecked()
         c.model.num_classes = self.data_classes() if self.conditionalCheck.isChecked() else None
+        c.process.name = self.process()
+        if c.is_flow:
+            # the flow's own settings; DDPM's (hidden while the flow is chosen) go back to their neutral values,
+            # which the config requires of a flow run
+            c.process.target = self.flowTargetCombo.currentData()
+            c.process.time_sampling = self.timeSamplingCombo.currentData()
+            t.loss, t.snr_gamma, t.t_power = "simple", 0.0, 1.0
+            if c.diffusion.variance == "learned":
+                c.diffusion.variance = "fixed_large"
+            c.model.num_classes = None
         return c
 
     def set_config(self, config: RunConfig, kind: str) -> None:
@@ -363,8 +402,34 @@ class SetupDock(SetupData, QDockWidget):
                 self._data_classes[config.data.dataset] = config.model.num_classes
             self._update_conditional()
             self.conditionalCheck.setChecked(bool(config.model.num_classes))
+            self._select(self.processCombo, config.process.name)
+            self._select(self.flowTargetCombo, config.process.target)
+            self._select(self.timeSamplingCombo, config.process.time_sampling)
+            self._show_process_rows()
         finally:
             self._filling = was_filling
+
+    def _process_changed(self, *_args) -> None:
+        self._show_process_rows()
+        if not self._filling:
+            self.processChanged.emit(self.process())
+
+    def _show_process_rows(self) -> None:
+        """Show the chosen process's settings; a flow run is unconditional (the check is off and greyed)."""
+        flow = self.process() == "flow"
+        for widget in self._ddpm_rows:
+            self._form.setRowVisible(widget, not flow)
+        for widget in self._flow_rows:
+            self._form.setRowVisible(widget, flow)
+        self._update_conditional()
+
+    def _update_conditional(self) -> None:
+        """As :class:`SetupData`'s, and a flow run is unconditional: the check is off and greyed."""
+        super()._update_conditional()
+        if getattr(self, "processCombo", None) is not None and self.process() == "flow":
+            self.conditionalCheck.setChecked(False)
+            self.conditionalCheck.setEnabled(False)
+            self.conditionalCheck.setToolTip("Class-conditional flow runs are not built yet: DDPM only.")
 
     def _changed(self, *_args) -> None:
         if self._filling:

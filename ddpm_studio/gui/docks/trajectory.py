@@ -180,9 +180,9 @@ class TrajectoryDock(QDockWidget):
         """Why the chosen settings cannot sample a T-step model, in one line; None when they can."""
         return self.samplingBar.problem(num_timesteps)
 
-    def configure_sampling(self, kind: str, num_timesteps: int) -> None:
-        """Limits and defaults for a model (:meth:`SamplingBar.configure`)."""
-        self.samplingBar.configure(kind, num_timesteps)
+    def configure_sampling(self, kind: str, num_timesteps: int, process: str = "ddpm") -> None:
+        """Limits, defaults and samplers for a model (:meth:`SamplingBar.configure`)."""
+        self.samplingBar.configure(kind, num_timesteps, process)
 
     def set_sampling_available(self, available: bool) -> None:
         self.sampleButton.setEnabled(available)

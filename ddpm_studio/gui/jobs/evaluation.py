@@ -37,6 +37,7 @@ def bound_throttle() -> Throttle:
 def bound(pipeline: DiffusionPipeline, x0: torch.Tensor, batch_size: int = BOUND_BATCH_SIZE, seed: int = 0, *,
           stop: threading.Event):
     """The bound (MATH.md M14-M17) of ``pipeline`` on x0 (N, *data_shape), one timestep at a time."""
+    pipeline.require_ddpm("The variational bound")
     done, total = 0, pipeline.diffusion.num_timesteps
     records = iter_bound(pipeline, x0, batch_size=batch_size, seed=seed)
     try:

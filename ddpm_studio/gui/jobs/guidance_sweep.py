@@ -19,6 +19,7 @@ def sweep_job(pipeline: Callable[[], DiffusionPipeline], scales: list[float], la
               stop: threading.Event):
     """The job: every w from one seeded x_T; yields progress, a :class:`SweepDisplayRow` per w, a SweepEnded."""
     pipeline_ = pipeline()
+    pipeline_.require_ddpm("Classifier-free guidance")
     data = dataset if dataset is not None else load_run_dataset(pipeline_.config, with_subset=False)
     scorer = QualityScorer(data, device=pipeline_.device)
     metric = "Fréchet distance (features)" if scorer.metric == "frechet_features" else "sliced Wasserstein"

@@ -155,6 +155,7 @@ def field_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet, reque
     training points (M38); without one a conditional network runs as its null class, the unconditional model.
     """
     pipe = pipeline()
+    pipe.require_ddpm("The learned field")
     bounds = field_box(reference_points(dataset))
     model = full_precision(pipe.network, pipe.device)
     data = dataset.train.to(pipe.device)
@@ -174,6 +175,7 @@ def error_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet, count
               *, stop: threading.Event):
     """:class:`ErrorPoint` per timestep (from t = T down, the same noise draws per t as one call), then Ended."""
     pipe = pipeline()
+    pipe.require_ddpm("The error over t")
     model, data = full_precision(pipe.network, pipe.device), dataset.train.to(pipe.device)
     for tau in reversed(error_timesteps(pipe.diffusion.num_timesteps, count)):
         ts, errors = error_over_t(model, pipe.diffusion, data, [tau], num_probe, seed=seed + tau)
@@ -202,6 +204,7 @@ def memorization_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet
                      seed: int, *, stop: threading.Event):
     """Samples, their nearest training images and copy rate (M31), and the ideal denoiser's samples (M30)."""
     pipe = pipeline()
+    pipe.require_ddpm("The memorization view (with its ideal denoiser)")
     train = dataset.train.to(pipe.device)
     finals = []
     for stage, model in (("sampling", None), ("ideal samples", IdealDenoiser(train, pipe.diffusion))):
@@ -227,6 +230,7 @@ def density_job(pipeline: Callable[[], DiffusionPipeline], dataset: DataSet, n: 
                 stop: threading.Event):
     """log p on the grid and on held-out points by the ODE (M32), then the bound (M14) on the same points."""
     pipe = pipeline()
+    pipe.require_ddpm("The density by the ODE and the bound")
     bounds = scatter_bounds(reference_points(dataset))
     heldout = dataset.heldout[:DENSITY_HELDOUT]
     heldout_data = pipe.to_data_space(heldout).double()

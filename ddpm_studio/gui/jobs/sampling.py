@@ -23,6 +23,7 @@ from ddpm_studio.core import choices
 from ddpm_studio.core.analysis.forward_view import forward_source, forward_state
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.pipeline import DiffusionPipeline
+from ddpm_studio.core.process.flow import FLOW_TICKS, clock_alpha_bar
 from ddpm_studio.core.process.guidance import row_length
 from ddpm_studio.core.scores.verdict import verdict_of
 from ddpm_studio.gui.display import reference_points, to_display
@@ -56,14 +57,18 @@ def sampling_throttle() -> Throttle:
 
 def sampling_caption(num_steps: int, method: str = "ancestral", eta: float = 0.0, spacing: str = "linspace",
                      labels: Any = None, guidance: float = 0.0, class_names: tuple[str, ...] | None = None,
-                     **_options: Any) -> str:
+                     flow: bool = False, **_options: Any) -> str:
     """"DPM-Solver++(2M), 20 steps, Karras spacing": the method's label, its network evaluations, DDIM's eta and a
     spacing other than today's linspace; for a conditional model the class ("class 7", "class 0: upper" where the
     data names its classes, or "a row per class") and the guidance scale w (M34)."""
-    choice = choices.find(choices.METHODS, method)
+    methods, spacings = ((choices.FLOW_METHODS, choices.FLOW_SPACINGS) if flow else
+                         (choices.METHODS, choices.SPACINGS))
+    choice = choices.find(methods, method)
     name = method if choice is None else choice.label
+    if flow:
+        name = f"flow, {name}"
     eta_text = f", η = {eta:g}" if method == "ddim" else ""
-    spaced = choices.find(choices.SPACINGS, spacing)
+    spaced = choices.find(spacings, spacing)
     spacing_text = "" if spacing == "linspace" or spaced is None else f", {spaced.label} spacing"
     class_text = ""
     if labels is not None:
@@ -83,9 +88,12 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
     ``num_steps`` counts network evaluations for every method."""
     pipeline_ = pipeline()
     source = forward_source(dataset, pipeline_.data_shape, num_samples, seed)
-    T = pipeline_.diffusion.num_timesteps
-    # abar_t for paper t = 0..T (M3; 1 at t = 0), so every frame can say how much signal is left
-    alpha_bar = np.concatenate([[1.0], pipeline_.diffusion.alphas_cumprod.double().cpu().numpy()])
+    if pipeline_.is_flow:  # flow times on the records' clock of FLOW_TICKS ticks, with each tick's VP abar (M49)
+        T, alpha_bar = FLOW_TICKS, clock_alpha_bar(pipeline_.diffusion).numpy()
+    else:
+        T = pipeline_.diffusion.num_timesteps
+        # abar_t for paper t = 0..T (M3; 1 at t = 0), so every frame can say how much signal is left
+        alpha_bar = np.concatenate([[1.0], pipeline_.diffusion.alphas_cumprod.double().cpu().numpy()])
 
     def forward_at(t_next: int) -> np.ndarray | None:
         """Real data noised to the 0-based timestep ``t_next`` (M4; x_0 itself below 0), for display."""
@@ -103,7 +111,7 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
             extra = {} if budget_bytes is None else {"budget_bytes": budget_bytes}
             store = TrajectoryStore(pipeline_.kind, record.num_steps, item_shape, with_forward=source is not None,
                                     reference=reference_points(dataset), alpha_bar=alpha_bar, **extra)
-            store.caption = sampling_caption(record.num_steps, **method,
+            store.caption = sampling_caption(record.num_steps, **method, flow=pipeline_.is_flow,
                                              class_names=getattr(dataset, "class_names", None))
             labels = method.get("labels")
             if labels is not None:

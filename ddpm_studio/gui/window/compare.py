@@ -30,7 +30,7 @@ class WindowCompare:
         """Show the Race dock (Trajectory → Race…) set up for the current model."""
         config = self.session.config
         if config is not None:
-            self.race.configure(self._model_kind(), config.diffusion.num_timesteps)
+            self.race.configure(self._model_kind(), config.diffusion.num_timesteps, config.process.name)
         self.race.show()
         self.race.raise_()
         # the race shows 2 x 4 panels and a plot: give it three quarters of the height beside the Loss dock

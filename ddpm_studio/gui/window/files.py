@@ -72,7 +72,7 @@ class FileControls:
         self._discard_model()
         self.session.adopt_opened(opened)
         self.setup.set_config(opened.config, opened.kind)
-        T = opened.config.diffusion.num_timesteps
+        T = opened.config.clock_size
         if opened.trainer is not None:
             trainer = opened.trainer
             self._show_model_info(str(trainer.device), trainer.num_parameters, trainer.step, trainer.kind, T)

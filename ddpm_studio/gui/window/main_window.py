@@ -87,7 +87,8 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self._auto_sample = False
         self._closing = False
         self._progress: tuple[str, int, int] | None = None
-        self._sampling_model: tuple[str, int] | None = None  # (kind, T) the sampling controls are set up for
+        # (kind, T, process) the sampling controls are set up for
+        self._sampling_model: tuple[str, int, str] | None = None
         self._layout_restored = False  # a saved dock layout was restored (else the default split is applied)
         self._docks_sized = False
 
@@ -121,7 +122,7 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.likelihood.set_source(self.session.model_pipeline, self._heldout)
         self.likelihood.message.connect(self._status)
         self.likelihood.failed.connect(lambda message: self._show_error("The bound could not be computed", message))
-        self.schedule.set_schedule(self.setup.schedule(), self.setup.num_timesteps())
+        self._show_schedule()
         self.loss.set_num_timesteps(self.setup.num_timesteps())
         self.trajectory.configure_sampling(self.setup.kind(), self.setup.num_timesteps())
         self.jobs.changed.connect(self._update_actions)
@@ -169,7 +170,8 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
     def _wire(self) -> None:
         self.setup.settingsChanged.connect(self._settings_changed)
         self.setup.settingsChanged.connect(self._data_preview_timer.start)
-        self.setup.scheduleChanged.connect(self.schedule.set_schedule)
+        self.setup.scheduleChanged.connect(self._show_schedule)
+        self.setup.processChanged.connect(self._process_changed)
         self.setup.kindChanged.connect(self._kind_changed)
         self.setup.dataPathChosen.connect(self.load_data_path)
         self.trajectory.sampleRequested.connect(self.sample)

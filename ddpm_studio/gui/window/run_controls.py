@@ -72,9 +72,23 @@ class RunControls:
         self.loss.set_num_timesteps(self.setup.num_timesteps())
         self._update_actions()
 
+    def _show_schedule(self, *_args) -> None:
+        """The Schedule dock shows the process on screen: DDPM's beta schedule, or the flow's path (M47)."""
+        config = self.setup.config()
+        if config.is_flow:
+            self.schedule.set_flow_path(config.process.path)
+        else:
+            self.schedule.set_schedule(self.setup.schedule(), self.setup.num_timesteps())
+
+    def _process_changed(self, process: str) -> None:
+        """DDPM <-> flow in Setup: the schedule view, and (with no model open) the samplers offered."""
+        self._show_schedule()
+        if not self.session.has_model:
+            self.trajectory.configure_sampling(self.setup.kind(), self.setup.config().clock_size, process)
+
     def _kind_changed(self, kind: str) -> None:
         if not self.session.has_model:
-            self.trajectory.configure_sampling(kind, self.setup.num_timesteps())
+            self.trajectory.configure_sampling(kind, self.setup.config().clock_size, self.setup.process())
             self.trajectory.show_placeholder(kind, None)
             self.samples_dock.clear_data()  # the new data's preview follows once loaded
 
@@ -256,7 +270,7 @@ class RunControls:
     def _trainer_ready(self, trainer: Trainer) -> None:
         self.session.adopt_trainer(trainer)
         self._show_model_info(str(trainer.device), trainer.num_parameters, trainer.step, trainer.kind,
-                              trainer.diffusion.num_timesteps)
+                              trainer.config.clock_size)
         self.trajectory.show_placeholder(trainer.kind, reference_points(trainer.dataset))
         self._status(f"Training on {trainer.device}: {trainer.dataset.name}, "
                      f"{format_parameter_count(trainer.num_parameters)} parameters.")

@@ -90,9 +90,11 @@ class WindowStatus:
             else "parameters: —")
         self.stepLabel.setText(f"step: {step:,}")
         self.loss.set_num_timesteps(T)
-        if self._sampling_model != (kind, T):
-            self._sampling_model = (kind, T)
-            self.trajectory.configure_sampling(kind, T)
         config = self.session.config
+        process = config.process.name if config is not None else "ddpm"
+        if self._sampling_model != (kind, T, process):
+            self._sampling_model = (kind, T, process)
+            self.trajectory.configure_sampling(kind, T, process)
+            self.race.configure(kind, T, process)
         names = getattr(self.session.dataset, "class_names", None)  # None: no data loaded, or numbered classes
         self.trajectory.samplingBar.set_classes(config.model.num_classes if config is not None else None, names)

@@ -59,6 +59,20 @@ def test_flags_override_the_file_and_set_overrides_the_flags(source_run, tmp_pat
     assert saved(new)["train"]["steps"] == 2 and saved(new)["train"]["lr"] == 0.001
 
 
+def test_a_config_from_before_a_section_existed_gets_its_defaults_and_set_reaches_every_section(
+        source_run, tmp_path, capsys) -> None:
+    """A section added to RunConfig (the flow's ``process``) is read from older files as its defaults, and --set
+    reaches its keys like any other's."""
+    old = tmp_path / "old.json"
+    raw = saved(source_run)
+    raw.pop("process", None)
+    old.write_text(json.dumps(raw))
+    new = tmp_path / "flow"
+    assert run_cli(["train", "--config", str(old), "--set", "process.name=flow", "--set", "train.t_power=1",
+                    "--quiet", "--out", str(new)]) == 0, capsys.readouterr().err
+    assert saved(new)["process"]["name"] == "flow"
+
+
 def test_config_prints_a_runs_settings_as_json(source_run, capsys) -> None:
     assert run_cli(["config", str(source_run)]) == 0
     assert json.loads(capsys.readouterr().out) == saved(source_run)

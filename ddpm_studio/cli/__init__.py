@@ -1,10 +1,12 @@
-"""The headless command line: ``ddpm-studio train | sample | evaluate | compare | export`` (``--help`` on each).
+"""The headless command line: ``ddpm-studio train | sample | evaluate | compare | export | reflow | data | config``
+(``--help`` on each).
 
 One module per command (:mod:`.train`, :mod:`.sample`, :mod:`.evaluate` with :mod:`.sweep`, :mod:`.compare`,
-:mod:`.export`; the options of ``sample --ideal`` and ``evaluate --memorization / --ode-likelihood`` in
-:mod:`.analyses`; those of ``train --conditional``, ``sample --class / --guidance`` and ``evaluate --guidance-sweep``
-in :mod:`.guidance`), each with ``add_parser(subparsers)`` and ``run(args)``, over :mod:`.common`. This package only
-assembles them; the command modules import :mod:`.common`, never this package, so there is no import cycle.
+:mod:`.export`, :mod:`.reflow`, :mod:`.data_cmd`, :mod:`.config_cmd`; the options of ``sample --ideal`` and ``evaluate
+--memorization / --ode-likelihood`` in :mod:`.analyses`; those of ``train --conditional``, ``sample --class /
+--guidance`` and ``evaluate --guidance-sweep`` in :mod:`.guidance`), each with ``add_parser(subparsers)`` and
+``run(args)``, over :mod:`.common`. This package only assembles them; the command modules import :mod:`.common`,
+never this package, so there is no import cycle.
 
 Every user error (bad arguments, missing files, a folder that is not a run, a checkpoint from another model, a
 diverged loss, a full disk) ends with ONE line on stderr and exit status 2, never a traceback.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ddpm_studio.cli import compare, evaluate, export, reflow, sample, train
+from ddpm_studio.cli import compare, config_cmd, data_cmd, evaluate, export, reflow, sample, train
 from ddpm_studio.cli.common import (
     EXIT_USAGE,
     CliError,
@@ -35,12 +37,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "compare": compare.run,
     "export": export.run,
     "reflow": reflow.run,
+    "data": data_cmd.run,
+    "config": config_cmd.run,
 }
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add every command to ``subparsers`` (made with ``parser_class=_Parser``, so that errors are one line)."""
-    for module in (train, sample, evaluate, compare, export, reflow):
+    for module in (train, sample, evaluate, compare, export, reflow, data_cmd, config_cmd):
         module.add_parser(subparsers)
 
 

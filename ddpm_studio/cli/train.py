@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ddpm_studio.cli import guidance
+from ddpm_studio.cli import config_options, guidance, time_limit
 from ddpm_studio.cli.common import CliError, ProgressBar, _float, _positive_int, apply_flags
 from ddpm_studio.core import choices
 from ddpm_studio.core.catalog import BUILTIN_DATASETS, MODEL_PRESETS
@@ -89,7 +89,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="CPU threads for torch (default: 1 for 2-D points, whose small MLP steps run fastest on "
                             "one thread; torch's own count for images)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--max-time", type=time_limit.parse_duration, metavar="DURATION",
+                       help="stop cleanly (checkpoint at that step, exit 0) once this much time has passed since "
+                            "the start, e.g. 3h50m or 90s: below a cluster job's limit; --resume continues")
     guidance.add_train_options(train)
+    config_options.add_train_options(train)
 
 
 # flag -> config field, for a new run and for a resume (where resume_conflicts decides what may change)
@@ -147,10 +151,13 @@ def _train_config(args: argparse.Namespace):
         saved = load_run_config(args.out)
         config = copy.deepcopy(saved)
         apply_flags(config, args, _RUN_FLAGS)
+        config = config_options.resumed_config(config, args)
         conflicts = resume_conflicts(saved, config)
         if conflicts:
             raise CliError(f"--resume continues the run with its own settings; these flags would change it: "
                            f"{', '.join(conflicts)} (drop them, or train a new run into another --out)")
+    elif args.config is not None:
+        config, dataset = config_options.file_run(args, _RUN_FLAGS)
     else:
         data = args.data or "moons"
         # loaded once, here, and handed to the trainer: its kind picks the defaults, its size checks the batch
@@ -179,6 +186,7 @@ def _train_config(args: argparse.Namespace):
     _check_process_flags(args, config)
     guidance.apply_train_options(args, config, dataset)
     apply_flags(config, args, _SESSION_FLAGS)
+    config, dataset = config_options.apply_overrides_last(config, dataset, args)
     config.validate()
     return config, dataset
 
@@ -204,7 +212,11 @@ def _check_process_flags(args: argparse.Namespace, config) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train (or resume) into ``args.out`` with a progress bar; 130 when interrupted (a checkpoint is saved)."""
+    """Train (or resume) into ``args.out`` with a progress bar.
+
+    Exit status: 0 when done (also when stopped by --max-time), 130 on Ctrl-C and 143 on SIGTERM (a scheduler's
+    stop: SLURM, Kubernetes), each with a checkpoint at the step it stopped on, which --resume continues exactly.
+    """
     import torch
 
     from ddpm_studio.core.models import format_parameter_count
@@ -218,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
     from ddpm_studio.core.training.stop_signals import StopOnSignals
     from ddpm_studio.core.training.trainer import Trainer
 
+    deadline = time_limit.Deadline(args.max_time)  # counted from here: the imports are done, the data not loaded
     config, dataset = _train_config(args)
     trainer = Trainer(config, run_dir=args.out, dataset=dataset, resume=args.resume)
     threads_before = torch.get_num_threads()  # restored at the end: run_cli may be called from a notebook
@@ -232,8 +245,8 @@ def run(args: argparse.Namespace) -> int:
     if main:
         print(
             f"{trainer.dataset.name}: {trainer.kind} {trainer.data_shape}, {len(trainer.dataset.train)} training "
-            f"items | {config.model.preset} network, {format_parameter_count(trainer.num_parameters)} parameters "
-            f"| {_process_line(config)} | "
+            f"items{_split_note(trainer.dataset)} | {config.model.preset} network, "
+            f"{format_parameter_count(trainer.num_parameters)} parameters | {_process_line(config)} | "
             f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
             file=sys.stderr,
         )
@@ -241,12 +254,14 @@ def run(args: argparse.Namespace) -> int:
     bar.update(trainer.step, force=True)
     loss_text = ""
     signalled = False  # the run ended because a signal asked it to (not completed or converged meanwhile)
-    # Ctrl-C only sets the trainer's stop flag: the step it falls in (and that step's preview or early-stop check)
-    # finishes, a checkpoint is written at that step and the run ends "stopped", so --resume continues bit for bit
-    stop = StopOnSignals(trainer.request_stop, (signal.SIGINT,))
+    # Ctrl-C and SIGTERM only set the trainer's stop flag: the step they fall in (and that step's preview or
+    # early-stop check) finishes, a checkpoint is written at that step and the run ends "stopped", so --resume
+    # continues bit for bit; so does the --max-time deadline, checked after every step
+    stop = StopOnSignals(trainer.request_stop, (signal.SIGINT, signal.SIGTERM))
     try:
         with stop:
             for event in trainer.train():
+                deadline.check(trainer.request_stop)
                 if isinstance(event, TrainStep):
                     loss_text = f"loss {event.loss:.4f} {event.steps_per_sec:.1f} it/s"
                 elif isinstance(event, PreviewReady) and main:
@@ -265,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
                     signalled = stop.received is not None and event.reason == "stopped"
                     if signalled:
                         print(_interrupted_line(trainer.step, args.out), file=sys.stderr)
+                    elif deadline.reached and event.reason == "stopped":
+                        print(time_limit.stopped_line(args.max_time, trainer.step, args.out), file=sys.stderr)
                     else:
                         print(
                             f"done: {event.step} steps ({event.reason}{': ' + event.detail if event.detail else ''}); "
@@ -281,12 +298,14 @@ def run(args: argparse.Namespace) -> int:
         trainer.save_checkpoint()
         if main:
             print(_interrupted_line(trainer.step, args.out), file=sys.stderr)
-        return 130
+        return stop.exit_code or 130
     finally:
         from ddpm_studio.core.training.distributed import shutdown_distributed
 
         torch.set_num_threads(threads_before)
         shutdown_distributed(trainer.dist)
+        if trainer.run_lock is not None:
+            trainer.run_lock.release()
     return 0
 
 
@@ -295,6 +314,14 @@ def _process_line(config) -> str:
     if config.is_flow:
         return f"flow: {config.process.target}, {config.process.time_sampling} t"
     return f"{config.diffusion.parameterization} / {config.diffusion.variance} / {config.train.loss}"
+
+
+def _split_note(dataset) -> str:
+    """ " (the official train split; 10,000 test images held out)" for a standard set, else nothing."""
+    if dataset.split_names is None:
+        return ""
+    train, heldout = dataset.split_names
+    return f" (the official {train} split; {len(dataset.heldout):,} {heldout} images held out)"
 
 
 def _interrupted_line(step: int, out: Path) -> str:

@@ -31,11 +31,16 @@ MIXTURE_DATASETS: tuple[str, ...] = (
     "annulus",
 )
 
+#: The standard image sets downloaded on first use into the cache (:mod:`ddpm_studio.core.data.remote` holds their
+#: files, sizes and pinned SHA-256 checksums; :mod:`ddpm_studio.core.data.standard` reads them).
+REMOTE_DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10")
+
 #: Every built-in data set's name -> its kind ("points" or "images"), in the order ``--help`` lists them.
 BUILTIN_DATASETS: dict[str, str] = {
     **{name: "points" for name in TOY_DATASETS},
     **{name: "images" for name in IMAGE_DATASETS},
     **{name: "points" for name in MIXTURE_DATASETS},
+    **{name: "images" for name in REMOTE_DATASETS},
 }
 
 # ------------------------------------------------------------------------------------------------ network presets

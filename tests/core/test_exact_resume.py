@@ -259,12 +259,15 @@ def test_a_stop_asked_before_training_stops_at_step_zero(tmp_path) -> None:
     assert outcome(drive(trainer))[0] == 80  # honoured once: the next train() call runs on
 
 
-# ------------------------------------------------------------------ the CLI under SIGINT
+# ------------------------------------------------------------------ the CLI under SIGINT and SIGTERM
 CLI_FLAGS = ["--data", "moons", "--steps", "160", "--batch-size", "64", "--log-every", "5", "--preview-every", "40",
              "--quiet"]
 
 
-def test_cli_sigint_saves_the_stop_step_and_resume_is_identical(tmp_path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_cli_signal_saves_the_stop_step_and_resume_is_identical(tmp_path, signum, code) -> None:
+    """Ctrl-C, and a scheduler's SIGTERM (SLURM, Kubernetes: issue 31), stop at a step boundary with a checkpoint
+    there and exit 128 + the signal's number; the metrics written so far are on disk; --resume is exact."""
     interrupted, straight_dir = tmp_path / "interrupted", tmp_path / "straight"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "ddpm_studio", "train", *CLI_FLAGS, "--out", str(interrupted)],
@@ -272,14 +275,15 @@ def test_cli_sigint_saves_the_stop_step_and_resume_is_identical(tmp_path) -> Non
     deadline = time.monotonic() + 60
     while not read_metrics(interrupted) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    assert process.returncode == code, stderr
     last = stderr.strip().splitlines()[-1]
     stop_step = list_checkpoints(interrupted)[-1][0]
     assert 0 < stop_step < 160, "the run ended before the signal came (a slow machine): nothing was tested"
     expected_path = interrupted / "checkpoints" / f"step_{stop_step:08d}.safetensors"
     assert last.startswith(f"interrupted at step {stop_step}; saved {expected_path}"), last
+    assert read_metrics(interrupted)[-1]["step"] <= stop_step and not (interrupted / "train.lock").exists()
     assert run_cli(["train", "--out", str(interrupted), "--resume", "--quiet"]) == 0
     assert run_cli(["train", *CLI_FLAGS, "--out", str(straight_dir)]) == 0
     assert_same_run(straight_dir, interrupted)

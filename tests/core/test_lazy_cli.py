@@ -26,6 +26,10 @@ ARGUMENT_ERRORS = (
     ["evaluate", "run", "--spacing", "nope"],
     ["compare", "--out", "runs", "--settings", "bogus"],
     ["export", "run"],
+    ["data"],
+    ["data", "--download", "imagenet"],
+    ["config"],
+    ["train", "--out", "run", "--max-time", "soon"],
     ["nope"],
 )
 

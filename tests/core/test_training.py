@@ -277,3 +277,5 @@ def test_ddp_with_two_gloo_processes(tmp_path):
     assert [s for s, _ in list_checkpoints(run)] == [20]
     assert [r["step"] for r in read_metrics(run)] == [5, 10, 15, 20]  # rank 0 alone writes
     assert load_pipeline(run).step == 20
+    # only rank 0 takes the run folder's lock (a rank 1 that took it too would have been refused), and gives it back
+    assert not (run / "train.lock").exists()

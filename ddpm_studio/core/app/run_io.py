@@ -18,6 +18,7 @@ from ddpm_studio.core.data import BUILTIN_DATASETS, DataError, DataSet, load_dat
 from ddpm_studio.core.device import available_devices
 from ddpm_studio.core.io.runs import RunError, append_metrics, list_checkpoints, read_metrics
 from ddpm_studio.core.pipeline import DiffusionPipeline, load_pipeline, load_run_config
+from ddpm_studio.core.training.run_lock import RunLocked
 from ddpm_studio.core.training.trainer import CheckpointWriteError, Trainer, TrainingDiverged
 
 #: Errors whose message already is the one line a user reads (anything else gets its type name in front).
@@ -96,9 +97,11 @@ def open_run(run_dir: str) -> OpenedRun:
         warning = f"the run was trained on {device!r}, which this machine lacks; it continues on 'auto'"
     try:
         trainer = Trainer(config, run_dir=run_dir, resume=True)
-    except (DataError, RuntimeError) as exc:  # e.g. data moved away, or a training state from another device
+    except (DataError, RuntimeError, RunLocked) as exc:  # e.g. data moved away, a training state from another
+        # device, or a trainer of another process writing the folder (follow it to watch it live)
         pipeline = load_pipeline(run_dir, config.train.device)
         reason = ("its data could not be loaded" if isinstance(exc, DataError)
+                  else "another process trains it" if isinstance(exc, RunLocked)
                   else "its training state cannot be resumed here")
         note = f"{reason} ({describe_error(exc)}): you can sample it, not continue training it"
         dataset = None

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddpm_studio.core.catalog import BUILTIN_DATASETS
+from ddpm_studio.core.catalog import BUILTIN_DATASETS, REMOTE_DATASETS
 
 from .arrays import as_nchw, image_size_for, is_idx, to_pixels
 from .arrays import read_path as _read_path  # by this name: tests wrap it to count the reads of a file
@@ -29,6 +29,7 @@ from .errors import DataError
 from .images import load_digits, make_shapes, resize_images
 from .labels import LabelError, file_labels, folder_labels
 from .mixtures import MIXTURE_DATASETS, make_mixture
+from .standard import read_standard
 from .toys import TOY_CLASS_NAMES, TOY_DATASETS, TOY_NUM_CLASSES, make_labelled_toy
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class DataSet:
     class_names: tuple[str, ...] | None = None
     # the items whose range x0_range() spans: a subset keeps its whole training split's box; None: ``train``
     range_items: torch.Tensor | None = None
+    # the publisher's names of (train, heldout) for a standard set, ("train", "test"); None: a seeded draw
+    split_names: tuple[str, str] | None = None
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -218,6 +221,24 @@ def _images_dataset(
     )
 
 
+def _standard_dataset(name: str, image_size: int | None) -> DataSet:
+    """A standard set (:mod:`.standard`) in model space: the official training split to train on, the official
+    test split held out, both resized to ``image_size`` (None keeps 28 x 28 and 32 x 32), with their labels."""
+    splits, class_names = read_standard(name)
+    (train_pixels, train_labels), (test_pixels, _) = splits["train"], splits["test"]
+    size = image_size_for(train_pixels.shape[2], train_pixels.shape[3], image_size)
+
+    def model_space(pixels: np.ndarray) -> torch.Tensor:  # x = 2 * pixel / 255 - 1 (MATH.md)
+        return torch.from_numpy(resize_images(pixels, size)).float() * (2.0 / 255.0) - 1.0
+
+    return DataSet(
+        name=name, kind="images", train=model_space(train_pixels).contiguous(),
+        heldout=model_space(test_pixels).contiguous(), shift=torch.zeros(1), scale=torch.ones(1),
+        labels=torch.from_numpy(train_labels), num_classes=len(class_names), class_names=class_names,
+        split_names=("train", "test"),
+    )
+
+
 def _dataset_from_array(
     name: str, array: np.ndarray, image_size: int | None, seed: int, heldout_fraction: float,
     labels: np.ndarray | None = None,
@@ -254,7 +275,9 @@ def load_dataset(
 
     Args:
         spec: a toy name (:data:`~ddpm_studio.core.data.toys.TOY_DATASETS`), "digits" (1797 UCI digits,
-            default 16 x 16, grey), "shapes" (procedural shapes, default 16 x 16, RGB), or a path to
+            default 16 x 16, grey), "shapes" (procedural shapes, default 16 x 16, RGB), a standard set fetched on
+            first use ("mnist", "fashion-mnist", "cifar10": :mod:`.standard`, official train / test split), or a
+            path to
             - a folder of PNG/JPEG/BMP/GIF/WebP images (recursive; unreadable files are skipped and listed in
               ``DataSet.skipped``; default size 32),
             - a .npy / .npz array: (N, 2) gives points; (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or
@@ -300,6 +323,8 @@ def load_dataset(
     elif spec_text == "shapes":
         pixels = make_shapes(max(num_images, 0), image_size or SHAPES_DEFAULT_SIZE, seed)
         dataset = _images_dataset(spec_text, pixels, seed, heldout_fraction)
+    elif spec_text in REMOTE_DATASETS:
+        dataset = _standard_dataset(spec_text, image_size)  # split as published: heldout_fraction does not apply
     else:
         path = Path(spec_text).expanduser()
         if not path.exists():

@@ -29,6 +29,7 @@ from ddpm_studio.core.io.runs import (
 )
 from ddpm_studio.core.pipeline import load_network_state
 from ddpm_studio.core.training.resume import resume_conflicts
+from ddpm_studio.core.training.run_lock import hold_run_lock
 
 
 class CheckpointWriteError(OSError):
@@ -87,7 +88,16 @@ class TrainerCheckpoints:
         return path
 
     def set_run_dir(self, run_dir: str | os.PathLike[str]) -> None:
-        """Move future writes to another folder (e.g. after a full disk); writes the config there."""
+        """Move future writes to another folder (e.g. after a full disk); writes the config there.
+
+        The trainer holds the new folder's lock first (:mod:`.run_lock`; a folder another live trainer writes is
+        refused), then gives up the old one's.
+        """
+        if self.dist.is_main:
+            held = getattr(self, "run_lock", None)
+            self.run_lock = hold_run_lock(run_dir)
+            if held is not None:
+                held.release()
         self.run_dir = Path(run_dir)
         config = self.config.to_dict()
         self._write(lambda: (self.run_dir.mkdir(parents=True, exist_ok=True), write_config(self.run_dir, config)))

@@ -53,6 +53,16 @@ def distributed_device(ctx: DistContext, device_name: str) -> torch.device | Non
     return None
 
 
+def any_rank(ctx: DistContext, flag: bool, device: torch.device) -> bool:
+    """True on every rank when ``flag`` is True on any of them (an all-reduce of one number; a collective: every
+    rank must call it at the same point)."""
+    if not ctx.enabled:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item() > 0.0)
+
+
 def shutdown_distributed(ctx: DistContext) -> None:
     if ctx.enabled and dist.is_initialized():
         dist.barrier()

@@ -36,7 +36,7 @@ from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, FlowTimeIn
 from ddpm_studio.core.process.guidance import conditional_problem, drop_labels
 from ddpm_studio.core.scores.verdict import MIN_HELDOUT
 from ddpm_studio.core.training.checkpoints import CheckpointWriteError, TrainerCheckpoints
-from ddpm_studio.core.training.distributed import DistContext, distributed_device, init_distributed
+from ddpm_studio.core.training.distributed import DistContext, any_rank, distributed_device, init_distributed
 from ddpm_studio.core.training.early_stop import EarlyStopper
 from ddpm_studio.core.training.ema import EMA
 from ddpm_studio.core.training.events import (
@@ -49,6 +49,7 @@ from ddpm_studio.core.training.events import (
 )
 from ddpm_studio.core.training.loss_window import NUM_T_BANDS, _Window
 from ddpm_studio.core.training.lr_schedule import learning_rate
+from ddpm_studio.core.training.run_lock import hold_run_lock
 from ddpm_studio.core.training.tensorboard_log import TensorBoardLogging, tensorboard_problem
 from ddpm_studio.core.training.timesteps import sample_timesteps, timestep_probabilities
 
@@ -102,6 +103,8 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         if resume and self.run_dir is None:
             raise ConfigError("resume needs a run folder")
+        # one writer per run folder (run_lock.py), checked before anything is read or written; rank 0 writes it
+        self.run_lock = hold_run_lock(self.run_dir) if self.run_dir is not None and self.dist.is_main else None
         if self.run_dir is not None and not resume and list_checkpoints(self.run_dir):
             raise RunError(
                 f"{self.run_dir} already holds a trained run; resume it or choose another folder (nothing was "
@@ -212,6 +215,14 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         """
         self._stop = True
 
+    def _stop_now(self) -> bool:
+        """Whether to stop before the next step. Under torchrun every rank must stop at the same step (or one
+        would wait forever in the next all-reduce), so the ranks agree on it at each metrics step
+        (:func:`.distributed.any_rank`): a SIGTERM that reaches them at different steps stops them all together."""
+        if not self.dist.enabled:
+            return self._stop
+        return self.step % self.config.train.log_every == 0 and any_rank(self.dist, self._stop, self.device)
+
     @property
     def total_steps(self) -> int:
         return self.config.train.steps
@@ -247,7 +258,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             if self._pending and (yield from self._after_step()):
                 return
             while self.step < self.config.train.steps:
-                if self._stop:
+                if self._stop_now():
                     yield from self._finish("stopped")
                     return
                 self._train_step()

@@ -34,6 +34,7 @@ from ddpm_studio.core.config import (
     snr_weighting_applies,
 )
 from ddpm_studio.core.data import BUILTIN_DATASETS
+from ddpm_studio.core.data.remote import REMOTE_SETS
 from ddpm_studio.core.device import available_devices
 from ddpm_studio.core.models import MODEL_PRESETS
 from ddpm_studio.gui.docks.setup_data import SetupData
@@ -49,6 +50,7 @@ from ddpm_studio.gui.docks.setup_options import (
     _FormScroll,
     data_kind,
     kind_defaults,
+    remote_tooltip,
 )
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
 
@@ -108,6 +110,9 @@ class SetupDock(SetupData, QDockWidget):
         for name, kind in BUILTIN_DATASETS.items():
             self.datasetCombo.addItem(f"{name}  ({'2-D points' if kind == 'points' else 'images'})",
                                       {"spec": name, "kind": kind})
+            if name in REMOTE_SETS:  # the standard sets: say what choosing one costs the first time
+                self.datasetCombo.setItemData(self.datasetCombo.count() - 1, remote_tooltip(name),
+                                              Qt.ItemDataRole.ToolTipRole)
         self.datasetCombo.insertSeparator(self.datasetCombo.count())
         self.datasetCombo.addItem(OPEN_DATA_TEXT, {"spec": None, "kind": None})
         self.datasetCombo.setToolTip("A built-in data set, or your own: a folder of images, a .npy/.npz/.csv "

@@ -73,6 +73,18 @@ def kind_defaults(spec: str, kind: str) -> RunConfig:
     return config
 
 
+def remote_tooltip(name: str) -> str:
+    """The Setup list's tooltip of a standard set: its official split, and what the first use downloads."""
+    from ddpm_studio.core.data.cache import dataset_folder
+    from ddpm_studio.core.data.remote import REMOTE_SETS, total_size
+
+    remote = REMOTE_SETS[name]
+    train, test = remote.split_sizes
+    return (f"{remote.title}: {train:,} training and {test:,} test images (held out), with labels. Downloaded on "
+            f"first use ({total_size(name) / 1e6:.1f} MB) into {dataset_folder(name)} and checked against its "
+            "SHA-256; offline, set DDPM_STUDIO_DATA_MIRROR or place the official files there.")
+
+
 def data_kind(spec: str) -> str | None:
     """"points" / "images" for a built-in name; None for a path (known only once it is loaded)."""
     return BUILTIN_DATASETS.get(spec)

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox
 
 from ddpm_studio.core.app.session import data_key, probe_dataset
+from ddpm_studio.core.catalog import REMOTE_DATASETS
 from ddpm_studio.core.config import ConfigError
 from ddpm_studio.core.data import DataSet, load_dataset
 from ddpm_studio.core.models import format_parameter_count
@@ -116,7 +117,14 @@ class RunControls:
             self._data_preview_timer.start()  # one at a time: look again when it is done
             return
         self.jobs.task("data preview", load_keyed, key, owner=self, on_result=self._data_previewed,
-                       on_error=lambda message: logger.info("data preview failed: %s", message))
+                       on_error=lambda message: self._data_preview_failed(key[0], message))
+
+    def _data_preview_failed(self, spec: str, message: str) -> None:
+        """A built-in set that could not be loaded (a standard set offline): the reason stays in the status bar;
+        no dialog, since a preview starts by itself whenever the settings change."""
+        logger.info("data preview failed: %s", message)
+        if spec in REMOTE_DATASETS:
+            self._status(f"Cannot load {spec}: {message}", 0)
 
     def _data_previewed(self, result: tuple[tuple, DataSet]) -> None:
         key, dataset = result

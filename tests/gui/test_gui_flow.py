@@ -97,7 +97,7 @@ def test_the_paths_view_draws_ddpm_flow_and_reflow_side_by_side(qtbot, window, m
     qtbot.mouseClick(dialog.drawButton, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(dialog.pictures) == 3 and dialog.drawButton.isEnabled(), timeout=120_000)
     titles = [dialog.pictures[s].title for s in range(3)]
-    assert titles[0].startswith("DDPM") and titles[1].startswith("flow,") and titles[2].startswith("flow after")
+    assert titles[0].startswith("DDPM (ODE)") and titles[1].startswith("flow,") and titles[2].startswith("flow after")
     assert all("straightness" in dialog.labels[s].text() for s in range(3))
     assert dialog.pictures[2].states.shape[1:] == (48, 2)
     assert "Straightness:" in dialog.statusLabel.text()

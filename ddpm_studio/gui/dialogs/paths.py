@@ -16,13 +16,14 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ddpm_studio.gui.display import PathPicture
-from ddpm_studio.gui.style import SAMPLE_COLOR, SteadyLabel
+from ddpm_studio.gui.style import SteadyLabel
 from ddpm_studio.gui.widgets.axes import TidyAxisItem
 
 #: The three panels' subjects, left to right.
 SLOT_TITLES = ("DDPM (ODE)", "flow", "flow after reflow")
 PATH_PEN = (110, 110, 110, 120)
-NOISE_COLOR = (31, 119, 180)
+NOISE_COLOR = (150, 170, 200)  # the noise ends, pale: the eye goes to where the paths arrive
+END_COLOR = (255, 127, 14)
 
 
 class PathsDialog(QDialog):
@@ -55,6 +56,9 @@ class PathsDialog(QDialog):
             button.setToolTip(f"A run folder to draw as “{title}”.")
             button.clicked.connect(lambda _checked=False, s=slot: self._choose(s))
             grid.addWidget(button, 2, slot)
+            if self.plots:  # one view for the three panels: the same noise, compared at one scale
+                plot.setXLink(self.plots[0])
+                plot.setYLink(self.plots[0])
             self.plots.append(plot)
             self.labels.append(label)
             self.runButtons.append(button)
@@ -105,7 +109,7 @@ class PathsDialog(QDialog):
         plot.plot(states[0, :, 0], states[0, :, 1], pen=None, symbol="o", symbolSize=4, symbolBrush=NOISE_COLOR,
                   symbolPen=None)
         plot.plot(states[-1, :, 0], states[-1, :, 1], pen=None, symbol="o", symbolSize=5,
-                  symbolBrush=SAMPLE_COLOR, symbolPen=None)
+                  symbolBrush=END_COLOR, symbolPen=None)
         plot.setTitle(picture.title)
         self.labels[picture.slot].setText(
             f"straightness {picture.straightness:.4f}  ({picture.method}, M55: 0 = straight lines)")
@@ -113,6 +117,10 @@ class PathsDialog(QDialog):
     def finished(self) -> None:
         self.set_running(False)
         if self.pictures:
+            # the linked panels show every path of every run: the range of all of them, with a margin
+            points = np.concatenate([p.states.reshape(-1, 2) for p in self.pictures.values()])
+            low, high = np.nanpercentile(points, 0.5, axis=0), np.nanpercentile(points, 99.5, axis=0)
+            self.plots[0].setRange(xRange=(low[0], high[0]), yRange=(low[1], high[1]), padding=0.05)
             values = ", ".join(f"{p.title.split(',')[0]} {p.straightness:.4f}"
                                for _, p in sorted(self.pictures.items()))
             self.statusLabel.setText(f"Straightness: {values}. Lines: paths x₁ → x₀ on the linear clock (M49).")

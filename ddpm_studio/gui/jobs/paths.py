@@ -24,7 +24,7 @@ PATHS_DRAWN, PATHS_MEASURED, PATH_STEPS = 48, 1000, 50
 def describe(pipeline: DiffusionPipeline) -> str:
     """"DDPM (ODE)", "flow" or "flow after reflow", and the run's step."""
     if not pipeline.is_flow:
-        kind = "DDPM (probability-flow ODE)"
+        kind = "DDPM (ODE)"
     else:
         kind = "flow after reflow" if pipeline.config.process.couplings else "flow"
     return f"{kind}, step {pipeline.step:,}"

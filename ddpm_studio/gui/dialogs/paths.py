@@ -119,8 +119,12 @@ class PathsDialog(QDialog):
         if self.pictures:
             # the linked panels show every path of every run: the range of all of them, with a margin
             points = np.concatenate([p.states.reshape(-1, 2) for p in self.pictures.values()])
-            low, high = np.nanpercentile(points, 0.5, axis=0), np.nanpercentile(points, 99.5, axis=0)
-            self.plots[0].setRange(xRange=(low[0], high[0]), yRange=(low[1], high[1]), padding=0.05)
+            points = points[np.isfinite(points).all(axis=1)]  # an untrained run may send a path to infinity
+            if len(points):
+                low, high = np.percentile(points, 0.5, axis=0), np.percentile(points, 99.5, axis=0)
+                # Python floats: pyqtgraph compares them with float64 limits, which overflow a float32
+                self.plots[0].setRange(xRange=(float(low[0]), float(high[0])), yRange=(float(low[1]), float(high[1])),
+                                       padding=0.05)
             values = ", ".join(f"{p.title.split(',')[0]} {p.straightness:.4f}"
                                for _, p in sorted(self.pictures.items()))
             self.statusLabel.setText(f"Straightness: {values}. Lines: paths x₁ → x₀ on the linear clock (M49).")

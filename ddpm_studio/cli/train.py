@@ -141,6 +141,9 @@ def _train_config(args: argparse.Namespace):
         if conflicts:
             raise CliError(f"--resume continues the run with its own settings; these flags would change it: "
                            f"{', '.join(conflicts)} (drop them, or train a new run into another --out)")
+        from ddpm_studio.core.io.run_data import load_stand_in
+
+        dataset = load_stand_in(args.out, config)  # the run's copy of a points file that has gone
     else:
         data = args.data or "moons"
         # loaded once, here, and handed to the trainer: its kind picks the defaults, its size checks the batch

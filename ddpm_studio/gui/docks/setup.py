@@ -111,6 +111,7 @@ class SetupDock(SetupData, QDockWidget):
         self.datasetCombo.setToolTip("A built-in data set, or your own: a folder of images, a .npy/.npz/.csv "
                                      "array or an IDX file (you can also drop it on the window).")
         form.addRow("Data", self.datasetCombo)
+        form.addRow("", self._draw_data_button())
         self.subsetSpin = self._spin("subsetSpin", 0, 100_000_000, 0, "Train on only this many training items, "
                                      "drawn with the seed (--subset): 10 digits are copied, all 1,797 are not.")
         self.subsetSpin.setSpecialValueText("all")

@@ -2,6 +2,8 @@
 training-item counts of the data loaded so far, the class-conditional check they allow, and the batch size lowered
 to fit a small data set (and given back when the data changes again).
 
+The Draw data… button (``drawDataButton``) is made here too; the main window opens the drawing dialog on it.
+
 A mixin of :class:`~ddpm_studio.gui.docks.setup.SetupDock`: it uses the dock's controls (``datasetCombo``,
 ``batchSpin``, ``conditionalCheck``), its signals (``kindChanged``, ``dataPathChosen``) and its ``config()``,
 ``_fill_training()`` and ``_changed()``.
@@ -12,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QPushButton
 
 from ddpm_studio.core.config import fit_batch_size
 from ddpm_studio.gui.docks.setup_options import (
@@ -25,6 +27,12 @@ from ddpm_studio.gui.docks.setup_options import (
 
 class SetupData:
     """The data set choice of the Setup dock (see the module docstring)."""
+
+    def _draw_data_button(self) -> QPushButton:
+        """Setup → Draw data…: the main window opens the drawing dialog on its click."""
+        self.drawDataButton = QPushButton("Draw data…", objectName="drawDataButton")
+        self.drawDataButton.setToolTip("Draw your own 2-D points (or reshape a built-in set) and train on them.")
+        return self.drawDataButton
 
     # ------------------------------------------------------------------ public API
     def select_builtin(self, name: str) -> bool:

@@ -103,6 +103,7 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.learned = LearnedDock(self)
         self.learned_runner = LearnedRunner(self.learned, self.session.sample_source, self)
         self._compare: CompareDialog | None = None
+        self._draw_dialog = None  # Setup → Draw data…, while open
         self.docks: list[QDockWidget] = [
             self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race,
             self.learned]
@@ -172,6 +173,7 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.setup.scheduleChanged.connect(self.schedule.set_schedule)
         self.setup.kindChanged.connect(self._kind_changed)
         self.setup.dataPathChosen.connect(self.load_data_path)
+        self.setup.drawDataButton.clicked.connect(self.draw_data)
         self.trajectory.sampleRequested.connect(self.sample)
         self.trajectory.raceRequested.connect(self.open_race)
         self.trajectory.sweepRequested.connect(lambda: open_guidance_sweep(self))

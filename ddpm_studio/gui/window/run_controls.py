@@ -20,6 +20,7 @@ from ddpm_studio.core.models import format_parameter_count
 from ddpm_studio.core.training.events import CheckpointSaved, PreviewFailed, TrainingFinished, TrainStep
 from ddpm_studio.core.training.resume import lr_horizon_change
 from ddpm_studio.core.training.trainer import Trainer
+from ddpm_studio.gui.dialogs.draw_data import DrawDataDialog, drawn_data_folder
 from ddpm_studio.gui.display import data_preview, reference_points
 from ddpm_studio.gui.docks.setup import data_kind
 from ddpm_studio.gui.jobs import sampling as job_sampling
@@ -128,6 +129,21 @@ class RunControls:
         self.jobs.task("data", probe_dataset, path, config.data.num_points, config.data.num_images,
                        config.train.seed, owner=self, on_result=self._data_loaded,
                        on_error=lambda message: self._show_error("Cannot use this data", message))
+
+    def draw_data(self) -> DrawDataDialog | None:
+        """Setup → Draw data…: the drawing dialog, starting from the chosen 2-D data; what it saves is loaded as a
+        file would be (:meth:`load_data_path`)."""
+        if self.training:
+            self._status("Stop training before choosing other data.")
+            return None
+        spec = self.setup.data_spec()
+        start = spec if self.setup.kind() == "points" else None
+        dialog = DrawDataDialog(self, drawn_data_folder(self.settings), self.setup.config().train.seed, start)
+        dialog.dataChosen.connect(self.load_data_path)
+        dialog.finished.connect(dialog.deleteLater)
+        self._draw_dialog = dialog
+        dialog.open()
+        return dialog
 
     def _data_loaded(self, result: tuple[str, DataSet]) -> None:
         spec, dataset = result

@@ -46,6 +46,7 @@ from ddpm_studio.gui.docks.setup_options import (
     SCHEDULES,
     VARIANCES,
     _FormScroll,
+    compact_combos,
     data_kind,
     kind_defaults,
 )
@@ -212,6 +213,7 @@ class SetupDock(SetupData, QDockWidget):
         layout.addStretch(1)
 
         self._controls = body
+        compact_combos(body)
         scroll = _FormScroll(objectName="setupScroll")
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QScrollArea
+from PySide6.QtWidgets import QFormLayout, QScrollArea, QWidget
 
 from ddpm_studio.core import choices
 from ddpm_studio.core.config import RunConfig, default_config
 from ddpm_studio.core.data import BUILTIN_DATASETS
+from ddpm_studio.gui.style import compact_combos as shrink_combos
 
 OPEN_DATA_TEXT = "Open folder/file…"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -23,6 +24,15 @@ DATA_FILTER = (
 #: The Setup dock is never narrower than its form, up to this width: beyond it (the presentation look's larger
 #: text on a small screen) the form scrolls sideways rather than pushing the plots off the screen.
 MAX_FORM_MIN_WIDTH = 400
+
+
+def compact_combos(body: QWidget) -> None:
+    """:func:`ddpm_studio.gui.style.compact_combos`, and every form puts a field under its label when the dock is
+    too narrow for both on one line (each combo as wide as its longest entry, "cosine (Nichol & Dhariwal)", made
+    the form 340 pixels: too wide for a 1024-pixel projector beside the plots)."""
+    for form in body.findChildren(QFormLayout):
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    shrink_combos(body)
 
 
 class _FormScroll(QScrollArea):

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.core.process.guidance import row_length
+from ddpm_studio.gui.display import tiles_shown
 from ddpm_studio.gui.docks.sampling_bar import SamplingBar
 from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, set_media_button
 from ddpm_studio.gui.trajectory_store import (
@@ -79,6 +80,7 @@ class TrajectoryDock(QDockWidget):
         self._store_bounds: tuple[float, float, float, float] | None = None
         self._labels: np.ndarray | None = None  # the classes asked for, per sample (conditional models)
         self._columns: int | None = None
+        self._tile_limit: int | None = None  # images a grid shows at most (presentation mode: fewer, larger)
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -347,6 +349,15 @@ class TrajectoryDock(QDockWidget):
             layout_item.removeItem(self._forward_panel.plot)
         self._forward_shown = show
 
+    def set_tile_limit(self, limit: int | None) -> None:
+        """Show at most ``limit`` images per panel (None: every sample), each larger in the same panel."""
+        if limit != self._tile_limit:
+            self._tile_limit = limit
+            self._throttle.request()
+            if self._kind == "images":  # the grid's new size; 2-D panels keep the data's box
+                for panel in self._panels:
+                    panel.plot.enableAutoRange()
+
     # ------------------------------------------------------------------ drawing
     def _redraw(self) -> None:
         frame = self._live if self._live is not None else self._frame_at_slider()
@@ -362,7 +373,7 @@ class TrajectoryDock(QDockWidget):
             self._set_references(self._reference, self._view_bounds(frame))
         for panel, batch in panels:
             if self._kind == "images":
-                panel.show_images(batch, self._columns)
+                panel.show_images(batch[:tiles_shown(len(batch), self._columns, self._tile_limit)], self._columns)
             else:
                 # the forward panel shows real data, which was not asked for a class
                 panel.show_points(batch, None if panel is self._forward_panel else self._labels)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ddpm_studio.cli import compare, evaluate, export, sample, train
+from ddpm_studio.cli import compare, evaluate, export, sample, studio, train
 from ddpm_studio.cli.common import (
     EXIT_USAGE,
     CliError,
@@ -34,12 +34,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "evaluate": evaluate.run,
     "compare": compare.run,
     "export": export.run,
+    "gui": studio.run,
+    "follow": studio.run,
 }
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add every command to ``subparsers`` (made with ``parser_class=_Parser``, so that errors are one line)."""
-    for module in (train, sample, evaluate, compare, export):
+    for module in (train, sample, evaluate, compare, export, studio):
         module.add_parser(subparsers)
 
 

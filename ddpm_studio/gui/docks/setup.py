@@ -94,8 +94,8 @@ class SetupDock(SetupData, QDockWidget):
         self.problem: str | None = None
         self._data_sizes: dict[str, int] = {}  # training items of each data set loaded so far, by spec
         self._data_classes: dict[str, int | None] = {}  # classes of each data set loaded so far (None: unlabelled)
-        # after the batch size was lowered to fit a data set: (spec, lowered size, size before, note)
-        self._batch_note: tuple[str, int, int, str] | None = None
+        # after the batch size was lowered to fit a data set: ((spec, subset), lowered size, size before, note)
+        self._batch_note: tuple[tuple[str, int | None], int, int, str] | None = None
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -116,6 +116,7 @@ class SetupDock(SetupData, QDockWidget):
         self.subsetSpin = self._spin("subsetSpin", 0, 100_000_000, 0, "Train on only this many training items, "
                                      "drawn with the seed (--subset): 10 digits are copied, all 1,797 are not.")
         self.subsetSpin.setSpecialValueText("all")
+        self.subsetSpin.valueChanged.connect(self._subset_changed)
         form.addRow("Train on", self.subsetSpin)
 
         self.presetCombo = self._combo("presetCombo", [(name, name) for name in MODEL_PRESETS])
@@ -405,7 +406,7 @@ class SetupDock(SetupData, QDockWidget):
         if problem is None and param.name == "mean" and loss == "simple":
             hint = ("Ho et al. (Table 2) found that predicting the mean trains well only on the bound: expect "
                     "poorer samples with L_simple than with “VLB”.")
-        if hint is None and self._batch_note is not None and self._batch_note[:2] == (spec, batch):
+        if hint is None and self._batch_note is not None and self._batch_note[:2] == (self._fit_key(), batch):
             hint = self._batch_note[3]
         self.problem = problem
         self.valid = problem is None

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from ddpm_studio.core.app.session import data_key, probe_dataset
 from ddpm_studio.core.config import ConfigError
-from ddpm_studio.core.data import DataSet, load_dataset
+from ddpm_studio.core.data import DataSet, load_dataset, take_subset
 from ddpm_studio.core.models import format_parameter_count
 from ddpm_studio.core.training.events import CheckpointSaved, PreviewFailed, TrainingFinished, TrainStep
 from ddpm_studio.core.training.resume import lr_horizon_change
@@ -37,6 +37,14 @@ def load_keyed(key: tuple) -> tuple[tuple, DataSet]:
     spec, num_points, num_images, seed, image_size = key
     dataset = load_dataset(spec, image_size=image_size, num_points=num_points, num_images=num_images, seed=seed)
     return key, dataset
+
+
+def trained_items(dataset: DataSet, config) -> DataSet:
+    """The part of ``dataset`` a run of ``config`` trains on: its subset (the trainer's draw) when it has one."""
+    subset = config.data.subset
+    if subset is None or not 1 <= subset < len(dataset.train) or dataset.range_items is not None:
+        return dataset
+    return take_subset(dataset, subset, config.train.seed)
 
 
 class RunControls:
@@ -88,9 +96,11 @@ class RunControls:
         """
         if self._closing or self.session.has_model or self.training or not self.setup.valid:
             return
-        key = data_key(self.setup.config())
+        config = self.setup.config()
+        key = data_key(config)
         dataset = self.session.cached_data(key)
         if dataset is not None:
+            dataset = trained_items(dataset, config)  # a subset of 10 previews those 10, not the whole set
             if dataset.kind == "points":
                 self.trajectory.show_placeholder("points", reference_points(dataset))
                 self.samples_dock.clear_data()

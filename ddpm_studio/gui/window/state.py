@@ -57,11 +57,16 @@ class WindowState:
         self.settings.setValue("view/presentation", on)
 
     def reset_layout(self) -> None:
-        """Every dock back where it started, docked and visible (and on the stage again in presentation mode)."""
+        """Every dock back where it started: docked, and shown as at the first start (the race and the learned
+        dock open on demand), on the stage again in presentation mode.
+
+        Showing every dock brought the race and the learned dock up in their tab groups: two more tab bars over
+        the trajectory and the samples, and, once one was closed again, its pair's bar left drawn.
+        """
         self.restoreState(self._default_state, LAYOUT_VERSION)
         for dock in self.docks:
             dock.setFloating(False)
-            dock.show()
+            dock.setVisible(dock not in (self.race, self.learned))
         self._size_docks()
         if self.presentationAction.isChecked():
             self.enter_stage()

@@ -10,7 +10,7 @@ import pytest
 from gui_helpers import TIMEOUT_MS
 from PySide6.QtCore import QRect, QSettings
 from PySide6.QtGui import QScreen
-from PySide6.QtWidgets import QMessageBox, QScrollArea
+from PySide6.QtWidgets import QComboBox, QMessageBox, QScrollArea, QStyle, QStyleOptionComboBox
 
 from ddpm_studio.gui import MainWindow
 from ddpm_studio.gui.window.screen_fit import fits
@@ -73,6 +73,15 @@ def test_every_dock_is_usable_on_a_small_projector(qtbot, monkeypatch, settings,
     for field in setup.widget().findChildren(type(win.setup.datasetCombo)):
         box = field.mapTo(setup.viewport(), field.rect().topRight())
         assert box.x() < setup.viewport().width(), field.objectName()
+    # the learned-variance settings read whole: "learned: between β̃_t and β_t", "hybrid: L_simple + 0.001 L_vlb"
+    for combo in setup.widget().findChildren(QComboBox):
+        option = QStyleOptionComboBox()
+        combo.initStyleOption(option)
+        field = combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                             QStyle.SubControl.SC_ComboBoxEditField, combo)
+        for index in range(combo.count()):
+            text = combo.itemText(index)
+            assert combo.fontMetrics().horizontalAdvance(text) <= field.width(), (combo.objectName(), text)
     win.close()
 
 

@@ -46,9 +46,9 @@ from ddpm_studio.gui.docks.setup_options import (
     SCHEDULES,
     VARIANCES,
     _FormScroll,
-    compact_combos,
     data_kind,
     kind_defaults,
+    wrap_form_rows,
 )
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
 
@@ -214,7 +214,7 @@ class SetupDock(SetupData, QDockWidget):
         layout.addStretch(1)
 
         self._controls = body
-        compact_combos(body)
+        wrap_form_rows(body)
         scroll = _FormScroll(objectName="setupScroll")
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QFormLayout, QScrollArea, QWidget
 from ddpm_studio.core import choices
 from ddpm_studio.core.config import RunConfig, default_config
 from ddpm_studio.core.data import BUILTIN_DATASETS
-from ddpm_studio.gui.style import compact_combos as shrink_combos
 
 OPEN_DATA_TEXT = "Open folder/file…"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -26,13 +25,15 @@ DATA_FILTER = (
 MAX_FORM_MIN_WIDTH = 400
 
 
-def compact_combos(body: QWidget) -> None:
-    """:func:`ddpm_studio.gui.style.compact_combos`, and every form puts a field under its label when the dock is
-    too narrow for both on one line (each combo as wide as its longest entry, "cosine (Nichol & Dhariwal)", made
-    the form 340 pixels: too wide for a 1024-pixel projector beside the plots)."""
+def wrap_form_rows(body: QWidget) -> None:
+    """Every form under ``body`` puts a field under its label when the dock is too narrow for both on one line.
+
+    The combos keep their full width (the longest entry, "hybrid: L_simple + 0.001 L_vlb", whole), so the form
+    is 340 pixels wide on one line but only as wide as its widest field (about 250) with the fields under their
+    labels: room for the plots beside it on a 1024-pixel projector, and no setting ever cut off.
+    """
     for form in body.findChildren(QFormLayout):
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-    shrink_combos(body)
 
 
 class _FormScroll(QScrollArea):

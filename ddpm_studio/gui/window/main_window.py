@@ -110,7 +110,8 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
             self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race,
             self.learned]
         for dock in self.docks:
-            compact_combos(dock)  # rows of controls that fit a 1024-pixel screen ...
+            if dock is not self.setup:  # its form wraps instead: every setting reads whole (setup_options.py)
+                compact_combos(dock)  # rows of controls that fit a 1024-pixel screen ...
             scroll_dock(dock)  # ... and a dock that scrolls rather than being cut off where they still do not
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -173,7 +174,7 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.resizeDocks([self.trajectory, self.loss], [height * 60 // 100, height * 40 // 100],
                          Qt.Orientation.Vertical)
         # the loss curve and its row of controls under the trajectory; the schedule's two plots read narrower
-        self.resizeDocks([self.loss, self.schedule], [width * 60 // 100, width * 40 // 100],
+        self.resizeDocks([self.loss, self.schedule], [width * 63 // 100, width * 37 // 100],
                          Qt.Orientation.Horizontal)
 
     def _wire(self) -> None:

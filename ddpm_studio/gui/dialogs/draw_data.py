@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, QStandardPaths, Signal
+from PySide6.QtCore import QSettings, QSize, QStandardPaths, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -49,6 +49,7 @@ from ddpm_studio.core.data.drawn import (
 )
 from ddpm_studio.core.io.run_data import save_points
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR, WrapLabel
+from ddpm_studio.gui.widgets.dialog_fit import fitted_dialog_size
 from ddpm_studio.gui.widgets.draw_canvas import DrawCanvas
 
 #: QSettings key of the folder "Use this data" saves unsaved drawings in (default: the studio's data folder).
@@ -172,7 +173,7 @@ class DrawDataDialog(QDialog):
         if start:
             self._begin_with(start)
         self._update_count()
-        self.resize(860, 600)
+        self.resize(fitted_dialog_size(self, QSize(860, 600)))
 
     # ------------------------------------------------------------------ the drawing
     @property

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.core.process.guidance import row_length
+from ddpm_studio.core.process.x0_gain import X0_GAIN_LIMIT
 from ddpm_studio.gui.display import tiles_shown
 from ddpm_studio.gui.docks.sampling_bar import SamplingBar
 from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, set_media_button
@@ -148,7 +149,7 @@ class TrajectoryDock(QDockWidget):
                                   "“What the network learned” dock.")
         scrub.addWidget(self.fieldView)
         layout.addLayout(scrub)
-        self.frameLabel = SteadyLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel")
+        self.frameLabel = SteadyLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel", lines=2)
         self._hint = pg.TextItem(NO_TRAJECTORY_HINT, color=(110, 110, 110), anchor=(0.5, 0.5))
         self._hint_centred = True
         self._panels[0].plot.addItem(self._hint, ignoreBounds=True)
@@ -407,7 +408,11 @@ def frame_text(frame: TrajectoryFrame, live: bool = False, forward_missing: bool
     else:
         body = (f"x_t at t = {frame.t_state:,}{abar}{' (the samples)' if frame.t_state == 0 else ''}  ·  "
                 f"x₀ predicted from t = {frame.t_fed:,}")
-    if off_view > OFF_VIEW_NOTE_SHARE:
+    if frame.x0_gain > X0_GAIN_LIMIT:
+        # at large t an eps-network's x0_hat is its noise magnified (M7) and clipped to the data's range (M23)
+        body += (f" (from ε: its noise ×{frame.x0_gain:,.0f}, clipped to the data range; "
+                 f"meaningful from t ≈ {frame.x0_from:,})")
+    elif off_view > OFF_VIEW_NOTE_SHARE:
         body += f" ({off_view:.0%} off the view)"
     note = "  ·  forward view: the run's data is not available" if forward_missing else ""
     return f"{head}  ·  {body}{note}"

@@ -103,6 +103,7 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
             extra = {} if budget_bytes is None else {"budget_bytes": budget_bytes}
             store = TrajectoryStore(pipeline_.kind, record.num_steps, item_shape, with_forward=source is not None,
                                     reference=reference_points(dataset), alpha_bar=alpha_bar, **extra)
+            store.parameterization = pipeline_.diffusion.parameterization  # the x0_hat panel's caption needs it
             store.caption = sampling_caption(record.num_steps, **method,
                                              class_names=getattr(dataset, "class_names", None))
             labels = method.get("labels")

@@ -17,7 +17,13 @@ from ddpm_studio.core.app.session import data_key, probe_dataset
 from ddpm_studio.core.config import ConfigError
 from ddpm_studio.core.data import DataSet, load_dataset, take_subset
 from ddpm_studio.core.models import format_parameter_count
-from ddpm_studio.core.training.events import CheckpointSaved, PreviewFailed, TrainingFinished, TrainStep
+from ddpm_studio.core.training.events import (
+    CheckpointSaved,
+    Heartbeat,
+    PreviewFailed,
+    TrainingFinished,
+    TrainStep,
+)
 from ddpm_studio.core.training.resume import lr_horizon_change
 from ddpm_studio.core.training.trainer import Trainer
 from ddpm_studio.gui.dialogs.draw_data import DrawDataDialog, drawn_data_folder
@@ -218,13 +224,16 @@ class RunControls:
 
     def _training_events(self, items: list) -> None:
         steps: list[TrainStep] = []
-        step, speed, finished = None, 0.0, None
+        # the last speed known: a batch holding only a preview or a checkpoint keeps it
+        step, speed, finished = None, self.loss.speed, None
         for item in items:
             if isinstance(item, job_training.TrainerReady):
                 self._trainer_ready(item.trainer)
             elif isinstance(item, TrainStep):
                 steps.append(item)
                 speed = item.steps_per_sec
+            elif isinstance(item, Heartbeat) and item.steps_per_sec > 0:
+                speed = item.steps_per_sec  # between log lines (a digits step takes a second)
             elif isinstance(item, SampleSet):
                 self.session.set_samples(item)
                 self.samples_dock.show_samples(item)

@@ -7,10 +7,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+from gui_helpers import row_with_far_off
 from PIL import Image
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QScreen
-from test_gui_compare_far_off import row_with_far_off
 
 from ddpm_studio.gui.dialogs.compare import COLUMNS, CompareDialog
 from ddpm_studio.gui.widgets.dialog_fit import FRAME_ALLOWANCE, dialog_size

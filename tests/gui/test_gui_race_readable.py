@@ -4,8 +4,8 @@ unless the spreads separate the lanes, a lane that can be shown alone, lanes tha
 from __future__ import annotations
 
 import pytest
+from gui_helpers import TIMEOUT_MS, make_tiny
 from PySide6.QtCore import QPointF, Qt
-from test_gui_race import TIMEOUT_MS, trained, window  # noqa: F401 (the fixture)
 
 from ddpm_studio.gui.docks.race import ranking_text
 
@@ -19,8 +19,12 @@ def lane_width(win, lane: int) -> float:
     return win.race._panels[lane][0].plot.sceneBoundingRect().width()
 
 
-def test_scores_carry_their_spread_and_a_lane_can_be_enlarged(qtbot, window):  # noqa: F811 (the fixture)
-    win = trained(qtbot, window)
+def test_scores_carry_their_spread_and_a_lane_can_be_enlarged(qtbot, window):
+    win = window
+    make_tiny(win, steps=30, preview_every=0)
+    qtbot.mouseClick(win.trainButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not win.training and win.trainer is not None and win.trainer.step == 30,
+                    timeout=TIMEOUT_MS)
     win.resize(1280, 720)
     win.open_race()
     race = win.race

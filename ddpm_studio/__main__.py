@@ -10,7 +10,8 @@ def main(argv: list[str] | None = None) -> int:
     """With no arguments, open the studio; otherwise run a headless subcommand (see ``--help``)."""
     args = sys.argv[1:] if argv is None else argv
     args = studio_arguments(args)
-    if not args or args[0] in ("gui", "studio"):
+    asks_help = bool(args) and args[0] == "gui" and any(a in ("-h", "--help") for a in args[1:])
+    if (not args or args[0] in ("gui", "studio")) and not asks_help:  # the studio's help is the CLI's (no Qt)
         from ddpm_studio.gui.app import run_app
 
         return run_app(args[1:] if args else [])

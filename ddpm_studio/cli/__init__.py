@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ddpm_studio.cli import compare, config_cmd, data_cmd, evaluate, export, reflow, sample, train
+from ddpm_studio.cli import compare, config_cmd, data_cmd, evaluate, export, reflow, sample, studio, train
 from ddpm_studio.cli.common import (
     EXIT_USAGE,
     CliError,
@@ -39,12 +39,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reflow": reflow.run,
     "data": data_cmd.run,
     "config": config_cmd.run,
+    "gui": studio.run,
+    "follow": studio.run,
 }
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add every command to ``subparsers`` (made with ``parser_class=_Parser``, so that errors are one line)."""
-    for module in (train, sample, evaluate, compare, export, reflow, data_cmd, config_cmd):
+    for module in (train, sample, evaluate, compare, export, reflow, data_cmd, config_cmd, studio):
         module.add_parser(subparsers)
 
 

@@ -87,7 +87,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             'OUT/tensorboard (needs: pip install "ddpm-studio[tensorboard]")')
     train.add_argument("--threads", type=_positive_int,
                        help="CPU threads for torch (default: 1 for 2-D points, whose small MLP steps run fastest on "
-                            "one thread; torch's own count for images)")
+                            "one thread; for images the cores left free by other jobs: usable cores less the load "
+                            "average). The run's first line says which")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--max-time", type=time_limit.parse_duration, metavar="DURATION",
                        help="stop cleanly (checkpoint at that step, exit 0) once this much time has passed since "
@@ -156,6 +157,9 @@ def _train_config(args: argparse.Namespace):
         if conflicts:
             raise CliError(f"--resume continues the run with its own settings; these flags would change it: "
                            f"{', '.join(conflicts)} (drop them, or train a new run into another --out)")
+        from ddpm_studio.core.io.run_data import load_stand_in
+
+        dataset = load_stand_in(args.out, config)  # the run's copy of a points file that has gone
     elif args.config is not None:
         config, dataset = config_options.file_run(args, _RUN_FLAGS)
     else:
@@ -211,6 +215,20 @@ def _check_process_flags(args: argparse.Namespace, config) -> None:
             raise CliError(f"{', '.join(given)}: flow settings; add --process flow (this run is DDPM)")
 
 
+def _thread_choice(args: argparse.Namespace, trainer):
+    """torch's CPU threads for this run, and why (the run log's header says both)."""
+    from ddpm_studio.core.threads import ThreadChoice, free_cores
+
+    if args.threads:
+        return ThreadChoice(args.threads, "--threads")
+    if trainer.kind == "points" and trainer.device.type == "cpu":
+        # A points step is ~40 small ops on (256, 128) tensors: a second thread costs more in hand-offs than it
+        # computes, and on a busy machine OpenMP's spin-waits make it far worse (2-core machine: 165 steps/s on
+        # one thread against 93 on two, and 5 with another job running; benchmarks/RESULTS.md).
+        return ThreadChoice(1, "2-D points train fastest on one; --threads to change")
+    return free_cores()  # the cores other jobs leave free, not all of them
+
+
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) into ``args.out`` with a progress bar.
 
@@ -234,20 +252,16 @@ def run(args: argparse.Namespace) -> int:
     config, dataset = _train_config(args)
     trainer = Trainer(config, run_dir=args.out, dataset=dataset, resume=args.resume)
     threads_before = torch.get_num_threads()  # restored at the end: run_cli may be called from a notebook
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    elif trainer.kind == "points" and trainer.device.type == "cpu":
-        # A points step is ~40 small ops on (256, 128) tensors: a second thread costs more in hand-offs than it
-        # computes, and on a busy machine OpenMP's spin-waits make it far worse (2-core machine: 165 steps/s on
-        # one thread against 93 on two, and 5 with another job running; benchmarks/RESULTS.md).
-        torch.set_num_threads(1)
+    threads = _thread_choice(args, trainer)
+    torch.set_num_threads(threads.threads)
     main = trainer.dist.is_main
     if main:
         print(
             f"{trainer.dataset.name}: {trainer.kind} {trainer.data_shape}, {len(trainer.dataset.train)} training "
             f"items{_split_note(trainer.dataset)} | {config.model.preset} network, "
             f"{format_parameter_count(trainer.num_parameters)} parameters | {_process_line(config)} | "
-            f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else ""),
+            f"device {trainer.device}" + (f" x {trainer.dist.world_size} processes" if trainer.dist.enabled else "")
+            + f" | {threads.describe()}",
             file=sys.stderr,
         )
     bar = ProgressBar(config.train.steps, "train", enabled=main and not args.quiet)

@@ -162,6 +162,7 @@ class RunConfig:
             _int_in("model.num_classes", m.num_classes, 1, 100_000)
         _one_of("diffusion.schedule", diff.schedule, choices.SCHEDULES)
         _int_in("diffusion.num_timesteps", diff.num_timesteps, 1, 100_000)
+        _rule("diffusion.num_timesteps", choices.training_timesteps_problem(diff.num_timesteps))
         _rule("diffusion.num_timesteps", choices.linear_schedule_problem(diff.schedule, diff.num_timesteps))
         _one_of("diffusion.parameterization", diff.parameterization, choices.PARAMETERIZATIONS)
         _one_of("diffusion.variance", diff.variance, choices.VARIANCES)

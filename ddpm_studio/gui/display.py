@@ -17,6 +17,16 @@ MAX_REFERENCE_POINTS = 2000
 DATA_PREVIEW_IMAGES = 64
 
 
+def tiles_shown(count: int, columns: int | None, limit: int | None) -> int:
+    """How many of ``count`` images a grid draws under a tile ``limit`` (None: all): whole rows of ``columns`` (a
+    class-conditional grid, one class per row) when given, at least one row."""
+    if limit is None or count <= limit:
+        return count
+    if columns:
+        return min(count, columns * max(1, limit // columns))
+    return limit
+
+
 def reference_points(dataset: DataSet | None) -> np.ndarray | None:
     """Up to MAX_REFERENCE_POINTS training points of a 2-D set, in data coordinates (None for images)."""
     if dataset is None or dataset.kind != "points":

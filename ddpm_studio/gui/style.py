@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSize
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QSpinBox, QStyle
+from PySide6.QtWidgets import QApplication, QComboBox, QLabel, QPushButton, QSizePolicy, QSpinBox, QStyle, QWidget
 
 from ddpm_studio.core.training.previews import CLASS_RGB
 
@@ -105,6 +105,8 @@ class SteadyLabel(QLabel):
         self.setToolTip(self.text())
         if lines > 1:
             self.setWordWrap(True)
+            # a text longer than its lines is clipped at the end, not at both (a narrow dock: 1024 x 768)
+            self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
             self._fix_height()
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
@@ -187,6 +189,27 @@ def band_colors(num_bands: int) -> list[tuple[int, int, int]]:
         color = cmap.map(k / max(1, num_bands - 1), mode="qcolor")
         colors.append((color.red(), color.green(), color.blue()))
     return colors
+
+
+#: Characters a long combo asks room for; longer entries are elided in the closed combo (its list shows them whole).
+COMBO_CHARACTERS = 13
+
+
+def compact_combos(body: QWidget, characters: int = COMBO_CHARACTERS) -> None:
+    """Every combo under ``body`` whose longest entry is wider than ``characters`` asks for only that many, so a
+    row of controls fits a small screen; shorter combos keep their size."""
+    for combo in body.findChildren(QComboBox):
+        if combo.sizeAdjustPolicy() == QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon:
+            continue  # compact already
+        natural = combo.sizeHint().width()
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(characters)
+        if combo.sizeHint().width() >= natural:  # (the contents length is a floor in every policy: undo it too)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContentsOnFirstShow)
+            combo.setMinimumContentsLength(0)
+        # a combo caches its minimum size hint once laid out, and a policy change does not clear it: a style
+        # change does
+        QApplication.sendEvent(combo, QEvent(QEvent.Type.StyleChange))
 
 
 def spin_box(name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ddpm_studio.core.process.x0_gain import first_meaningful_t, x0_noise_gain
 from ddpm_studio.core.training.previews import off_support_note
 
 #: Upper bound on the memory one trajectory may take; beyond it every k-th step is kept.
@@ -136,6 +137,8 @@ class TrajectoryFrame:
         t_state: paper timestep of ``x`` after the step (0 once the chain reaches x_0; T for x_T).
         x, x0_hat: arrays like :attr:`SampleSet.data`. forward: real data noised to ``t_state`` (or None).
         alpha_bar: abar at ``t_state`` (M3; 1 at t = 0), or NaN when the store was not told the schedule.
+        x0_gain: an eps-network's error gain on x0_hat at ``t_fed`` (core.process.x0_gain); NaN for other
+            parameterizations or an unknown schedule. x0_from: the largest t at which that gain is within its limit.
     """
 
     position: int
@@ -147,6 +150,8 @@ class TrajectoryFrame:
     x0_hat: np.ndarray
     forward: np.ndarray | None
     alpha_bar: float = float("nan")
+    x0_gain: float = float("nan")
+    x0_from: int = 0
 
     @property
     def is_initial(self) -> bool:
@@ -209,6 +214,7 @@ class TrajectoryStore:
         self.labels: np.ndarray | None = None  # the classes asked for, per sample (conditional models, M34)
         self.columns: int | None = None  # grid columns: one row per class when every class was asked for
         self.class_names: tuple[str, ...] | None = None  # the data's name of each class, for a colour key
+        self.parameterization: str | None = None  # what the network predicts (eps's x0_hat magnifies its error)
         self._bounds: tuple[int, tuple[float, float, float, float]] | None = None  # (frames counted, box)
 
     def __len__(self) -> int:
@@ -304,7 +310,14 @@ class TrajectoryStore:
             x0_hat=view(self.x0_hat),
             forward=view(self.forward) if self.forward is not None else None,
             alpha_bar=self.alpha_bar_at(int(self.t_state[position])),
+            **self._x0_gain(int(self.t_fed[position])),
         )
+
+    def _x0_gain(self, t_fed: int) -> dict:
+        """The frame's x0_gain and x0_from: only an eps-network's x0_hat divides by sqrt(abar) (M7)."""
+        if self.parameterization != "eps" or self.alpha_bar is None or not 0 <= t_fed < len(self.alpha_bar):
+            return {}
+        return {"x0_gain": x0_noise_gain(float(self.alpha_bar[t_fed])), "x0_from": first_meaningful_t(self.alpha_bar)}
 
     def alpha_bar_at(self, t: int) -> float:
         """abar_t at paper timestep ``t`` (1 at t = 0), NaN when the schedule is unknown or t out of range."""

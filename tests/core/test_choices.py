@@ -71,6 +71,8 @@ def test_the_predicts_options_are_the_seed_notes_words():
         (("mean + variance (learned)", "fixed_small", "vlb"), "set Variance to “learned”"),
         (("eps", "fixed_large", "simple", "linear", 20), "T >= 21"),
         (("eps", "fixed_large", "simple", "cosine", 0), "positive integer"),
+        (("eps", "fixed_large", "simple", "cosine", 1), "T = 1 is too few diffusion steps to train: use T >= 10"),
+        (("eps", "fixed_large", "simple", "cosine", 9), "T = 9 is too few"),
         (("eps", "fixed_large", "vlb", "cosine", 10, 5.0), "'vlb' loss has none"),
         (("mean", "fixed_large", "simple", "cosine", 10, 5.0), "not the mean"),
         (("eps", "fixed_large", "simple", "cosine", 10, -1.0), "gamma must be"),
@@ -86,7 +88,7 @@ def test_combination_problem_names_the_first_problem(settings, words):
     "settings",
     [
         ("eps", "learned", "hybrid", "linear", 21, 5.0),
-        ("mean", "learned", "vlb", "cosine", 1),  # a code name promises no variance
+        ("mean", "learned", "vlb", "cosine", 10),  # a code name promises no variance
         ("mean + variance (learned)", "learned", "hybrid"),
         ("mean (fixed variance)", "fixed_small", "simple"),
         ("v", "fixed_large", "hybrid", "cosine", 50, 5.0),

@@ -234,6 +234,9 @@ def test_the_bound_on_images_trains_without_asking_to_switch_the_default_weighti
         (["train", "--data", "moons", "--lr", "nan", "--out", "{tmp}/r"], "train.lr"),
         (["train", "--data", "moons", "--lr", "0", "--out", "{tmp}/r"], "train.lr"),
         (["train", "--data", "moons", "--T", "0", "--out", "{tmp}/r"], "positive integer"),
+        (["train", "--data", "moons", "--T", "1", "--out", "{tmp}/r"], "T = 1 is too few diffusion steps.*T >= 10"),
+        (["train", "--data", "moons", "--T", "9", "--out", "{tmp}/r"], "T = 9 is too few diffusion steps"),
+        (["gui"], "opens the studio window"),
         (["train", "--data", "moons", "--batch-size", "999999", "--out", "{tmp}/r"], "larger than"),
         (["train", "--data", "moons", "--device", "tpu", "--out", "{tmp}/r"], "unknown device"),
         (["train", "--data", "moons", "--variance", "learned", "--out", "{tmp}/r"], "vlb"),
@@ -252,6 +255,15 @@ def test_errors_are_one_line_with_exit_2(argv, match, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:"), err
     assert pytest.importorskip("re").search(match, err[0]), err[0]
+
+
+def test_help_lists_the_studio_commands(capsys):
+    assert run_cli(["--help"]) == 0
+    listed = capsys.readouterr().out
+    for command in ("train", "sample", "evaluate", "compare", "export", "gui", "follow"):
+        assert f"\n    {command} " in listed, command
+    assert run_cli(["follow", "--help"]) == 0
+    assert "gui --follow RUN" in " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")

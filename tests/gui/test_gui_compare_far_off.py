@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from gui_helpers import row_with_far_off
 from PySide6.QtCore import Qt
 
-from ddpm_studio.core.compare import TABLE2_MIN_STEPS, CompareRow, far_off_text
+from ddpm_studio.core.compare import TABLE2_MIN_STEPS, far_off_text
 from ddpm_studio.gui.dialogs.compare import COLUMNS
 
 pytestmark = [
@@ -17,35 +18,6 @@ pytestmark = [
 TIMEOUT_MS = 60_000
 
 
-
-
-def row_with_far_off(count: int, samples: int = 409) -> CompareRow:
-    """A finished eps/simple row as issue 13 saw it: ``count`` far-off samples of ``samples``."""
-    return CompareRow(
-        name="eps/simple",
-        parameterization="eps",
-        variance="fixed_large",
-        loss="simple",
-        steps=300,
-        status="ok",
-        final_loss=0.25,
-        bound=0.85,
-        bound_unit="nats/dim",
-        prior=0.0,
-        diffusion=0.8,
-        decoder=0.05,
-        jacobian=0.0,
-        score=0.1024,
-        floor=0.0994,
-        metric="sliced_wasserstein",
-        train_seconds=5.5,
-        eval_seconds=20.0,
-        run_dir="/nowhere",
-        samples_png=None,
-        far_off_count=count,
-        far_off=count / samples,
-        score_all=1.996 if count else 0.1024,
-    )
 
 
 def test_the_budget_note_shows_below_the_measured_step_budget_only(dialog):

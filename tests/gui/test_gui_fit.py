@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise"),
 ]
 
-SMALL_SCREENS = [QRect(0, 0, 1366, 768), QRect(0, 0, 1280, 720)]
+SMALL_SCREENS = [QRect(0, 0, 1366, 768), QRect(0, 0, 1280, 720), QRect(0, 0, 1024, 768)]
 #: Characters every platform's UI font draws: printable ASCII and the ellipsis of "Export…".
 SAFE_TEXT = {chr(c) for c in range(0x20, 0x7F)} | {"…"}
 
@@ -100,7 +100,7 @@ def test_a_large_screen_gets_the_preferred_size_centred():
     assert abs(frame.center().y() - available.center().y()) <= 1
 
 
-@pytest.mark.parametrize("available", SMALL_SCREENS, ids=["1366x768", "1280x720"])
+@pytest.mark.parametrize("available", SMALL_SCREENS, ids=["1366x768", "1280x720", "1024x768"])
 def test_nothing_is_cut_off_on_a_small_screen(qtbot, settings, monkeypatch, available):
     fake_screen(monkeypatch, available)
     win = open_window(qtbot, settings)

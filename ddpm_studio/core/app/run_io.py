@@ -16,6 +16,7 @@ from ddpm_studio.core.compare import compare_config
 from ddpm_studio.core.config import ConfigError, RunConfig
 from ddpm_studio.core.data import BUILTIN_DATASETS, DataError, DataSet, load_dataset
 from ddpm_studio.core.device import available_devices
+from ddpm_studio.core.io.run_data import load_stand_in
 from ddpm_studio.core.io.runs import RunError, append_metrics, list_checkpoints, read_metrics
 from ddpm_studio.core.pipeline import DiffusionPipeline, load_pipeline, load_run_config
 from ddpm_studio.core.training.run_lock import RunLocked
@@ -96,7 +97,8 @@ def open_run(run_dir: str) -> OpenedRun:
         config.train.device = "auto"
         warning = f"the run was trained on {device!r}, which this machine lacks; it continues on 'auto'"
     try:
-        trainer = Trainer(config, run_dir=run_dir, resume=True)
+        # a points file that has gone: the copy the run kept (core.io.run_data) stands in for it
+        trainer = Trainer(config, run_dir=run_dir, dataset=load_stand_in(run_dir, config), resume=True)
     except (DataError, RuntimeError, RunLocked) as exc:  # e.g. data moved away, a training state from another
         # device, or a trainer of another process writing the folder (follow it to watch it live)
         pipeline = load_pipeline(run_dir, config.train.device)

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ddpm_studio import __version__
+from ddpm_studio.core.io.run_data import keep_data_copy
 from ddpm_studio.core.io.runs import (
     RunError,
     checkpoint_path,
@@ -88,7 +89,8 @@ class TrainerCheckpoints:
         return path
 
     def set_run_dir(self, run_dir: str | os.PathLike[str]) -> None:
-        """Move future writes to another folder (e.g. after a full disk); writes the config there.
+        """Move future writes to another folder (e.g. after a full disk); writes the config there, and a copy of
+        a 2-D points file the run was trained on (so it resumes after the original has gone).
 
         The trainer holds the new folder's lock first (:mod:`.run_lock`; a folder another live trainer writes is
         refused), then gives up the old one's.
@@ -102,6 +104,8 @@ class TrainerCheckpoints:
         config = self.config.to_dict()
         self._write(lambda: (self.run_dir.mkdir(parents=True, exist_ok=True), write_config(self.run_dir, config)))
         self._config_on_disk = config
+        if self.kind == "points":  # a small points file (a drawing) travels with the run (core.io.run_data)
+            self._write(keep_data_copy, self.run_dir, self.config.data.dataset)
 
     def _sync_config(self) -> None:
         """Rewrite config.json (atomically) when the settings changed since it was written or read.

@@ -11,9 +11,11 @@ import torch
 
 @dataclass(frozen=True)
 class Heartbeat:
-    """One optimiser step finished (emitted on steps that are not logged): a point to pause or stop at."""
+    """One optimiser step finished (emitted on steps that are not logged): a point to pause or stop at.
+    ``steps_per_sec``: the wall-clock speed when a consumer measured it (:func:`.speed.with_speed`), else 0."""
 
     step: int
+    steps_per_sec: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
@@ -73,6 +73,7 @@ from ddpm_studio.gui.widgets.compare_table import (
     progress_text,
     score_header,
 )
+from ddpm_studio.gui.widgets.dialog_fit import fitted_dialog_size
 
 #: The shortest chain the linear schedule allows (the rule lives in core/choices; kept here for old imports).
 LINEAR_MIN_T = choices.LINEAR_MIN_T
@@ -106,7 +107,7 @@ class CompareDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("compareDialog")
         self.setWindowTitle("Compare settings")
-        self.resize(980, 660)
+        self.resize(fitted_dialog_size(self, QSize(1040, 700)))
         self.rows: list[CompareRow] = []
         self.finished: CompareFinished | None = None
         self._running = self._stopping = False  # as the presenter reports them

@@ -218,6 +218,11 @@ class LossDock(QDockWidget):
         self._progress = (step, max(self._progress[1], step), self._progress[2])
         self._throttle.request()
 
+    @property
+    def speed(self) -> float:
+        """The steps per second last shown (0 before any)."""
+        return self._progress[2]
+
     def set_progress(self, step: int, total: int, steps_per_sec: float) -> None:
         """Step, target and speed for the status line; the x axis spans the run's target while it trains.
 

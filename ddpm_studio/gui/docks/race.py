@@ -15,6 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QGridLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.core.analysis.race import MAX_RUNNERS, Runner, check_race, latest_at
+from ddpm_studio.core.analysis.race_spread import SPREAD_KEY, ranking
 from ddpm_studio.core.sampling import FLOW_METHODS, FLOW_SPACINGS, METHODS, SPACINGS, max_num_steps
 from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, spin_box
 from ddpm_studio.gui.trajectory_store import scatter_bounds
@@ -57,6 +59,7 @@ PANEL_PREFERRED_WIDTH = 2000
 SHOWN_SCORES = ("score", "off_support", "confidence", "coverage")
 OFF = ""
 IDLE_TEXT = "pick 2-4 samplers and a budget, then Race"
+ALL_LANES = "all lanes"
 
 
 class RaceDock(QDockWidget):
@@ -149,6 +152,15 @@ class RaceDock(QDockWidget):
         scrub.addWidget(QLabel("clean"))
         self.levelLabel = SteadyLabel(IDLE_TEXT, objectName="raceLevelLabel")
         scrub.addWidget(self.levelLabel, 1)
+        # one lane as large as the view (also: double-click a lane); the distance plot's room to the lanes
+        self.laneCombo = QComboBox(objectName="raceLaneCombo")
+        self.laneCombo.addItem(ALL_LANES, None)
+        self.laneCombo.setToolTip("Show one lane as large as the view (or double-click a lane; again for all).")
+        self.laneCombo.currentIndexChanged.connect(lambda _index: self._lay_out_lanes())
+        scrub.addWidget(self.laneCombo)
+        self.distanceCheck = QCheckBox("distances", objectName="raceDistanceCheck", checked=True)
+        self.distanceCheck.setToolTip("The x̂₀-to-reference plot beside the lanes; off, the lanes take its room.")
+        scrub.addWidget(self.distanceCheck)
         layout.addLayout(scrub)
 
         self.distancePlot = pg.PlotWidget(axisItems={side: TidyAxisItem(side) for side in ("left", "bottom")})
@@ -162,7 +174,10 @@ class RaceDock(QDockWidget):
         self._curves: list[pg.PlotDataItem] = []
         middle.addWidget(self.distancePlot, 1)
 
-        self.scoresLabel = SteadyLabel("", objectName="raceScoresLabel")
+        self.distanceCheck.toggled.connect(self.distancePlot.setVisible)
+        self.raceView.scene().sigMouseClicked.connect(self._clicked)
+
+        self.scoresLabel = SteadyLabel("", objectName="raceScoresLabel", lines=2)
         layout.addWidget(self.scoresLabel)
         self.messageLabel = SteadyLabel("", objectName="raceMessageLabel")
         layout.addWidget(self.messageLabel)
@@ -265,10 +280,10 @@ class RaceDock(QDockWidget):
         self._level_range = (0.0, 0.0)
         self.raceView.clear()
         self._panels = []
-        for lane, title in enumerate(self._titles):
-            top = SamplePanel(self.raceView.ci.addPlot(row=0, col=lane), SAMPLE_COLOR)
+        for title in self._titles:
+            top = SamplePanel(pg.PlotItem(), SAMPLE_COLOR)
             top.set_title(title, LANE_TITLE_SIZE)
-            bottom = SamplePanel(self.raceView.ci.addPlot(row=1, col=lane), PREDICTION_COLOR)
+            bottom = SamplePanel(pg.PlotItem(), PREDICTION_COLOR)
             for panel in (top, bottom):
                 # equal size hints, not the titles' widths, make equal columns that share one scale
                 panel.plot.setMinimumSize(PANEL_MIN_SIZE, PANEL_MIN_SIZE)
@@ -278,9 +293,13 @@ class RaceDock(QDockWidget):
                 if self._bounds is not None:
                     panel.set_reference(reference, self._bounds)
             self._panels.append((top, bottom))
-        # the rows' meaning, once, at the right: x_t above, x0_hat below
-        self.raceView.ci.addLabel("x_t", row=0, col=len(self._labels), angle=90, size=TITLE_SIZE)
-        self.raceView.ci.addLabel("x̂₀", row=1, col=len(self._labels), angle=90, size=TITLE_SIZE)
+        self.laneCombo.blockSignals(True)
+        self.laneCombo.clear()
+        self.laneCombo.addItem(ALL_LANES, None)
+        for lane, label in enumerate(self._labels):
+            self.laneCombo.addItem(f"only {label}", lane)
+        self.laneCombo.blockSignals(False)
+        self._lay_out_lanes()
         self.distancePlot.clear()
         self._legend.clear()
         self._curves = []
@@ -292,6 +311,48 @@ class RaceDock(QDockWidget):
         self.scoresLabel.setText("")
         self.levelLabel.setText("computing the reference…")
         self.raceSlider.setValue(SLIDER_TICKS)
+
+    # ------------------------------------------------------------------ lanes' room
+    @property
+    def enlarged(self) -> int | None:
+        """The lane shown alone, or None when every lane is."""
+        return self.laneCombo.currentData()
+
+    def enlarge(self, lane: int | None) -> None:
+        """Show only ``lane`` (as large as the view), or every lane (None)."""
+        index = self.laneCombo.findData(lane) if lane is not None else 0
+        self.laneCombo.setCurrentIndex(max(0, index))
+
+    def _lay_out_lanes(self) -> None:
+        """The lanes' columns in the view: every lane, or the enlarged one; the rows' names at the right."""
+        view = self.raceView.ci
+        view.clear()
+        shown = [self.enlarged] if self.enlarged is not None else list(range(len(self._panels)))
+        for column, lane in enumerate(shown):
+            top, bottom = self._panels[lane]
+            view.addItem(top.plot, row=0, col=column)
+            view.addItem(bottom.plot, row=1, col=column)
+        if shown:  # the rows' meaning, once, at the right: x_t above, x0_hat below
+            view.addLabel("x_t", row=0, col=len(shown), angle=90, size=TITLE_SIZE)
+            view.addLabel("x̂₀", row=1, col=len(shown), angle=90, size=TITLE_SIZE)
+        for top, bottom in self._panels:  # image grids fit their new size
+            for panel in (top, bottom):
+                if panel.kind == "images":
+                    panel.plot.enableAutoRange()
+        self._throttle.request()
+
+    def _clicked(self, event) -> None:
+        """A double-click on a lane shows it alone; on the lone lane, every lane again."""
+        if not event.double() or event.button() != Qt.MouseButton.LeftButton:
+            return
+        if self.enlarged is not None:
+            self.enlarge(None)
+            return
+        for lane, (top, bottom) in enumerate(self._panels):
+            if top.plot.sceneBoundingRect().contains(event.scenePos()) or \
+                    bottom.plot.sceneBoundingRect().contains(event.scenePos()):
+                self.enlarge(lane)
+                return
 
     def reference_progress(self, done: int, total: int) -> None:
         self.levelLabel.setText(f"reference (DDIM on every timestep): {done} / {total}")
@@ -323,15 +384,18 @@ class RaceDock(QDockWidget):
             if not score:
                 continue
             # one score a line: four lanes side by side leave each title about a quarter of the dock's width
-            shown = "<br>".join(self._format(k, score[k]) for k in SHOWN_SCORES if k in score)
+            shown = "<br>".join(self._format(k, score[k], score.get(SPREAD_KEY, math.nan) if k == "score" else math.nan)
+                                for k in SHOWN_SCORES if k in score)
             self._panels[lane][0].set_title(f"{title}<br>{shown}", LANE_TITLE_SIZE)
-            details.append(f"{label}: " + ", ".join(self._format(k, v) for k, v in score.items()))
+            details.append(f"{label}: " + ", ".join(self._format(k, v) for k, v in score.items() if k != SPREAD_KEY))
         self._fit_title_rows()
         floors = next((s for s in scores if s), {})
         floor = " · ".join(self._format(k, floors[_floor_key(k)]) for k in SHOWN_SCORES if _floor_key(k) in floors)
         text = f"Final scores under each lane's title; held-out data scores {floor}." if floor else ""
+        if floor:
+            text += " " + ranking_text(self._labels, scores)
         self.scoresLabel.setText(("Stopped. " if stopped else "") + text)
-        self.scoresLabel.setToolTip("\n".join(details))
+        self.scoresLabel.setToolTip("\n".join([text, *details]))
         self._throttle.request()
 
     def _fit_title_rows(self) -> None:
@@ -350,13 +414,14 @@ class RaceDock(QDockWidget):
         frame = 2 * self.raceView.frameWidth()
         self.raceView.setMinimumHeight(max(RACE_VIEW_MIN_HEIGHT, math.ceil(layout_min) + frame))
 
-    def _format(self, name: str, value: float) -> str:
+    def _format(self, name: str, value: float, spread: float = math.nan) -> str:
+        spread_text = f" ± {spread:.2g}" if math.isfinite(spread) else ""
         if name in ("off_support", "far_off", "nonfinite", "coverage"):
             return f"{name.replace('_', '-')} {100 * value:.1f} %"
         if name == "score":  # the sliced Wasserstein distance for points, the feature Fréchet distance for images
             # 1234, not 1.23e+03: an early model's distances run to thousands, and the title's room is narrow
             shown = f"{value:.0f}" if 1000 <= abs(value) < 1e6 else f"{value:.3g}"
-            return f"{'Fréchet' if self._kind == 'images' else 'SW'} {shown}"
+            return f"{'Fréchet' if self._kind == 'images' else 'SW'} {shown}{spread_text}"
         return f"{name} {value:.3g}"
 
     # ------------------------------------------------------------------ drawing
@@ -393,6 +458,15 @@ class RaceDock(QDockWidget):
             abar = 1.0 / (1.0 + math.exp(-level))
             sigma = math.exp(-level / 2.0)
             self.levelLabel.setText(f"log SNR {level:.2f} · ᾱ = {abar:.4f} · σ = {sigma:.3g}")
+
+
+def ranking_text(labels: list[str], scores: list[dict[str, float]]) -> str:
+    """The race's verdict on its lanes: an order only where the scores' bootstrap spreads separate them."""
+    order = ranking(scores)
+    if order is None:
+        return ("No ranking: the scores lie within each other's spread (± one bootstrap standard deviation over the "
+                "lane's samples); race more samples to tell them apart.")
+    return "Ranked (the spreads separate them): " + " < ".join(labels[lane] for lane in order) + "."
 
 
 def _floor_key(name: str) -> str:

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QGraphicsRectItem, QVBoxLayout, QWidget
 
 from ddpm_studio.core.io.export import image_grid
+from ddpm_studio.gui.display import tiles_shown
 from ddpm_studio.gui.style import (
     MARKER_COLOR,
     REFERENCE_COLOR,
@@ -44,6 +45,7 @@ class SamplesDock(QDockWidget):
         self.selected = 0
         self._pending: SampleSet | None = None
         self._kind: str | None = None
+        self._tile_limit: int | None = None  # images the grid shows at most (presentation mode: fewer, larger)
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -118,6 +120,19 @@ class SamplesDock(QDockWidget):
     def flush(self) -> None:
         self._throttle.flush()
 
+    def set_tile_limit(self, limit: int | None) -> None:
+        """Show at most ``limit`` images of a grid (None: all), each larger in the same view."""
+        if limit == self._tile_limit:
+            return
+        self._tile_limit = limit
+        if self._pending is None and self.samples is not None:
+            self._pending, self.samples = self.samples, None  # redrawn as new: the grid's size changed
+        self._throttle.request()
+
+    def _shown(self, samples: SampleSet) -> np.ndarray:
+        """The images of ``samples`` the grid draws."""
+        return samples.data[:tiles_shown(len(samples.data), samples.columns, self._tile_limit)]
+
     # ------------------------------------------------------------------ drawing
     def _set_kind(self, kind: str) -> None:
         if kind == self._kind:
@@ -143,7 +158,7 @@ class SamplesDock(QDockWidget):
         self._set_kind(samples.kind)
         if samples.kind == "images":
             self.classLegend.setVisible(False)  # a grid is one row per class: no colours to key
-            grid = image_grid(samples.data, ncols=samples.columns, padding=GRID_PADDING)
+            grid = image_grid(self._shown(samples), ncols=samples.columns, padding=GRID_PADDING)
             self._image.setImage(grid[:, :, 0] if grid.shape[2] == 1 else grid, levels=(0, 255), autoLevels=False)
             if new_shape:
                 self.selected = 0
@@ -167,7 +182,7 @@ class SamplesDock(QDockWidget):
     def _tile_geometry(self) -> tuple[int, int, int]:
         """(columns, tile height, tile width) of the grid on screen (core.export.image_grid's layout)."""
         assert self.samples is not None
-        n, h, w = self.samples.data.shape[:3]
+        n, h, w = self._shown(self.samples).shape[:3]
         return self.samples.columns or math.ceil(math.sqrt(n)), h, w
 
     def _place_highlight(self) -> None:
@@ -182,7 +197,7 @@ class SamplesDock(QDockWidget):
         self._highlight.setVisible(True)
 
     def select(self, index: int) -> None:
-        if self.samples is None or self.samples.is_data or not 0 <= index < len(self.samples):
+        if self.samples is None or self.samples.is_data or not 0 <= index < len(self._shown(self.samples)):
             return
         self.selected = index
         self._place_highlight()

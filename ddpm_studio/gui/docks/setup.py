@@ -51,6 +51,7 @@ from ddpm_studio.gui.docks.setup_options import (
     data_kind,
     kind_defaults,
     remote_tooltip,
+    wrap_form_rows,
 )
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
 
@@ -97,8 +98,8 @@ class SetupDock(SetupData, QDockWidget):
         self.problem: str | None = None
         self._data_sizes: dict[str, int] = {}  # training items of each data set loaded so far, by spec
         self._data_classes: dict[str, int | None] = {}  # classes of each data set loaded so far (None: unlabelled)
-        # after the batch size was lowered to fit a data set: (spec, lowered size, size before, note)
-        self._batch_note: tuple[str, int, int, str] | None = None
+        # after the batch size was lowered to fit a data set: ((spec, subset), lowered size, size before, note)
+        self._batch_note: tuple[tuple[str, int | None], int, int, str] | None = None
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -118,9 +119,11 @@ class SetupDock(SetupData, QDockWidget):
         self.datasetCombo.setToolTip("A built-in data set, or your own: a folder of images, a .npy/.npz/.csv "
                                      "array or an IDX file (you can also drop it on the window).")
         form.addRow("Data", self.datasetCombo)
+        form.addRow("", self._draw_data_button())
         self.subsetSpin = self._spin("subsetSpin", 0, 100_000_000, 0, "Train on only this many training items, "
                                      "drawn with the seed (--subset): 10 digits are copied, all 1,797 are not.")
         self.subsetSpin.setSpecialValueText("all")
+        self.subsetSpin.valueChanged.connect(self._subset_changed)
         form.addRow("Train on", self.subsetSpin)
 
         self.presetCombo = self._combo("presetCombo", [(name, name) for name in MODEL_PRESETS])
@@ -241,6 +244,7 @@ class SetupDock(SetupData, QDockWidget):
         layout.addStretch(1)
 
         self._controls = body
+        wrap_form_rows(body)
         scroll = _FormScroll(objectName="setupScroll")
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
@@ -472,7 +476,7 @@ class SetupDock(SetupData, QDockWidget):
         if problem is None and param.name == "mean" and loss == "simple":
             hint = ("Ho et al. (Table 2) found that predicting the mean trains well only on the bound: expect "
                     "poorer samples with L_simple than with “VLB”.")
-        if hint is None and self._batch_note is not None and self._batch_note[:2] == (spec, batch):
+        if hint is None and self._batch_note is not None and self._batch_note[:2] == (self._fit_key(), batch):
             hint = self._batch_note[3]
         self.problem = problem
         self.valid = problem is None

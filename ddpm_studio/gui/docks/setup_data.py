@@ -2,6 +2,8 @@
 training-item counts of the data loaded so far, the class-conditional check they allow, and the batch size lowered
 to fit a small data set (and given back when the data changes again).
 
+The Draw data… button (``drawDataButton``) is made here too; the main window opens the drawing dialog on it.
+
 A mixin of :class:`~ddpm_studio.gui.docks.setup.SetupDock`: it uses the dock's controls (``datasetCombo``,
 ``batchSpin``, ``conditionalCheck``), its signals (``kindChanged``, ``dataPathChosen``) and its ``config()``,
 ``_fill_training()`` and ``_changed()``.
@@ -12,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QPushButton
 
 from ddpm_studio.core.config import fit_batch_size
 from ddpm_studio.gui.docks.setup_options import (
@@ -25,6 +27,12 @@ from ddpm_studio.gui.docks.setup_options import (
 
 class SetupData:
     """The data set choice of the Setup dock (see the module docstring)."""
+
+    def _draw_data_button(self) -> QPushButton:
+        """Setup → Draw data…: the main window opens the drawing dialog on its click."""
+        self.drawDataButton = QPushButton("Draw data…", objectName="drawDataButton")
+        self.drawDataButton.setToolTip("Draw your own 2-D points (or reshape a built-in set) and train on them.")
+        return self.drawDataButton
 
     # ------------------------------------------------------------------ public API
     def select_builtin(self, name: str) -> bool:
@@ -102,10 +110,24 @@ class SetupData:
         self._fit_batch()
         self._changed()
 
+    def _fit_key(self) -> tuple[str, int | None]:
+        """What the batch size is fitted to: the chosen data and its training subset."""
+        return self.data_spec(), self.subsetSpin.value() or None
+
+    def _subset_changed(self, _value: int) -> None:
+        """A subset smaller than the batch lowers the batch size too (a batch of 64 from 10 images repeats each
+        image six times in every step); a larger one gives back the size it had."""
+        if self._filling:
+            return
+        self._restore_batch()
+        self._fit_batch()
+        self._changed()
+
     def _restore_batch(self) -> None:
-        """Leaving a data set the batch size was lowered for gives back the size it had, unless changed since."""
+        """Leaving a data set (or subset) the batch size was lowered for gives back the size it had, unless
+        changed since."""
         note, self._batch_note = self._batch_note, None
-        if note is None or note[0] == self.data_spec() or self.batchSpin.value() != note[1]:
+        if note is None or note[0] == self._fit_key() or self.batchSpin.value() != note[1]:
             self._batch_note = note
             return
         was_filling, self._filling = self._filling, True
@@ -120,6 +142,10 @@ class SetupData:
         size = self._data_sizes.get(spec)
         if size is None:
             return False
+        subset = self.subsetSpin.value()
+        of = f"{Path(spec).name} has only {size} training items"
+        if 0 < subset < size:
+            size, of = subset, f"training on a subset of {subset} items"
         train = self.config().train
         previous = fit_batch_size(train, size)
         if previous is None:
@@ -129,9 +155,8 @@ class SetupData:
             self.batchSpin.setValue(train.batch_size)
         finally:
             self._filling = was_filling
-        note = (f"Batch size lowered from {previous} to {train.batch_size}: {Path(spec).name} has only "
-                f"{size} training items.")
-        self._batch_note = (spec, train.batch_size, previous, note)
+        note = f"Batch size lowered from {previous} to {train.batch_size}: {of}."
+        self._batch_note = (self._fit_key(), train.batch_size, previous, note)
         return True
 
     def ask_for_data(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QScrollArea
+from PySide6.QtWidgets import QFormLayout, QScrollArea, QWidget
 
 from ddpm_studio.core import choices
 from ddpm_studio.core.config import RunConfig, default_config
@@ -23,6 +23,17 @@ DATA_FILTER = (
 #: The Setup dock is never narrower than its form, up to this width: beyond it (the presentation look's larger
 #: text on a small screen) the form scrolls sideways rather than pushing the plots off the screen.
 MAX_FORM_MIN_WIDTH = 400
+
+
+def wrap_form_rows(body: QWidget) -> None:
+    """Every form under ``body`` puts a field under its label when the dock is too narrow for both on one line.
+
+    The combos keep their full width (the longest entry, "hybrid: L_simple + 0.001 L_vlb", whole), so the form
+    is 340 pixels wide on one line but only as wide as its widest field (about 250) with the fields under their
+    labels: room for the plots beside it on a 1024-pixel projector, and no setting ever cut off.
+    """
+    for form in body.findChildren(QFormLayout):
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
 
 
 class _FormScroll(QScrollArea):

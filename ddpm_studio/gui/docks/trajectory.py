@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from ddpm_studio.core.process.guidance import row_length
+from ddpm_studio.core.process.x0_gain import X0_GAIN_LIMIT
+from ddpm_studio.gui.display import tiles_shown
 from ddpm_studio.gui.docks.sampling_bar import SamplingBar
 from ddpm_studio.gui.style import FORWARD_COLOR, PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, set_media_button
 from ddpm_studio.gui.trajectory_store import (
@@ -79,6 +81,7 @@ class TrajectoryDock(QDockWidget):
         self._store_bounds: tuple[float, float, float, float] | None = None
         self._labels: np.ndarray | None = None  # the classes asked for, per sample (conditional models)
         self._columns: int | None = None
+        self._tile_limit: int | None = None  # images a grid shows at most (presentation mode: fewer, larger)
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -146,7 +149,7 @@ class TrajectoryDock(QDockWidget):
                                   "“What the network learned” dock.")
         scrub.addWidget(self.fieldView)
         layout.addLayout(scrub)
-        self.frameLabel = SteadyLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel")
+        self.frameLabel = SteadyLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel", lines=2)
         self._hint = pg.TextItem(NO_TRAJECTORY_HINT, color=(110, 110, 110), anchor=(0.5, 0.5))
         self._hint_centred = True
         self._panels[0].plot.addItem(self._hint, ignoreBounds=True)
@@ -347,6 +350,15 @@ class TrajectoryDock(QDockWidget):
             layout_item.removeItem(self._forward_panel.plot)
         self._forward_shown = show
 
+    def set_tile_limit(self, limit: int | None) -> None:
+        """Show at most ``limit`` images per panel (None: every sample), each larger in the same panel."""
+        if limit != self._tile_limit:
+            self._tile_limit = limit
+            self._throttle.request()
+            if self._kind == "images":  # the grid's new size; 2-D panels keep the data's box
+                for panel in self._panels:
+                    panel.plot.enableAutoRange()
+
     # ------------------------------------------------------------------ drawing
     def _redraw(self) -> None:
         frame = self._live if self._live is not None else self._frame_at_slider()
@@ -362,7 +374,7 @@ class TrajectoryDock(QDockWidget):
             self._set_references(self._reference, self._view_bounds(frame))
         for panel, batch in panels:
             if self._kind == "images":
-                panel.show_images(batch, self._columns)
+                panel.show_images(batch[:tiles_shown(len(batch), self._columns, self._tile_limit)], self._columns)
             else:
                 # the forward panel shows real data, which was not asked for a class
                 panel.show_points(batch, None if panel is self._forward_panel else self._labels)
@@ -396,7 +408,11 @@ def frame_text(frame: TrajectoryFrame, live: bool = False, forward_missing: bool
     else:
         body = (f"x_t at t = {frame.t_state:,}{abar}{' (the samples)' if frame.t_state == 0 else ''}  ·  "
                 f"x₀ predicted from t = {frame.t_fed:,}")
-    if off_view > OFF_VIEW_NOTE_SHARE:
+    if frame.x0_gain > X0_GAIN_LIMIT:
+        # at large t an eps-network's x0_hat is its noise magnified (M7) and clipped to the data's range (M23)
+        body += (f" (from ε: its noise ×{frame.x0_gain:,.0f}, clipped to the data range; "
+                 f"meaningful from t ≈ {frame.x0_from:,})")
+    elif off_view > OFF_VIEW_NOTE_SHARE:
         body += f" ({off_view:.0%} off the view)"
     note = "  ·  forward view: the run's data is not available" if forward_missing else ""
     return f"{head}  ·  {body}{note}"

@@ -111,6 +111,8 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
             extra = {} if budget_bytes is None else {"budget_bytes": budget_bytes}
             store = TrajectoryStore(pipeline_.kind, record.num_steps, item_shape, with_forward=source is not None,
                                     reference=reference_points(dataset), alpha_bar=alpha_bar, **extra)
+            # the x0_hat panel's caption needs it (a flow's x0_hat has no eps gain to name)
+            store.parameterization = "x0" if pipeline_.is_flow else pipeline_.diffusion.parameterization
             store.caption = sampling_caption(record.num_steps, **method, flow=pipeline_.is_flow,
                                              class_names=getattr(dataset, "class_names", None))
             labels = method.get("labels")

@@ -16,8 +16,10 @@ from ddpm_studio.core.app.run_io import describe_error, save_run
 from ddpm_studio.core.config import RunConfig
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.io.runs import RunError
+from ddpm_studio.core.training.early_preview import EarlyPreview
 from ddpm_studio.core.training.events import CheckpointSaved, PreviewFailed, PreviewReady, TrainingFinished
 from ddpm_studio.core.training.previews import off_support_note
+from ddpm_studio.core.training.speed import with_speed
 from ddpm_studio.core.training.trainer import CheckpointWriteError, Trainer
 from ddpm_studio.gui.display import reference_points, to_display
 from ddpm_studio.gui.jobs.runner import Throttle
@@ -88,14 +90,22 @@ def train(config: RunConfig, trainer: Trainer | None, dataset: DataSet | None, s
         return
     pipeline = trainer.pipeline()
     reference = reference_points(trainer.dataset)
-    for event in trainer.train():
+    early = EarlyPreview(trainer.config.train.preview_every, trainer.step)  # something to look at in seconds
+    for event in with_speed(trainer.train()):  # heartbeats say the speed too: a digits step takes a second
         if stop.is_set():
             trainer.request_stop()
         if isinstance(event, PreviewReady):
-            caption = f"Preview at step {event.step} ({trainer.config.train.preview_steps} steps)"
-            shown = to_display(pipeline, event.samples)
-            if pipeline.kind == "points" and (note := off_support_note(shown, reference)):
-                caption = f"{caption}  ·  {note}"
-            yield SampleSet(pipeline.kind, shown, reference, caption, event.step)
+            yield _preview_set(trainer, pipeline, reference, event.samples, event.step, "Preview")
         else:
             yield event
+        if early.due(trainer.step) and not stop.is_set():
+            yield _preview_set(trainer, pipeline, reference, trainer.preview(), trainer.step, "Early preview")
+
+
+def _preview_set(trainer: Trainer, pipeline, reference, samples, step: int, what: str) -> SampleSet:
+    """A preview as the Samples dock shows it: display copies and a caption (off-support share for points)."""
+    caption = f"{what} at step {step} ({trainer.config.train.preview_steps} steps)"
+    shown = to_display(pipeline, samples)
+    if pipeline.kind == "points" and (note := off_support_note(shown, reference)):
+        caption = f"{caption}  ·  {note}"
+    return SampleSet(pipeline.kind, shown, reference, caption, step)

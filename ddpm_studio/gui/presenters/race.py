@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ddpm_studio.core.analysis.race import RaceFinished, RaceFrame, RaceProgress, Runner, log_snr, race
+from ddpm_studio.core.analysis.race_spread import with_spread
 from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.pipeline import DiffusionPipeline
 from ddpm_studio.core.scores.quality import QualityScorer
@@ -55,9 +56,16 @@ def race_job(pipeline: Callable[[], DiffusionPipeline], runners: list[Runner], n
     pipeline_ = pipeline()
     score = None
     if dataset is not None and tuple(dataset.data_shape) == tuple(pipeline_.data_shape):
-        def score(samples):
-            # built only once the lanes are done: an image scorer may first train its feature network
-            return QualityScorer(dataset, cache_dir=cache_dir, device=pipeline_.device).score(samples)
+        scorers: list[QualityScorer] = []
+
+        def plain_score(samples):
+            # built only once the lanes are done (an image scorer may first train its feature network), and once
+            if not scorers:
+                scorers.append(QualityScorer(dataset, cache_dir=cache_dir, device=pipeline_.device))
+            return scorers[0].score(samples)
+
+        # each lane's score with its bootstrap spread: 16 samples' Fréchet score is too noisy to rank on alone
+        score = with_spread(plain_score, seed=seed)
     for event in race(pipeline_, runners, num_steps, num_samples, seed=seed, score=score):
         if isinstance(event, RaceProgress):
             yield event

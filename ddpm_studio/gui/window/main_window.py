@@ -45,12 +45,14 @@ from ddpm_studio.gui.presenters.follow import RunFollowing
 from ddpm_studio.gui.presenters.guidance_sweep import open_guidance_sweep
 from ddpm_studio.gui.presenters.learned import LearnedRunner
 from ddpm_studio.gui.presenters.race import RaceRunner
-from ddpm_studio.gui.style import configure_pyqtgraph
+from ddpm_studio.gui.style import compact_combos, configure_pyqtgraph
 from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryStore
+from ddpm_studio.gui.widgets.dock_scroll import scroll_dock
 from ddpm_studio.gui.window.chrome import WindowChrome
 from ddpm_studio.gui.window.compare import WindowCompare
 from ddpm_studio.gui.window.files import FileControls
 from ddpm_studio.gui.window.run_controls import RunControls
+from ddpm_studio.gui.window.stage import Stage
 from ddpm_studio.gui.window.state import LAYOUT_VERSION, WindowState
 from ddpm_studio.gui.window.status import STATUS_TIMEOUT_MS, WindowStatus
 
@@ -59,7 +61,7 @@ __all__ = ["DATA_PREVIEW_DELAY_MS", "LAYOUT_VERSION", "STATUS_TIMEOUT_MS", "Main
 #: Settings must rest this long before the chosen data is loaded for the trajectory's background.
 DATA_PREVIEW_DELAY_MS = 150
 
-class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowState, WindowChrome,
+class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowState, Stage, WindowChrome,
                  QMainWindow):
     """DDPM Studio's window. ``settings`` defaults to the user's QSettings (tests pass a temporary file)."""
 
@@ -105,10 +107,14 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.learned_runner = LearnedRunner(self.learned, self.session.sample_source, self)
         self._compare: CompareDialog | None = None
         self._paths = None  # the paths view (Run → Paths from noise to data…), made on first use
+        self._draw_dialog = None  # Setup → Draw data…, while open
         self.docks: list[QDockWidget] = [
             self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race,
             self.learned]
         for dock in self.docks:
+            if dock is not self.setup:  # its form wraps instead: every setting reads whole (setup_options.py)
+                compact_combos(dock)  # rows of controls that fit a 1024-pixel screen ...
+            scroll_dock(dock)  # ... and a dock that scrolls rather than being cut off where they still do not
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -157,16 +163,21 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
     def _size_docks(self) -> None:
         """The default split, in proportion to the window (resizeDocks has no effect before it is laid out).
 
-        The Setup dock as narrow as its form allows; the trajectory 65% of the rest of the width and 60% of
-        the height, so the reverse process stays the largest view on a small screen too.
+        The Setup dock as wide as its form's labels and fields on one line, but at most a quarter of the window
+        (on a 1024-pixel screen its fields then go under their labels); the trajectory 65% of the rest of the
+        width and 60% of the height, so the reverse process stays the largest view on a small screen too.
         """
         width = self.trajectory.width() + self.samples_dock.width()
         height = self.trajectory.height() + self.loss.height()
-        self.resizeDocks([self.setup], [self.setup.minimumSizeHint().width()], Qt.Orientation.Horizontal)
+        setup = max(self.setup.minimumSizeHint().width(), min(self.setup.sizeHint().width(), self.width() // 4))
+        self.resizeDocks([self.setup], [setup], Qt.Orientation.Horizontal)
         self.resizeDocks([self.trajectory, self.samples_dock], [width * 65 // 100, width * 35 // 100],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.trajectory, self.loss], [height * 60 // 100, height * 40 // 100],
                          Qt.Orientation.Vertical)
+        # the loss curve and its row of controls under the trajectory; the schedule's two plots read narrower
+        self.resizeDocks([self.loss, self.schedule], [width * 63 // 100, width * 37 // 100],
+                         Qt.Orientation.Horizontal)
 
     def _wire(self) -> None:
         self.setup.settingsChanged.connect(self._settings_changed)
@@ -175,6 +186,7 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.setup.processChanged.connect(self._process_changed)
         self.setup.kindChanged.connect(self._kind_changed)
         self.setup.dataPathChosen.connect(self.load_data_path)
+        self.setup.drawDataButton.clicked.connect(self.draw_data)
         self.trajectory.sampleRequested.connect(self.sample)
         self.trajectory.raceRequested.connect(self.open_race)
         self.trajectory.sweepRequested.connect(lambda: open_guidance_sweep(self))

@@ -16,11 +16,18 @@ from PySide6.QtWidgets import QMessageBox
 from ddpm_studio.core.app.session import data_key, probe_dataset
 from ddpm_studio.core.catalog import REMOTE_DATASETS
 from ddpm_studio.core.config import ConfigError
-from ddpm_studio.core.data import DataSet, load_dataset
+from ddpm_studio.core.data import DataSet, load_dataset, take_subset
 from ddpm_studio.core.models import format_parameter_count
-from ddpm_studio.core.training.events import CheckpointSaved, PreviewFailed, TrainingFinished, TrainStep
+from ddpm_studio.core.training.events import (
+    CheckpointSaved,
+    Heartbeat,
+    PreviewFailed,
+    TrainingFinished,
+    TrainStep,
+)
 from ddpm_studio.core.training.resume import lr_horizon_change
 from ddpm_studio.core.training.trainer import Trainer
+from ddpm_studio.gui.dialogs.draw_data import DrawDataDialog, drawn_data_folder
 from ddpm_studio.gui.display import data_preview, reference_points
 from ddpm_studio.gui.docks.setup import data_kind
 from ddpm_studio.gui.jobs import sampling as job_sampling
@@ -37,6 +44,14 @@ def load_keyed(key: tuple) -> tuple[tuple, DataSet]:
     spec, num_points, num_images, seed, image_size = key
     dataset = load_dataset(spec, image_size=image_size, num_points=num_points, num_images=num_images, seed=seed)
     return key, dataset
+
+
+def trained_items(dataset: DataSet, config) -> DataSet:
+    """The part of ``dataset`` a run of ``config`` trains on: its subset (the trainer's draw) when it has one."""
+    subset = config.data.subset
+    if subset is None or not 1 <= subset < len(dataset.train) or dataset.range_items is not None:
+        return dataset
+    return take_subset(dataset, subset, config.train.seed)
 
 
 class RunControls:
@@ -102,9 +117,11 @@ class RunControls:
         """
         if self._closing or self.session.has_model or self.training or not self.setup.valid:
             return
-        key = data_key(self.setup.config())
+        config = self.setup.config()
+        key = data_key(config)
         dataset = self.session.cached_data(key)
         if dataset is not None:
+            dataset = trained_items(dataset, config)  # a subset of 10 previews those 10, not the whole set
             if dataset.kind == "points":
                 self.trajectory.show_placeholder("points", reference_points(dataset))
                 self.samples_dock.clear_data()
@@ -150,6 +167,21 @@ class RunControls:
         self.jobs.task("data", probe_dataset, path, config.data.num_points, config.data.num_images,
                        config.train.seed, owner=self, on_result=self._data_loaded,
                        on_error=lambda message: self._show_error("Cannot use this data", message))
+
+    def draw_data(self) -> DrawDataDialog | None:
+        """Setup → Draw data…: the drawing dialog, starting from the chosen 2-D data; what it saves is loaded as a
+        file would be (:meth:`load_data_path`)."""
+        if self.training:
+            self._status("Stop training before choosing other data.")
+            return None
+        spec = self.setup.data_spec()
+        start = spec if self.setup.kind() == "points" else None
+        dialog = DrawDataDialog(self, drawn_data_folder(self.settings), self.setup.config().train.seed, start)
+        dialog.dataChosen.connect(self.load_data_path)
+        dialog.finished.connect(dialog.deleteLater)
+        self._draw_dialog = dialog
+        dialog.open()
+        return dialog
 
     def _data_loaded(self, result: tuple[str, DataSet]) -> None:
         spec, dataset = result
@@ -214,13 +246,16 @@ class RunControls:
 
     def _training_events(self, items: list) -> None:
         steps: list[TrainStep] = []
-        step, speed, finished = None, 0.0, None
+        # the last speed known: a batch holding only a preview or a checkpoint keeps it
+        step, speed, finished = None, self.loss.speed, None
         for item in items:
             if isinstance(item, job_training.TrainerReady):
                 self._trainer_ready(item.trainer)
             elif isinstance(item, TrainStep):
                 steps.append(item)
                 speed = item.steps_per_sec
+            elif isinstance(item, Heartbeat) and item.steps_per_sec > 0:
+                speed = item.steps_per_sec  # between log lines (a digits step takes a second)
             elif isinstance(item, SampleSet):
                 self.session.set_samples(item)
                 self.samples_dock.show_samples(item)

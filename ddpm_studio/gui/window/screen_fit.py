@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize
 
+from ddpm_studio.gui.widgets.dialog_fit import FRAME_ALLOWANCE
+
 #: The size the window asks for on a screen that has room for it.
 PREFERRED_SIZE = QSize(1500, 920)
-#: Room left for the window manager's frame (title bar, borders): ``availableGeometry`` includes it, the size
-#: given to ``resize`` does not, and before the window is shown its frame is not known.
-FRAME_ALLOWANCE = QSize(16, 40)
 
 
 def fitted_geometry(available: QRect, preferred: QSize = PREFERRED_SIZE,
@@ -42,3 +41,4 @@ def with_frame(client: QRect, frame: QSize = FRAME_ALLOWANCE) -> QRect:
 def fits(client: QRect, available: QRect, frame: QSize = FRAME_ALLOWANCE) -> bool:
     """Whether a window with this client area, and its frame, lies wholly on the available part of a screen."""
     return available.contains(with_frame(client, frame))
+

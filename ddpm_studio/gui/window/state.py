@@ -1,6 +1,7 @@
 """The main window's saved state: its geometry (fitted to the screen it opens on), the dock layout, the
-presentation look, and View → Reset layout. A mixin of :class:`~ddpm_studio.gui.window.main_window.MainWindow` (it uses
-the window's ``settings``, ``docks``, ``presentationAction`` and ``_size_docks``).
+presentation look (and its stage, :mod:`.stage`), and View → Reset layout. A mixin of
+:class:`~ddpm_studio.gui.window.main_window.MainWindow` (it uses the window's ``settings``, ``docks``,
+``presentationAction`` and ``_size_docks``).
 """
 
 from __future__ import annotations
@@ -49,12 +50,23 @@ class WindowState:
             self.presentationAction.setChecked(on)  # toggled() calls back here
             return
         apply_look(self, PRESENTATION if on else NORMAL)
+        if on:
+            self.enter_stage()  # the pictures get the room (window/stage.py)
+        else:
+            self.leave_stage()
         self.settings.setValue("view/presentation", on)
 
     def reset_layout(self) -> None:
-        """Every dock back where it started, docked and visible."""
+        """Every dock back where it started: docked, and shown as at the first start (the race and the learned
+        dock open on demand), on the stage again in presentation mode.
+
+        Showing every dock brought the race and the learned dock up in their tab groups: two more tab bars over
+        the trajectory and the samples, and, once one was closed again, its pair's bar left drawn.
+        """
         self.restoreState(self._default_state, LAYOUT_VERSION)
         for dock in self.docks:
             dock.setFloating(False)
-            dock.show()
+            dock.setVisible(dock not in (self.race, self.learned))
         self._size_docks()
+        if self.presentationAction.isChecked():
+            self.enter_stage()

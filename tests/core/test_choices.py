@@ -132,8 +132,8 @@ def test_the_config_and_the_process_say_what_the_rule_says():
 def test_unknown_names_raise_the_same_sentence_everywhere():
     from ddpm_studio.core.sampling import sample
 
-    with pytest.raises(ValueError, match="unknown sampling method 'euler'; choose one of ancestral, ddim"):
-        next(sample(GaussianDiffusion(make_betas("cosine", 10)), lambda x, t: x, (2, 2), method="euler"))
+    with pytest.raises(ValueError, match="unknown sampling method 'rk4'; choose one of ancestral, ddim"):
+        next(sample(GaussianDiffusion(make_betas("cosine", 10)), lambda x, t: x, (2, 2), method="rk4"))
     with pytest.raises(ValueError, match="unknown timestep spacing 'leading'; choose one of linspace, trailing"):
         next(sample(GaussianDiffusion(make_betas("cosine", 10)), lambda x, t: x, (2, 2), spacing="leading"))
     with pytest.raises(ValueError, match="unknown decoder 'laplace'; choose one of discrete, gaussian"):

@@ -335,7 +335,8 @@ def test_sample_heun_can_spend_up_to_2T_minus_2_evaluations(trained_run, tmp_pat
     "extra, match",
     [
         (["--steps", "0"], "positive integer"),
-        (["--method", "euler"], "invalid choice: 'euler'"),
+        (["--method", "rk4"], "invalid choice: 'rk4'"),
+        (["--method", "euler"], "DDPM run, which samples with ancestral"),  # a flow sampler, named as one
         (["--spacing", "leading"], "invalid choice: 'leading'"),
         (["--method", "dpmpp_2m", "--steps", "51"], r"--steps 51: dpmpp_2m can use 1\.\.50 network evaluations"),
         (["--method", "heun", "--steps", "99"], r"heun can use 1\.\.98"),

@@ -27,6 +27,7 @@ from ddpm_studio.gui.docks.likelihood import LikelihoodDock
 from ddpm_studio.gui.jobs import setup as workers
 from ddpm_studio.gui.presenters.bound import BoundPresenter
 from ddpm_studio.gui.style import configure_pyqtgraph
+from ddpm_studio.gui.widgets.compare_table import THUMBNAIL_SIZE
 
 pytestmark = [
     pytest.mark.usefixtures("one_torch_thread"),
@@ -192,7 +193,7 @@ def test_compare_fills_one_row_per_setting_with_thumbnails(qtbot, dialog, tmp_pa
     assert [table.item(r, 0).text() for r in range(2)] == ["eps/simple", "mean/vlb"]
     for r in range(2):
         thumbnail = table.item(r, COLUMNS.index("samples")).data(Qt.ItemDataRole.DecorationRole)
-        assert isinstance(thumbnail, QPixmap) and not thumbnail.isNull() and thumbnail.width() <= 64
+        assert isinstance(thumbnail, QPixmap) and not thumbnail.isNull() and thumbnail.width() <= THUMBNAIL_SIZE
         assert math.isfinite(float(table.item(r, COLUMNS.index("bound")).text()))
     assert "real data" in table.horizontalHeaderItem(COLUMNS.index("score")).text()
     assert "nats/dim" in table.horizontalHeaderItem(COLUMNS.index("bound")).text()

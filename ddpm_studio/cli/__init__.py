@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ddpm_studio.cli import compare, config_cmd, data_cmd, evaluate, export, reflow, sample, studio, train
+from ddpm_studio.cli import compare, config_cmd, data_cmd, evaluate, export, lab, reflow, sample, studio, train
 from ddpm_studio.cli.common import (
     EXIT_USAGE,
     CliError,
@@ -37,6 +37,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "compare": compare.run,
     "export": export.run,
     "reflow": reflow.run,
+    "lab": lab.run,
     "data": data_cmd.run,
     "config": config_cmd.run,
     "gui": studio.run,
@@ -46,7 +47,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add every command to ``subparsers`` (made with ``parser_class=_Parser``, so that errors are one line)."""
-    for module in (train, sample, evaluate, compare, export, reflow, data_cmd, config_cmd, studio):
+    for module in (train, sample, evaluate, compare, export, reflow, lab, data_cmd, config_cmd, studio):
         module.add_parser(subparsers)
 
 

@@ -77,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.force:
         raise CliError("--resume reuses a lab's runs and --force deletes them: pass one of the two")
     out = args.out or Path("labs") / args.name
+    import torch
+
     from ddpm_studio.core.labs.context import LabProgress
     from ddpm_studio.core.labs.runner import iter_lab
-    import torch
 
     threads, why = _threads(args)
     torch.set_num_threads(threads)

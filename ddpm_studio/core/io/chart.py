@@ -62,7 +62,7 @@ def error_bar_chart(
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
     small, normal = _font(12), _font(14)
-    left, right, top, bottom = 70, 20 + 150, 36, 60
+    left, right, top, bottom = 70, 20 + 150, 50, 60
     plot_w, plot_h = width - left - right, height - top - bottom
     finite = [m + s * sgn for pts in series.values() for m, s in pts if math.isfinite(m)
               for sgn in (-1, 1) if math.isfinite(s)]
@@ -124,8 +124,8 @@ def error_bar_chart(
         legend_y = top + 4 + 20 * j
         draw.rectangle((left + plot_w + 10, legend_y + 3, left + plot_w + 20, legend_y + 13), fill=color)
         draw.text((left + plot_w + 26, legend_y), str(name)[:20], fill=_TEXT, font=small)
-    draw.text((left, 10), title, fill=_TEXT, font=normal)
-    draw.text((8, top - 22), ylabel, fill=_TEXT, font=small)
+    draw.text((8, 6), title, fill=_TEXT, font=normal)
+    draw.text((8, 28), ylabel, fill=_TEXT, font=small)
     if xlabel:
         draw.text((left + plot_w / 2 - draw.textlength(xlabel, font=small) / 2, height - 24), xlabel, fill=_TEXT,
                   font=small)

@@ -22,8 +22,8 @@ ROWS = ("eps/simple", "mean/vlb", "mean/simple", "learned/vlb")
 
 def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
     from ddpm_studio.core.compare.settings import parse_setting, setting_config
-    from ddpm_studio.core.io.export import side_by_side
     from ddpm_studio.core.io.chart import error_bar_chart
+    from ddpm_studio.core.io.export import side_by_side
     from ddpm_studio.core.labs.common import final_samples, lab_config, load_data, quality_ratio
     from ddpm_studio.core.labs.rules import mean, spread
     from ddpm_studio.core.scores.far_off import thumbnail

@@ -84,13 +84,16 @@ def run(args: argparse.Namespace) -> int:
 
     threads, why = _threads(args)
     torch.set_num_threads(threads)
-    if not args.quiet:
-        print(f"{args.name}: {threads} torch thread{'s' if threads > 1 else ''} ({why}); out {out}", file=sys.stderr)
+    header = f"{args.name}: {threads} torch thread{'s' if threads > 1 else ''} ({why}); out {out}"
     bar = ProgressBar(1000, f"{args.name} ({args.budget})", enabled=not args.quiet)
     finished = None
     try:
         for event in iter_lab(args.name, args.budget, out, resume=args.resume, force=args.force,
                               device=args.device):
+            if header is not None:  # once the folder is accepted: a refusal stays one line
+                if not args.quiet:
+                    print(header, file=sys.stderr)
+                header = None
             if isinstance(event, LabProgress):
                 bar.update(int(event.overall * 1000), event.stage)
             else:

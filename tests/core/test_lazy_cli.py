@@ -30,6 +30,9 @@ ARGUMENT_ERRORS = (
     ["data", "--download", "imagenet"],
     ["config"],
     ["train", "--out", "run", "--max-time", "soon"],
+    ["lab", "nope"],
+    ["lab"],
+    ["lab", "solvers-nfe", "--resume", "--force"],
     ["nope"],
 )
 
@@ -39,7 +42,7 @@ _CLI_SCRIPT = """
 import contextlib, io, json, sys
 from ddpm_studio.__main__ import main
 from ddpm_studio.cli import COMMANDS
-argvs = [["--help"], ["--version"]] + [[name, "--help"] for name in COMMANDS] + json.loads(sys.argv[1])
+argvs = [["--help"], ["--version"], ["lab", "--list"]] + [[name, "--help"] for name in COMMANDS] + json.loads(sys.argv[1])
 codes = {}
 for argv in argvs:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -76,7 +79,7 @@ def test_every_help_answers_and_every_argument_error_is_refused(cli_run: dict) -
     from ddpm_studio.cli import COMMANDS
 
     assert {f"{name} --help" for name in COMMANDS} <= set(codes)  # every command's help was asked for
-    helps = {argv: code for argv, code in codes.items() if argv.endswith(("--help", "--version"))}
+    helps = {argv: code for argv, code in codes.items() if argv.endswith(("--help", "--version", "--list"))}
     assert set(helps.values()) == {0}, helps
     errors = {argv: code for argv, code in codes.items() if argv not in helps}
     assert errors == {" ".join(argv): 2 for argv in ARGUMENT_ERRORS}

@@ -135,7 +135,7 @@ class LabContext:
         started = time.perf_counter()
         wanted = config.to_dict()
         if run_dir.exists():
-            same = _saved_config(run_dir) == json.loads(json.dumps(wanted))
+            same = _same_settings(_saved_config(run_dir), json.loads(json.dumps(wanted)))
             checkpoints = list_checkpoints(run_dir) if same else []
             diverged = _diverged_marker(run_dir) if same else None
             if diverged is not None:
@@ -215,6 +215,11 @@ def _saved_config(run_dir: Path) -> dict | None:
         return read_config(run_dir)
     except RunError:
         return None
+
+
+def _same_settings(saved: dict | None, wanted: dict) -> bool:
+    """Whether a run folder's config.json holds ``wanted`` (config.json also records the package version)."""
+    return saved is not None and {key: saved.get(key) for key in wanted} == wanted
 
 
 def _diverged_marker(run_dir: Path) -> int | None:

@@ -23,7 +23,14 @@ from ddpm_studio.core.process.diffusion import GaussianDiffusion
 from ddpm_studio.core.process.flow import FLOW_TIME_SCALE, GaussianFlow, make_flow
 from ddpm_studio.core.process.guidance import GuidanceError, GuidedModel, check_guidance
 from ddpm_studio.core.process.schedule import make_betas
-from ddpm_studio.core.sampling import SampleStep, run_to_end, sample
+from ddpm_studio.core.sampling import (
+    DEFAULT_JUMP_LENGTH,
+    DEFAULT_JUMP_N_SAMPLE,
+    SampleStep,
+    inpaint,
+    run_to_end,
+    sample,
+)
 
 
 def build_diffusion(
@@ -227,6 +234,51 @@ class DiffusionPipeline:
             noise=noise,
         )
         return ReverseProcess(noise, steps)
+
+    def inpaint(
+        self,
+        known: torch.Tensor,
+        mask: torch.Tensor,
+        num_steps: int | None = None,
+        seed: int | None = 0,
+        spacing: str = "linspace",
+        jump_length: int = DEFAULT_JUMP_LENGTH,
+        jump_n_sample: int = DEFAULT_JUMP_N_SAMPLE,
+        model: nn.Module | None = None,
+    ) -> ReverseProcess:
+        """RePaint (M57-M59) of ``known`` where ``mask`` is 0, on ``num_steps`` grid points; see
+        :func:`sampling.inpaint`.
+
+        Args:
+            known: x_0 in MODEL space, (N, *data_shape) (:meth:`to_model_space` converts from the data's
+                coordinates). mask: 1 = known, 0 = regenerate, broadcastable to ``known``.
+            seed: x_T is the seed's first draw, as for :meth:`sample`, so one seed starts both from one x_T.
+            model: stands in for the network (e.g. an ideal denoiser); None: the EMA network (unconditional).
+        Raises:
+            ValueError: a flow run (:data:`~ddpm_studio.core.sampling.repaint.FLOW_REFUSAL`), shapes that do not
+                fit the data, a bad K, L or r.
+        """
+        if tuple(known.shape[1:]) != tuple(self.data_shape):
+            raise ValueError(f"the known items have shape {tuple(known.shape[1:])}, this model's data "
+                             f"{tuple(self.data_shape)}")
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=self.device).manual_seed(int(seed))
+        known = known.to(self.device, torch.float32)
+        noise = torch.randn(tuple(known.shape), generator=generator, device=self.device)
+        steps = inpaint(self.diffusion, self.model() if model is None else model, known, mask.to(self.device),
+                        num_steps=num_steps, spacing=spacing, jump_length=jump_length, jump_n_sample=jump_n_sample,
+                        generator=generator, device=self.device, noise=noise)
+        return ReverseProcess(noise, steps)
+
+    def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        """The data's coordinates -> model space (the inverse of :meth:`to_data_space` inside the data's box):
+        points standardised, (x - shift) / scale; images as they are (already in [-1, 1])."""
+        x = torch.as_tensor(x, dtype=torch.float32)
+        if self.kind == "points":
+            assert self.shift is not None and self.scale is not None
+            return (x - self.shift.float()) / self.scale.float()
+        return x
 
     @property
     def num_classes(self) -> int | None:

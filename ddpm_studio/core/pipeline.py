@@ -271,6 +271,36 @@ class DiffusionPipeline:
                         generator=generator, device=self.device, noise=noise)
         return ReverseProcess(noise, steps)
 
+    def inpaint_items(self, known: np.ndarray, regenerate: np.ndarray,
+                      num_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(known x_0 (N, *data_shape) in model space, mask broadcastable to it, 1 = known; M58's m) from one item
+        as people give it: images uint8 (H, W, C) or (H, W) with a bool (H, W) mask of the pixels to REGENERATE
+        (x = 2 p / 255 - 1, MATH.md conventions); points (D,) in the data's coordinates with bool (D,) flags of the
+        coordinates to regenerate.
+
+        Raises:
+            ValueError: an item or mask that does not have this model's shape.
+        """
+        regenerate = np.asarray(regenerate).astype(bool)
+        if self.kind == "images":
+            pixels = np.asarray(known)
+            pixels = pixels[..., None] if pixels.ndim == 2 else pixels
+            item = torch.from_numpy(pixels.astype(np.float32)).permute(2, 0, 1) / 127.5 - 1.0
+            mask = torch.from_numpy(~regenerate).float()
+            mask = mask[None, None] if mask.ndim == 2 else mask
+        else:
+            item = self.to_model_space(torch.from_numpy(np.asarray(known, np.float32)))
+            mask = torch.from_numpy(~regenerate).float()
+        if tuple(item.shape) != tuple(self.data_shape):
+            raise ValueError(f"the item to inpaint has shape {tuple(item.shape)}, this model's data "
+                             f"{tuple(self.data_shape)}")
+        try:
+            torch.broadcast_shapes(tuple(mask.shape), (1, *self.data_shape))
+        except RuntimeError:
+            raise ValueError(f"the mask has shape {tuple(regenerate.shape)}; it must cover the item "
+                             f"{tuple(self.data_shape[1:]) if self.kind == 'images' else self.data_shape}") from None
+        return item.expand(num_samples, *item.shape).clone(), mask
+
     def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
         """The data's coordinates -> model space (the inverse of :meth:`to_data_space` inside the data's box):
         points standardised, (x - shift) / scale; images as they are (already in [-1, 1])."""

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from ddpm_studio.core import choices
 from ddpm_studio.core.analysis.forward_view import forward_source, forward_state
@@ -99,25 +98,6 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
     return store
 
 
-def inpaint_inputs(pipeline: DiffusionPipeline, known: np.ndarray, regenerate: np.ndarray,
-                   num_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(known x_0 (N, ...) in model space, mask broadcastable to it, 1 = known) from what the dialog gives: one
-    uint8 (H, W, C) image and its (H, W) regenerate mask, or a data-space point (2,) and its (2,) regenerate flags.
-
-    Images go to [-1, 1] by x = 2 p / 255 - 1 (MATH.md conventions), points are standardised; the mask is the
-    complement of what is regenerated (M58's m)."""
-    if pipeline.kind == "images":
-        item = torch.from_numpy(np.asarray(known, np.float32)).permute(2, 0, 1) / 127.5 - 1.0
-        mask = torch.from_numpy(~np.asarray(regenerate, bool)).float()[None, None]
-    else:
-        item = pipeline.to_model_space(torch.from_numpy(np.asarray(known, np.float32)))
-        mask = torch.from_numpy(~np.asarray(regenerate, bool)).float()
-    if tuple(item.shape) != tuple(pipeline.data_shape):
-        raise ValueError(f"the item to inpaint has shape {tuple(item.shape)}, this model's data "
-                         f"{tuple(pipeline.data_shape)}")
-    return item.expand(num_samples, *item.shape).clone(), mask
-
-
 def inpaint(pipeline: Callable[[], DiffusionPipeline], known: np.ndarray, regenerate: np.ndarray, num_samples: int,
             num_steps: int, seed: int, dataset: DataSet | None, budget_bytes: int | None = None, *,
             stop: threading.Event, jump_length: int, jump_n_sample: int, caption: str) -> Any:
@@ -125,7 +105,7 @@ def inpaint(pipeline: Callable[[], DiffusionPipeline], known: np.ndarray, regene
     records a plain run (one frame per network evaluation), so the trajectory and the Samples dock show them the
     same way. ``caption`` names the run (the dialog's request words it). A flow run raises the core's refusal."""
     pipeline_ = pipeline()
-    x0, mask = inpaint_inputs(pipeline_, known, regenerate, num_samples)
+    x0, mask = pipeline_.inpaint_items(known, regenerate, num_samples)
     steps = pipeline_.inpaint(x0, mask, num_steps=num_steps, seed=seed, jump_length=jump_length,
                               jump_n_sample=jump_n_sample)
     store = yield from _record(pipeline_, steps, num_samples, seed, dataset, budget_bytes, stop,

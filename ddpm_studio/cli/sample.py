@@ -64,6 +64,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(trajectory_x, trajectory_x0_hat, trajectory_t; trajectory_t_state is the paper t of each x_t)",
     )
     sample.add_argument("--quiet", action="store_true")
+    sample.add_argument(
+        "--inpaint",
+        type=Path,
+        metavar="MASK",
+        help="RePaint (MATH.md M57-M59): a .png or .npy mask of what to REGENERATE (white / nonzero pixels, (H, W); "
+        "for points a (D,) .npy, 1 for each coordinate drawn); --known gives the rest; --num completions of it, "
+        "ancestral on --steps grid points (default 50)",
+    )
+    sample.add_argument("--known", type=Path, metavar="ITEM",
+                        help="with --inpaint: the item to complete, a .png or .npy image (H, W[, C], 8-bit) or for "
+                        "points a (D,) .npy in the data's coordinates")
+    sample.add_argument("--jump-length", type=_positive_int, default=5,
+                        help="with --inpaint: RePaint's jump length L in grid points (M59, default 5)")
+    sample.add_argument("--resamplings", type=_positive_int, default=3,
+                        help="with --inpaint: RePaint's resamplings r (M59, default 3; 1 = none)")
     add_sample_options(sample)
     guidance.add_sample_options(sample)
 
@@ -79,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--out must end in .png or .npz, got {args.out.name!r}")
     if args.trajectory and suffix != ".npz":
         raise CliError("--trajectory needs an .npz output")
+    if (args.inpaint is None) != (args.known is None):
+        raise CliError("--inpaint MASK and --known ITEM go together")
     pipeline = load_any_pipeline(args.run_dir, args.device)
+    if args.inpaint is not None:
+        return _inpaint(args, pipeline, suffix)
     method, steps, spacing = resolve_sampler(pipeline, args.method, args.steps, args.spacing)
     if pipeline.is_flow and args.ideal:
         raise CliError("--ideal samples DDPM's ideal denoiser; this is a flow run (sample it without --ideal)")
@@ -116,4 +135,81 @@ def run(args: argparse.Namespace) -> int:
         f"evaluations, {spacing} spacing) to {args.out}",
         file=sys.stderr,
     )
+    return 0
+
+
+def _read_item(path: Path, what: str, grey: bool):
+    """A .npy array, or a .png as uint8 (H, W) (``grey``) or (H, W, 3)."""
+    import numpy as np
+
+    if not path.is_file():
+        raise CliError(f"{what} {path}: no such file")
+    if path.suffix.lower() == ".npy":
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise CliError(f"{what} {path}: not a readable .npy file ({exc})") from None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("L" if grey else "RGB"))
+    except (OSError, UnidentifiedImageError) as exc:
+        raise CliError(f"{what} {path}: not a readable image ({exc})") from None
+
+
+def _inpaint(args: argparse.Namespace, pipeline, suffix: str) -> int:
+    """``sample --inpaint MASK --known ITEM``: RePaint (M57-M59) completions of one item into .png or .npz."""
+    import numpy as np
+
+    from ddpm_studio.core.io.export import TrajectoryRecorder, save_npz, subsample_indices
+    from ddpm_studio.core.sampling import FLOW_REFUSAL, repaint_evaluations
+    from ddpm_studio.core.training.previews import save_preview
+
+    if pipeline.is_flow:
+        raise CliError(FLOW_REFUSAL)
+    if args.method not in (None, "ancestral"):
+        raise CliError("--inpaint steps back with the ancestral sampler (M58); leave --method out")
+    T = pipeline.diffusion.num_timesteps
+    steps = args.steps or min(50, T)
+    if steps > T:
+        raise CliError(f"--steps {steps}: a T = {T} run has {T} grid points at most")
+    grey = pipeline.kind == "images" and pipeline.data_shape[0] == 1
+    known = _read_item(args.known, "--known", grey)
+    mask = _read_item(args.inpaint, "--inpaint", True)
+    if pipeline.kind == "images":
+        regenerate = mask > (127 if args.inpaint.suffix.lower() == ".png" else 0)
+        if regenerate.ndim == 3:
+            regenerate = regenerate.any(axis=-1)
+        known = np.clip(np.asarray(known), 0, 255).astype(np.uint8)
+    else:
+        regenerate = np.asarray(mask) != 0
+    try:
+        x0, m = pipeline.inpaint_items(known, regenerate, args.num)
+        run = pipeline.inpaint(x0, m, num_steps=steps, seed=args.seed, spacing=args.spacing or "linspace",
+                               jump_length=args.jump_length, jump_n_sample=args.resamplings,
+                               model=ideal_model(pipeline) if args.ideal else None)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    evaluations = repaint_evaluations(steps, args.jump_length, args.resamplings)
+    trajectory = TrajectoryRecorder(subsample_indices(evaluations, 100) if args.trajectory else (),
+                                    pipeline.to_saved_array)
+    bar = ProgressBar(evaluations, "inpaint", enabled=not args.quiet)
+    final = None
+    for record in run:
+        trajectory.add(record)
+        final = record.x
+        bar.update(record.index + 1)
+    bar.close()
+    assert final is not None
+    final = final.detach().cpu()
+    if suffix == ".png":
+        save_preview(pipeline, final, args.out)
+    else:
+        arrays = trajectory.arrays()
+        if arrays:
+            arrays["trajectory_x_T"] = pipeline.to_saved_array(run.x_T)
+        save_npz(args.out, samples=pipeline.to_saved_array(final), mask_regenerate=regenerate, **arrays)
+    print(f"wrote {args.num} inpainted samples (RePaint, {steps} steps, L = {args.jump_length}, "
+          f"r = {args.resamplings}: {evaluations} network evaluations) to {args.out}", file=sys.stderr)
     return 0

@@ -23,7 +23,14 @@ from ddpm_studio.core.process.diffusion import GaussianDiffusion
 from ddpm_studio.core.process.flow import FLOW_TIME_SCALE, GaussianFlow, make_flow
 from ddpm_studio.core.process.guidance import GuidanceError, GuidedModel, check_guidance
 from ddpm_studio.core.process.schedule import make_betas
-from ddpm_studio.core.sampling import SampleStep, run_to_end, sample
+from ddpm_studio.core.sampling import (
+    DEFAULT_JUMP_LENGTH,
+    DEFAULT_JUMP_N_SAMPLE,
+    SampleStep,
+    inpaint,
+    run_to_end,
+    sample,
+)
 
 
 def build_diffusion(
@@ -227,6 +234,81 @@ class DiffusionPipeline:
             noise=noise,
         )
         return ReverseProcess(noise, steps)
+
+    def inpaint(
+        self,
+        known: torch.Tensor,
+        mask: torch.Tensor,
+        num_steps: int | None = None,
+        seed: int | None = 0,
+        spacing: str = "linspace",
+        jump_length: int = DEFAULT_JUMP_LENGTH,
+        jump_n_sample: int = DEFAULT_JUMP_N_SAMPLE,
+        model: nn.Module | None = None,
+    ) -> ReverseProcess:
+        """RePaint (M57-M59) of ``known`` where ``mask`` is 0, on ``num_steps`` grid points; see
+        :func:`sampling.inpaint`.
+
+        Args:
+            known: x_0 in MODEL space, (N, *data_shape) (:meth:`to_model_space` converts from the data's
+                coordinates). mask: 1 = known, 0 = regenerate, broadcastable to ``known``.
+            seed: x_T is the seed's first draw, as for :meth:`sample`, so one seed starts both from one x_T.
+            model: stands in for the network (e.g. an ideal denoiser); None: the EMA network (unconditional).
+        Raises:
+            ValueError: a flow run (:data:`~ddpm_studio.core.sampling.repaint.FLOW_REFUSAL`), shapes that do not
+                fit the data, a bad K, L or r.
+        """
+        if tuple(known.shape[1:]) != tuple(self.data_shape):
+            raise ValueError(f"the known items have shape {tuple(known.shape[1:])}, this model's data "
+                             f"{tuple(self.data_shape)}")
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=self.device).manual_seed(int(seed))
+        known = known.to(self.device, torch.float32)
+        noise = torch.randn(tuple(known.shape), generator=generator, device=self.device)
+        steps = inpaint(self.diffusion, self.model() if model is None else model, known, mask.to(self.device),
+                        num_steps=num_steps, spacing=spacing, jump_length=jump_length, jump_n_sample=jump_n_sample,
+                        generator=generator, device=self.device, noise=noise)
+        return ReverseProcess(noise, steps)
+
+    def inpaint_items(self, known: np.ndarray, regenerate: np.ndarray,
+                      num_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(known x_0 (N, *data_shape) in model space, mask broadcastable to it, 1 = known; M58's m) from one item
+        as people give it: images uint8 (H, W, C) or (H, W) with a bool (H, W) mask of the pixels to REGENERATE
+        (x = 2 p / 255 - 1, MATH.md conventions); points (D,) in the data's coordinates with bool (D,) flags of the
+        coordinates to regenerate.
+
+        Raises:
+            ValueError: an item or mask that does not have this model's shape.
+        """
+        regenerate = np.asarray(regenerate).astype(bool)
+        if self.kind == "images":
+            pixels = np.asarray(known)
+            pixels = pixels[..., None] if pixels.ndim == 2 else pixels
+            item = torch.from_numpy(pixels.astype(np.float32)).permute(2, 0, 1) / 127.5 - 1.0
+            mask = torch.from_numpy(~regenerate).float()
+            mask = mask[None, None] if mask.ndim == 2 else mask
+        else:
+            item = self.to_model_space(torch.from_numpy(np.asarray(known, np.float32)))
+            mask = torch.from_numpy(~regenerate).float()
+        if tuple(item.shape) != tuple(self.data_shape):
+            raise ValueError(f"the item to inpaint has shape {tuple(item.shape)}, this model's data "
+                             f"{tuple(self.data_shape)}")
+        try:
+            torch.broadcast_shapes(tuple(mask.shape), (1, *self.data_shape))
+        except RuntimeError:
+            raise ValueError(f"the mask has shape {tuple(regenerate.shape)}; it must cover the item "
+                             f"{tuple(self.data_shape[1:]) if self.kind == 'images' else self.data_shape}") from None
+        return item.expand(num_samples, *item.shape).clone(), mask
+
+    def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        """The data's coordinates -> model space (the inverse of :meth:`to_data_space` inside the data's box):
+        points standardised, (x - shift) / scale; images as they are (already in [-1, 1])."""
+        x = torch.as_tensor(x, dtype=torch.float32)
+        if self.kind == "points":
+            assert self.shift is not None and self.scale is not None
+            return (x - self.shift.float()) / self.scale.float()
+        return x
 
     @property
     def num_classes(self) -> int | None:

@@ -20,6 +20,14 @@ from ddpm_studio.core.sampling.ddim import ddim
 from ddpm_studio.core.sampling.dpm_solver import dpmpp_2m
 from ddpm_studio.core.sampling.flow import FLOW_METHODS, FLOW_SPACINGS, sample_flow
 from ddpm_studio.core.sampling.heun import heun, heun_grid_size
+from ddpm_studio.core.sampling.repaint import (
+    DEFAULT_JUMP_LENGTH,
+    DEFAULT_JUMP_N_SAMPLE,
+    FLOW_REFUSAL,
+    repaint,
+    repaint_evaluations,
+    repaint_schedule,
+)
 from ddpm_studio.core.sampling.spacing import (
     KARRAS_RHO,
     SPACING_HELP,
@@ -43,6 +51,8 @@ DEFAULT_FLOW_STEPS = 50
 
 __all__ = [
     "DEFAULT_FLOW_STEPS",
+    "DEFAULT_JUMP_LENGTH",
+    "DEFAULT_JUMP_N_SAMPLE",
     "DETERMINISTIC_METHODS",
     "FLOW_METHODS",
     "FLOW_SPACINGS",
@@ -53,10 +63,13 @@ __all__ = [
     "SPACING_HELP",
     "SampleStep",
     "check_num_steps",
+    "inpaint",
     "karras_timesteps",
     "logsnr_timesteps",
     "max_num_steps",
     "method_timesteps",
+    "repaint_evaluations",
+    "repaint_schedule",
     "respace",
     "respaced_timesteps",
     "run_to_end",
@@ -168,6 +181,54 @@ def sample(
     if method == "heun":
         return heun(diffusion, model, x, taus, steps)
     return dpmpp_2m(diffusion, model, x, taus, stochastic=method == "dpmpp_2m_sde", generator=generator)
+
+
+def inpaint(
+    diffusion: GaussianDiffusion | GaussianFlow,
+    model: Model,
+    known: torch.Tensor,
+    mask: torch.Tensor,
+    num_steps: int | None = None,
+    spacing: str = "linspace",
+    jump_length: int = DEFAULT_JUMP_LENGTH,
+    jump_n_sample: int = DEFAULT_JUMP_N_SAMPLE,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    noise: torch.Tensor | None = None,
+    known_generator: torch.Generator | None = None,
+) -> Iterator[SampleStep]:
+    """RePaint (M57-M59): fill where ``mask`` is 0 so that the samples agree with ``known`` where it is 1.
+
+    Args:
+        known: x_0 in model space, (B, ...): the batch's shape; only the masked part is read.
+        mask: 1 = known, 0 = regenerate, broadcastable to ``known`` (values in between blend, M58).
+        num_steps: K grid points (None: T); the evaluations are :func:`repaint_evaluations` (K, L, r).
+        spacing: the grid, one of :data:`SPACINGS`.
+        jump_length, jump_n_sample: the paper's L and r (:func:`repaint_schedule`); r = 1: no resampling.
+        generator: x_T first, then the unknown part's per-step noise (ancestral's order). known_generator: the
+            known part's and the jumps' noise; None: a generator seeded from ``generator``'s seed + 1 (or the
+            global RNG without one), so one seed fixes the whole run.
+        device, noise: as :func:`sample`.
+    Raises:
+        ValueError: a flow process (:data:`FLOW_REFUSAL`), a mask that does not broadcast, a bad K, L or r.
+    """
+    if isinstance(diffusion, GaussianFlow):
+        raise ValueError(FLOW_REFUSAL)
+    choices.require("timestep spacing", spacing, choices.SPACINGS)
+    shape = tuple(known.shape)
+    if len(shape) < 2 or known.shape[0] < 1:
+        raise ValueError(f"the known image must be a batch (B, ...), got shape {shape}")
+    try:
+        torch.broadcast_shapes(tuple(mask.shape), shape)
+    except RuntimeError:
+        raise ValueError(f"the mask's shape {tuple(mask.shape)} does not broadcast to the samples' {shape}") from None
+    steps = diffusion.num_timesteps if num_steps is None else num_steps
+    taus = method_timesteps("ancestral", diffusion.alphas_cumprod, steps, spacing)
+    repaint_schedule(len(taus), jump_length, jump_n_sample)  # L and r checked before any work
+    x = _start(shape, generator, device, noise)
+    if known_generator is None and generator is not None:
+        known_generator = torch.Generator(device=x.device).manual_seed(generator.initial_seed() + 1)
+    return repaint(diffusion, model, x, known, mask, taus, jump_length, jump_n_sample, generator, known_generator)
 
 
 def _start(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device | str | None,

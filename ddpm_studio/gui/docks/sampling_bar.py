@@ -1,7 +1,7 @@
 """The Trajectory dock's settings row: how many samples, how many network evaluations, which method on which
-timestep spacing, DDIM's η, Sample and "when training ends"; for a class-conditional model a third row with the
-class to draw (``classCombo``: one class, or "all" for one row per class) and the classifier-free guidance scale w
-(``guidanceSlider``, its value in ``guidanceLabel``; MATH.md M34).
+timestep spacing, DDIM's η, Sample and "when training ends", Inpaint… (``inpaintButton``: RePaint, M57-M59); for
+a class-conditional model a third row with the class to draw (``classCombo``: one class, or "all" for one row per
+class) and the classifier-free guidance scale w (``guidanceSlider``, its value in ``guidanceLabel``; MATH.md M34).
 
 The methods and spacings, their labels and help are the core's vocabulary (:mod:`ddpm_studio.core.choices`);
 whether a method can spend the chosen number of evaluations is the core's rule
@@ -40,6 +40,8 @@ STEPS_TOOLTIP = (
 #: A flow model's default evaluations in the studio: Euler at 20 NFE, the bar of issue 28's targets.
 FLOW_DEFAULT_NFE = 20
 GUIDANCE_TICKS = 4
+#: Characters the method and spacing combos show at least when the dock is narrow (a 1024-px screen).
+COMBO_MIN_CHARACTERS = 6
 GUIDANCE_SLIDER_MAX = 10.0
 DEFAULT_GUIDANCE = 3.0
 GUIDANCE_TOOLTIP = (
@@ -109,6 +111,19 @@ class SamplingBar(QWidget):
         self.etaSpin.setToolTip("DDIM's η: 0 is deterministic, 1 matches ancestral sampling.")
         row.addWidget(self.etaSpin)
         row.addStretch(1)
+        # the method row was already as wide as a 1024-px screen's dock: its combos now stretch into the room
+        # there is and, where there is none, show their labels shortened (the list shows them whole), so that
+        # Inpaint… fits beside them
+        for combo in (self.methodCombo, self.spacingCombo):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
+            index = row.indexOf(combo)
+            row.setStretch(index, 1)
+        row.takeAt(row.count() - 1)  # the stretch: the combos take the room
+        self.inpaintButton = QPushButton("Inpaint…", objectName="inpaintButton")
+        self.inpaintButton.setToolTip("Mark part of a digit (or fix one coordinate of 2-D data) and let the reverse "
+                                      "process fill in the rest (RePaint, M57-M59).")
+        row.addWidget(self.inpaintButton)
         rows.addLayout(row)
         self.classRow = QWidget(objectName="classRow")
         row = QHBoxLayout(self.classRow)
@@ -223,7 +238,7 @@ class SamplingBar(QWidget):
 
     def set_running(self, running: bool) -> None:
         for widget in (self.numSamplesSpin, self.sampleStepsSpin, self.methodCombo, self.spacingCombo,
-                       self.classCombo, self.guidanceSlider, self.sweepButton):
+                       self.classCombo, self.guidanceSlider, self.sweepButton, self.inpaintButton):
             widget.setEnabled(not running)
         self.etaSpin.setEnabled(not running and self.methodCombo.currentData() == "ddim")
 

@@ -60,6 +60,7 @@ class TrajectoryDock(QDockWidget):
     Signals:
         sampleRequested: the Sample button was pressed (settings in :meth:`sample_settings`).
         sweepRequested: "Sweep w…" was pressed (a conditional model: the guidance sweep dialog).
+        inpaintRequested: "Inpaint…" was pressed (the inpainting dialog, RePaint).
         timestepChanged(int): the paper timestep of the frame on screen (0..T), or -1 with no frame (an int
             rather than None: PySide6 on Python 3.11 miscounts references to None sent through Signal(object)).
     """
@@ -67,6 +68,7 @@ class TrajectoryDock(QDockWidget):
     sampleRequested = Signal()
     raceRequested = Signal()
     sweepRequested = Signal()
+    inpaintRequested = Signal()
     timestepChanged = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -94,6 +96,7 @@ class TrajectoryDock(QDockWidget):
         self.sampleButton, self.autoSampleCheck = bar.sampleButton, bar.autoSampleCheck
         self.sampleButton.clicked.connect(self.sampleRequested)
         bar.sweepButton.clicked.connect(self.sweepRequested)
+        bar.inpaintButton.clicked.connect(self.inpaintRequested)
         layout.addWidget(bar)
 
         self.trajectoryView = pg.GraphicsLayoutWidget()
@@ -190,6 +193,7 @@ class TrajectoryDock(QDockWidget):
     def set_sampling_available(self, available: bool) -> None:
         self.sampleButton.setEnabled(available)
         self.samplingBar.sweepButton.setEnabled(available)
+        self.samplingBar.inpaintButton.setEnabled(available)
 
     def set_sampling_running(self, running: bool) -> None:
         self.samplingBar.set_running(running)

@@ -22,7 +22,7 @@ import numpy as np
 from ddpm_studio.core import choices
 from ddpm_studio.core.analysis.forward_view import forward_source, forward_state
 from ddpm_studio.core.data import DataSet
-from ddpm_studio.core.pipeline import DiffusionPipeline
+from ddpm_studio.core.pipeline import DiffusionPipeline, ReverseProcess
 from ddpm_studio.core.process.flow import FLOW_TICKS, clock_alpha_bar
 from ddpm_studio.core.process.guidance import row_length
 from ddpm_studio.core.scores.verdict import verdict_of
@@ -87,6 +87,38 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
     """The job: ``method`` holds the sampler's options (method, eta, spacing) as :meth:`DiffusionPipeline.sample`;
     ``num_steps`` counts network evaluations for every method."""
     pipeline_ = pipeline()
+    steps = pipeline_.sample(num_samples, num_steps=num_steps, seed=seed, **method)
+
+    def caption(num_records: int) -> str:
+        return sampling_caption(num_records, **method, flow=pipeline_.is_flow,
+                                class_names=getattr(dataset, "class_names", None))
+
+    store = yield from _record(pipeline_, steps, num_samples, seed, dataset, budget_bytes, stop, caption,
+                               method.get("labels"))
+    return store
+
+
+def inpaint(pipeline: Callable[[], DiffusionPipeline], known: np.ndarray, regenerate: np.ndarray, num_samples: int,
+            num_steps: int, seed: int, dataset: DataSet | None, budget_bytes: int | None = None, *,
+            stop: threading.Event, jump_length: int, jump_n_sample: int, caption: str) -> Any:
+    """The inpainting job (RePaint, M57-M59): ``num_samples`` completions of one item, recorded as :func:`sample`
+    records a plain run (one frame per network evaluation), so the trajectory and the Samples dock show them the
+    same way. ``caption`` names the run (the dialog's request words it). A flow run raises the core's refusal."""
+    pipeline_ = pipeline()
+    x0, mask = pipeline_.inpaint_items(known, regenerate, num_samples)
+    steps = pipeline_.inpaint(x0, mask, num_steps=num_steps, seed=seed, jump_length=jump_length,
+                              jump_n_sample=jump_n_sample)
+    store = yield from _record(pipeline_, steps, num_samples, seed, dataset, budget_bytes, stop,
+                               lambda _records: caption, None, judge=False)
+    return store
+
+
+def _record(pipeline_: DiffusionPipeline, steps: ReverseProcess, num_samples: int, seed: int,
+            dataset: DataSet | None, budget_bytes: int | None, stop: threading.Event,
+            caption: Callable[[int], str], labels: Any, judge: bool = True):
+    """Keep the records of ``steps`` in a :class:`TrajectoryStore` (x_T first), yielding :class:`Kept` positions;
+    returns the store. ``judge``: run every lens on finished unconditional 2-D samples (M46); an inpainting's
+    samples are conditional draws, not the data's distribution, so it is not judged."""
     source = forward_source(dataset, pipeline_.data_shape, num_samples, seed)
     if pipeline_.is_flow:  # flow times on the records' clock of FLOW_TICKS ticks, with each tick's VP abar (M49)
         T, alpha_bar = FLOW_TICKS, clock_alpha_bar(pipeline_.diffusion).numpy()
@@ -102,7 +134,6 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
         return to_display(pipeline_, forward_state(pipeline_.diffusion, *source, t_next))
 
     store: TrajectoryStore | None = None
-    steps = pipeline_.sample(num_samples, num_steps=num_steps, seed=seed, **method)
     record = None
     for record in steps:
         if store is None:
@@ -113,9 +144,7 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
                                     reference=reference_points(dataset), alpha_bar=alpha_bar, **extra)
             # the x0_hat panel's caption needs it (a flow's x0_hat has no eps gain to name)
             store.parameterization = "x0" if pipeline_.is_flow else pipeline_.diffusion.parameterization
-            store.caption = sampling_caption(record.num_steps, **method, flow=pipeline_.is_flow,
-                                             class_names=getattr(dataset, "class_names", None))
-            labels = method.get("labels")
+            store.caption = caption(record.num_steps)
             if labels is not None:
                 store.labels, store.columns = np.asarray(labels), row_length(labels)
                 store.class_names = getattr(dataset, "class_names", None)
@@ -136,6 +165,6 @@ def sample(pipeline: Callable[[], DiffusionPipeline], num_samples: int, num_step
         store.view_bounds()  # computed here, once, off the GUI thread; the dock reads it back
         # every lens on the finished samples (M46), here off the GUI thread; samples of one asked-for class are
         # not the data's distribution, so only an unconditional draw is judged
-        if store.complete and record is not None and method.get("labels") is None:
+        if judge and store.complete and record is not None and labels is None:
             store.verdict_note, store.verdict_line = verdict_of(dataset, record.x.detach().cpu())
     return store

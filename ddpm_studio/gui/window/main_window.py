@@ -108,6 +108,7 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self._compare: CompareDialog | None = None
         self._paths = None  # the paths view (Run → Paths from noise to data…), made on first use
         self._draw_dialog = None  # Setup → Draw data…, while open
+        self._inpaint_dialog = None  # Trajectory → Inpaint…, made on first use
         self.docks: list[QDockWidget] = [
             self.setup, self.trajectory, self.samples_dock, self.loss, self.schedule, self.likelihood, self.race,
             self.learned]
@@ -190,6 +191,7 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.trajectory.sampleRequested.connect(self.sample)
         self.trajectory.raceRequested.connect(self.open_race)
         self.trajectory.sweepRequested.connect(lambda: open_guidance_sweep(self))
+        self.trajectory.inpaintRequested.connect(self.open_inpaint)
         self.race.raceRequested.connect(self.start_race)
         self.race.stopRequested.connect(self.race_runner.stop)
         self.race_runner.runningChanged.connect(self._race_running_changed)

@@ -38,6 +38,8 @@ SNAPSHOT_DIR = "snapshots"
 SNAPSHOT_FORMAT = "ddpm-studio-snapshot"
 #: The interval aims at about this many snapshots over a run (20-40 after rounding to a round number).
 TARGET_SNAPSHOTS = 40
+#: Never more often: a toy run of 40 steps keeps 8, not 40 (each costs a sampler run).
+MIN_INTERVAL = 5
 #: A series never holds more: past it every other snapshot goes (the interval doubles).
 MAX_SNAPSHOTS = 60
 #: Samples a snapshot draws: enough points to see a distribution, a small grid of images.
@@ -101,9 +103,10 @@ class Snapshot:
 def snapshot_interval(total_steps: int) -> int:
     """Steps between snapshots for a run of ``total_steps``: total / 40 rounded up to 1, 2 or 5 x 10^k.
 
-    3,000 steps: 100 (30 snapshots); 1,000: 50 (20); 20,000: 500 (40); a run of under 40 steps: every step.
+    3,000 steps: 100 (30 snapshots); 1,000: 50 (20); 20,000: 500 (40); under 200 steps: every
+    :data:`MIN_INTERVAL` steps.
     """
-    raw = max(1.0, total_steps / TARGET_SNAPSHOTS)
+    raw = max(float(MIN_INTERVAL), total_steps / TARGET_SNAPSHOTS)
     power = 10 ** math.floor(math.log10(raw))
     for nice in (1, 2, 5, 10):
         if nice * power >= raw - 1e-9:

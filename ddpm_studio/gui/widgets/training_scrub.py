@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
+from PySide6.QtWidgets import QSlider, QVBoxLayout, QWidget
 
 from ddpm_studio.core.training.snapshots import Snapshot
 from ddpm_studio.gui.style import SteadyLabel
 
-NO_SNAPSHOTS = "no snapshots yet"
+NO_SNAPSHOTS = "Training: no snapshots yet"
 
 
 class TrainingScrubber(QWidget):
@@ -27,22 +27,22 @@ class TrainingScrubber(QWidget):
         super().__init__(parent)
         self.setObjectName("trainingScrubber")
         self.snapshots: list[Snapshot] = []
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        title = QLabel("Training:")
-        title.setToolTip("Scrub through training: the samples of one fixed noise as the model drew them at each "
-                         "snapshot step (kept in the run folder's snapshots/)")
-        row.addWidget(title)
-        self.slider = QSlider(Qt.Orientation.Horizontal, objectName="trainingSlider")
-        self.slider.setToolTip(title.toolTip())
-        self.slider.setPageStep(1)
-        self.slider.setMinimumWidth(60)
-        self.slider.valueChanged.connect(self._moved)
-        row.addWidget(self.slider, 1)
-        # "step 12,000 of 12,000" fits; a steady label never relayouts the dock while training
+        # two lines, the label over the slider: the Samples dock is ~180 pixels wide on a 1024 x 768 screen
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        tip = ("Scrub through training: the samples of one fixed noise as the model drew them at each snapshot "
+               "step (kept in the run folder's snapshots/)")
+        # a steady label never relayouts the dock while training
         self.stepLabel = SteadyLabel(NO_SNAPSHOTS, objectName="trainingStepLabel")
-        self.stepLabel.setMinimumWidth(self.fontMetrics().horizontalAdvance("step 000,000 of 000,000") + 4)
-        row.addWidget(self.stepLabel)
+        self.stepLabel.setToolTip(tip)
+        column.addWidget(self.stepLabel)
+        self.slider = QSlider(Qt.Orientation.Horizontal, objectName="trainingSlider")
+        self.slider.setToolTip(tip)
+        self.slider.setPageStep(1)
+        self.slider.setMinimumWidth(40)
+        self.slider.valueChanged.connect(self._moved)
+        column.addWidget(self.slider)
         self._update_range(follow=False)
 
     # ------------------------------------------------------------------ what the dock asks
@@ -98,7 +98,7 @@ class TrainingScrubber(QWidget):
             self.stepLabel.setText(NO_SNAPSHOTS)
             return
         total = max(self.snapshots[-1].total_steps, self.snapshots[-1].step)
-        self.stepLabel.setText(f"step {current.step:,} of {total:,}")
+        self.stepLabel.setText(f"Training: step {current.step:,} of {total:,}")
 
     def _moved(self, _value: int) -> None:
         self._label()

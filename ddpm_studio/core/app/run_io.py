@@ -7,7 +7,7 @@ Qt-free and slow (files, networks): the studio calls these on a job thread, a no
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,6 +20,7 @@ from ddpm_studio.core.io.run_data import load_stand_in
 from ddpm_studio.core.io.runs import RunError, append_metrics, list_checkpoints, read_metrics
 from ddpm_studio.core.pipeline import DiffusionPipeline, load_pipeline, load_run_config
 from ddpm_studio.core.training.run_lock import RunLocked
+from ddpm_studio.core.training.snapshots import Snapshot, read_snapshots
 from ddpm_studio.core.training.trainer import CheckpointWriteError, Trainer, TrainingDiverged
 
 #: Errors whose message already is the one line a user reads (anything else gets its type name in front).
@@ -76,6 +77,7 @@ class OpenedRun:
     pipeline: DiffusionPipeline | None
     dataset: DataSet | None
     warning: str | None
+    snapshots: list[Snapshot] = field(default_factory=list)  # the run's training snapshots, oldest first
 
 
 def open_run(run_dir: str) -> OpenedRun:
@@ -112,8 +114,9 @@ def open_run(run_dir: str) -> OpenedRun:
                                    num_points=config.data.num_points, num_images=config.data.num_images,
                                    seed=config.train.seed, subset=config.data.subset)
         return OpenedRun(run_dir, config, pipeline.kind, records, None, pipeline, dataset,
-                         f"{warning}; {note}" if warning else note)
-    return OpenedRun(run_dir, config, trainer.kind, records, trainer, None, trainer.dataset, warning)
+                         f"{warning}; {note}" if warning else note, read_snapshots(run_dir))
+    return OpenedRun(run_dir, config, trainer.kind, records, trainer, None, trainer.dataset, warning,
+                     list(trainer.snapshots.items))
 
 
 def probe_dataset(spec: str, num_points: int, num_images: int, seed: int) -> tuple[str, DataSet]:

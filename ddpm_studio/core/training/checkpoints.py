@@ -31,6 +31,7 @@ from ddpm_studio.core.io.runs import (
 from ddpm_studio.core.pipeline import load_network_state
 from ddpm_studio.core.training.resume import resume_conflicts
 from ddpm_studio.core.training.run_lock import hold_run_lock
+from ddpm_studio.core.training.snapshots import SnapshotSeries
 
 
 class CheckpointWriteError(OSError):
@@ -106,6 +107,7 @@ class TrainerCheckpoints:
         self._config_on_disk = config
         if self.kind == "points":  # a small points file (a drawing) travels with the run (core.io.run_data)
             self._write(keep_data_copy, self.run_dir, self.config.data.dataset)
+        self._write(self.snapshots.write_all, self.run_dir)  # a run trained in memory keeps its snapshots
 
     def _sync_config(self) -> None:
         """Rewrite config.json (atomically) when the settings changed since it was written or read.
@@ -163,13 +165,16 @@ class TrainerCheckpoints:
         if "window.sums" in tensors:
             self.window.load_state(tensors, int(meta.get("window_steps", 0)))
         # the owed work this trainer can do (an early-stop check only when this run still checks)
-        owed = {"log", "preview", "checkpoint"} | ({"early_stop"} if self.early_stopper is not None else set())
+        owed = {"log", "preview", "snapshot", "checkpoint"}
+        owed |= {"early_stop"} if self.early_stopper is not None else set()
         self._pending = [task for task in meta.get("pending", []) if task in owed]
         if self.early_stopper is not None and isinstance(meta.get("early_stop"), dict):
             self.early_stopper.load_state_dict(meta["early_stop"])
         if self.dist.is_main:
             truncate_metrics(self.run_dir, self.step)
             self._config_on_disk = _saved_config(self.run_dir)
+            # the same series goes on: its interval, and the snapshots up to this step (later ones are redone)
+            self.snapshots = SnapshotSeries.resumed(self.run_dir, self.step, self.config.train.steps)
 
 
 def _saved_config(run_dir: Path) -> dict | None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from ddpm_studio.core.training.snapshots import Snapshot
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,20 @@ class PreviewFailed:
 
 
 @dataclass(frozen=True)
+class SnapshotTaken:
+    """A training snapshot (:mod:`.snapshots`): the samples of the fixed noise at ``step``.
+
+    ``snapshot`` holds them (numpy, data coordinates / uint8 pixels); ``dropped``: steps of earlier snapshots
+    pruned to keep the series within its cap; ``path``: the file written, None for a run kept in memory.
+    """
+
+    step: int
+    snapshot: Snapshot
+    dropped: tuple[int, ...] = ()
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     step: int
     path: Path
@@ -87,4 +105,5 @@ class TrainingFinished:
     detail: str = ""
 
 
-TrainEvent = Heartbeat | TrainStep | PreviewReady | PreviewFailed | CheckpointSaved | TrainingFinished
+TrainEvent = (Heartbeat | TrainStep | PreviewReady | PreviewFailed | SnapshotTaken | CheckpointSaved
+              | TrainingFinished)

@@ -1,14 +1,16 @@
 """The training loop as a generator of events (Qt-free; the CLI and the studio drive the same object).
 
     trainer = Trainer(config, run_dir="runs/moons")
-    for event in trainer.train():      # TrainStep, PreviewReady, CheckpointSaved, Heartbeat, TrainingFinished
+    for event in trainer.train():      # TrainStep, PreviewReady, SnapshotTaken, CheckpointSaved, Heartbeat, ...
         ...
 
 Every step yields, so a consumer can pause (stop pulling) or stop (:meth:`Trainer.request_stop`, honoured at
 the next step boundary, followed by a final checkpoint; the CLI's SIGINT handler sets it: :mod:`.stop_signals`).
 Checkpoints hold the model, EMA, optimiser, step, every RNG state, the loss window's partial sums, the early
 stop's record and the work the last step still owed, so a resumed run continues bit for bit on the CPU (saving
-and restoring them: :mod:`.checkpoints`; the contract: docs/RELIABILITY.md, "Exact resume").
+and restoring them: :mod:`.checkpoints`; the contract: docs/RELIABILITY.md, "Exact resume"). The per-batch loss
+is :mod:`.batch_losses`; previews and the scrubbable snapshots of the run (:mod:`.snapshots`) are
+:mod:`.trainer_samples`; a diverged loss is :mod:`.divergence`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import torch
@@ -32,52 +34,35 @@ from ddpm_studio.core.io.runs import (
     list_checkpoints,
 )
 from ddpm_studio.core.models import build_model, count_parameters
-from ddpm_studio.core.pipeline import DiffusionPipeline, FloatOutput, FlowTimeInput, build_process
-from ddpm_studio.core.process.guidance import conditional_problem, drop_labels
+from ddpm_studio.core.pipeline import FloatOutput, FlowTimeInput, build_process
+from ddpm_studio.core.process.guidance import conditional_problem
 from ddpm_studio.core.scores.verdict import MIN_HELDOUT
+from ddpm_studio.core.training.batch_losses import BatchLosses
 from ddpm_studio.core.training.checkpoints import CheckpointWriteError, TrainerCheckpoints
 from ddpm_studio.core.training.distributed import DistContext, any_rank, distributed_device, init_distributed
+from ddpm_studio.core.training.divergence import DivergenceGuard, TrainingDiverged
 from ddpm_studio.core.training.early_stop import EarlyStopper
 from ddpm_studio.core.training.ema import EMA
 from ddpm_studio.core.training.events import (
     CheckpointSaved,
     Heartbeat,
-    PreviewFailed,
-    PreviewReady,
     TrainEvent,
     TrainingFinished,
 )
 from ddpm_studio.core.training.loss_window import NUM_T_BANDS, _Window
 from ddpm_studio.core.training.lr_schedule import learning_rate
 from ddpm_studio.core.training.run_lock import hold_run_lock
+from ddpm_studio.core.training.snapshots import SnapshotSeries, snapshot_interval
 from ddpm_studio.core.training.tensorboard_log import TensorBoardLogging, tensorboard_problem
-from ddpm_studio.core.training.timesteps import sample_timesteps, timestep_probabilities
+from ddpm_studio.core.training.timesteps import timestep_probabilities
+from ddpm_studio.core.training.trainer_samples import TrainerSamples
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["NUM_T_BANDS", "CheckpointWriteError", "Trainer", "TrainingDiverged"]
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or inf; the message names the step and suggests a fix."""
 
-    def __init__(self, step: int, config: RunConfig, kept: str = "the last good checkpoint was kept") -> None:
-        hint = "lower the learning rate"
-        if config.train.grad_clip == 0:
-            hint += ", turn gradient clipping on (--grad-clip 1)"
-        if config.train.loss != "simple":
-            hint += (
-                ", or try the 'simple' / 'hybrid' loss"
-                if config.diffusion.variance != "learned"
-                else ", or try the 'hybrid' loss"
-            )
-        super().__init__(
-            f"the loss became NaN/inf at step {step}; training stopped and {kept} "
-            f"({hint}; lr is {config.train.lr:g})"
-        )
-        self.step = step
-
-
-class Trainer(TrainerCheckpoints, TensorBoardLogging):
+class Trainer(TrainerCheckpoints, TrainerSamples, BatchLosses, DivergenceGuard, TensorBoardLogging):
     """Builds data, network, diffusion, optimiser and EMA from a :class:`RunConfig` and trains them.
 
     Args:
@@ -199,6 +184,8 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         if tc.early_stop and self.kind == "points" and self.dataset.heldout.shape[0] >= MIN_HELDOUT:
             self.early_stopper = EarlyStopper(self.dataset, tc.early_stop_patience, seed=tc.seed)
         self._config_on_disk: dict | None = None  # what the run folder's config.json holds, as far as we know
+        # samples of one fixed noise every N steps, to scrub through (snapshots.py); a resume reads its series
+        self.snapshots = SnapshotSeries(snapshot_interval(tc.steps))
         if resume:
             self._resume()
         elif self.run_dir is not None and self.dist.is_main:
@@ -281,21 +268,7 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             group["lr"] = lr
         index = torch.randint(0, self.train_data.shape[0], (tc.batch_size,), device=dev, generator=self.generator)
         x0 = self.train_data.index_select(0, index)
-        if self.flow is not None:
-            t = self.flow.sample_times(tc.batch_size, self.generator, dev)  # M51
-            if self.couplings is not None:  # reflow: each x0 with the noise its ODE came from (M56)
-                noise = self.couplings[0].index_select(0, index)
-            else:
-                noise = torch.randn(x0.shape, device=dev, generator=self.generator)
-            losses = self.flow.training_losses(self._batch_model(index), x0, t, noise)  # M50
-            bands = (t * NUM_T_BANDS).long().clamp_(0, NUM_T_BANDS - 1)
-        else:
-            T = self.diffusion.num_timesteps
-            t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40 (uniform at 1)
-            noise = torch.randn(x0.shape, device=dev, generator=self.generator)
-            losses = self.diffusion.training_losses(self._batch_model(index), x0, t, noise, loss=tc.loss,
-                                                    snr_gamma=tc.snr_gamma)
-            bands = t * NUM_T_BANDS // T
+        losses, bands, t = self._batch_losses(index, x0)
         loss = losses["loss"].mean()
         if self._check_every_step and not math.isfinite(loss.item()):
             raise TrainingDiverged(self.step + 1, self.config, self._keep_last_good_state())
@@ -320,6 +293,8 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             due.append("log")
         if tc.preview_every and self.step % tc.preview_every == 0 and self.dist.is_main:
             due.append("preview")
+        if self.dist.is_main and self.snapshots.due(self.step, tc.steps):
+            due.append("snapshot")
         if self._early_stop_due():
             due.append("early_stop")
         if tc.checkpoint_every and self.step % tc.checkpoint_every == 0 and self.step < tc.steps:
@@ -354,6 +329,12 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             self._last_time += time.perf_counter() - started  # previews do not count as training time
             yield preview
             pending.remove("preview")
+        if "snapshot" in pending:  # before the early stop: a converged run keeps its last snapshot
+            started = time.perf_counter()
+            snapshot = self._snapshot_event()
+            self._last_time += time.perf_counter() - started  # snapshots do not count as training time
+            pending.remove("snapshot")
+            yield snapshot
         if "early_stop" in pending:
             started = time.perf_counter()
             self.early_stopper.check(self.pipeline(), self.step)  # type: ignore[union-attr]
@@ -382,56 +363,6 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
             self.optimizer.zero_grad(set_to_none=True)
             self._step_start = None
 
-    def _load_couplings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The reflow pairs named by ``process.couplings``, read from the run folder, on the device."""
-        from ddpm_studio.core.training.reflow import load_couplings
-
-        if self.run_dir is None:
-            raise ConfigError("process.couplings names a file in the run folder; a reflow run needs one")
-        x1, x0 = load_couplings(self.run_dir / str(self.config.process.couplings), self.data_shape)
-        return x1.to(self.device), x0.to(self.device)
-
-    def _batch_model(self, index: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """The network as the loss calls it, (x_t, t) -> output: for a conditional run with the batch's labels,
-        each dropped to the null class with probability p_uncond (label dropout, M34)."""
-        if self.train_labels is None:
-            return self.model_fn
-        y = drop_labels(self.train_labels.index_select(0, index), self.config.train.p_uncond, self.num_classes,
-                        self.generator)
-        return lambda x_t, t: self.model_fn(x_t, t, y)
-
-    def _preview_event(self) -> PreviewReady | PreviewFailed:
-        """A preview, or why it failed: a sampler that cannot draw from an early model never ends the run."""
-        try:
-            samples = self.preview()
-        except (ValueError, RuntimeError) as exc:
-            return PreviewFailed(self.step, f"the preview at step {self.step} failed ({exc}); training goes on")
-        self._tensorboard_preview(self.step, samples)
-        return PreviewReady(self.step, samples)
-
-    def _keep_last_good_state(self) -> str:
-        """After a NaN/inf loss: save the weights if they are still finite, else point at the newest checkpoint.
-
-        On the CPU the loss is checked before the backward pass, so the weights are those of the last finite
-        step; on a GPU (checked at log points) they may already hold NaN and are then not written.
-        """
-        if self.run_dir is None or not self.dist.is_main:
-            return "nothing was saved (no run folder)"
-        latest = list_checkpoints(self.run_dir)
-        finite = all(bool(torch.isfinite(v).all()) for v in self.net.state_dict().values() if v.is_floating_point())
-        finite = finite and all(
-            bool(torch.isfinite(v).all()) for v in self.ema.model.state_dict().values() if v.is_floating_point()
-        )
-        if finite:
-            try:
-                path = self.save_checkpoint()
-            except CheckpointWriteError as exc:
-                return f"the last finite state could not be saved ({exc})"
-            return f"the last finite state was saved as {path.name if path else 'a checkpoint'}"
-        if latest:
-            return f"the last good checkpoint {latest[-1][1].name} was kept"
-        return "no checkpoint had been written yet"
-
     def _early_stop_due(self) -> bool:
         """A held-out quality check is due now (points with ``train.early_stop``; never at the last step)."""
         every = self.config.train.early_stop_every
@@ -449,34 +380,3 @@ class Trainer(TrainerCheckpoints, TensorBoardLogging):
         if detail:
             logger.info("training ended at step %d (%s): %s", self.step, reason, detail)
         yield TrainingFinished(self.step, reason, detail)
-
-    # ------------------------------------------------------------------ sampling
-    def pipeline(self) -> DiffusionPipeline:
-        """The EMA weights as a :class:`DiffusionPipeline` (shares the weights; sample between steps)."""
-        points = self.kind == "points"
-        return DiffusionPipeline(
-            config=self.config,
-            diffusion=build_process(self.config, self.kind, self.x0_range),
-            network=self.ema.model,
-            kind=self.kind,
-            data_shape=self.data_shape,
-            device=self.device,
-            shift=self.dataset.shift.detach().cpu() if points else None,
-            scale=self.dataset.scale.detach().cpu() if points else None,
-            step=self.step,
-        )
-
-    def preview(self) -> torch.Tensor:
-        """A few EMA samples (respaced to ``preview_steps``, M21) as a CPU copy in model space."""
-        tc = self.config.train
-        # a fixed seed: successive previews show the same x_T, so the user sees the model change, not the noise
-        rng_state = torch.get_rng_state()
-        steps = tc.preview_steps if self.flow is not None else min(tc.preview_steps, self.diffusion.num_timesteps)
-        # a conditional run previews its classes in turn (w = 0: the conditional model, one pass per step)
-        labels = torch.arange(tc.preview_count) % self.num_classes if self.num_classes else None
-        try:
-            samples = self.pipeline().sample_final(tc.preview_count, num_steps=steps, seed=tc.seed, labels=labels)
-        finally:
-            # sampling must not perturb the training stream (exact resume), not even when interrupted mid-way
-            torch.set_rng_state(rng_state)
-        return samples.clone()

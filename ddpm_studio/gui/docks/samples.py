@@ -1,5 +1,6 @@
 """The Samples dock: the training data before any model (images), the latest preview while training, then the
-final samples.
+final samples; under them ``trainingSlider`` scrubs through training: the run's snapshots (samples of one fixed
+noise every N steps, core/training/snapshots.py), live while it trains and for a run opened from its folder.
 
 Images are tiled into a grid (click one to select it for "Export selected sample"); 2-D points are scattered
 over the training data in faint grey. A data preview says so in its caption and cannot be selected.
@@ -15,6 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QGraphicsRectItem, QVBoxLayout, QWidget
 
 from ddpm_studio.core.io.export import image_grid
+from ddpm_studio.core.training.snapshots import Snapshot
 from ddpm_studio.gui.display import tiles_shown
 from ddpm_studio.gui.style import (
     MARKER_COLOR,
@@ -26,6 +28,7 @@ from ddpm_studio.gui.style import (
 )
 from ddpm_studio.gui.trajectory_store import SampleSet, scatter_bounds
 from ddpm_studio.gui.widgets.redraw import RedrawThrottle
+from ddpm_studio.gui.widgets.training_scrub import TrainingScrubber
 
 GRID_PADDING = 1
 POINT_SIZE = 4
@@ -77,6 +80,11 @@ class SamplesDock(QDockWidget):
         self.classLegend.setVisible(False)
         self.samplesView.scene().sigMouseClicked.connect(self._clicked)
         layout.addWidget(self.samplesView, 1)
+        self.scrubber = TrainingScrubber()
+        self.trainingSlider = self.scrubber.slider
+        self.scrubber.snapshotChosen.connect(self._show_snapshot)
+        layout.addWidget(self.scrubber)
+        self._snapshot_reference: np.ndarray | None = None  # the training points drawn behind a snapshot
         self.setWidget(body)
         self._throttle = RedrawThrottle(self._redraw, self)
         self._set_kind("images")
@@ -119,6 +127,30 @@ class SamplesDock(QDockWidget):
 
     def flush(self) -> None:
         self._throttle.flush()
+
+    # ------------------------------------------------------------------ scrubbing through training
+    def set_snapshots(self, snapshots: list[Snapshot], reference: np.ndarray | None = None) -> None:
+        """The run's snapshots (a run adopted or opened); ``reference`` (M, 2): its training points, drawn
+        faintly behind 2-D snapshots. The newest is shown when the dock shows nothing else yet."""
+        self._snapshot_reference = reference
+        showing = self._pending is not None or (self.samples is not None and not self.samples.is_data)
+        self.scrubber.set_snapshots(snapshots, emit=not showing)
+
+    def add_snapshot(self, snapshot: Snapshot, dropped: tuple[int, ...] = ()) -> None:
+        """A snapshot taken while training: the slider's range grows; at its right end the view follows it."""
+        self.scrubber.add(snapshot, dropped)
+
+    def clear_snapshots(self) -> None:
+        self.scrubber.clear()
+        self._snapshot_reference = None
+
+    def _show_snapshot(self, snapshot: Snapshot) -> None:
+        total = max(snapshot.total_steps, snapshot.step)
+        caption = (f"Training snapshot at step {snapshot.step:,} of {total:,}: the same noise every time, "
+                   f"{snapshot.num_steps} steps")
+        reference = self._snapshot_reference if snapshot.kind == "points" else None
+        self.show_samples(SampleSet(snapshot.kind, snapshot.samples, reference, caption, snapshot.step,
+                                    labels=snapshot.labels, columns=snapshot.columns))
 
     def set_tile_limit(self, limit: int | None) -> None:
         """Show at most ``limit`` images of a grid (None: all), each larger in the same view."""

@@ -82,6 +82,7 @@ class FileControls:
             self._show_model_info(str(opened.pipeline.device), count_parameters(opened.pipeline.network),
                                   opened.pipeline.step, opened.kind, T)
         self.trajectory.show_placeholder(opened.kind, reference_points(opened.dataset))
+        self.samples_dock.set_snapshots(opened.snapshots, reference_points(opened.dataset))  # scrub it at once
         self._update_title()
         self._remember_run(opened.run_dir)
         self._status(f"Opened {opened.run_dir} at step {self.session.step:,}: raise the training steps and press "

@@ -23,6 +23,7 @@ from ddpm_studio.core.training.events import (
     CheckpointSaved,
     Heartbeat,
     PreviewFailed,
+    SnapshotTaken,
     TrainingFinished,
     TrainStep,
 )
@@ -261,6 +262,8 @@ class RunControls:
             elif isinstance(item, SampleSet):
                 self.session.set_samples(item)
                 self.samples_dock.show_samples(item)
+            elif isinstance(item, SnapshotTaken):  # the Training slider's range grows as the run trains
+                self.samples_dock.add_snapshot(item.snapshot, item.dropped)
             elif isinstance(item, PreviewFailed):
                 self._status(item.message)
             elif isinstance(item, CheckpointSaved):
@@ -309,6 +312,7 @@ class RunControls:
         self._show_model_info(str(trainer.device), trainer.num_parameters, trainer.step, trainer.kind,
                               trainer.config.clock_size)
         self.trajectory.show_placeholder(trainer.kind, reference_points(trainer.dataset))
+        self.samples_dock.set_snapshots(list(trainer.snapshots.items), reference_points(trainer.dataset))
         self._status(f"Training on {trainer.device}: {trainer.dataset.name}, "
                      f"{format_parameter_count(trainer.num_parameters)} parameters.")
         self._update_actions()
@@ -353,6 +357,7 @@ class RunControls:
         self.likelihood.clear()  # also cancels a bound still running, whose late terms it then ignores
         self._sampling_model = None
         self.samples_dock.clear()
+        self.samples_dock.clear_snapshots()
         self.trajectory.clear(keep_data=True)  # redrawn by _trainer_ready only if the new run's data differs
         self.trajectory.samplingBar.set_classes(None)
         self.deviceLabel.setText("device: —")

@@ -1,0 +1,62 @@
+"""One training batch's losses, for the flow (M50, M51, M56) and for DDPM (M14-M19, M40): the trainer's maths.
+
+A mixin of :class:`~ddpm_studio.core.training.trainer.Trainer` (it reads the trainer's process, network, data,
+generator and config): the loop stays in trainer.py. Every random draw comes from the trainer's one seeded
+generator, in the order a straight run draws them (exact resume).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from ddpm_studio.core.config import ConfigError
+from ddpm_studio.core.process.guidance import drop_labels
+from ddpm_studio.core.training.loss_window import NUM_T_BANDS
+from ddpm_studio.core.training.timesteps import sample_timesteps
+
+
+class BatchLosses:
+    """The per-batch loss of the run's process (mixed into the Trainer)."""
+
+    def _batch_losses(self, index: torch.Tensor, x0: torch.Tensor
+                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """(per-example losses by name, each (B,); the band of t of each example (B,) long; t (B,)) for the
+        batch ``x0`` (B, ...) of training items ``index`` (B,)."""
+        tc = self.config.train
+        dev = self.device
+        if self.flow is not None:
+            t = self.flow.sample_times(tc.batch_size, self.generator, dev)  # M51
+            if self.couplings is not None:  # reflow: each x0 with the noise its ODE came from (M56)
+                noise = self.couplings[0].index_select(0, index)
+            else:
+                noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+            losses = self.flow.training_losses(self._batch_model(index), x0, t, noise)  # M50
+            bands = (t * NUM_T_BANDS).long().clamp_(0, NUM_T_BANDS - 1)
+        else:
+            T = self.diffusion.num_timesteps
+            t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40 (uniform at 1)
+            noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+            losses = self.diffusion.training_losses(self._batch_model(index), x0, t, noise, loss=tc.loss,
+                                                    snr_gamma=tc.snr_gamma)
+            bands = t * NUM_T_BANDS // T
+        return losses, bands, t
+
+    def _batch_model(self, index: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The network as the loss calls it, (x_t, t) -> output: for a conditional run with the batch's labels,
+        each dropped to the null class with probability p_uncond (label dropout, M34)."""
+        if self.train_labels is None:
+            return self.model_fn
+        y = drop_labels(self.train_labels.index_select(0, index), self.config.train.p_uncond, self.num_classes,
+                        self.generator)
+        return lambda x_t, t: self.model_fn(x_t, t, y)
+
+    def _load_couplings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reflow pairs named by ``process.couplings``, read from the run folder, on the device."""
+        from ddpm_studio.core.training.reflow import load_couplings
+
+        if self.run_dir is None:
+            raise ConfigError("process.couplings names a file in the run folder; a reflow run needs one")
+        x1, x0 = load_couplings(self.run_dir / str(self.config.process.couplings), self.data_shape)
+        return x1.to(self.device), x0.to(self.device)

@@ -166,6 +166,7 @@ class LabsDialog(QDialog):
         splitter.setChildrenCollapsible(False)
         self.labsList = QListWidget(objectName="labsList")
         self.labsList.setWordWrap(True)
+        self.labsList.setSpacing(4)  # one lab from the next: its name line and its claim read as a pair
         self.labsList.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.labsList.setMinimumWidth(220)
         self.labsList.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

@@ -9,6 +9,7 @@ from PySide6.QtCore import QStandardPaths
 #: The studio's own folder under the user's documents (comparisons and other outputs go below it).
 STUDIO_FOLDER_NAME = "DDPM Studio"
 COMPARE_FOLDER_NAME = "compare"
+LABS_FOLDER_NAME = "labs"
 
 
 def documents_folder() -> Path:
@@ -30,3 +31,10 @@ def default_compare_folder(run_dir: str | Path | None = None, last_folder: str =
     else:
         base = documents_folder() / STUDIO_FOLDER_NAME
     return str(base / COMPARE_FOLDER_NAME)
+
+
+def default_labs_folder(last_folder: str = "") -> str:
+    """Where the labs write by default (one folder per lab below it), as an absolute path: beside the folder last
+    used for a run, else under the user's documents (``~/Documents/DDPM Studio/labs``)."""
+    base = Path(last_folder).expanduser().resolve() if last_folder else documents_folder() / STUDIO_FOLDER_NAME
+    return str(base / LABS_FOLDER_NAME)

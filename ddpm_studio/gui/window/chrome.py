@@ -93,11 +93,15 @@ class WindowChrome:
         self.pathsAction = self._action("Paths from noise to data…", self.open_paths, name="pathsAction")
         self.pathsAction.setToolTip("2-D runs: the ODE paths of DDPM, a flow and a reflowed flow side by side, "
                                     "with their straightness")
+        self.labsAction = self._action("Labs…", self.open_labs, name="labsAction")
+        self.labsAction.setToolTip("A paper's claim tested at desk scale: the runs, the measurements and a verdict")
         for action in (self.startPauseAction, self.stopAction, self.sampleAction):
             run_menu.addAction(action)
         run_menu.addSeparator()
         run_menu.addAction(self.compareAction)
         run_menu.addAction(self.pathsAction)
+        run_menu.addSeparator()
+        run_menu.addAction(self.labsAction)
 
         view_menu = bar.addMenu("&View")
         for dock in self.docks:

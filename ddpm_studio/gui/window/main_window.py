@@ -51,6 +51,7 @@ from ddpm_studio.gui.widgets.dock_scroll import scroll_dock
 from ddpm_studio.gui.window.chrome import WindowChrome
 from ddpm_studio.gui.window.compare import WindowCompare
 from ddpm_studio.gui.window.files import FileControls
+from ddpm_studio.gui.window.labs import WindowLabs
 from ddpm_studio.gui.window.run_controls import RunControls
 from ddpm_studio.gui.window.stage import Stage
 from ddpm_studio.gui.window.state import LAYOUT_VERSION, WindowState
@@ -61,8 +62,8 @@ __all__ = ["DATA_PREVIEW_DELAY_MS", "LAYOUT_VERSION", "STATUS_TIMEOUT_MS", "Main
 #: Settings must rest this long before the chosen data is loaded for the trajectory's background.
 DATA_PREVIEW_DELAY_MS = 150
 
-class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowState, Stage, WindowChrome,
-                 QMainWindow):
+class MainWindow(RunControls, FileControls, WindowCompare, WindowLabs, WindowStatus, WindowState, Stage,
+                 WindowChrome, QMainWindow):
     """DDPM Studio's window. ``settings`` defaults to the user's QSettings (tests pass a temporary file)."""
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
@@ -274,6 +275,7 @@ class MainWindow(RunControls, FileControls, WindowCompare, WindowStatus, WindowS
         self.trajectory.playButton.setChecked(False)
         if self._compare is not None:
             self._compare.close()  # cancels and joins its comparison
+        self._stop_labs()  # a lab runs on when its dialog is closed: stop it here and wait for it
         self._closing = True
         self.following.stop(quiet=True)
         self.likelihood.shutdown()

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from ddpm_studio.core.io.chart import error_bar_chart
+from ddpm_studio.core.io.runs import RunError
 from ddpm_studio.core.labs import LAB_MODULES, UnknownLab, all_recipes, get_recipe
 from ddpm_studio.core.labs.kadkhodaie2024_twins import twin_distance
 from ddpm_studio.core.labs.report import read_report
@@ -31,7 +32,6 @@ from ddpm_studio.core.labs.rules import (
     spread,
 )
 from ddpm_studio.core.labs.runner import LabFinished, LabFolderError, iter_lab
-from ddpm_studio.core.io.runs import RunError
 from ddpm_studio.core.scores.precision_recall import precision_recall
 
 

@@ -42,7 +42,8 @@ _CLI_SCRIPT = """
 import contextlib, io, json, sys
 from ddpm_studio.__main__ import main
 from ddpm_studio.cli import COMMANDS
-argvs = [["--help"], ["--version"], ["lab", "--list"]] + [[name, "--help"] for name in COMMANDS] + json.loads(sys.argv[1])
+argvs = [["--help"], ["--version"], ["lab", "--list"]] + [[name, "--help"] for name in COMMANDS]
+argvs += json.loads(sys.argv[1])
 codes = {}
 for argv in argvs:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ddpm_studio.core.labs.rules import Rule
-
-if TYPE_CHECKING:
-    from ddpm_studio.core.labs.context import LabContext, LabProgress
 
 BUDGETS = ("quick", "full")
 
@@ -33,7 +30,9 @@ class Budget:
     minutes: float
 
 
-Experiment = Callable[["LabContext"], Generator["LabProgress", None, None]]
+#: An experiment: a generator over a :class:`~ddpm_studio.core.labs.context.LabContext` that yields its
+#: ``LabProgress`` records (typed loosely here: the context imports this module, and this module stays torch-free).
+Experiment = Callable[[Any], Generator[Any, None, None]]
 
 
 @dataclass(frozen=True)

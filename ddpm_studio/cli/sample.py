@@ -107,19 +107,12 @@ def run(args: argparse.Namespace) -> int:
     # trajectory_t is the paper timestep of each stored state (core/io/export.py says what every array means)
     trajectory = TrajectoryRecorder(subsample_indices(steps, 100) if args.trajectory else (), pipeline.to_saved_array)
     bar = ProgressBar(steps, "sample", enabled=not args.quiet)
-    final = None
     num, request = guidance.sample_request(args, pipeline)
     run = pipeline.sample(
         num, num_steps=steps, method=method, eta=args.eta, seed=args.seed, spacing=spacing,
         model=ideal_model(pipeline) if args.ideal else None, **request,
     )
-    for record in run:
-        trajectory.add(record)
-        final = record.x
-        bar.update(record.index + 1)
-    bar.close()
-    assert final is not None
-    final = final.detach().cpu()
+    final = _run_to_end(run, trajectory, bar)
     if suffix == ".png":
         save_preview(pipeline, final, args.out, labels=request.get("labels"))
     else:
@@ -195,14 +188,7 @@ def _inpaint(args: argparse.Namespace, pipeline, suffix: str) -> int:
     trajectory = TrajectoryRecorder(subsample_indices(evaluations, 100) if args.trajectory else (),
                                     pipeline.to_saved_array)
     bar = ProgressBar(evaluations, "inpaint", enabled=not args.quiet)
-    final = None
-    for record in run:
-        trajectory.add(record)
-        final = record.x
-        bar.update(record.index + 1)
-    bar.close()
-    assert final is not None
-    final = final.detach().cpu()
+    final = _run_to_end(run, trajectory, bar)
     if suffix == ".png":
         save_preview(pipeline, final, args.out)
     else:
@@ -213,3 +199,15 @@ def _inpaint(args: argparse.Namespace, pipeline, suffix: str) -> int:
     print(f"wrote {args.num} inpainted samples (RePaint, {steps} steps, L = {args.jump_length}, "
           f"r = {args.resamplings}: {evaluations} network evaluations) to {args.out}", file=sys.stderr)
     return 0
+
+
+def _run_to_end(run, trajectory, bar: ProgressBar):
+    """Drive a reverse process to its end, recording its trajectory and the bar; the final x_0 on the CPU."""
+    final = None
+    for record in run:
+        trajectory.add(record)
+        final = record.x
+        bar.update(record.index + 1)
+    bar.close()
+    assert final is not None
+    return final.detach().cpu()

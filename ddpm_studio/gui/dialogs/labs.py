@@ -26,15 +26,14 @@ rules, budgets), ``labsOutEdit`` + ``labsBrowseButton``, ``labsResumeCheck``, ``
 from __future__ import annotations
 
 import html
-import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QBrush, QColor, QDesktopServices, QPixmap
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -43,7 +42,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -53,8 +51,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -62,21 +58,13 @@ from PySide6.QtWidgets import (
 
 from ddpm_studio.core.labs import LAB_MODULES, LabRecipe, get_recipe
 from ddpm_studio.core.labs.recipe import Budget
-from ddpm_studio.core.labs.rules import DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, describe
 from ddpm_studio.gui.style import ERROR_TEXT_COLOR, HINT_TEXT_COLOR
 from ddpm_studio.gui.widgets.dialog_fit import fitted_dialog_size
+from ddpm_studio.gui.widgets.lab_report import VERDICT_COLORS, VERDICT_WORDS, LabReportView, knob_text
 
-#: The verdict in words and its colour (text, background): green, red, amber.
-VERDICT_WORDS = {
-    HOLDS: "The claim holds",
-    DOES_NOT_HOLD: "The claim does not hold",
-    INCONCLUSIVE: "Inconclusive",
-}
-VERDICT_COLORS = {HOLDS: ("#1b5e20", "#e3f4e4"), DOES_NOT_HOLD: ("#b00020", "#fde7ea"),
-                  INCONCLUSIVE: ("#8a5a00", "#fff3d6")}
-#: The widest a plot is drawn (its PNG's own width if smaller): larger only blurs a 100-dpi chart.
-PLOT_MAX_WIDTH = 900
 PREFERRED_SIZE = QSize(1180, 780)
+__all__ = ["RESUME", "START_OVER", "VERDICT_COLORS", "VERDICT_WORDS", "LabRequest", "LabsDialog"]
+
 #: The answers of :meth:`LabsDialog.ask_existing`.
 RESUME, START_OVER = "resume", "force"
 
@@ -94,13 +82,9 @@ class LabRequest:
 
 def budget_line(budget: Budget) -> str:
     """"3 seeds, about 6 min; data moons, steps 1500" (a budget as the details pane and the buttons read it)."""
-    knobs = ", ".join(f"{key} {_knob(value)}" for key, value in budget.settings.items())
+    knobs = ", ".join(f"{key} {knob_text(value)}" for key, value in budget.settings.items())
     seeds = len(budget.seeds)
     return f"{seeds} seed{'s' if seeds != 1 else ''}, about {_minutes(budget.minutes)}; {knobs}"
-
-
-def _knob(value: Any) -> str:
-    return "/".join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
 
 
 def _minutes(minutes: float) -> str:
@@ -111,12 +95,6 @@ def gui_wording(message: str) -> str:
     """The core's folder messages name the CLI's flags; here they are the dialog's check boxes."""
     return (message.replace("pass --resume", "check Resume").replace("pass --force", "check Start over")
             .replace("--force", "Start over").replace("--resume", "Resume").replace("--out ", ""))
-
-
-def _value_text(value: Any) -> str:
-    """A report number (a float, or "inf" / "nan" for non-finite ones) in four significant digits."""
-    number = float(value)
-    return f"{number:.4g}" if math.isfinite(number) else str(value)
 
 
 def details_html(recipe: LabRecipe) -> str:
@@ -158,8 +136,6 @@ class LabsDialog(QDialog):
         self._started = 0.0
         self.report: dict[str, Any] | None = None
         self.report_folder: Path | None = None
-        self._plot_pixmaps: list[QPixmap] = []
-        self.labsPlots: list[QLabel] = []
 
         layout = QVBoxLayout(self)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -190,8 +166,14 @@ class LabsDialog(QDialog):
         self.labsDetails.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.labsDetails.setContentsMargins(6, 6, 6, 6)
         self.labsTabs.addTab(self._scrolled(self.labsDetails, "labsDetailsScroll"), "The lab")
-        self.labsResult = self._build_result()
+        self.labsResult = LabReportView()
         self.labsTabs.addTab(self.labsResult, "Result")
+        # the result's parts by their names, as the dialog's own (what tests and the window read)
+        view = self.labsResult
+        self.labsVerdictLabel, self.labsReasonLabel, self.labsClaimLabel = (
+            view.labsVerdictLabel, view.labsReasonLabel, view.labsClaimLabel)
+        self.labsChecksTable, self.labsMeasurementsTable = view.labsChecksTable, view.labsMeasurementsTable
+        self.labsTablesLabel, self.labsNotesLabel = view.labsTablesLabel, view.labsNotesLabel
         column.addWidget(self.labsTabs, 1)
         column.addWidget(self._build_run_box())
         splitter.addWidget(right)
@@ -226,7 +208,6 @@ class LabsDialog(QDialog):
         self.labsResumeCheck.toggled.connect(lambda on: on and self.labsForceCheck.setChecked(False))
         self.labsForceCheck.toggled.connect(lambda on: on and self.labsResumeCheck.setChecked(False))
         self.labsList.setCurrentRow(0)
-        self._show_no_report()
         self._update_controls()
 
     # ------------------------------------------------------------------ construction
@@ -286,90 +267,12 @@ class LabsDialog(QDialog):
         rows.addLayout(progress)
         return box
 
-    def _build_result(self) -> QScrollArea:
-        body = QWidget(objectName="labsResultBody")
-        column = QVBoxLayout(body)
-        self.labsVerdictLabel = QLabel(objectName="labsVerdictLabel")
-        self.labsVerdictLabel.setWordWrap(True)
-        font = self.labsVerdictLabel.font()
-        font.setPointSizeF(font.pointSizeF() * 1.8)
-        font.setBold(True)
-        self.labsVerdictLabel.setFont(font)
-        column.addWidget(self.labsVerdictLabel)
-        self.labsSubtitleLabel = QLabel(objectName="labsSubtitleLabel")
-        self.labsSubtitleLabel.setWordWrap(True)
-        self.labsSubtitleLabel.setStyleSheet(f"color: {HINT_TEXT_COLOR};")
-        column.addWidget(self.labsSubtitleLabel)
-
-        # the claim beside the measurement: what the paper says, and what this machine measured
-        beside = QHBoxLayout()
-        self.labsClaimBox = QGroupBox("The paper's claim", objectName="labsClaimBox")
-        self.labsClaimLabel = self._text_label("labsClaimLabel")
-        QVBoxLayout(self.labsClaimBox).addWidget(self.labsClaimLabel)
-        beside.addWidget(self.labsClaimBox, 1)
-        self.labsMeasuredBox = QGroupBox("Measured here", objectName="labsMeasuredBox")
-        self.labsReasonLabel = self._text_label("labsReasonLabel")
-        QVBoxLayout(self.labsMeasuredBox).addWidget(self.labsReasonLabel)
-        beside.addWidget(self.labsMeasuredBox, 1)
-        column.addLayout(beside)
-
-        self.labsChecksHeading = self._heading("The checks (each rule, fixed before the run)")
-        column.addWidget(self.labsChecksHeading)
-        self.labsChecksTable = self._table("labsChecksTable", ("claim", "verdict", "numbers"))
-        column.addWidget(self.labsChecksTable)
-        self.labsMeasurementsHeading = self._heading("Measurements")
-        column.addWidget(self.labsMeasurementsHeading)
-        self.labsMeasurementsTable = self._table("labsMeasurementsTable", ("quantity", "per seed", "mean ± spread"))
-        column.addWidget(self.labsMeasurementsTable)
-        self.labsTablesLabel = self._text_label("labsTablesLabel")
-        self.labsTablesLabel.setTextFormat(Qt.TextFormat.MarkdownText)
-        column.addWidget(self.labsTablesLabel)
-        self.labsPlotsHeading = self._heading("Plots")
-        column.addWidget(self.labsPlotsHeading)
-        self._plots_column = QVBoxLayout()
-        column.addLayout(self._plots_column)
-        self.labsNotesHeading = self._heading("Notes")
-        column.addWidget(self.labsNotesHeading)
-        self.labsNotesLabel = self._text_label("labsNotesLabel")
-        column.addWidget(self.labsNotesLabel)
-        column.addStretch(1)
-        scroll = self._scrolled(body, "labsResult")
-        scroll.viewport().installEventFilter(self)  # the plots follow the pane's width
-        return scroll
-
-    @staticmethod
-    def _text_label(name: str) -> QLabel:
-        label = QLabel(objectName=name)
-        label.setWordWrap(True)
-        label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        return label
-
-    @staticmethod
-    def _heading(text: str) -> QLabel:
-        label = QLabel(f"<b>{html.escape(text)}</b>")
-        label.setContentsMargins(0, 8, 0, 0)
-        return label
-
-    @staticmethod
-    def _table(name: str, columns: Sequence[str]) -> QTableWidget:
-        table = QTableWidget(0, len(columns), objectName=name)
-        table.setHorizontalHeaderLabels(list(columns))
-        table.verticalHeader().setVisible(False)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.setWordWrap(True)
-        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the pane scrolls, not the table
-        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        header = table.horizontalHeader()
-        for index in range(len(columns)):
-            header.setSectionResizeMode(index, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(columns) - 1 if name == "labsChecksTable" else 0,
-                                    QHeaderView.ResizeMode.Stretch)
-        if name == "labsChecksTable":  # the claim and the numbers are sentences: both share the width
-            header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        return table
-
     # ------------------------------------------------------------------ public API
+    @property
+    def labsPlots(self) -> list[QLabel]:  # noqa: N802 (named as its widgets)
+        """The QLabels of the shown report's plots."""
+        return self.labsResult.labsPlots
+
     @property
     def running(self) -> bool:
         return self._running
@@ -450,59 +353,16 @@ class LabsDialog(QDialog):
         self.labsStageLabel.setText(f"{stage}{left}")
 
     def show_report(self, report: Mapping[str, Any], folder: Path) -> None:
-        """Draw a report: the verdict in words and colour, the claim beside the measurement, the checks, the
-        measurements, the plots (the folder's PNGs) and the notes."""
+        """Draw a report in the result pane (:class:`~ddpm_studio.gui.widgets.lab_report.LabReportView`) and
+        make its folder the one the Run buttons use."""
         self.report, self.report_folder = dict(report), Path(folder)
-        verdict = str(report["verdict"])
-        text, background = VERDICT_COLORS.get(verdict, VERDICT_COLORS[INCONCLUSIVE])
-        self.labsVerdictLabel.setText(VERDICT_WORDS.get(verdict, verdict))
-        self.labsVerdictLabel.setStyleSheet(f"color: {text}; background: {background}; padding: 8px; "
-                                            f"border: 2px solid {text}; border-radius: 4px;")
-        subtitle = [f"lab {report['lab']}"]
-        if report.get("budget"):
-            subtitle.append(f"{report['budget']} budget")
-        if isinstance(report.get("seconds"), (int, float)):
-            subtitle.append(f"{report['seconds'] / 60:.1f} min")
-        if report.get("finished"):
-            subtitle.append(f"finished {report['finished']}")
-        subtitle.append(str(folder))
-        self.labsSubtitleLabel.setText(" · ".join(subtitle))
-        e = html.escape
-        claim = [f"<p>{e(str(report['claim']))}</p>"]
-        if report.get("paper_numbers"):
-            claim.append(f"<p><b>The paper's numbers.</b> {e(str(report['paper_numbers']))}</p>")
-        claim.append(f"<p style='color:{HINT_TEXT_COLOR}'>{e(str(report['paper']))}"
-                     f"{', ' + e(str(report['source'])) if report.get('source') else ''}</p>")
-        self.labsClaimLabel.setText("".join(claim))
-        measured = [f"<p><b>Verdict: {e(verdict)}.</b> {e(str(report['reason']))}</p>"]
-        if report.get("metric"):
-            measured.append(f"<p><b>Metric.</b> {e(str(report['metric']))}</p>")
-        setting = report.get("setting") or {}
-        if setting:
-            knobs = ", ".join(f"{key} {_knob(value)}" for key, value in setting.items())
-            measured.append(f"<p style='color:{HINT_TEXT_COLOR}'>Setting: {e(knobs)}</p>")
-        self.labsReasonLabel.setText("".join(measured))
-        self._fill_checks(report.get("checks") or [])
-        self._fill_measurements(report.get("measurements") or {})
-        tables = report.get("tables") or {}
-        self.labsTablesLabel.setText("\n\n".join(f"**{title}**\n\n" + "\n".join(lines)
-                                                 for title, lines in tables.items()))
-        self.labsTablesLabel.setVisible(bool(tables))
-        self._show_plots(Path(folder), [str(name) for name in report.get("plots") or []])
-        notes = [str(note) for note in report.get("notes") or []]
-        self.labsNotesLabel.setText("".join(f"<p>• {e(note)}</p>" for note in notes))
-        self.labsNotesHeading.setVisible(bool(notes))
-        self.labsNotesLabel.setVisible(bool(notes))
-        for widget in (self.labsClaimBox, self.labsMeasuredBox, self.labsChecksHeading, self.labsChecksTable,
-                       self.labsMeasurementsHeading, self.labsMeasurementsTable, self.labsSubtitleLabel):
-            widget.setVisible(True)
+        self.labsResult.show_report(report, folder)
         self.labsOpenFolderButton.setEnabled(True)
         if report["lab"] in LAB_MODULES and not self._running:
             self.select(str(report["lab"]))  # before the tab switch: choosing a lab shows its details tab
             self.labsOutEdit.setText(str(folder))  # Run again here then resumes or starts this folder over
         self.labsTabs.setCurrentWidget(self.labsResult)
-        self.labsResult.verticalScrollBar().setValue(0)
-        self._status(f"{report['lab']}: {verdict}. The report is in {folder}.")
+        self._status(f"{report['lab']}: {report['verdict']}. The report is in {folder}.")
 
     def show_cancelled(self, stage: str) -> None:
         where = f" in “{stage}”" if stage else ""
@@ -526,87 +386,6 @@ class LabsDialog(QDialog):
             self.labsProgressBar.setFormat("")
         self.labsStageLabel.setText("")
         self._update_controls()
-
-    # ------------------------------------------------------------------ display
-    def _show_no_report(self) -> None:
-        self.labsVerdictLabel.setText("No report yet")
-        self.labsVerdictLabel.setStyleSheet(f"color: {HINT_TEXT_COLOR}; padding: 8px;")
-        self.labsSubtitleLabel.setText("")
-        self.labsReasonLabel.setText("")
-        self.labsClaimLabel.setText("Run a lab, or open the folder of one that ran before (Open report…): its "
-                                    "verdict, the claim beside the measurement, the checks, the plots and the notes "
-                                    "show here.")
-        for widget in (self.labsMeasuredBox, self.labsChecksHeading, self.labsChecksTable,
-                       self.labsMeasurementsHeading, self.labsMeasurementsTable, self.labsTablesLabel,
-                       self.labsPlotsHeading, self.labsNotesHeading, self.labsNotesLabel):
-            widget.setVisible(False)
-
-    def _fill_checks(self, checks: Sequence[Mapping[str, Any]]) -> None:
-        table = self.labsChecksTable
-        table.setRowCount(len(checks))
-        for row, check in enumerate(checks):
-            verdict = str(check.get("verdict", ""))
-            cells = (str(check.get("claim", "")), verdict, str(check.get("reason", "")))
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                if column == 1 and verdict in VERDICT_COLORS:
-                    color, background = VERDICT_COLORS[verdict]
-                    item.setForeground(QBrush(QColor(color)))
-                    item.setBackground(QBrush(QColor(background)))
-                table.setItem(row, column, item)
-        self._fit_table(table)
-
-    def _fill_measurements(self, measurements: Mapping[str, Mapping[str, Any]]) -> None:
-        table = self.labsMeasurementsTable
-        table.setRowCount(len(measurements))
-        for row, (name, entry) in enumerate(measurements.items()):
-            seeds, values = entry.get("seeds") or [], entry.get("values") or []
-            per_seed = ", ".join(f"{_value_text(v)} (seed {s})" for s, v in zip(seeds, values, strict=False))
-            numbers = [float(v) for v in values]
-            summary = describe(numbers) if numbers else "–"
-            for column, text in enumerate((str(name), per_seed, summary)):
-                table.setItem(row, column, QTableWidgetItem(text))
-        self._fit_table(table)
-
-    @staticmethod
-    def _fit_table(table: QTableWidget) -> None:
-        """As tall as its rows: the result pane scrolls as a whole, so a table never scrolls inside it."""
-        table.resizeRowsToContents()
-        height = table.horizontalHeader().height() + 2 * table.frameWidth()
-        height += sum(table.rowHeight(row) for row in range(table.rowCount()))
-        table.setFixedHeight(height)
-
-    def _show_plots(self, folder: Path, names: Sequence[str]) -> None:
-        for label in self.labsPlots:
-            self._plots_column.removeWidget(label)
-            label.deleteLater()
-        self.labsPlots, self._plot_pixmaps = [], []
-        for name in names:
-            pixmap = QPixmap(str(folder / name))
-            label = QLabel(objectName=f"labsPlot{len(self.labsPlots)}")
-            label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-            if pixmap.isNull():
-                label.setText(f"({name} is missing from the folder)")
-                label.setStyleSheet(f"color: {HINT_TEXT_COLOR};")
-            label.setToolTip(str(folder / name))
-            self._plots_column.addWidget(label)
-            self.labsPlots.append(label)
-            self._plot_pixmaps.append(pixmap)
-        self.labsPlotsHeading.setVisible(bool(names))
-        self._scale_plots()
-
-    def _scale_plots(self) -> None:
-        width = max(200, self.labsResult.viewport().width() - 30)
-        for label, pixmap in zip(self.labsPlots, self._plot_pixmaps, strict=True):
-            if not pixmap.isNull():
-                target = min(width, pixmap.width(), PLOT_MAX_WIDTH)
-                label.setPixmap(pixmap.scaledToWidth(target, Qt.TransformationMode.SmoothTransformation))
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Type.Resize and self._plot_pixmaps and watched is self.labsResult.viewport():
-            self._scale_plots()
-        return super().eventFilter(watched, event)
 
     def _status(self, text: str, error: bool = False) -> None:
         self.labsStatusLabel.setStyleSheet(f"color: {ERROR_TEXT_COLOR};" if error else "")

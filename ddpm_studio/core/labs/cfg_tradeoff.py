@@ -27,7 +27,6 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
     from ddpm_studio.core.io.chart import error_bar_chart
     from ddpm_studio.core.io.export import side_by_side
     from ddpm_studio.core.labs.common import final_samples, lab_config, load_data
-    from ddpm_studio.core.labs.rules import mean, spread
     from ddpm_studio.core.process.guidance import class_rows
     from ddpm_studio.core.scores.far_off import thumbnail
     from ddpm_studio.core.scores.precision_recall import precision_recall
@@ -65,7 +64,7 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
             if seed == ctx.seeds[0] and dataset.kind == "points":
                 pictures.append(thumbnail(run.pipeline, samples, dataset.heldout, None))
         ctx.finish(0.5)
-    series = {q: [(mean(ctx.values(f"{q} w={w:g}")), spread(ctx.values(f"{q} w={w:g}"))) for w in SCALES]
+    series = {q: [ctx.point(f"{q} w={w:g}") for w in SCALES]
               for q in ("precision", "recall", "accuracy")}
     ctx.save_plot("tradeoff.png", error_bar_chart(
         [f"w = {w:g}" for w in SCALES], series,

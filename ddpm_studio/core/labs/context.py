@@ -25,6 +25,7 @@ from ddpm_studio.core.data import DataSet
 from ddpm_studio.core.io.export import save_png
 from ddpm_studio.core.io.runs import RunError, list_checkpoints, read_config
 from ddpm_studio.core.labs.recipe import Budget, LabRecipe
+from ddpm_studio.core.labs.rules import mean, spread
 from ddpm_studio.core.pipeline import DiffusionPipeline, load_pipeline
 from ddpm_studio.core.scores.quality import QualityScorer
 from ddpm_studio.core.training.events import TrainStep
@@ -191,6 +192,11 @@ class LabContext:
         """The recorded values of ``name`` in seed order."""
         by_seed = self.measurements.get(name, {})
         return [by_seed[s] for s in sorted(by_seed)]
+
+    def point(self, name: str) -> tuple[float, float]:
+        """(mean, spread) of ``name`` over the seeds (M60): one point of a chart."""
+        values = self.values(name)
+        return mean(values), spread(values)
 
     def per_seed(self) -> dict[str, list[float]]:
         """Every quantity's values in seed order (what the rules read)."""

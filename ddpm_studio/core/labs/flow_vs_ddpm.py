@@ -28,10 +28,16 @@ FEW_STEPS = (1, 2)
 SUFFICE_RATIO = 2.0
 
 
-def _write_couplings(run_dir: Path, x1, x0) -> None:
-    """Put the couplings (M56) where the reflow run reads them."""
-    from ddpm_studio.core.training.reflow import save_couplings
+def _write_couplings(run_dir: Path, parent, pairs: int, seed: int) -> None:
+    """Draw ``pairs`` couplings (M56) with the parent flow's ODE and put them where the reflow run reads them.
 
+    Called by :meth:`LabContext.train` only when the reflow run trains afresh: a reused run keeps its own."""
+    import torch
+
+    from ddpm_studio.core.training.reflow import draw_couplings, save_couplings
+
+    with torch.no_grad():
+        x1, x0 = draw_couplings(parent, pairs, seed=seed)
     save_couplings(run_dir, x1, x0)
 
 
@@ -42,9 +48,8 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
     from ddpm_studio.core.io.chart import error_bar_chart
     from ddpm_studio.core.io.export import side_by_side
     from ddpm_studio.core.labs.common import final_samples, lab_config, load_data, quality_ratio
-    from ddpm_studio.core.labs.rules import mean, spread
     from ddpm_studio.core.scores.far_off import thumbnail
-    from ddpm_studio.core.training.reflow import COUPLINGS_NAME, draw_couplings
+    from ddpm_studio.core.training.reflow import COUPLINGS_NAME
 
     data, steps = ctx.setting("data"), ctx.setting("steps")
     pairs, reflow_steps = ctx.setting("pairs"), ctx.setting("reflow_steps")
@@ -67,15 +72,13 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
                 ctx.record(f"straightness {process}", seed, run_straightness(run.pipeline, seed=seed).value)
             ctx.finish(0.5)
         flow = pipelines["flow"]
-        yield ctx.progress(f"seed {seed}: {pairs} couplings from the flow's ODE")
-        with torch.no_grad():
-            x1, x0 = draw_couplings(flow.pipeline, pairs, seed=seed)
         config = lab_config(ctx, data, dataset.kind, reflow_steps, seed, process="flow")
         config.process.couplings = COUPLINGS_NAME
         config.process.reflow_of = str(flow.run_dir.resolve())
-        reflow = yield from ctx.train(f"reflow-seed{seed}", config, dataset, f"seed {seed}: reflow",
-                                      prepare=partial(_write_couplings, x1=x1, x0=x0),
-                                      start_from=flow.pipeline)
+        reflow = yield from ctx.train(
+            f"reflow-seed{seed}", config, dataset, f"seed {seed}: {pairs} couplings, then reflow",
+            prepare=partial(_write_couplings, parent=flow.pipeline, pairs=pairs, seed=seed),
+            start_from=flow.pipeline)
         if reflow.pipeline is None:
             raise ValueError(f"the reflow run diverged at step {reflow.diverged_at} (seed {seed})")
         with torch.no_grad():
@@ -90,13 +93,12 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
     quality = [f"ddpm@{QUALITY_NFE}", f"flow@{QUALITY_NFE}"] + [f"{n} euler@{k}" for n in ("flow", "reflow")
                                                                   for k in FEW_STEPS]
     ctx.save_plot("quality.png", error_bar_chart(
-        quality, {"SW / floor": [(mean(ctx.values(q)), spread(ctx.values(q))) for q in quality]},
+        quality, {"SW / floor": [ctx.point(q) for q in quality]},
         f"Flow matching and DDPM: {data}, {steps} steps (+{reflow_steps} reflow), {len(ctx.seeds)} seeds",
         "sliced Wasserstein / floor (lower is better)", reference=(1.0, "real data")))
     kinds = ("ddpm", "flow", "reflow")
     ctx.save_plot("straightness.png", error_bar_chart(
-        list(kinds), {"S (M55)": [(mean(ctx.values(f"straightness {k}")), spread(ctx.values(f"straightness {k}")))
-                                  for k in kinds]},
+        list(kinds), {"S (M55)": [ctx.point(f"straightness {k}") for k in kinds]},
         "Straightness of the sampling paths (0: straight lines)", "S, lower is straighter"))
     if pictures:
         ctx.save_plot("two_steps.png", side_by_side(pictures))

@@ -25,7 +25,6 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
     from ddpm_studio.core.io.chart import error_bar_chart
     from ddpm_studio.core.io.export import side_by_side
     from ddpm_studio.core.labs.common import final_samples, lab_config, load_data, quality_ratio
-    from ddpm_studio.core.labs.rules import mean, spread
     from ddpm_studio.core.scores.far_off import thumbnail
 
     data, steps = ctx.setting("data"), ctx.setting("steps")
@@ -53,9 +52,8 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
             if seed == ctx.seeds[0] and dataset.kind == "points":
                 pictures.append(thumbnail(run.pipeline, samples, dataset.heldout, None))
             ctx.finish(0.1)
-    values = {row: ctx.values(row) for row in ROWS}
     ctx.save_plot("quality.png", error_bar_chart(
-        list(ROWS), {"SW / floor": [(mean(v), spread(v)) for v in values.values()]},
+        list(ROWS), {"SW / floor": [ctx.point(row) for row in ROWS]},
         f"Ho et al. Table 2 at desk scale: {data}, {steps} steps, {len(ctx.seeds)} seeds (mean ± spread)",
         "sliced Wasserstein / floor (lower is better)", reference=(1.0, "real data"),
     ))

@@ -44,7 +44,6 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
     from ddpm_studio.core.analysis.memorization import memorization
     from ddpm_studio.core.io.chart import error_bar_chart
     from ddpm_studio.core.labs.common import final_samples, lab_config, load_data
-    from ddpm_studio.core.labs.rules import mean, spread
 
     data, steps, sizes = ctx.setting("data"), ctx.setting("steps"), tuple(ctx.setting("sizes"))
     count = ctx.setting("samples")
@@ -75,7 +74,7 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
             ctx.record(f"twin distance N={size}", seed, twin_distance(xa, xb, torch.Generator().manual_seed(seed)))
             copy = (memorization(xa, sub_a.train).copy_rate + memorization(xb, sub_b.train).copy_rate) / 2
             ctx.record(f"copy rate N={size}", seed, copy)
-    series = {q: [(mean(ctx.values(f"{q} N={n}")), spread(ctx.values(f"{q} N={n}"))) for n in sizes]
+    series = {q: [ctx.point(f"{q} N={n}") for n in sizes]
               for q in ("twin distance", "copy rate")}
     ctx.save_plot("twins.png", error_bar_chart(
         [f"N = {n}" for n in sizes], series,

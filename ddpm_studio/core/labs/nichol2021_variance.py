@@ -24,7 +24,6 @@ VARIANCE_ROWS = {"fixed_large": ("fixed_large", "simple"), "fixed_small": ("fixe
 def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
     from ddpm_studio.core.io.chart import error_bar_chart
     from ddpm_studio.core.labs.common import final_samples, lab_config, load_data, quality_ratio
-    from ddpm_studio.core.labs.rules import mean, spread
 
     data, steps, few = ctx.setting("data"), ctx.setting("steps"), ctx.setting("few_steps")
     schedule_data, schedule_steps = ctx.setting("schedule_data"), ctx.setting("schedule_steps")
@@ -63,14 +62,12 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
                 value = quality_ratio(schedule_scorer, samples)
             ctx.record(schedule, seed, value)
             ctx.finish(0.1)
-    series = {f"{k} steps": [(mean(ctx.values(f"{n}@{k}")), spread(ctx.values(f"{n}@{k}")))
-                             for n in VARIANCE_ROWS] for k in (few, "T")}
+    series = {f"{k} steps": [ctx.point(f"{n}@{k}") for n in VARIANCE_ROWS] for k in (few, "T")}
     ctx.save_plot("variance.png", error_bar_chart(
         list(VARIANCE_ROWS), series, f"Few-step sampling by variance: {data}, {steps} steps, {len(ctx.seeds)} seeds",
         "quality score / floor (lower is better)", reference=(1.0, "real data")))
     ctx.save_plot("schedule.png", error_bar_chart(
-        ["linear", "cosine"], {"score / floor": [(mean(ctx.values(s)), spread(ctx.values(s)))
-                                                for s in ("linear", "cosine")]},
+        ["linear", "cosine"], {"score / floor": [ctx.point(s) for s in ("linear", "cosine")]},
         f"Noise schedule: {schedule_data}, {schedule_steps} steps, {len(ctx.seeds)} seeds",
         "quality score / floor (lower is better)", reference=(1.0, "real data")))
 

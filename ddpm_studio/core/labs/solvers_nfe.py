@@ -25,7 +25,7 @@ REFERENCE = "ancestral@1000"
 def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
     from ddpm_studio.core.io.chart import error_bar_chart
     from ddpm_studio.core.labs.common import final_samples, lab_config, load_data, quality_ratio
-    from ddpm_studio.core.labs.rules import describe, mean, spread
+    from ddpm_studio.core.labs.rules import describe, mean
 
     data, steps = ctx.setting("data"), ctx.setting("steps")
     ctx.plan(len(ctx.seeds) * 1.5)
@@ -49,7 +49,7 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
                   ["method", *[f"{n} NFE" for n in NFES]],
                   [[m, *[describe(ctx.values(f"{m}@{n}")) for n in NFES]] for m in METHODS]
                   + [[REFERENCE, describe(reference), "", ""]])
-    series = {m: [(mean(ctx.values(f"{m}@{n}")), spread(ctx.values(f"{m}@{n}"))) for n in NFES] for m in METHODS}
+    series = {m: [ctx.point(f"{m}@{n}") for n in NFES] for m in METHODS}
     ctx.save_plot("nfe.png", error_bar_chart(
         [f"{n} NFE" for n in NFES], series, f"Solvers by NFE: {data}, {steps} steps, {len(ctx.seeds)} seeds",
         "sliced Wasserstein / floor (lower is better)", lines=True,

@@ -29,7 +29,6 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
     from ddpm_studio.core.io.chart import error_bar_chart
     from ddpm_studio.core.io.export import image_grid, side_by_side, upscale_nearest
     from ddpm_studio.core.labs.common import SAMPLE_SEED_OFFSET, lab_config, load_data, quality_ratio
-    from ddpm_studio.core.labs.rules import mean, spread
 
     data, steps = ctx.setting("data"), ctx.setting("steps")
     ctx.plan(len(ctx.seeds) * 1.6)
@@ -67,8 +66,7 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
                 rows = torch.cat([finals[eta, k][:8] for k in CONSISTENCY_STEPS])
                 pictures.append(upscale_nearest(image_grid(pipeline.to_uint8(rows), ncols=8), 3))
         ctx.finish(0.6)
-    series = {f"η = {eta}": [(mean(ctx.values(f"eta{eta}@{k}")), spread(ctx.values(f"eta{eta}@{k}")))
-                             for k in STEP_COUNTS] for eta in (0, 1)}
+    series = {f"η = {eta}": [ctx.point(f"eta{eta}@{k}") for k in STEP_COUNTS] for eta in (0, 1)}
     ctx.save_plot("quality.png", error_bar_chart(
         [f"{k} steps" for k in STEP_COUNTS], series,
         f"DDIM η = 0 against η = 1: {data}, {steps} training steps, {len(ctx.seeds)} seeds",

@@ -50,7 +50,9 @@ from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryStore
 from ddpm_studio.gui.widgets.dock_scroll import scroll_dock
 from ddpm_studio.gui.window.chrome import WindowChrome
 from ddpm_studio.gui.window.compare import WindowCompare
+from ddpm_studio.gui.window.data_controls import DataControls
 from ddpm_studio.gui.window.files import FileControls
+from ddpm_studio.gui.window.inpaint_controls import InpaintControls
 from ddpm_studio.gui.window.labs import WindowLabs
 from ddpm_studio.gui.window.run_controls import RunControls
 from ddpm_studio.gui.window.stage import Stage
@@ -62,8 +64,8 @@ __all__ = ["DATA_PREVIEW_DELAY_MS", "LAYOUT_VERSION", "STATUS_TIMEOUT_MS", "Main
 #: Settings must rest this long before the chosen data is loaded for the trajectory's background.
 DATA_PREVIEW_DELAY_MS = 150
 
-class MainWindow(RunControls, FileControls, WindowCompare, WindowLabs, WindowStatus, WindowState, Stage,
-                 WindowChrome, QMainWindow):
+class MainWindow(RunControls, DataControls, InpaintControls, FileControls, WindowCompare, WindowLabs, WindowStatus,
+                 WindowState, Stage, WindowChrome, QMainWindow):
     """DDPM Studio's window. ``settings`` defaults to the user's QSettings (tests pass a temporary file)."""
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:

@@ -1,4 +1,5 @@
-"""The main window's run controls: Train / Continue, Pause, Stop, Sample, New, and the chosen data's loading.
+"""The main window's run controls: Train / Continue, Pause, Stop, Sample, New (the data: ``data_controls.py``;
+Inpaint…: ``inpaint_controls.py``).
 
 A mixin of :class:`~ddpm_studio.gui.window.main_window.MainWindow` (it uses the window's docks, ``session`` and
 ``jobs``). Each action starts a job on the runner and hands the job's results to the session, then to the docks;
@@ -9,16 +10,12 @@ for) a job that would touch the model while another one reads or writes it.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 
-from ddpm_studio.core.app.session import data_key, probe_dataset
-from ddpm_studio.core.catalog import REMOTE_DATASETS
+from ddpm_studio.core.app.session import data_key
 from ddpm_studio.core.config import ConfigError
-from ddpm_studio.core.data import DataSet, load_dataset, take_subset
 from ddpm_studio.core.models import format_parameter_count
-from ddpm_studio.core.sampling.repaint import FLOW_REFUSAL
 from ddpm_studio.core.training.events import (
     CheckpointSaved,
     Heartbeat,
@@ -29,10 +26,7 @@ from ddpm_studio.core.training.events import (
 )
 from ddpm_studio.core.training.resume import lr_horizon_change
 from ddpm_studio.core.training.trainer import Trainer
-from ddpm_studio.gui.dialogs.draw_data import DrawDataDialog, drawn_data_folder
-from ddpm_studio.gui.dialogs.inpaint import DEFAULT_INPAINT_STEPS, InpaintDialog, InpaintRequest
-from ddpm_studio.gui.display import data_preview, reference_points
-from ddpm_studio.gui.docks.setup import data_kind
+from ddpm_studio.gui.display import reference_points
 from ddpm_studio.gui.jobs import sampling as job_sampling
 from ddpm_studio.gui.jobs import training as job_training
 from ddpm_studio.gui.jobs.runner import MODEL, Job
@@ -40,21 +34,6 @@ from ddpm_studio.gui.trajectory_store import SampleSet, TrajectoryFrame, Traject
 
 logger = logging.getLogger(__name__)
 
-
-
-def load_keyed(key: tuple) -> tuple[tuple, DataSet]:
-    """Load the data a cache key names: (spec, num_points, num_images, seed, image_size) -> (key, data set)."""
-    spec, num_points, num_images, seed, image_size = key
-    dataset = load_dataset(spec, image_size=image_size, num_points=num_points, num_images=num_images, seed=seed)
-    return key, dataset
-
-
-def trained_items(dataset: DataSet, config) -> DataSet:
-    """The part of ``dataset`` a run of ``config`` trains on: its subset (the trainer's draw) when it has one."""
-    subset = config.data.subset
-    if subset is None or not 1 <= subset < len(dataset.train) or dataset.range_items is not None:
-        return dataset
-    return take_subset(dataset, subset, config.train.seed)
 
 
 class RunControls:
@@ -109,93 +88,6 @@ class RunControls:
             self.trajectory.configure_sampling(kind, self.setup.config().clock_size, self.setup.process())
             self.trajectory.show_placeholder(kind, None)
             self.samples_dock.clear_data()  # the new data's preview follows once loaded
-
-    def _preview_data(self) -> None:
-        """Before any model exists, load the chosen data off-thread and show it: 2-D data behind the trajectory
-        panels, a grid of training images (labelled as data) in the Samples panel.
-
-        Students see the distribution the model will learn before they press Train. And the moment training
-        starts stays light: the run takes the loaded data from the session's cache, and the scatters' first,
-        slow paint has already happened.
-        """
-        if self._closing or self.session.has_model or self.training or not self.setup.valid:
-            return
-        config = self.setup.config()
-        key = data_key(config)
-        dataset = self.session.cached_data(key)
-        if dataset is not None:
-            dataset = trained_items(dataset, config)  # a subset of 10 previews those 10, not the whole set
-            if dataset.kind == "points":
-                self.trajectory.show_placeholder("points", reference_points(dataset))
-                self.samples_dock.clear_data()
-            elif (images := data_preview(dataset)) is not None:
-                self.samples_dock.show_samples(images)
-            return
-        if data_kind(key[0]) is None:
-            return  # a user's file or folder: loaded once when chosen (load_data_path), never again behind their back
-        if self.jobs.running("data preview"):
-            self._data_preview_timer.start()  # one at a time: look again when it is done
-            return
-        self.jobs.task("data preview", load_keyed, key, owner=self, on_result=self._data_previewed,
-                       on_error=lambda message: self._data_preview_failed(key[0], message))
-
-    def _data_preview_failed(self, spec: str, message: str) -> None:
-        """A built-in set that could not be loaded (a standard set offline): the reason stays in the status bar;
-        no dialog, since a preview starts by itself whenever the settings change."""
-        logger.info("data preview failed: %s", message)
-        if spec in REMOTE_DATASETS:
-            self._status(f"Cannot load {spec}: {message}", 0)
-
-    def _data_previewed(self, result: tuple[tuple, DataSet]) -> None:
-        key, dataset = result
-        self.session.remember_data(key, dataset)
-        self.setup.set_data_size(key[0], len(dataset.train), dataset.num_classes)
-        if key == data_key(self.setup.config()):
-            self._preview_data()
-
-    def choose_data(self, spec: str) -> None:
-        """Select a built-in data set by name, or load a file / folder (``--data`` and drops)."""
-        if data_kind(spec) is not None:
-            self.setup.select_builtin(spec)
-        else:
-            self.load_data_path(spec)
-
-    def load_data_path(self, path: str) -> None:
-        """Load a user's data off the GUI thread; bad data gives a message box and changes nothing."""
-        if self.training:
-            self._status("Stop training before choosing other data.")
-            return
-        config = self.setup.config()
-        self._status(f"Loading {Path(path).name}…", 0)
-        self.jobs.task("data", probe_dataset, path, config.data.num_points, config.data.num_images,
-                       config.train.seed, owner=self, on_result=self._data_loaded,
-                       on_error=lambda message: self._show_error("Cannot use this data", message))
-
-    def draw_data(self) -> DrawDataDialog | None:
-        """Setup → Draw data…: the drawing dialog, starting from the chosen 2-D data; what it saves is loaded as a
-        file would be (:meth:`load_data_path`)."""
-        if self.training:
-            self._status("Stop training before choosing other data.")
-            return None
-        spec = self.setup.data_spec()
-        start = spec if self.setup.kind() == "points" else None
-        dialog = DrawDataDialog(self, drawn_data_folder(self.settings), self.setup.config().train.seed, start)
-        dialog.dataChosen.connect(self.load_data_path)
-        dialog.finished.connect(dialog.deleteLater)
-        self._draw_dialog = dialog
-        dialog.open()
-        return dialog
-
-    def _data_loaded(self, result: tuple[str, DataSet]) -> None:
-        spec, dataset = result
-        config = self.setup.config()
-        self.session.remember_data((spec, config.data.num_points, config.data.num_images, config.train.seed, None),
-                                   dataset)
-        self.setup.add_data_source(spec, dataset.kind, dataset.name)
-        # a batch larger than the data is fitted, with a note; labelled data enables the conditional check
-        self.setup.set_data_size(spec, len(dataset.train), dataset.num_classes)
-        skipped = f"; skipped {len(dataset.skipped)} unreadable file(s)" if dataset.skipped else ""
-        self._status(f"Loaded {dataset.name}: {len(dataset.train):,} training items, {dataset.kind}{skipped}.")
 
     # ================================================================== training
     def start_or_pause(self) -> None:
@@ -397,77 +289,6 @@ class RunControls:
         self._set_progress("sample", 0, settings["num_steps"])
         self._status(f"Sampling {settings['num_samples']} samples in {settings['num_steps']} steps…", 0)
         self._update_actions()
-
-    # ================================================================== inpainting (RePaint, M57-M59)
-    def open_inpaint(self) -> InpaintDialog | None:
-        """Trajectory → Inpaint…: the dialog, with the digits it can start from (the training data's, the latest
-        samples) or, for 2-D data, its scatter. A flow run is refused in one line (the core's words)."""
-        source = self.session.sample_source()
-        if source is None:
-            self._status("Nothing to inpaint with yet: train a model or open a run.")
-            return None
-        config = self.session.config
-        if config.is_flow:
-            self._status(f"Cannot inpaint: {FLOW_REFUSAL}.", 0)
-            return None
-        dialog = self._inpaint_dialog
-        if dialog is None:
-            dialog = self._inpaint_dialog = InpaintDialog(self)
-            dialog.inpaintRequested.connect(self.start_inpaint)
-        steps = min(DEFAULT_INPAINT_STEPS, config.diffusion.num_timesteps)
-        _make_pipeline, dataset = source
-        if self._model_kind() == "images":
-            samples = self.session.samples
-            sources = {}
-            if dataset is not None and dataset.kind == "images":
-                sources["training data"] = dataset.to_uint8_images(dataset.train[:64])
-            if samples is not None and samples.kind == "images" and not samples.is_data:
-                sources["latest samples"] = samples.data
-            if not sources:
-                self._status("Nothing to inpaint: no training images or samples are loaded.")
-                return None
-            dialog.configure_images(sources, steps)
-        else:
-            dialog.configure_points(reference_points(dataset), steps)
-        dialog.set_running(self.sampling)
-        dialog.show()
-        dialog.raise_()
-        return dialog
-
-    def start_inpaint(self, request: InpaintRequest) -> None:
-        """Run the dialog's request on the runner as Sample runs (reads the model, cancellable with Stop); its
-        frames and samples go where a plain run's go."""
-        if self.training or self.sampling or self._model_locked:
-            self._status("The model is busy; try again when the running work has finished.")
-            return
-        source = self.session.sample_source()
-        if source is None:
-            return
-        make_pipeline, dataset = source
-        job = self.jobs.start("sample", job_sampling.inpaint, make_pipeline, request.known, request.regenerate,
-                              request.num_samples, request.num_steps, seed=self.setup.config().train.seed,
-                              dataset=dataset, jump_length=request.jump_length, jump_n_sample=request.jump_n_sample,
-                              caption=request.caption, cooperative=True, throttle=job_sampling.sampling_throttle(),
-                              reads={MODEL}, owner=self, on_events=self._sample_frames,
-                              on_result=self._sampling_finished,
-                              on_error=lambda message: self._show_error("Inpainting stopped", message),
-                              on_done=self._inpaint_done)
-        if job is None:
-            self._status("The model is busy; try again when the running work has finished.")
-            return
-        self.trajectory.begin_live(self._model_kind(), reference_points(dataset), None)
-        self.trajectory.set_sampling_running(True)
-        if self._inpaint_dialog is not None:
-            self._inpaint_dialog.set_running(True)
-        self.session.set_trajectory(None)
-        self._set_progress("sample", 0, request.num_steps)
-        self._status(f"Inpainting {request.num_samples} samples: {request.caption}…", 0)
-        self._update_actions()
-
-    def _inpaint_done(self) -> None:
-        if self._inpaint_dialog is not None:
-            self._inpaint_dialog.set_running(False)
-        self._sampling_done()
 
     def _sample_selected(self, index: int) -> None:
         self._status(f"Sample {index + 1} selected: File → Export selected sample (PNG) writes it alone.")

@@ -151,3 +151,33 @@ def test_the_config_is_delivered_when_it_changes(run_dir):
     write_config(run_dir, {"data": {"dataset": "my_images"}, "train": {"steps": 600}})  # a resume raised it
     update = follower.poll()
     assert update.total_steps == 600 and update.config.train.steps == 600 and update.kind is None
+
+
+def test_snapshots_are_delivered_once_again_when_rewritten_and_dropped_when_gone(run_dir):
+    import numpy as np
+
+    from ddpm_studio.core.training.snapshots import Snapshot, snapshot_path
+
+    def write(step: int, value: float) -> None:
+        path = snapshot_path(run_dir, step)
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(Snapshot(step, "points", np.full((4, 2), value, np.float32), None, 5, 20, 3, 0).to_bytes())
+
+    follower = RunFollower(run_dir)
+    assert follower.poll().snapshots == []
+    write(5, 1.0)
+    write(10, 2.0)
+    first = follower.poll()
+    assert [s.step for s in first.snapshots] == [5, 10] and first.changed
+    assert follower.poll().snapshots == []  # each file once
+    whole = snapshot_path(run_dir, 5).read_bytes()
+    snapshot_path(run_dir, 15).write_bytes(whole[: len(whole) // 2])  # damaged: skipped, never raised
+    assert follower.poll().snapshots == [] and follower.poll().error is None
+    snapshot_path(run_dir, 15).unlink()
+    # a resumed run deletes the snapshots after its checkpoint and writes them again
+    snapshot_path(run_dir, 10).unlink()
+    gone = follower.poll()
+    assert gone.snapshots_dropped == [10] and gone.changed
+    write(10, 3.0)
+    again = follower.poll()
+    assert [s.step for s in again.snapshots] == [10] and float(again.snapshots[0].samples[0, 0]) == 3.0

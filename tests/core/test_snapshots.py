@@ -142,3 +142,40 @@ def test_a_flow_run_snapshots_through_its_own_sampler(tmp_path, moons):
     events = [e for e in trainer.train() if isinstance(e, SnapshotTaken)]
     assert [e.step for e in events] == [5, 10]
     assert events[-1].snapshot.num_steps == 50 and np.isfinite(events[-1].snapshot.samples).all()
+
+
+def test_a_snapshot_keeps_the_middle_evaluations_x0_hat_by_m7(moons, tmp_path):
+    """x0_hat at evaluation K // 2, recomputed by hand from the state before it (M7: x0 = (x_t - sqrt(1 - abar)
+    eps) / sqrt(abar), clipped as the sampler clips, M23), and the noise level that state had; kept in the file."""
+    config = tiny(10)
+    config.diffusion.parameterization, config.diffusion.clip_x0 = "eps", False
+    trainer = Trainer(config, dataset=moons)
+    for _ in trainer.train():
+        pass
+    pipeline = trainer.pipeline()
+    snapshot = take_snapshot(pipeline, 10, 5, 10, seed=3)
+    records = list(pipeline.sample(POINT_SAMPLES, num_steps=snapshot.num_steps, seed=3))
+    middle = snapshot.num_steps // 2
+    before, at = records[middle - 1], records[middle]
+    abar = float(pipeline.diffusion.alphas_cumprod[at.t])
+    assert snapshot.x0_abar == pytest.approx(abar, rel=1e-6)
+    assert 0.05 < abar < 0.95  # half-way down the chain: neither noise nor data
+    with torch.no_grad():
+        t = torch.full((POINT_SAMPLES,), at.t, dtype=torch.long)
+        eps = pipeline.model()(before.x, t)
+    x0 = (before.x - (1 - abar) ** 0.5 * eps) / abar ** 0.5
+    expected = (x0 * pipeline.scale + pipeline.shift).numpy()
+    assert snapshot.x0_hat.shape == snapshot.samples.shape == (POINT_SAMPLES, 2)
+    assert np.allclose(snapshot.x0_hat, expected, atol=1e-4)
+    path = tmp_path / "step.npz"
+    path.write_bytes(snapshot.to_bytes())
+    read = Snapshot.from_file(path)
+    assert np.array_equal(read.x0_hat, snapshot.x0_hat) and read.x0_abar == snapshot.x0_abar
+
+
+def test_a_snapshot_file_without_x0_hat_still_reads(tmp_path):
+    old = Snapshot(5, "points", np.zeros((4, 2), np.float32), None, 5, 10, 3, 0)
+    path = tmp_path / "old.npz"
+    path.write_bytes(old.to_bytes())
+    read = Snapshot.from_file(path)
+    assert read.x0_hat is None and read.x0_abar is None and read.step == 5

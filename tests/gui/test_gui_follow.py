@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ddpm_studio.core.io.runs import append_metrics, write_config
+from ddpm_studio.core.training.snapshots import read_snapshots
 
 TIMEOUT_MS = 600_000  # a guard only: the other process trains on CPUs other tests may share
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +63,12 @@ def test_following_a_cli_training_run_offers_its_checkpoints(qtbot, window, mess
         assert window.following.loadButton.text() == "Load step 300"
         qtbot.waitUntil(lambda: window.following.previewDock is not None, timeout=TIMEOUT_MS)
         assert window.following.previewLabel.property("previewStep") in (100, 200, 300)
+        # the training slider scrubs the followed run's snapshots, as it does a run trained in the studio
+        written = [s.step for s in read_snapshots(run)]
+        assert written and written[-1] == 300
+        qtbot.waitUntil(lambda: [s.step for s in window.samples_dock.scrubber.snapshots] == written,
+                        timeout=TIMEOUT_MS)
+        assert window.samples_dock.trainingSlider.isEnabled()
     finally:
         if process.poll() is None:
             process.kill()

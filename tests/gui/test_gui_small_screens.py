@@ -123,3 +123,26 @@ def test_presentation_mode_enlarges_the_pictures_and_gives_the_layout_back(qtbot
     assert len(win.samples_dock._shown(win.samples_dock.samples)) == 64
     assert abs(tile_pixels(win) - normal_tile) < 0.5
     win.close()
+
+
+@pytest.mark.parametrize("screen", list(SCREENS), ids=list(SCREENS))
+def test_status_message_and_trajectory_hint_fit_a_small_projector(qtbot, monkeypatch, settings, screen):
+    """A long status message is shortened with "…" before the permanent labels (it was cut mid-word under
+    "device:"), and the empty trajectory's hint wraps inside its panel (it ran off both sides at 1024 px)."""
+    win = open_on(qtbot, monkeypatch, settings, SCREENS[screen])
+    qtbot.wait(200)
+    assert win.trajectory._hint.isVisible() and win.trajectory.hint_fits()
+
+    status = win.statusBar()
+    text = "Continued from step 600 of runs/moons: " + "training resumes where it stopped, " * 6
+    status.showMessage(text, 0)
+    qtbot.wait(50)
+    assert status.currentMessage() == text and status.toolTip() == text  # callers and the tooltip: the whole text
+    shown = status.elided_message()
+    assert shown.endswith("…") and text.startswith(shown[:-1])
+    rect = status.message_rect()
+    assert status.fontMetrics().horizontalAdvance(shown) <= rect.width()
+    assert rect.right() < win.deviceLabel.geometry().left()
+    status.showMessage("Saved.", 0)
+    assert status.elided_message() == "Saved."
+    win.close()

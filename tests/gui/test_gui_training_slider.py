@@ -9,7 +9,7 @@ import pytest
 from gui_helpers import TIMEOUT_MS, make_tiny
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QScreen
-from PySide6.QtWidgets import QSlider
+from PySide6.QtWidgets import QCheckBox, QSlider
 
 from ddpm_studio.core.config import default_config
 from ddpm_studio.core.training.snapshots import read_snapshots
@@ -74,6 +74,18 @@ def test_scrub_while_training_and_after(qtbot, window, monkeypatch, size):
         assert np.array_equal(shown(window), trainer.snapshots.items[index].samples)
     assert not np.array_equal(trainer.snapshots.items[0].samples, trainer.snapshots.items[-1].samples)
     assert dock.scrubber.stepLabel.text() == "Training: step 100 of 100"
+    # the x̂₀ picture: what the network predicted half-way down each snapshot's sampler, scrubbed the same way
+    x0_check = dock.findChild(QCheckBox, "snapshotX0Check")
+    assert x0_check.isEnabled() and not x0_check.isChecked()
+    qtbot.mouseClick(x0_check, Qt.MouseButton.LeftButton)
+    assert np.array_equal(shown(window), trainer.snapshots.items[-1].x0_hat)
+    assert "x̂₀ at evaluation" in dock.captionLabel.text()
+    slider.setValue(0)
+    assert np.array_equal(shown(window), trainer.snapshots.items[0].x0_hat)
+    qtbot.mouseClick(x0_check, Qt.MouseButton.LeftButton)
+    assert np.array_equal(shown(window), trainer.snapshots.items[0].samples)
+    assert window.rect().contains(QRect(x0_check.mapTo(window, x0_check.rect().topLeft()), x0_check.size()))
+    slider.setValue(slider.maximum())
     # the slider row is on screen inside the dock
     assert slider.isVisible() and slider.width() >= 40
     assert window.rect().contains(QRect(slider.mapTo(window, slider.rect().topLeft()), slider.size()))

@@ -24,6 +24,7 @@ from typing import Any
 from ddpm_studio.core.config import RunConfig
 from ddpm_studio.core.data import BUILTIN_DATASETS
 from ddpm_studio.core.io.runs import CONFIG_NAME, METRICS_NAME, SAMPLES_DIR, RunError, list_checkpoints
+from ddpm_studio.core.training.snapshots import Snapshot, list_snapshot_files
 
 _PREVIEW_RE = re.compile(r"^preview_(\d+)\.png$")
 
@@ -38,6 +39,9 @@ class FollowUpdate:
             ``records`` then holds the whole file again and a presenter should clear what it showed first.
         checkpoints: (step, path) of checkpoints that appeared, oldest first.
         previews: (step, path) of preview images (``samples/preview_<step>.png``) that appeared, oldest first.
+        snapshots: training snapshots (``snapshots/step_<step>.npz``, core/training/snapshots.py) that appeared
+            or were rewritten (a resumed run redoes those after its checkpoint), oldest first; damaged or
+            half-written ones wait for the next poll. snapshots_dropped: steps whose files went (pruned, resumed).
         step: the newest training step the run has reported (metrics or checkpoints); 0 before any.
         total_steps: the run's ``train.steps`` from its config.json (None when unreadable).
         age: seconds since the run last wrote metrics or a checkpoint (None before it wrote any).
@@ -50,6 +54,8 @@ class FollowUpdate:
     reset: bool = False
     checkpoints: list[tuple[int, Path]] = field(default_factory=list)
     previews: list[tuple[int, Path]] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    snapshots_dropped: list[int] = field(default_factory=list)
     step: int = 0
     total_steps: int | None = None
     age: float | None = None
@@ -60,7 +66,8 @@ class FollowUpdate:
     @property
     def changed(self) -> bool:
         """Whether anything new arrived (a presenter can skip redrawing otherwise)."""
-        return bool(self.records or self.reset or self.checkpoints or self.previews)
+        return bool(self.records or self.reset or self.checkpoints or self.previews or self.snapshots
+                    or self.snapshots_dropped)
 
 
 def check_run_folder(run_dir: str | os.PathLike[str]) -> Path:
@@ -92,6 +99,7 @@ class RunFollower:
         self._inode: int | None = None
         self._checkpoints: set[int] = set()
         self._previews: set[str] = set()
+        self._snapshots: dict[int, int] = {}  # step -> mtime_ns of the snapshot file read
         self._step = 0
         self._last_write: float | None = None
         self._lost = False
@@ -110,6 +118,7 @@ class RunFollower:
             self._read_metrics(update)
             self._read_checkpoints(update)
             self._read_previews(update)
+            self._read_snapshots(update)
             self._read_config(update)
         except (OSError, RunError) as exc:
             update.error = _vanished(self.run_dir, exc)
@@ -173,6 +182,22 @@ class RunFollower:
                 self._previews.add(entry.name)
                 found.append((int(match.group(1)), entry))
         update.previews.extend(sorted(found))
+
+    def _read_snapshots(self, update: FollowUpdate) -> None:
+        present: dict[int, Path] = dict(list_snapshot_files(self.run_dir))
+        for step in sorted(set(self._snapshots) - set(present)):
+            del self._snapshots[step]
+            update.snapshots_dropped.append(step)
+        for step, path in sorted(present.items()):
+            try:
+                stamp = path.stat().st_mtime_ns
+                if self._snapshots.get(step) == stamp:
+                    continue
+                snapshot = Snapshot.from_file(path)
+            except (OSError, ValueError, KeyError):
+                continue  # pruned between the listing and the read, or not a snapshot: never raised
+            self._snapshots[step] = stamp
+            update.snapshots.append(snapshot)
 
     def _read_config(self, update: FollowUpdate) -> None:
         """The train.steps of config.json every time (a resume may raise it); the whole config when it changed."""

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,10 @@ class Snapshot:
         labels: int64 (N,), the class each sample was asked for (a conditional run), or None.
         interval: the series' interval when it was taken. total_steps: the run's target then.
         num_steps: network evaluations of the sampler. seed: the fixed noise's seed.
+        x0_hat: the network's x0_hat at the sampler's middle evaluation (index num_steps // 2), in the form of
+            ``samples``: what the model thought the data was from a half-noised state, from the same noise at
+            every step (M7-M10, clipped as the sampler clips, M23); None in files written before it was kept.
+        x0_abar: abar of the state that evaluation saw (its noise level); None with ``x0_hat``.
     """
 
     step: int
@@ -71,6 +76,8 @@ class Snapshot:
     total_steps: int
     num_steps: int
     seed: int
+    x0_hat: np.ndarray | None = None
+    x0_abar: float | None = None
 
     @property
     def columns(self) -> int | None:
@@ -80,8 +87,11 @@ class Snapshot:
     def to_bytes(self) -> bytes:
         """The .npz file's bytes: arrays plus a JSON string (a unicode array: no object, no pickle)."""
         meta = {"format": SNAPSHOT_FORMAT, "step": self.step, "kind": self.kind, "interval": self.interval,
-                "total_steps": self.total_steps, "num_steps": self.num_steps, "seed": self.seed}
+                "total_steps": self.total_steps, "num_steps": self.num_steps, "seed": self.seed,
+                "x0_abar": self.x0_abar}
         arrays = {"samples": self.samples, "meta": np.array(json.dumps(meta))}
+        if self.x0_hat is not None:
+            arrays["x0_hat"] = self.x0_hat
         if self.labels is not None:
             arrays["labels"] = self.labels.astype(np.int64)
         buffer = io.BytesIO()
@@ -91,13 +101,27 @@ class Snapshot:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Snapshot:
         """Read a snapshot file; ValueError / OSError when it is not one (never executes anything)."""
+        try:
+            return cls._read(path)
+        except (zipfile.BadZipFile, EOFError) as exc:  # a damaged or truncated archive, said as a ValueError
+            raise ValueError(f"{Path(path).name} is damaged ({exc})") from exc
+
+    @classmethod
+    def _read(cls, path: str | os.PathLike[str]) -> Snapshot:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != SNAPSHOT_FORMAT:
                 raise ValueError(f"{Path(path).name} is not a DDPM Studio snapshot")
             labels = np.array(data["labels"]) if "labels" in data.files else None
-            return cls(int(meta["step"]), str(meta["kind"]), np.array(data["samples"]), labels,
-                       int(meta["interval"]), int(meta["total_steps"]), int(meta["num_steps"]), int(meta["seed"]))
+            samples = np.array(data["samples"])
+            x0_hat = np.array(data["x0_hat"]) if "x0_hat" in data.files else None
+            if x0_hat is not None and x0_hat.shape != samples.shape:
+                raise ValueError(f"{Path(path).name}: its x0_hat has shape {x0_hat.shape}, its samples "
+                                 f"{samples.shape}")
+            abar = meta.get("x0_abar")
+            return cls(int(meta["step"]), str(meta["kind"]), samples, labels,
+                       int(meta["interval"]), int(meta["total_steps"]), int(meta["num_steps"]), int(meta["seed"]),
+                       x0_hat, None if x0_hat is None or abar is None else float(abar))
 
 
 def snapshot_interval(total_steps: int) -> int:
@@ -157,11 +181,22 @@ def take_snapshot(pipeline: DiffusionPipeline, step: int, interval: int, total_s
     labels = torch.arange(count) % classes if classes else None
     rng_state = torch.get_rng_state()
     try:
-        x = pipeline.sample_final(count, num_steps=num_steps, seed=seed, labels=labels)
+        process = pipeline.sample(count, num_steps=num_steps, seed=seed, labels=labels)
+        # the x0_hat of the middle evaluation rides along: no extra network call (noise level of the state it
+        # saw: x_T's for the first record, else the previous record's state)
+        middle = num_steps // 2
+        abar_in, x0_hat, x0_abar, record = 0.0, None, None, None
+        for record in process:
+            if record.index == middle:
+                x0_hat, x0_abar = record.x0_hat.detach().cpu(), abar_in
+            abar_in = float(record.abar)
+        assert record is not None, "a sampler yields at least one record"
+        x = record.x.detach().cpu()
     finally:
         torch.set_rng_state(rng_state)
     return Snapshot(step, pipeline.kind, pipeline.to_saved_array(x), None if labels is None else labels.numpy(),
-                    interval, total_steps, num_steps, seed)
+                    interval, total_steps, num_steps, seed,
+                    None if x0_hat is None else pipeline.to_saved_array(x0_hat), x0_abar)
 
 
 class SnapshotSeries:

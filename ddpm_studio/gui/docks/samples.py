@@ -136,6 +136,11 @@ class SamplesDock(QDockWidget):
         showing = self._pending is not None or (self.samples is not None and not self.samples.is_data)
         self.scrubber.set_snapshots(snapshots, emit=not showing)
 
+    @property
+    def snapshot_reference(self) -> np.ndarray | None:
+        """The training points drawn faintly behind 2-D snapshots, (M, 2), or None."""
+        return self._snapshot_reference
+
     def add_snapshot(self, snapshot: Snapshot, dropped: tuple[int, ...] = ()) -> None:
         """A snapshot taken while training: the slider's range grows; at its right end the view follows it."""
         self.scrubber.add(snapshot, dropped)
@@ -146,10 +151,17 @@ class SamplesDock(QDockWidget):
 
     def _show_snapshot(self, snapshot: Snapshot) -> None:
         total = max(snapshot.total_steps, snapshot.step)
-        caption = (f"Training snapshot at step {snapshot.step:,} of {total:,}: the same noise every time, "
-                   f"{snapshot.num_steps} steps")
         reference = self._snapshot_reference if snapshot.kind == "points" else None
-        self.show_samples(SampleSet(snapshot.kind, snapshot.samples, reference, caption, snapshot.step,
+        shown = snapshot.samples
+        if self.scrubber.showing_x0:
+            shown = snapshot.x0_hat
+            caption = (f"Training snapshot at step {snapshot.step:,} of {total:,}: x̂₀ at evaluation "
+                       f"{snapshot.num_steps // 2 + 1} of {snapshot.num_steps} (ᾱ = {snapshot.x0_abar:.2f}), "
+                       "the same noisy state every time")
+        else:
+            caption = (f"Training snapshot at step {snapshot.step:,} of {total:,}: the same noise every time, "
+                       f"{snapshot.num_steps} steps")
+        self.show_samples(SampleSet(snapshot.kind, shown, reference, caption, snapshot.step,
                                     labels=snapshot.labels, columns=snapshot.columns))
 
     def set_tile_limit(self, limit: int | None) -> None:

@@ -42,7 +42,7 @@ from ddpm_studio.gui.widgets.redraw import RedrawThrottle
 from ddpm_studio.gui.widgets.sample_panel import SamplePanel
 
 NO_TRAJECTORY_TEXT = "No trajectory yet: train a model (or open a run), then press Sample."
-NO_TRAJECTORY_HINT = "The reverse process appears here:\ntrain a model, then press Sample"
+NO_TRAJECTORY_HINT = "The reverse process appears here: train a model, then press Sample"
 #: Playback speeds offered, in stored frames per second.
 PLAY_SPEEDS = (5, 15, 30, 60, 120, 240)
 DEFAULT_SPEED = 30
@@ -153,9 +153,12 @@ class TrajectoryDock(QDockWidget):
         scrub.addWidget(self.fieldView)
         layout.addLayout(scrub)
         self.frameLabel = SteadyLabel(NO_TRAJECTORY_TEXT, objectName="frameLabel", lines=2)
-        self._hint = pg.TextItem(NO_TRAJECTORY_HINT, color=(110, 110, 110), anchor=(0.5, 0.5))
+        self._hint = pg.TextItem(anchor=(0.5, 0.5), fill=(255, 255, 255, 200))
+        self._hint.setHtml(f'<div style="text-align:center; color:#6e6e6e">{NO_TRAJECTORY_HINT}</div>')
         self._hint_centred = True
         self._panels[0].plot.addItem(self._hint, ignoreBounds=True)
+        # the hint wraps to its panel's width: a fixed two-line text ran off both sides of a 1024 x 768 screen
+        self._panels[0].plot.getViewBox().sigResized.connect(self._wrap_hint)
         # with no image to fit, the auto-range of an image panel settles where it likes: the hint follows its centre
         self._panels[0].plot.getViewBox().sigRangeChanged.connect(self._centre_hint)
         layout.addWidget(self.frameLabel)
@@ -230,7 +233,7 @@ class TrajectoryDock(QDockWidget):
         if not self._hint_centred:
             bounds = scatter_bounds(reference)
             self._set_references(reference, bounds)
-            self._hint.setPos((bounds[0] + bounds[1]) / 2, bounds[2] + 0.9 * (bounds[3] - bounds[2]))
+            self._centre_hint()
         else:
             for panel in (*self._panels, self._forward_panel):
                 panel.set_reference(None, (0.0, 1.0, 0.0, 1.0))
@@ -238,10 +241,30 @@ class TrajectoryDock(QDockWidget):
                     panel.plot.enableAutoRange()
             self._centre_hint()
 
+    def _wrap_hint(self, *_args) -> None:
+        """Wrap the placeholder hint to 90 % of its panel's width in pixels (the item ignores the view's scale)."""
+        width = self._panels[0].plot.getViewBox().width()
+        self._hint.textItem.setTextWidth(max(60.0, 0.9 * width))
+        self._hint.updateTextPos()
+
+    def hint_fits(self) -> bool:
+        """Whether the placeholder hint lies inside its panel's view (a test's check of the wrap)."""
+        view = self._panels[0].plot.getViewBox()
+        hint = self._hint.mapRectToScene(self._hint.boundingRect())
+        return view.sceneBoundingRect().contains(hint)
+
     def _centre_hint(self, *_args) -> None:
-        """Keep the placeholder hint in the middle of an empty panel, wherever its (auto-)range settles."""
-        if self._hint.isVisible() and self._hint_centred:
-            self._hint.setPos(self._panels[0].plot.getViewBox().viewRect().center())
+        """Keep the placeholder hint in the middle of an empty panel, wherever its (auto-)range settles; over 2-D
+        data it hangs from the panel's top edge, so however many lines it wraps to, it stays inside."""
+        if not self._hint.isVisible():
+            return
+        rect = self._panels[0].plot.getViewBox().viewRect()
+        if self._hint_centred:
+            self._hint.setAnchor((0.5, 0.5))
+            self._hint.setPos(rect.center())
+        else:
+            self._hint.setAnchor((0.5, 0.0))
+            self._hint.setPos(rect.center().x(), max(rect.top(), rect.bottom()))
 
     def begin_live(self, kind: str, reference: np.ndarray | None, labels: np.ndarray | None = None) -> None:
         """A sampling run starts: show its frames as they come (the previous trajectory is dropped). ``labels``:

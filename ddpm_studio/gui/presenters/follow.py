@@ -4,9 +4,11 @@ The Loss dock grows as ``metrics.jsonl`` grows, preview images appear in a Previ
 "following" with the run's step and the age of its last write, and each new checkpoint is offered by a status-bar
 button ("Load step N"): the user chooses when the model to Sample is replaced.
 
-A ``QFileSystemWatcher`` on the folder, its ``checkpoints/`` and ``samples/`` and the metrics file asks for a
-read; a slow timer asks too, for folders a watcher cannot see into (network or synced folders) and to keep the
-age current. Every read is :meth:`~ddpm_studio.core.app.follow.RunFollower.poll` as a task on the window's job
+The training slider (Samples dock) grows with the run's ``snapshots/``, as it does while the studio trains.
+
+A ``QFileSystemWatcher`` on the folder, its ``checkpoints/``, ``samples/``, ``snapshots/`` and the metrics file
+asks for a read; a slow timer asks too, for folders a watcher cannot see into (network or synced folders) and to
+keep the age current. Every read is :meth:`~ddpm_studio.core.app.follow.RunFollower.poll` as a task on the window's job
 runner (docs/ARCHITECTURE.md): no thread code here, one read at a time, nothing read on the GUI thread.
 """
 
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QPushButton
 from ddpm_studio.core.app.follow import FollowUpdate, RunFollower, describe_age, open_followed
 from ddpm_studio.core.app.run_io import OpenedRun
 from ddpm_studio.core.io.runs import CHECKPOINT_DIR, METRICS_NAME, SAMPLES_DIR, RunError
+from ddpm_studio.core.training.snapshots import SNAPSHOT_DIR
 from ddpm_studio.gui.jobs.runner import MODEL
 
 #: The slow poll: network folders, where the watcher hears nothing, and the age in the status bar.
@@ -135,7 +138,7 @@ class RunFollowing(QObject):
         if self.follower is None:
             return
         folder = self.follower.run_dir
-        wanted = [folder, folder / CHECKPOINT_DIR, folder / SAMPLES_DIR, folder / METRICS_NAME]
+        wanted = [folder, folder / CHECKPOINT_DIR, folder / SAMPLES_DIR, folder / SNAPSHOT_DIR, folder / METRICS_NAME]
         watched = set(self._watcher.files()) | set(self._watcher.directories())
         new = [str(p) for p in wanted if p.exists() and str(p) not in watched]
         if new:
@@ -186,6 +189,13 @@ class RunFollowing(QObject):
             window.loss.set_progress(update.step, update.total_steps, float(speed or 0.0))
         if update.previews:
             self._show_preview(*update.previews[-1])
+        if update.snapshots or update.snapshots_dropped:  # the training slider scrubs the followed run too
+            dock = window.samples_dock
+            if update.snapshots_dropped and not update.snapshots:
+                kept = [s for s in dock.scrubber.snapshots if s.step not in set(update.snapshots_dropped)]
+                dock.set_snapshots(kept, dock.snapshot_reference)
+            for snapshot in update.snapshots:
+                dock.add_snapshot(snapshot, tuple(update.snapshots_dropped))
         if update.checkpoints:
             newest = update.checkpoints[-1][0]
             if self.loaded_step is None or newest > self.loaded_step:

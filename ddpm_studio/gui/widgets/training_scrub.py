@@ -1,6 +1,7 @@
 """A slider over the training steps of a run's snapshots (core/training/snapshots.py): "step S of N".
 
-The widget only holds the series and the slider; the Samples dock shows the snapshot chosen. The slider's right
+The widget only holds the series, the slider and ``snapshotX0Check`` (show the network's x0_hat half-way down the
+snapshot's sampler instead of its final samples); the Samples dock shows the snapshot chosen. The slider's right
 end follows the newest snapshot: while it sits there, a snapshot taken during training moves it on; moved back
 by the user, it stays where it was while the range grows.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QSlider, QVBoxLayout, QWidget
 
 from ddpm_studio.core.training.snapshots import Snapshot
 from ddpm_studio.gui.style import SteadyLabel
@@ -37,12 +38,20 @@ class TrainingScrubber(QWidget):
         self.stepLabel = SteadyLabel(NO_SNAPSHOTS, objectName="trainingStepLabel")
         self.stepLabel.setToolTip(tip)
         column.addWidget(self.stepLabel)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
         self.slider = QSlider(Qt.Orientation.Horizontal, objectName="trainingSlider")
         self.slider.setToolTip(tip)
         self.slider.setPageStep(1)
         self.slider.setMinimumWidth(40)
         self.slider.valueChanged.connect(self._moved)
-        column.addWidget(self.slider)
+        row.addWidget(self.slider, 1)
+        self.x0Check = QCheckBox("x̂₀", objectName="snapshotX0Check")
+        self.x0Check.setToolTip("Show what the network predicted as the clean data (x̂₀) half-way down each "
+                                "snapshot's sampler, from the same noisy state every time, instead of its samples")
+        self.x0Check.toggled.connect(self._moved)
+        row.addWidget(self.x0Check)
+        column.addLayout(row)
         self._update_range(follow=False)
 
     # ------------------------------------------------------------------ what the dock asks
@@ -50,6 +59,12 @@ class TrainingScrubber(QWidget):
     def current(self) -> Snapshot | None:
         """The snapshot the slider points at (None without snapshots)."""
         return self.snapshots[self.slider.value()] if self.snapshots else None
+
+    @property
+    def showing_x0(self) -> bool:
+        """The chosen snapshot is to be shown as its half-way x0_hat (checked, and the snapshot has one)."""
+        current = self.current
+        return self.x0Check.isChecked() and current is not None and current.x0_hat is not None
 
     @property
     def at_end(self) -> bool:
@@ -88,6 +103,7 @@ class TrainingScrubber(QWidget):
             self.slider.setValue(max(0, count - 1))
         self.slider.blockSignals(False)
         self.slider.setEnabled(count > 1)
+        self.x0Check.setEnabled(any(s.x0_hat is not None for s in self.snapshots))
         self._label()
         if emit and self.current is not None:
             self.snapshotChosen.emit(self.current)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel, QMenu, QMessageBox, QProgressBar, QPushBut
 
 from ddpm_studio import __version__
 from ddpm_studio.gui.style import set_media_button
+from ddpm_studio.gui.widgets.status_bar import ElidingStatusBar
 
 
 class WindowChrome:
@@ -121,7 +122,9 @@ class WindowChrome:
         self._rebuild_recent_menu()
 
     def _build_status_bar(self) -> None:
-        status = self.statusBar()
+        status = ElidingStatusBar(self)
+        status.setObjectName("statusBar")
+        self.setStatusBar(status)
         self.deviceLabel = QLabel(objectName="deviceLabel")
         self.paramsLabel = QLabel(objectName="paramsLabel")
         self.stepLabel = QLabel(objectName="stepLabel")

@@ -5,6 +5,8 @@ Run from the repository root under a virtual screen of the size to check, e.g.::
     xvfb-run -a -s "-screen 0 1280x720x24" python docs/screenshot.py docs/screenshot_1280x720.png
     xvfb-run -a -s "-screen 0 1280x720x24" python docs/screenshot.py docs/screenshot_presentation.png --presentation
 
+``docs/make_screenshots.sh`` retakes every screenshot the README shows of the main window this way.
+
 Settings go to a temporary file, so the user's saved layout is neither used nor changed.
 """
 
@@ -35,6 +37,10 @@ def main() -> int:
     parser.add_argument("--run", help="open this trained run folder and sample it instead of training")
     parser.add_argument("--learned", choices=("field", "error", "memorization", "density"),
                         help="then show this tab of the What the network learned dock, computed")
+    parser.add_argument("--scrub", type=float, metavar="FRACTION",
+                        help="then move the training slider this far along the run's snapshots (0 = the first)")
+    parser.add_argument("--x0", action="store_true", help="with --scrub: show the snapshot's half-way x̂₀")
+    parser.add_argument("--dock", help="grab only this dock (its objectName, e.g. samplesDock), not the window")
     args = parser.parse_args()
 
     app = QApplication(sys.argv[:1])
@@ -65,10 +71,22 @@ def main() -> int:
         window.race.raceSlider.setValue(600)
     if args.learned:
         show_learned(window, args.learned, wait)
+    if args.scrub is not None:
+        scrubber = window.samples_dock.scrubber
+        scrubber.x0Check.setChecked(args.x0)
+        scrubber.slider.setValue(round(args.scrub * scrubber.slider.maximum()))
     window.loss.flush()
     window.samples_dock.flush()
     wait(lambda: False, limit=0.5)  # the last redraws and layouts
-    window.grab().save(args.out)
+    target = window
+    if args.dock:
+        from PySide6.QtWidgets import QDockWidget
+
+        target = window.findChild(QDockWidget, args.dock)
+        if target is None:
+            names = ", ".join(d.objectName() for d in window.findChildren(QDockWidget))
+            raise SystemExit(f"no dock named {args.dock!r}; the docks: {names}")
+    target.grab().save(args.out)
     print(f"{args.out}: window {window.width()} x {window.height()} on a screen with "
           f"{app.primaryScreen().availableGeometry().width()} x {app.primaryScreen().availableGeometry().height()} "
           "available")

@@ -15,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Write a run's process in another tool's format. --diffusers-scheduler DIR writes "
         "DIR/scheduler_config.json, which diffusers' DDPMScheduler.from_pretrained(DIR) reads: the run's beta "
         "schedule and T, what its network predicts (prediction_type), its variance (variance_type) and its "
-        "x0 clipping (clip_sample). Only config.json is read; diffusers is not needed.",
+        "x0 clipping (clip_sample); for a flow run (rectified flow, a velocity network) a "
+        "FlowMatchEulerDiscreteScheduler config instead. Only config.json is read; diffusers is not needed.",
     )
     export.add_argument("run_dir", type=Path, help="a run folder written by train (or the studio)")
     export.add_argument("--diffusers-scheduler", type=Path, metavar="DIR", required=True,

@@ -31,10 +31,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ddpm_studio.core.config import DataConfig, DiffusionConfig, ModelConfig, RunConfig
+from ddpm_studio.core.config import DataConfig, DiffusionConfig, ModelConfig, ProcessConfig, RunConfig
 from ddpm_studio.core.io.runs import RunError
 from ddpm_studio.core.pipeline import DiffusionPipeline, load_pipeline
 from ddpm_studio.core.process.diffusion import GaussianDiffusion
+from ddpm_studio.core.process.flow import GaussianFlow
 from ddpm_studio.core.process.schedule import cosine_betas
 
 MODEL_INDEX = "model_index.json"
@@ -267,17 +268,34 @@ def _import_unet_class() -> type:
 def load_diffusers_pipeline(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> DiffusionPipeline:
     """A diffusers folder as the pipeline the studio and the CLI sample (EMA-free: the weights as saved).
 
+    A flow-matching scheduler (``FlowMatchEulerDiscreteScheduler``) opens as a flow run: rectified flow with a
+    velocity network (core/app/diffusers_flow.py); every other mapped scheduler as a DDPM.
+
     Raises:
         DiffusersError: the folder does not map (one line why), diffusers is not installed, or the weights
             cannot be read.
     """
+    from ddpm_studio.core.app.diffusers_flow import (
+        FlowTimeScale,
+        flow_from_scheduler,
+        is_flow_scheduler,
+        process_config_from_scheduler,
+        train_timesteps,
+    )
     from ddpm_studio.core.device import resolve_device
 
     unet_dir, scheduler_path = locate_parts(folder)
     scheduler = _read_json(scheduler_path)
-    described = diffusion_config_from_scheduler(scheduler)
+    flow = is_flow_scheduler(scheduler)
+    process: ProcessConfig | None = None
+    if flow:
+        process = process_config_from_scheduler(scheduler)
+        described = DiffusionConfig()
+        diffusion: GaussianDiffusion | GaussianFlow = flow_from_scheduler(scheduler)
+    else:
+        described = diffusion_config_from_scheduler(scheduler)
+        diffusion = diffusion_from_scheduler(scheduler)
     data_shape = unet_data_shape(_read_json(unet_dir / "config.json"), described.variance)
-    diffusion = diffusion_from_scheduler(scheduler)
     UNet2DModel = _import_unet_class()
     try:
         unet = UNet2DModel.from_pretrained(str(unet_dir), local_files_only=True, low_cpu_mem_usage=False)
@@ -285,12 +303,17 @@ def load_diffusers_pipeline(folder: str | os.PathLike[str], device: str | torch.
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DiffusersError(f"the U-Net in {unet_dir} cannot be loaded: {first}") from None
     dev = device if isinstance(device, torch.device) else resolve_device(device)
-    network = DiffusersDenoiser(unet).to(dev).eval().requires_grad_(False)
+    network: nn.Module = DiffusersDenoiser(unet)
+    if flow:  # the U-Net was fed sigma * N; the core feeds a flow network 1000 t (M50)
+        network = FlowTimeScale(network, train_timesteps(scheduler))
+    network = network.to(dev).eval().requires_grad_(False)
     config = RunConfig(
         data=DataConfig(dataset=str(folder), image_size=data_shape[1]),
         model=ModelConfig(preset=DIFFUSERS_PRESET),
         diffusion=described,
     )
+    if process is not None:
+        config.process = process
     return DiffusionPipeline(config=config, diffusion=diffusion, network=network, kind="images",
                              data_shape=data_shape, device=dev)
 
@@ -343,7 +366,8 @@ def scheduler_config_for(diffusion: DiffusionConfig, kind: str) -> dict[str, Any
 
 def write_scheduler_config(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
     """Write ``out_dir/scheduler_config.json`` for the run in ``run_dir`` (``DDPMScheduler.from_pretrained`` reads
-    it); returns the file written. Needs no diffusers and no checkpoint, only the run's config.json."""
+    it; for a flow run ``FlowMatchEulerDiscreteScheduler.from_pretrained``); returns the file written. Needs no
+    diffusers and no checkpoint, only the run's config.json."""
     from ddpm_studio.core.data import BUILTIN_DATASETS
     from ddpm_studio.core.io.runs import atomic_write_text, latest_loadable_checkpoint
     from ddpm_studio.core.pipeline import load_run_config
@@ -355,5 +379,10 @@ def write_scheduler_config(run_dir: str | os.PathLike[str], out_dir: str | os.Pa
         kind = found[2].get("kind") if found is not None else None
     if kind not in ("points", "images"):
         raise DiffusersError(f"{run_dir}: cannot tell whether the run models images or 2-D points (no checkpoint)")
-    payload = scheduler_config_for(config.diffusion, kind)
+    if config.is_flow:  # rectified flow: diffusers' FlowMatchEulerDiscreteScheduler
+        from ddpm_studio.core.app.diffusers_flow import flow_scheduler_config_for
+
+        payload = flow_scheduler_config_for(config.process)
+    else:
+        payload = scheduler_config_for(config.diffusion, kind)
     return atomic_write_text(Path(out_dir) / SCHEDULER_CONFIG, json.dumps(payload, indent=2) + "\n")

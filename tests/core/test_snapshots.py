@@ -47,6 +47,11 @@ def test_the_interval_is_round_and_keeps_20_to_50(total, interval):
         assert 20 <= total // interval <= 50
 
 
+@pytest.mark.parametrize("total, interval", [(400, 50), (1000, 50), (40, 50), (3000, 100)])
+def test_images_are_snapshot_no_more_often_than_every_50_steps(total, interval):
+    assert snapshot_interval(total, "images") == interval
+
+
 def test_a_run_snapshots_every_interval_into_readable_files(tmp_path, moons):
     trainer = Trainer(tiny(20), run_dir=tmp_path / "run", dataset=moons)
     events = [e for e in trainer.train() if isinstance(e, SnapshotTaken)]

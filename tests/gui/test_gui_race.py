@@ -78,6 +78,52 @@ def test_race_runs_every_lane_and_scrubs_them_by_noise_level(qtbot, window):
     assert all(f is not None for f in shown) and min(f.nfe for f in shown) == 1
 
 
+def test_a_flow_run_added_races_beside_the_ddpm_run_from_the_same_noise(qtbot, window, tmp_path):
+    """Race dock → "Add a run…": a flow run trained elsewhere on the same data races its own samplers in the
+    last two lanes beside the open DDPM run's two (issue 28); a run of other data is refused in one message."""
+    from ddpm_studio.core.config import default_config
+    from ddpm_studio.core.training.trainer import Trainer
+
+    config = default_config("moons", "points", "flow")
+    config.train.steps, config.train.batch_size, config.train.early_stop = 30, 64, False
+    config.train.preview_every = 0
+    for _ in Trainer(config, run_dir=tmp_path / "flowrun").train():
+        pass
+    win = trained(qtbot, window)
+    win.open_race()
+    race = win.race
+    assert race.findChild(type(race.lanes.otherRunButton), "raceOtherRunButton").isEnabled()
+    assert not any(combo.isVisible() for combo in race.runCombos)  # one run: no run to choose yet
+    win.add_race_run(str(tmp_path / "flowrun"))
+    qtbot.waitUntil(lambda: race.lanes.other_run is not None, timeout=TIMEOUT_MS)
+    assert all(combo.isVisible() for combo in race.runCombos)
+    assert [combo.currentText() for combo in race.runCombos] == ["this run", "this run", "flowrun", "flowrun"]
+    # the flow lanes offer the flow's samplers, the DDPM lanes DDPM's
+    flow_methods = {race.methodCombos[3].itemData(i) for i in range(race.methodCombos[3].count())}
+    assert "euler" in flow_methods and "ancestral" not in flow_methods
+    assert race.methodCombos[0].findData("ancestral") >= 0 and race.methodCombos[0].findData("euler") < 0
+    race.nfeSpin.setValue(8)
+    race.samplesSpin.setValue(200)
+    assert race.startButton.isEnabled(), race.messageLabel.text()
+    qtbot.mouseClick(race.startButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not win.race_runner.running, timeout=TIMEOUT_MS)
+    assert [len(lane) for lane in race._frames] == [8, 8, 8, 8]
+    assert race._labels == ["ancestral", "ddim", "flowrun: midpoint", "flowrun: dpmpp_2m"]  # the flow lanes 3, 4
+    assert all(lane[-1].final for lane in race._frames)
+
+    # a run of images beside a 2-D run: refused in one message, the added run stays
+    digits = default_config("digits", "images")
+    digits.train.steps, digits.train.batch_size, digits.train.preview_every = 2, 8, 0
+    digits.model.preset, digits.data.image_size = "tiny", 8
+    for _ in Trainer(digits, run_dir=tmp_path / "digitsrun").train():
+        pass
+    said = []
+    win._show_error = lambda title, message: said.append(message)
+    win.add_race_run(str(tmp_path / "digitsrun"))
+    qtbot.waitUntil(lambda: bool(said), timeout=TIMEOUT_MS)
+    assert "same data" in said[0] and race.lanes.other_run[0] == "flowrun"
+
+
 def test_a_bad_race_is_explained_and_cannot_start(qtbot, window):
     win = trained(qtbot, window)
     win.open_race()

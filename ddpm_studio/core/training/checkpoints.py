@@ -174,7 +174,7 @@ class TrainerCheckpoints:
             truncate_metrics(self.run_dir, self.step)
             self._config_on_disk = _saved_config(self.run_dir)
             # the same series goes on: its interval, and the snapshots up to this step (later ones are redone)
-            self.snapshots = SnapshotSeries.resumed(self.run_dir, self.step, self.config.train.steps)
+            self.snapshots = SnapshotSeries.resumed(self.run_dir, self.step, self.config.train.steps, self.kind)
 
 
 def _saved_config(run_dir: Path) -> dict | None:

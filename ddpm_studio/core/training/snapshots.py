@@ -2,8 +2,8 @@
 
 Every :func:`snapshot_interval` steps the trainer draws :data:`POINT_SAMPLES` points (or :data:`IMAGE_SAMPLES`
 images) with its EMA weights from the *same* x_T (a generator seeded with ``train.seed``, as previews are) in
-:data:`SNAPSHOT_STEPS` respaced steps (M21; a flow: Euler steps of its ODE), so two snapshots differ only because
-the model did. What is kept is the samples, not the weights: a few KB a step, ``RUN/snapshots/step_00001200.npz``.
+:data:`SNAPSHOT_STEPS` respaced steps (M21; a flow: Euler steps of its ODE; images: :data:`IMAGE_SNAPSHOT_STEPS`
+of DDIM), so two snapshots differ only because the model did. What is kept is the samples, not the weights: a few KB a step, ``RUN/snapshots/step_00001200.npz``.
 
 - The interval comes from the run's length, a round number (1, 2 or 5 x 10^k) giving 20-40 snapshots; it is fixed
   when the series starts (kept in every file), so a run continued to more steps goes on with the same series and,
@@ -41,6 +41,10 @@ SNAPSHOT_FORMAT = "ddpm-studio-snapshot"
 TARGET_SNAPSHOTS = 40
 #: Never more often: a toy run of 40 steps keeps 8, not 40 (each costs a sampler run).
 MIN_INTERVAL = 5
+#: Images never more often than this: a snapshot of 16 digits costs ~0.76 s on 2 CPU cores (50 U-Net
+#: evaluations), ~4 training steps, so every 10 steps took 35 % of a 400-step run; every 50 keeps it near 7 %
+#: (``python benchmarks/snapshot_overhead.py 400 digits``).
+MIN_IMAGE_INTERVAL = 50
 #: A series never holds more: past it every other snapshot goes (the interval doubles).
 MAX_SNAPSHOTS = 60
 #: Samples a snapshot draws: enough points to see a distribution, a small grid of images.
@@ -48,6 +52,10 @@ POINT_SAMPLES = 512
 IMAGE_SAMPLES = 16
 #: Reverse steps (network evaluations) of a snapshot's sampler, capped at T (respaced, M21).
 SNAPSHOT_STEPS = 50
+#: An image snapshot's steps: DDIM (eta = 0, M22) at 25 steps draws recognisable digits at half the cost of 50
+#: ancestral steps (a U-Net evaluation of 16 images is what a snapshot costs).
+IMAGE_SNAPSHOT_STEPS = 25
+IMAGE_SNAPSHOT_METHOD = "ddim"
 _FILE_RE = re.compile(r"^step_(\d+)\.npz$")
 
 
@@ -124,13 +132,14 @@ class Snapshot:
                        x0_hat, None if x0_hat is None or abar is None else float(abar))
 
 
-def snapshot_interval(total_steps: int) -> int:
+def snapshot_interval(total_steps: int, kind: str = "points") -> int:
     """Steps between snapshots for a run of ``total_steps``: total / 40 rounded up to 1, 2 or 5 x 10^k.
 
     3,000 steps: 100 (30 snapshots); 1,000: 50 (20); 20,000: 500 (40); under 200 steps: every
-    :data:`MIN_INTERVAL` steps.
+    :data:`MIN_INTERVAL` steps; images ("images" ``kind``) never more often than :data:`MIN_IMAGE_INTERVAL`.
     """
-    raw = max(float(MIN_INTERVAL), total_steps / TARGET_SNAPSHOTS)
+    floor = MIN_IMAGE_INTERVAL if kind == "images" else MIN_INTERVAL
+    raw = max(float(floor), total_steps / TARGET_SNAPSHOTS)
     power = 10 ** math.floor(math.log10(raw))
     for nice in (1, 2, 5, 10):
         if nice * power >= raw - 1e-9:
@@ -176,12 +185,17 @@ def take_snapshot(pipeline: DiffusionPipeline, step: int, interval: int, total_s
     generator, seeded with ``seed``, gives the same x_T (and per-step noise) at every step.
     """
     count = IMAGE_SAMPLES if pipeline.kind == "images" else POINT_SAMPLES
-    num_steps = SNAPSHOT_STEPS if pipeline.is_flow else min(SNAPSHOT_STEPS, pipeline.diffusion.num_timesteps)
+    method = None  # the process's default: ancestral for DDPM, Euler for a flow
+    num_steps = SNAPSHOT_STEPS
+    if pipeline.kind == "images" and not pipeline.is_flow:
+        method, num_steps = IMAGE_SNAPSHOT_METHOD, IMAGE_SNAPSHOT_STEPS
+    if not pipeline.is_flow:
+        num_steps = min(num_steps, pipeline.diffusion.num_timesteps)
     classes = pipeline.num_classes
     labels = torch.arange(count) % classes if classes else None
     rng_state = torch.get_rng_state()
     try:
-        process = pipeline.sample(count, num_steps=num_steps, seed=seed, labels=labels)
+        process = pipeline.sample(count, num_steps=num_steps, method=method, seed=seed, labels=labels)
         # the x0_hat of the middle evaluation rides along: no extra network call (noise level of the state it
         # saw: x_T's for the first record, else the previous record's state)
         middle = num_steps // 2
@@ -212,7 +226,8 @@ class SnapshotSeries:
         self.items: list[Snapshot] = sorted(items, key=lambda s: s.step)
 
     @classmethod
-    def resumed(cls, run_dir: str | os.PathLike[str], step: int, total_steps: int) -> SnapshotSeries:
+    def resumed(cls, run_dir: str | os.PathLike[str], step: int, total_steps: int,
+                kind: str = "points") -> SnapshotSeries:
         """The series of a run folder resumed at ``step``: snapshots after it are deleted (the resumed run takes
         them again); its interval is the newest snapshot's, or that of ``total_steps`` for a run without any."""
         kept = []
@@ -222,7 +237,7 @@ class SnapshotSeries:
         for snapshot in read_snapshots(run_dir):
             if snapshot.step <= step:
                 kept.append(snapshot)
-        interval = kept[-1].interval if kept else snapshot_interval(total_steps)
+        interval = kept[-1].interval if kept else snapshot_interval(total_steps, kind)
         return cls(interval, kept)
 
     def due(self, step: int, total_steps: int) -> bool:

@@ -185,7 +185,7 @@ class Trainer(TrainerCheckpoints, TrainerSamples, BatchLosses, DivergenceGuard, 
             self.early_stopper = EarlyStopper(self.dataset, tc.early_stop_patience, seed=tc.seed)
         self._config_on_disk: dict | None = None  # what the run folder's config.json holds, as far as we know
         # samples of one fixed noise every N steps, to scrub through (snapshots.py); a resume reads its series
-        self.snapshots = SnapshotSeries(snapshot_interval(tc.steps))
+        self.snapshots = SnapshotSeries(snapshot_interval(tc.steps, self.kind))
         if resume:
             self._resume()
         elif self.run_dir is not None and self.dist.is_main:

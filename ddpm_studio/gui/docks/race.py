@@ -13,12 +13,11 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -28,23 +27,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ddpm_studio.core.analysis.race import MAX_RUNNERS, Runner, check_race, latest_at
+from ddpm_studio.core.analysis.race import Runner, check_race, latest_at
 from ddpm_studio.core.analysis.race_spread import SPREAD_KEY, ranking
-from ddpm_studio.core.sampling import FLOW_METHODS, FLOW_SPACINGS, METHODS, SPACINGS, max_num_steps
+from ddpm_studio.core.sampling import METHODS, max_num_steps
 from ddpm_studio.gui.style import PREDICTION_COLOR, SAMPLE_COLOR, SteadyLabel, spin_box
 from ddpm_studio.gui.trajectory_store import scatter_bounds
 from ddpm_studio.gui.widgets.axes import TidyAxisItem
+from ddpm_studio.gui.widgets.race_lanes import RaceLanes
 from ddpm_studio.gui.widgets.redraw import RedrawThrottle
 from ddpm_studio.gui.widgets.sample_panel import SamplePanel
 
-#: The lanes offered when the dock opens: the classic two and the two few-step solvers of today.
-DEFAULT_LANES: tuple[tuple[str, str], ...] = (
-    ("ancestral", "linspace"), ("ddim", "linspace"), ("dpmpp_2m", "karras"), ("heun", "karras"),
-)
-#: A flow model's lanes: its first- and second-order ODE solvers and the multistep one.
-FLOW_LANES: tuple[tuple[str, str], ...] = (
-    ("euler", "linspace"), ("heun", "linspace"), ("midpoint", "linspace"), ("dpmpp_2m", "linspace"),
-)
 LANE_COLORS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40))
 SLIDER_TICKS = 1000
 PANEL_MIN_SIZE = 60
@@ -57,7 +49,6 @@ LANE_TITLE_SIZE = "7pt"
 PANEL_PREFERRED_WIDTH = 2000
 #: The scores the lanes' line shows (the rest stay in the tooltip): a distance and a share off the data.
 SHOWN_SCORES = ("score", "off_support", "confidence", "coverage")
-OFF = ""
 IDLE_TEXT = "pick 2-4 samplers and a budget, then Race"
 ALL_LANES = "all lanes"
 
@@ -89,27 +80,13 @@ class RaceDock(QDockWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
-        lanes = QGridLayout()
-        self.methodCombos: list[QComboBox] = []
-        self.spacingCombos: list[QComboBox] = []
-        for lane in range(MAX_RUNNERS):
-            method = QComboBox(objectName=f"raceMethodCombo{lane}")
-            method.addItem("(off)", OFF)
-            for name in METHODS:
-                method.addItem(name, name)
-            method.setCurrentIndex(method.findData(DEFAULT_LANES[lane][0]))
-            spacing = QComboBox(objectName=f"raceSpacingCombo{lane}")
-            for name in SPACINGS:
-                spacing.addItem(name, name)
-            spacing.setCurrentIndex(spacing.findData(DEFAULT_LANES[lane][1]))
-            method.currentIndexChanged.connect(self._check)
-            spacing.currentIndexChanged.connect(self._check)
-            # two lanes a row: eight combos in one row would make the window wider than a 1280-pixel screen
-            lanes.addWidget(method, lane // 2, (lane % 2) * 2)
-            lanes.addWidget(spacing, lane // 2, (lane % 2) * 2 + 1)
-            self.methodCombos.append(method)
-            self.spacingCombos.append(spacing)
-        layout.addLayout(lanes)
+        # the lanes' samplers, grids and runs (gui/widgets/race_lanes.py); their combos keep their names here
+        self.lanes = RaceLanes()
+        self.lanes.changed.connect(self._check)
+        self.methodCombos = self.lanes.methodCombos
+        self.spacingCombos = self.lanes.spacingCombos
+        self.runCombos = self.lanes.runCombos
+        layout.addWidget(self.lanes)
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Network evaluations"))
@@ -189,12 +166,8 @@ class RaceDock(QDockWidget):
 
     # ------------------------------------------------------------------ settings
     def runners(self) -> list[Runner]:
-        """The lanes switched on, in order."""
-        chosen = []
-        for method, spacing in zip(self.methodCombos, self.spacingCombos):
-            if method.currentData() != OFF:
-                chosen.append(Runner(method.currentData(), spacing.currentData()))
-        return chosen
+        """The lanes switched on, in order (a lane of an added run carries its pipeline)."""
+        return self.lanes.runners()
 
     def configure(self, kind: str, num_timesteps: int, process: str = "ddpm") -> None:
         """Limits and defaults for a model: 1000 points or 16 images, NFE up to what Heun can use; a flow model
@@ -203,7 +176,7 @@ class RaceDock(QDockWidget):
         self._kind = kind
         if process != self._process:
             self._process = process
-            self._fill_lanes(process == "flow")
+            self.lanes.set_own_process(process == "flow")
         top = 1000 if process == "flow" else max(max_num_steps(m, num_timesteps) for m in METHODS)
         self.nfeSpin.setMaximum(top)
         self.samplesSpin.setValue(16 if kind == "images" else 1000)
@@ -216,27 +189,10 @@ class RaceDock(QDockWidget):
 
     def set_running(self, running: bool) -> None:
         self._running = running
-        for widget in (*self.methodCombos, *self.spacingCombos, self.nfeSpin, self.samplesSpin):
+        self.lanes.set_running(running)
+        for widget in (self.nfeSpin, self.samplesSpin):
             widget.setEnabled(not running)
         self.stopButton.setEnabled(running)
-        self._check()
-
-    def _fill_lanes(self, flow: bool) -> None:
-        """Put the process's samplers and grids into every lane (the defaults: FLOW_LANES or DEFAULT_LANES)."""
-        methods = FLOW_METHODS if flow else METHODS
-        spacings = FLOW_SPACINGS if flow else SPACINGS
-        defaults = FLOW_LANES if flow else DEFAULT_LANES
-        for lane, (method, spacing) in enumerate(zip(self.methodCombos, self.spacingCombos)):
-            with QSignalBlocker(method), QSignalBlocker(spacing):
-                method.clear()
-                method.addItem("(off)", OFF)
-                for name in methods:
-                    method.addItem(name, name)
-                method.setCurrentIndex(max(method.findData(defaults[lane][0]), 0))
-                spacing.clear()
-                for name in spacings:
-                    spacing.addItem(name, name)
-                spacing.setCurrentIndex(max(spacing.findData(defaults[lane][1]), 0))
         self._check()
 
     def problem(self) -> str | None:

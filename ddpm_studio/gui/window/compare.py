@@ -87,6 +87,42 @@ class WindowCompare:
                                self.setup.config().train.seed)
         self._status(f"Racing {len(runners)} samplers at {num_steps} network evaluations each…", 0)
 
+    def choose_race_run(self) -> None:
+        """The Race dock's "Add a run…": pick another trained run (DDPM or flow, or a diffusers folder) and load it
+        on a job; its lanes then race beside the open run's, from the same noise."""
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Race another run on the same data", self._last_folder())
+        if folder:
+            self._remember_folder(folder)
+            self.add_race_run(folder)
+
+    def add_race_run(self, folder: str) -> None:
+        """Load ``folder``'s newest weights on a job and offer them to the Race dock's lanes."""
+        from pathlib import Path
+
+        from ddpm_studio.core.app.diffusers_import import load_any_pipeline
+
+        device = self.setup.config().train.device
+        name = Path(folder).name
+
+        def added(pipeline) -> None:
+            own = self.session.config
+            kind = self._model_kind() if own is not None else pipeline.kind
+            if pipeline.kind != kind:
+                self._show_error("Cannot race that run", f"{name} models {pipeline.kind}, the open run {kind}: "
+                                 "race runs of the same data")
+                return
+            self.race.lanes.set_other_run(name, pipeline)
+            self._status(f"Racing {name} beside the open run: pick each lane's run, then Race.")
+
+        job = self.jobs.task("race-run", load_any_pipeline, folder, device, owner=self, on_result=added,
+                             on_error=lambda message: self._show_error("Cannot race that run", message))
+        if job is None:
+            self._status("Another task is loading; try again in a moment.")
+        else:
+            self._status(f"Loading {name} to race it…", 0)
+
     def _race_running_changed(self) -> None:
         if not self.race_runner.running:
             self._status("Race finished: slide the noise level to compare the lanes at the same σ.")

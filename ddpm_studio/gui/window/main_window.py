@@ -196,6 +196,7 @@ class MainWindow(RunControls, DataControls, InpaintControls, FileControls, Windo
         self.trajectory.sweepRequested.connect(lambda: open_guidance_sweep(self))
         self.trajectory.inpaintRequested.connect(self.open_inpaint)
         self.race.raceRequested.connect(self.start_race)
+        self.race.lanes.otherRunRequested.connect(self.choose_race_run)
         self.race.stopRequested.connect(self.race_runner.stop)
         self.race_runner.runningChanged.connect(self._race_running_changed)
         self.race_runner.failed.connect(lambda message: self._show_error("The race stopped", message))

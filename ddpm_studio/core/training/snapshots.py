@@ -3,7 +3,8 @@
 Every :func:`snapshot_interval` steps the trainer draws :data:`POINT_SAMPLES` points (or :data:`IMAGE_SAMPLES`
 images) with its EMA weights from the *same* x_T (a generator seeded with ``train.seed``, as previews are) in
 :data:`SNAPSHOT_STEPS` respaced steps (M21; a flow: Euler steps of its ODE; images: :data:`IMAGE_SNAPSHOT_STEPS`
-of DDIM), so two snapshots differ only because the model did. What is kept is the samples, not the weights: a few KB a step, ``RUN/snapshots/step_00001200.npz``.
+of DDIM), so two snapshots differ only because the model did. What is kept is the samples, not the weights: a few
+KB a step, ``RUN/snapshots/step_00001200.npz``.
 
 - The interval comes from the run's length, a round number (1, 2 or 5 x 10^k) giving 20-40 snapshots; it is fixed
   when the series starts (kept in every file), so a run continued to more steps goes on with the same series and,

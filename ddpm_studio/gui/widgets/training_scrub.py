@@ -46,7 +46,7 @@ class TrainingScrubber(QWidget):
         self.slider.setMinimumWidth(40)
         self.slider.valueChanged.connect(self._moved)
         row.addWidget(self.slider, 1)
-        self.x0Check = QCheckBox("x̂₀", objectName="snapshotX0Check")
+        self.x0Check = QCheckBox("x0", objectName="snapshotX0Check")  # plain text: every font has it (test_gui_fit)
         self.x0Check.setToolTip("Show what the network predicted as the clean data (x̂₀) half-way down each "
                                 "snapshot's sampler, from the same noisy state every time, instead of its samples")
         self.x0Check.toggled.connect(self._moved)

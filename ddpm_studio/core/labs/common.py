@@ -59,7 +59,11 @@ def final_samples(
 def quality_ratio(scorer: QualityScorer, samples: torch.Tensor) -> float:
     """score / floor (M39 for points: sliced Wasserstein; features' Fréchet distance for images): 1 is what real
     data scores, lower is better; +inf when the samples are all non-finite (a diverged sampler)."""
-    scores = scorer.score(samples)
+    return score_ratio(scorer, scorer.score(samples))
+
+
+def score_ratio(scorer: QualityScorer, scores: dict[str, float]) -> float:
+    """:func:`quality_ratio` of scores already computed (a lab that reads other lenses of the same scores)."""
     return finite_or_inf(scores["score"] / scorer.floor) if scorer.floor > 0 else math.nan
 
 

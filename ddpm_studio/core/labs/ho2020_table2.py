@@ -24,7 +24,7 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
     from ddpm_studio.core.compare.settings import parse_setting, setting_config
     from ddpm_studio.core.io.chart import error_bar_chart
     from ddpm_studio.core.io.export import side_by_side
-    from ddpm_studio.core.labs.common import final_samples, lab_config, load_data, quality_ratio
+    from ddpm_studio.core.labs.common import final_samples, lab_config, load_data, score_ratio
     from ddpm_studio.core.scores.far_off import thumbnail
 
     data, steps = ctx.setting("data"), ctx.setting("steps")
@@ -48,8 +48,9 @@ def experiment(ctx: LabContext) -> Generator[LabProgress, None, None]:
                 ctx.finish(0.1)
                 continue
             samples = final_samples(run.pipeline, scorer.sample_count, seed)
-            ctx.record(row, seed, quality_ratio(scorer, samples))
-            ctx.record(f"{row} off-support", seed, scorer.score(samples).get("off_support", float("nan")))
+            scores = scorer.score(samples)  # once: the ratio and the off-support share read the same scores
+            ctx.record(row, seed, score_ratio(scorer, scores))
+            ctx.record(f"{row} off-support", seed, scores.get("off_support", float("nan")))
             if seed == ctx.seeds[0] and dataset.kind == "points":
                 pictures.append(thumbnail(run.pipeline, samples, dataset.heldout, None))
             ctx.finish(0.1)

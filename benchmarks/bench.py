@@ -292,7 +292,8 @@ def bench_studio(quick: bool, results: dict) -> None:
         s = results[key]
         print(
             f"  studio ({dataset}, {steps} steps): headless {s['headless_s']:.2f} s, studio {s['studio_s']:.2f} s "
-            f"(overhead {s['overhead_pct']:+.1f} %); longest stall training {s['max_stall_training_ms']:.0f} ms, "
+            f"(overhead {s['overhead_pct']:+.1f} %, the studio at {s['speed_ratio']:.2f}x the CLI's steps/s on "
+            f"{s['training_threads']} training thread(s)); longest stall training {s['max_stall_training_ms']:.0f} ms, "
             f"sampling {s['max_stall_sampling_ms']:.0f} ms (times: medians of {s['repeats']} alternating runs)",
             flush=True,
         )

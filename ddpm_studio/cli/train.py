@@ -216,17 +216,10 @@ def _check_process_flags(args: argparse.Namespace, config) -> None:
 
 
 def _thread_choice(args: argparse.Namespace, trainer):
-    """torch's CPU threads for this run, and why (the run log's header says both)."""
-    from ddpm_studio.core.threads import ThreadChoice, free_cores
+    """torch's CPU threads for this run, and why (the run log's header says both; the studio chooses alike)."""
+    from ddpm_studio.core.threads import training_threads
 
-    if args.threads:
-        return ThreadChoice(args.threads, "--threads")
-    if trainer.kind == "points" and trainer.device.type == "cpu":
-        # A points step is ~40 small ops on (256, 128) tensors: a second thread costs more in hand-offs than it
-        # computes, and on a busy machine OpenMP's spin-waits make it far worse (2-core machine: 165 steps/s on
-        # one thread against 93 on two, and 5 with another job running; benchmarks/RESULTS.md).
-        return ThreadChoice(1, "2-D points train fastest on one; --threads to change")
-    return free_cores()  # the cores other jobs leave free, not all of them
+    return training_threads(trainer.kind, trainer.device.type, args.threads)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -47,3 +47,19 @@ def free_cores(cores: int | None = None, load: float | None = None) -> ThreadCho
         return ThreadChoice(cores, f"{cores} usable cores, load unknown")
     free = max(1, min(cores, cores - round(load)))
     return ThreadChoice(free, f"the free cores: {cores} usable, load {load:.1f}")
+
+
+def training_threads(kind: str, device_type: str, requested: int | None = None) -> ThreadChoice:
+    """torch's CPU threads for a training run of ``kind`` ("points" / "images") on ``device_type``, and why.
+
+    The same choice for ``ddpm-studio train`` and the studio's training job, so both train at the same speed
+    (benchmarks/RESULTS.md, "The studio's cost"): ``requested`` when given; one thread for points on the CPU
+    (a points step is ~40 small ops on (256, 128) tensors: a second thread costs more in hand-offs than it
+    computes, and on a busy machine OpenMP's spin-waits make it far worse: 165 steps/s on one thread against 93
+    on two on a 2-core machine, and 5 with another job running); otherwise the free cores (:func:`free_cores`).
+    """
+    if requested:
+        return ThreadChoice(int(requested), "--threads")
+    if kind == "points" and device_type == "cpu":
+        return ThreadChoice(1, "2-D points train fastest on one; --threads to change")
+    return free_cores()

@@ -207,13 +207,21 @@ def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tenso
         tensors: name -> tensor (moved to CPU and made contiguous here).
         metadata: JSON-serialisable; stored under the "ddpm_studio" metadata key next to the format tag.
     """
-    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    cpu = {k: _own_storage(v.detach().to("cpu").contiguous()) for k, v in tensors.items()}
     meta = {
         "format": CHECKPOINT_FORMAT,
         "format_version": str(CHECKPOINT_VERSION),
         "ddpm_studio": json.dumps(metadata, separators=(",", ":")),
     }
     return atomic_write_bytes(path, st_save(cpu, metadata=meta))
+
+
+def _own_storage(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor``, copied when it is a view into a larger buffer (a network trained through one flat parameter
+    tensor): safetensors refuses tensors that share memory."""
+    if tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size():
+        return tensor.clone()
+    return tensor
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

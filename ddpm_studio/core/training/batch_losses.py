@@ -7,11 +7,14 @@ generator, in the order a straight run draws them (exact resume).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 
 from ddpm_studio.core.config import ConfigError
+from ddpm_studio.core.models.mlp_fused import mse_grad
+from ddpm_studio.core.process.flow import FLOW_TIME_SCALE
 from ddpm_studio.core.process.guidance import drop_labels
 from ddpm_studio.core.training.loss_window import NUM_T_BANDS
 from ddpm_studio.core.training.timesteps import sample_timesteps
@@ -42,6 +45,45 @@ class BatchLosses:
                                                     snr_gamma=tc.snr_gamma)
             bands = t * NUM_T_BANDS // T
         return losses, bands, t
+
+    def _fused_batch_losses(self, index: torch.Tensor, x0: torch.Tensor
+                            ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, Callable[[], None]]:
+        """:meth:`_batch_losses` through the point MLP's hand-written pass (:class:`FusedMLP`): the same random
+        draws in the same order, the same losses (M18, M40, M50, min-SNR weights), and a closure that writes the
+        gradient of the batch's mean loss into the flat gradient (the step calls it once the loss is finite)."""
+        tc = self.config.train
+        dev = self.device
+        fused = self.fused
+        if self.flow is not None:
+            t = self.flow.sample_times(tc.batch_size, self.generator, dev)  # M51
+            if self.couplings is not None:  # reflow (M56)
+                noise = self.couplings[0].index_select(0, index)
+            else:
+                noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+            x_t = self.flow.q_sample(x0, t, noise)
+            output, cache = fused.forward(x_t, t.to(torch.float32) * FLOW_TIME_SCALE)  # as FlowTimeInput feeds it
+            mse, loss, d_output = mse_grad(output, self.flow.training_target(x0, t, noise))  # M50
+            vlb = torch.full_like(mse, math.nan)
+            bands = (t * NUM_T_BANDS).long().clamp_(0, NUM_T_BANDS - 1)
+        else:
+            diffusion = self.diffusion
+            T = diffusion.num_timesteps
+            t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40
+            noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+            x_t = diffusion.q_sample(x0, t, noise)  # M5
+            output, cache = fused.forward(x_t, t)
+            weights = diffusion.min_snr_weight(t, tc.snr_gamma, output.dtype) if tc.snr_gamma > 0 else None
+            # the bound's single-t estimate, logged only (the loss is "simple", M17-M18), before d_output reuses
+            # the output's difference in place
+            vlb = T / x0[0].numel() * diffusion._vlb_from_output(output, x0, x_t, t, clip_x0=False)
+            mse, loss, d_output = mse_grad(output, diffusion.training_target(x0, x_t, t, noise), weights)  # M18
+            bands = t * NUM_T_BANDS // T
+
+        def backward() -> None:
+            fused.backward(cache, d_output)
+            fused.flat.param.grad = fused.flat.grad  # the optimiser's view of it, whatever reset it
+
+        return {"loss": loss, "mse": mse, "vlb": vlb}, bands, t, backward
 
     def _batch_model(self, index: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """The network as the loss calls it, (x_t, t) -> output: for a conditional run with the batch's labels,

@@ -49,6 +49,8 @@ class TrainerCheckpoints:
         for name, value in self.ema.model.state_dict().items():
             tensors[f"ema.{name}"] = value
         opt = self.optimizer.state_dict()
+        if self.fused is not None:  # one flat tensor in memory, the per-parameter form on disk (either resumes)
+            opt = self.fused.flat.split_state(opt)
         for index, state in opt["state"].items():
             for key, value in state.items():
                 tensors[f"optim.{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
@@ -148,7 +150,13 @@ class TrainerCheckpoints:
             )
         load_network_state(self.net, tensors, "model.", path.name)
         load_network_state(self.ema.model, tensors, "ema.", path.name)
-        self.optimizer.load_state_dict(_optimizer_state(tensors, meta, path.name))
+        optimizer_state = _optimizer_state(tensors, meta, path.name)
+        if self.fused is not None:
+            try:
+                optimizer_state = self.fused.flat.join_state(optimizer_state)
+            except ValueError as exc:
+                raise RunError(f"{path.name}: {exc}") from None
+        self.optimizer.load_state_dict(optimizer_state)
         torch.set_rng_state(tensors["rng.torch"])
         if self.dist.is_main and _fits_generator(self.generator, tensors["rng.generator"]):
             self.generator.set_state(tensors["rng.generator"])

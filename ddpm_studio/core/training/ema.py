@@ -23,6 +23,12 @@ class EMA:
         self._source: nn.Module | None = None
         self._lists: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] = (
             [], [], [], [])
+        self._flat: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def use_flat(self, shadow: torch.Tensor, source: torch.Tensor) -> None:
+        """Blend with one lerp of flat tensors: ``shadow`` holds this EMA's weights and ``source`` the network's,
+        laid out alike (:class:`~ddpm_studio.core.models.mlp_fused.FlatParameters`); the same update, one op."""
+        self._flat = (shadow, source)
 
     def decay_at(self, step: int) -> float:
         """The decay after ``step`` updates: min(decay, (1 + step) / (10 + step)).
@@ -35,6 +41,9 @@ class EMA:
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         """Blend ``model``'s weights in; ``step`` counts the updates before this one (0 for the first)."""
+        if self._flat is not None:
+            self._flat[0].lerp_(self._flat[1], 1.0 - self.decay_at(step))
+            return
         if model is not self._source:
             self._source = model
             self._lists = (list(self.model.parameters()), list(model.parameters()),

@@ -3,13 +3,18 @@
 torch starts one intra-op thread per core. On a shared machine (a course server, a laptop running the studio beside
 a CLI run) those threads spin-wait against the other jobs' and every job slows down: on a 2-core machine a points
 run fell from 165 steps/s to 5 with another job running (benchmarks/RESULTS.md). The free cores are the cores this
-process may run on less the 1-minute load average (the number of runnable jobs), rounded, and at least one.
+process may run on less the cores other processes keep busy (measured for a moment where the OS says, else the
+1-minute load average), rounded, and at least one.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
+
+#: How long :func:`load_average` watches the machine where it can (seconds).
+BUSY_WINDOW_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -31,11 +36,53 @@ def usable_cores() -> int:
 
 
 def load_average() -> float | None:
-    """The 1-minute load average; None where the OS has none (Windows)."""
+    """How many cores other work keeps busy: measured over :data:`BUSY_WINDOW_S` on Linux, this process's own CPU
+    time taken out; elsewhere the 1-minute load average; None where the OS has neither (Windows).
+
+    The load average counts this process too, and it forgets slowly: a studio or a benchmark that trained a minute
+    ago reads 1.0 on its own and would give its next image run one core of two. What the cores do now, less what
+    this process did meanwhile, is the load of the others.
+    """
+    busy = _others_busy(BUSY_WINDOW_S)
+    if busy is not None:
+        return busy
     try:
         return os.getloadavg()[0]
     except (AttributeError, OSError):
         return None
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of all cores since boot from /proc/stat; None without it."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 8:
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = fields  # steal: a VM's cores taken by its host
+    total = user + nice + system + idle + iowait + irq + softirq + steal
+    return total - idle - iowait, total
+
+
+def _others_busy(window_s: float) -> float | None:
+    """Cores busy with other processes over the next ``window_s`` seconds (Linux), None where unknown."""
+    start = _cpu_jiffies()
+    if start is None:
+        return None
+    own_start, wall_start = time.process_time(), time.monotonic()
+    time.sleep(window_s)
+    end = _cpu_jiffies()
+    own, wall = time.process_time() - own_start, time.monotonic() - wall_start
+    if end is None or wall <= 0:
+        return None
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (AttributeError, ValueError, OSError):
+        ticks = 100
+    busy = (end[0] - start[0]) / ticks
+    return max(0.0, busy - own) / wall
 
 
 def free_cores(cores: int | None = None, load: float | None = None) -> ThreadChoice:

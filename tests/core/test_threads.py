@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from ddpm_studio.cli import run_cli
@@ -39,3 +40,34 @@ def test_points_take_one_thread_and_threads_overrides(tmp_path, capsys):
     assert "| 1 CPU thread (2-D points train fastest on one; --threads to change)" in capsys.readouterr().err
     assert run_cli([*base, "--threads", "2", "--out", str(tmp_path / "b")]) == 0
     assert "| 2 CPU threads (--threads)" in capsys.readouterr().err
+
+
+def test_the_load_is_what_other_processes_keep_busy_not_this_one(monkeypatch):
+    """Busy ticks over the window, less this process's own CPU time: a process that just trained (or a studio
+    whose GUI is drawing) does not count itself as load (the 1-minute load average did, for a minute)."""
+    jiffies = iter([(1_000, 10_000), (1_000 + 60, 10_040)])  # 0.6 s of busy cores in the window, at 100 ticks/s
+    clock = iter([0.0, 0.2])  # 0.2 s of wall time
+    own = iter([5.0, 5.2])  # of which this process used 0.2 s
+    monkeypatch.setattr(threads, "_cpu_jiffies", lambda: next(jiffies))
+    monkeypatch.setattr(threads.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(threads.time, "process_time", lambda: next(own))
+    monkeypatch.setattr(threads.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(threads.os, "sysconf", lambda name: 100)
+    assert threads.load_average() == pytest.approx(2.0)  # (0.6 - 0.2) s of others' work in 0.2 s: two cores
+
+
+def test_without_proc_stat_the_load_average_stands_in(monkeypatch):
+    monkeypatch.setattr(threads, "_cpu_jiffies", lambda: None)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.5, 1.0, 0.5))
+    assert threads.load_average() == 1.5
+
+
+def test_training_threads_follow_the_kind_and_the_free_cores(monkeypatch):
+    from ddpm_studio.core.threads import training_threads
+
+    monkeypatch.setattr(threads, "load_average", lambda: 0.0)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    assert training_threads("points", "cpu").threads == 1
+    assert training_threads("points", "cpu", 3).threads == 3  # --threads wins
+    assert training_threads("images", "cpu").threads == 4
+    assert training_threads("points", "cuda").threads == 4  # off the CPU the point step is the GPU's

@@ -101,7 +101,8 @@ def main() -> None:
         print(f"{name:8s} median {result['median_steps_per_sec'][name]:6.1f} steps/s "
               f"({result['step_ms'][name]:.2f} ms a step; rounds: {values})")
     print(f"speed-up x{result['speedup']:.2f}; the step's matrix products alone take "
-          f"{result['matmul_floor_ms']:.2f} ms (a floor of {1e3 / result['matmul_floor_ms']:.0f} steps/s); load average {result['load_average']:.2f}")
+          f"{result['matmul_floor_ms']:.2f} ms (a floor of {1e3 / result['matmul_floor_ms']:.0f} steps/s); "
+          f"load average {result['load_average']:.2f}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
 

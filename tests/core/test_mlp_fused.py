@@ -38,15 +38,21 @@ def _relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("float_times", [False, True])
-def test_forward_and_gradients_match_autograd(shape, float_times):
+@pytest.mark.parametrize("times", ["integer", "repeated", "float"])
+def test_forward_and_gradients_match_autograd(shape, times):
+    """Integer t (the time branch runs once per distinct t), t with many repeats (their gradients must add up),
+    and real t (a flow's; no table)."""
+    float_times = times == "float"
     net = _random_net(0, **shape)
     reference = copy.deepcopy(net)
     fused = FusedMLP(net, num_timesteps=None if float_times else 1000)
     gen = torch.Generator().manual_seed(1)
     batch, dim = 48, shape.get("data_dim", 2)
     x = torch.randn(batch, dim, generator=gen)
-    t = torch.rand(batch, generator=gen) * 1000 if float_times else torch.randint(0, 1000, (batch,), generator=gen)
+    if times == "float":
+        t = torch.rand(batch, generator=gen) * 1000
+    else:
+        t = torch.randint(0, 1000 if times == "integer" else 4, (batch,), generator=gen)
     target = torch.randn(batch, shape.get("out_dim", 2), generator=gen)
     weights = torch.rand(batch, generator=gen) + 0.5
 

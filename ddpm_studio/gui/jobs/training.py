@@ -12,10 +12,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import torch
+
 from ddpm_studio.core.app.run_io import describe_error, save_run
 from ddpm_studio.core.config import RunConfig
 from ddpm_studio.core.data import DataSet
+from ddpm_studio.core.device import resolve_device
 from ddpm_studio.core.io.runs import RunError
+from ddpm_studio.core.threads import ThreadChoice, training_threads
 from ddpm_studio.core.training.early_preview import EarlyPreview
 from ddpm_studio.core.training.events import CheckpointSaved, PreviewFailed, PreviewReady, TrainingFinished
 from ddpm_studio.core.training.previews import off_support_note
@@ -35,6 +39,8 @@ TRAIN_EMIT_INTERVAL_S = 0.5
 @dataclass(frozen=True)
 class TrainerReady:
     trainer: Trainer
+    #: torch's CPU threads for this run and why (:func:`~ddpm_studio.core.threads.training_threads`); None off the CPU
+    threads: ThreadChoice | None = None
 
 
 @dataclass(frozen=True)
@@ -78,16 +84,52 @@ class SaveRequests:
 
 def train(config: RunConfig, trainer: Trainer | None, dataset: DataSet | None, saves: SaveRequests, *,
           stop: threading.Event):
-    """The job: continue ``trainer`` (``config.train`` becomes its training settings) or build one from ``config``."""
-    if trainer is None:
-        trainer = Trainer(config, dataset=dataset)  # in memory until the user saves
+    """The job: continue ``trainer`` (``config.train`` becomes its training settings) or build one from ``config``.
+
+    It trains on the threads ``ddpm-studio train`` would use (:func:`training_threads`: the free cores for
+    images, one for points), not the one core fewer the studio keeps for its other jobs: an image step spends its
+    time in kernels that release the GIL, and the GUI thread, idle between its 2 Hz updates, takes its turn on a
+    core from the OS scheduler; so the studio trains images at the CLI's speed and still answers (stalls measured:
+    benchmarks/RESULTS.md, "The studio's cost"). The count is set on this job's own thread (OpenMP keeps one per
+    thread) and put back when the job ends, whatever ends it.
+    """
+    # before anything else runs on this thread: set after the trainer was built (its network, its first ops),
+    # the count did not speed the digits step at all (0.32 s a step on "two" threads against 0.33 on one)
+    choice = _thread_choice(config, trainer, dataset)
+    threads_before = torch.get_num_threads()
+    if choice is not None:
+        torch.set_num_threads(choice.threads)
+    try:
+        if trainer is None:
+            trainer = Trainer(config, dataset=dataset)  # in memory until the user saves
+        else:
+            trainer.config.train = config.train
+        if choice is None and trainer.device.type == "cpu":  # the data was still loading: its kind is known now
+            choice = training_threads(trainer.kind, trainer.device.type)
+            torch.set_num_threads(choice.threads)
+        saves.trainer = trainer
+        yield TrainerReady(trainer, choice)
+        if stop.is_set():
+            yield TrainingFinished(trainer.step, "stopped")
+            return
+        yield from _train(trainer, stop)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _thread_choice(config: RunConfig, trainer: Trainer | None, dataset: DataSet | None) -> ThreadChoice | None:
+    """:func:`training_threads` for this run on the CPU (None on a GPU, or when the kind is not known yet)."""
+    if trainer is not None:
+        kind, device = trainer.kind, trainer.device
+    elif dataset is not None:
+        kind, device = dataset.kind, resolve_device(config.train.device)
     else:
-        trainer.config.train = config.train
-    saves.trainer = trainer
-    yield TrainerReady(trainer)
-    if stop.is_set():
-        yield TrainingFinished(trainer.step, "stopped")
-        return
+        return None
+    return training_threads(kind, device.type) if device.type == "cpu" else None
+
+
+def _train(trainer: Trainer, stop: threading.Event):
+    """The loop of :func:`train`: the trainer's events, previews as display copies, an early preview."""
     pipeline = trainer.pipeline()
     reference = reference_points(trainer.dataset)
     early = EarlyPreview(trainer.config.train.preview_every, trainer.step)  # something to look at in seconds

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 from ddpm_studio.core.app.session import data_key
 from ddpm_studio.core.config import ConfigError
 from ddpm_studio.core.models import format_parameter_count
+from ddpm_studio.core.threads import ThreadChoice
 from ddpm_studio.core.training.events import (
     CheckpointSaved,
     Heartbeat,
@@ -145,7 +146,7 @@ class RunControls:
         step, speed, finished = None, self.loss.speed, None
         for item in items:
             if isinstance(item, job_training.TrainerReady):
-                self._trainer_ready(item.trainer)
+                self._trainer_ready(item.trainer, item.threads)
             elif isinstance(item, TrainStep):
                 steps.append(item)
                 speed = item.steps_per_sec
@@ -199,13 +200,15 @@ class RunControls:
             return "see the step label's tooltip"
         return "last check clean" if not last.failed else f"last check not clean: {', '.join(last.failed)}"
 
-    def _trainer_ready(self, trainer: Trainer) -> None:
+    def _trainer_ready(self, trainer: Trainer, threads: ThreadChoice | None = None) -> None:
         self.session.adopt_trainer(trainer)
         self._show_model_info(str(trainer.device), trainer.num_parameters, trainer.step, trainer.kind,
                               trainer.config.clock_size)
         self.trajectory.show_placeholder(trainer.kind, reference_points(trainer.dataset))
         self.samples_dock.set_snapshots(list(trainer.snapshots.items), reference_points(trainer.dataset))
-        self._status(f"Training on {trainer.device}: {trainer.dataset.name}, "
+        on = f"{trainer.device}, {threads.threads} thread{'s' if threads.threads != 1 else ''}" if threads else \
+            str(trainer.device)
+        self._status(f"Training on {on}: {trainer.dataset.name}, "
                      f"{format_parameter_count(trainer.num_parameters)} parameters.")
         self._update_actions()
 

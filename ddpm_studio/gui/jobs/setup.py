@@ -33,11 +33,11 @@ def prepare_torch() -> int:
     """Call on the GUI thread before any job starts: leave a core to the GUI, import torch's lazy parts.
 
     torch uses all cores but one, so the GUI thread always has one to itself while sampling and analysing; the
-    training job sets the CLI's count on its own thread instead (:mod:`ddpm_studio.gui.jobs.training`). And torch.optim imports
-    torch._dynamo the first time an optimiser is built: importing it on a job thread while the GUI thread's
-    garbage collector runs corrupts the collector's lists (torch 2.13 on Python 3.11: a hang in gc's
-    untrack_dicts or a segfault; reproduced without Qt, about one run in six), so it is imported here, once
-    (about 1.5 s, the first time).
+    training job sets the CLI's count on its own thread instead (:mod:`ddpm_studio.gui.jobs.training`).
+    And torch.optim imports torch._dynamo the first time an optimiser is built: importing it on a job thread
+    while the GUI thread's garbage collector runs corrupts the collector's lists (torch 2.13 on Python 3.11: a
+    hang in gc's untrack_dicts or a segfault; reproduced without Qt, about one run in six), so it is imported
+    here, once (about 1.5 s, the first time).
 
     It also shortens Python's thread switch interval from 5 ms to 1 ms. A job running Python-heavy code
     (loading data, building a network, a small model's training step) holds the GIL; the GUI thread then waits

@@ -23,10 +23,10 @@ from ddpm_studio.core.training.timesteps import sample_timesteps
 class BatchLosses:
     """The per-batch loss of the run's process (mixed into the Trainer)."""
 
-    def _batch_losses(self, index: torch.Tensor, x0: torch.Tensor
-                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-        """(per-example losses by name, each (B,); the band of t of each example (B,) long; t (B,)) for the
-        batch ``x0`` (B, ...) of training items ``index`` (B,)."""
+    def _draws(self, index: torch.Tensor, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(t (B,), noise like x0, the band of t of each example (B,) long) for the batch ``x0`` of training items
+        ``index``: times first, then noise, from the trainer's generator, as every pass and every straight or
+        resumed run draws them (M40 / M51; reflow's noise is the coupling's, M56)."""
         tc = self.config.train
         dev = self.device
         if self.flow is not None:
@@ -35,49 +35,48 @@ class BatchLosses:
                 noise = self.couplings[0].index_select(0, index)
             else:
                 noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+            return t, noise, (t * NUM_T_BANDS).long().clamp_(0, NUM_T_BANDS - 1)
+        T = self.diffusion.num_timesteps
+        t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40 (uniform at 1)
+        noise = torch.randn(x0.shape, device=dev, generator=self.generator)
+        return t, noise, t * NUM_T_BANDS // T
+
+    def _batch_losses(self, index: torch.Tensor, x0: torch.Tensor
+                      ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """(per-example losses by name, each (B,); the band of t of each example (B,) long; t (B,)) for the
+        batch ``x0`` (B, ...) of training items ``index`` (B,)."""
+        tc = self.config.train
+        t, noise, bands = self._draws(index, x0)
+        if self.flow is not None:
             losses = self.flow.training_losses(self._batch_model(index), x0, t, noise)  # M50
-            bands = (t * NUM_T_BANDS).long().clamp_(0, NUM_T_BANDS - 1)
         else:
-            T = self.diffusion.num_timesteps
-            t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40 (uniform at 1)
-            noise = torch.randn(x0.shape, device=dev, generator=self.generator)
             losses = self.diffusion.training_losses(self._batch_model(index), x0, t, noise, loss=tc.loss,
                                                     snr_gamma=tc.snr_gamma)
-            bands = t * NUM_T_BANDS // T
         return losses, bands, t
 
     def _fused_batch_losses(self, index: torch.Tensor, x0: torch.Tensor
                             ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, Callable[[], None]]:
         """:meth:`_batch_losses` through the point MLP's hand-written pass (:class:`FusedMLP`): the same random
-        draws in the same order, the same losses (M18, M40, M50, min-SNR weights), and a closure that writes the
+        draws (:meth:`_draws`), the same losses (M18, M40, M50, min-SNR weights), and a closure that writes the
         gradient of the batch's mean loss into the flat gradient (the step calls it once the loss is finite)."""
         tc = self.config.train
-        dev = self.device
         fused = self.fused
+        t, noise, bands = self._draws(index, x0)
         if self.flow is not None:
-            t = self.flow.sample_times(tc.batch_size, self.generator, dev)  # M51
-            if self.couplings is not None:  # reflow (M56)
-                noise = self.couplings[0].index_select(0, index)
-            else:
-                noise = torch.randn(x0.shape, device=dev, generator=self.generator)
             x_t = self.flow.q_sample(x0, t, noise)
             output, cache = fused.forward(x_t, t.to(torch.float32) * FLOW_TIME_SCALE)  # as FlowTimeInput feeds it
             mse, loss, d_output = mse_grad(output, self.flow.training_target(x0, t, noise))  # M50
             vlb = torch.full_like(mse, math.nan)
-            bands = (t * NUM_T_BANDS).long().clamp_(0, NUM_T_BANDS - 1)
         else:
             diffusion = self.diffusion
-            T = diffusion.num_timesteps
-            t = sample_timesteps(tc.batch_size, T, tc.t_power, self.generator, dev)  # M40
-            noise = torch.randn(x0.shape, device=dev, generator=self.generator)
             x_t = diffusion.q_sample(x0, t, noise)  # M5
             output, cache = fused.forward(x_t, t)
             weights = diffusion.min_snr_weight(t, tc.snr_gamma, output.dtype) if tc.snr_gamma > 0 else None
             # the bound's single-t estimate, logged only (the loss is "simple", M17-M18), before d_output reuses
             # the output's difference in place
-            vlb = T / x0[0].numel() * diffusion._vlb_from_output(output, x0, x_t, t, clip_x0=False)
+            vlb = diffusion.num_timesteps / x0[0].numel() * diffusion._vlb_from_output(output, x0, x_t, t,
+                                                                                       clip_x0=False)
             mse, loss, d_output = mse_grad(output, diffusion.training_target(x0, x_t, t, noise), weights)  # M18
-            bands = t * NUM_T_BANDS // T
 
         def backward() -> None:
             fused.backward(cache, d_output)
